@@ -1,0 +1,166 @@
+//! Connection settings: `DATABASE_URL` parsed once, shown only with the password removed.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The default `DATABASE_URL`, the seed project's.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@localhost:5432/postgres";
+
+/// A parsed `DATABASE_URL`. Its `Display` and `Debug` never show the password.
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    pg: tokio_postgres::Config,
+}
+
+/// A `DATABASE_URL` that cannot be parsed. The message never repeats the URL, which may hold a
+/// password.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid database URL: {reason}")]
+pub struct InvalidDatabaseUrl {
+    reason: String,
+}
+
+impl FromStr for DatabaseConfig {
+    type Err = InvalidDatabaseUrl;
+
+    fn from_str(url: &str) -> Result<DatabaseConfig, InvalidDatabaseUrl> {
+        let url = url.trim();
+        // SQLAlchemy-style URLs (`postgresql+asyncpg://`), as the seed project's DATABASE_URL
+        // uses, name a Python driver; the rest of the URL is the same.
+        let url = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.starts_with("postgresql+") || scheme.starts_with("postgres+") => {
+                format!("postgresql://{rest}")
+            }
+            _ => url.to_string(),
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(InvalidDatabaseUrl {
+                reason: "it must start with postgres:// or postgresql://".into(),
+            });
+        }
+        let mut pg = tokio_postgres::Config::from_str(&url).map_err(|err| InvalidDatabaseUrl {
+            // tokio-postgres names the option at fault, never its value.
+            reason: std::error::Error::source(&err)
+                .map_or_else(|| err.to_string(), ToString::to_string),
+        })?;
+        if pg.get_hosts().is_empty() {
+            return Err(InvalidDatabaseUrl {
+                reason: "it names no host".into(),
+            });
+        }
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(Duration::from_secs(10));
+        }
+        Ok(DatabaseConfig { pg })
+    }
+}
+
+impl DatabaseConfig {
+    /// The driver's configuration.
+    pub fn pg(&self) -> &tokio_postgres::Config {
+        &self.pg
+    }
+
+    /// Sets `application_name` unless the URL already does, so that `pg_stat_activity` (and a
+    /// waiting replica's message) says who holds a connection.
+    pub fn with_application_name(mut self, role: &str) -> DatabaseConfig {
+        if self.pg.get_application_name().is_none() {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into());
+            self.pg.application_name(format!("{role} ({host} pid {})", std::process::id()));
+        }
+        self
+    }
+
+    /// The database name.
+    pub fn dbname(&self) -> Option<&str> {
+        self.pg.get_dbname()
+    }
+
+    /// The same server with another database.
+    pub fn with_dbname(&self, dbname: &str) -> DatabaseConfig {
+        let mut pg = self.pg.clone();
+        pg.dbname(dbname);
+        DatabaseConfig { pg }
+    }
+}
+
+impl fmt::Display for DatabaseConfig {
+    /// `user@host:port/dbname`, never the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = match self.pg.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+            None => "?".into(),
+        };
+        let port = self.pg.get_ports().first().copied().unwrap_or(5432);
+        write!(
+            f,
+            "{}@{host}:{port}/{}",
+            self.pg.get_user().unwrap_or("?"),
+            self.pg.get_dbname().unwrap_or(self.pg.get_user().unwrap_or("?"))
+        )
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseConfig({self})")
+    }
+}
+
+/// Parses a duration: `30s`, `500ms`, `2m`, or a bare number of seconds. `0` means zero.
+///
+/// # Errors
+///
+/// A message for clap when the text is neither.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text).map_err(|err| format!("{err} (examples: 30s, 500ms, 2m, 0)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_never_show_the_password() {
+        let config: DatabaseConfig = "postgres://alice:s3cret@db.internal:6543/app".parse().unwrap();
+        assert_eq!(config.to_string(), "alice@db.internal:6543/app");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let seed: DatabaseConfig = "postgresql+asyncpg://postgres:pw@localhost:5432/postgres"
+            .parse()
+            .unwrap();
+        assert_eq!(seed.to_string(), "postgres@localhost:5432/postgres");
+    }
+
+    #[test]
+    fn bad_urls_get_errors_without_the_password() {
+        for url in [
+            "mysql://root:s3cret@localhost/db",
+            "postgres://u:s3cret@localhost:notaport/db",
+            "postgres://u:s3cret@localhost/db?sslmode=sometimes",
+            "postgres://u:s3cret@localhost/db?bogus=s3cret",
+            "s3cret",
+        ] {
+            let err = url.parse::<DatabaseConfig>().unwrap_err().to_string();
+            assert!(err.starts_with("invalid database URL: "), "{err}");
+            assert!(!err.contains("s3cret"), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

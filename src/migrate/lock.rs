@@ -1,0 +1,165 @@
+//! The migration lock: a session-level PostgreSQL advisory lock, held on the connection that
+//! runs the migrations, and never leaked.
+
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{Object, Pool};
+use tokio_postgres::types::Type;
+
+use super::error::Error;
+
+/// The lock key for a history table: FNV-1a of its name, so every binary that uses the same
+/// table contends for the same lock, whatever its version.
+pub fn lock_key(table: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in table.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// A pooled connection that holds the migration lock.
+///
+/// Dropping it without [`LockedConnection::release`] (on a panic, or when the future running the
+/// migration is cancelled) detaches the connection from the pool and closes it, and the server
+/// frees a session's advisory locks when the session ends. The lock can therefore never go back
+/// to the pool still held, which deadpool's default recycling would not catch.
+pub struct LockedConnection {
+    conn: Option<Object>,
+    key: i64,
+}
+
+impl LockedConnection {
+    /// Takes a connection from `pool` and waits for the lock, for at most `timeout`.
+    ///
+    /// It polls `pg_try_advisory_lock` rather than blocking in `pg_advisory_lock`: a blocked
+    /// statement keeps a snapshot open, and `CREATE INDEX CONCURRENTLY` run by the holder would
+    /// wait for that snapshot while the waiter waits for the lock, a deadlock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Pool`] when no connection can be had, and [`Error::LockTimeout`], naming the
+    /// holder, when the lock stays taken.
+    pub async fn acquire(pool: &Pool, table: &str, timeout: Duration) -> Result<Self, Error> {
+        let conn = pool.get().await.map_err(Error::Pool)?;
+        let key = lock_key(table);
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(10);
+        let mut announced = false;
+        loop {
+            let row = conn
+                .query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
+                .await
+                .map_err(Error::db("taking the migration lock"))?;
+            if row.get::<_, bool>(0) {
+                tracing::debug!(key, waited_ms = started.elapsed().as_millis() as u64, "took the migration lock");
+                return Ok(LockedConnection {
+                    conn: Some(conn),
+                    key,
+                });
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                let holder = holder(&conn, key).await;
+                return Err(Error::LockTimeout { waited, holder });
+            }
+            if !announced {
+                announced = true;
+                let holder = holder(&conn, key).await;
+                tracing::info!(
+                    holder = holder.as_deref().unwrap_or("unknown"),
+                    timeout_ms = timeout.as_millis() as u64,
+                    "waiting for the migration lock"
+                );
+            }
+            tokio::time::sleep(delay.min(timeout.saturating_sub(waited))).await;
+            delay = (delay * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    /// The connection that holds the lock.
+    pub fn client(&self) -> &tokio_postgres::Client {
+        // The option is only emptied by `release` and `drop`, which consume or end `self`.
+        self.conn.as_ref().map(|c| &***c).unwrap_or_else(|| unreachable!())
+    }
+
+    /// Releases the lock and returns the connection to the pool.
+    ///
+    /// # Errors
+    ///
+    /// The server's error; the connection is then closed, which frees the lock anyway.
+    pub async fn release(mut self) -> Result<(), Error> {
+        let Some(conn) = self.conn.take() else {
+            return Ok(());
+        };
+        match conn
+            .query_typed_one("SELECT pg_advisory_unlock($1)", &[(&self.key, Type::INT8)])
+            .await
+        {
+            Ok(row) => {
+                if !row.get::<_, bool>(0) {
+                    tracing::warn!(key = self.key, "the migration lock was not held at release");
+                }
+                Ok(())
+            }
+            Err(err) => {
+                drop(Object::take(conn));
+                Err(Error::db("releasing the migration lock")(err))
+            }
+        }
+    }
+}
+
+impl Drop for LockedConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            tracing::warn!(key = self.key, "closing the connection to free the migration lock");
+            // Detached from the pool, the client is dropped and its connection closed.
+            drop(Object::take(conn));
+        }
+    }
+}
+
+/// Who holds the lock, from `pg_locks` and `pg_stat_activity`, for messages.
+async fn holder(conn: &tokio_postgres::Client, key: i64) -> Option<String> {
+    let bits = u64::from_ne_bytes(key.to_ne_bytes());
+    let (high, low) = ((bits >> 32) as i64, (bits & 0xffff_ffff) as i64);
+    let row = conn
+        .query_typed_opt(
+            "SELECT l.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local'), \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                    coalesce(a.state, '') \
+             FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.classid::int8 = $1 AND l.objid::int8 = $2 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             LIMIT 1",
+            &[(&high, Type::INT8), (&low, Type::INT8)],
+        )
+        .await
+        .ok()??;
+    let pid: i32 = row.get(0);
+    let app: String = row.get(1);
+    let addr: String = row.get(2);
+    let since: Option<String> = row.get(3);
+    let state: String = row.get(4);
+    Some(format!(
+        "pid {pid} ({}from {addr}, connected since {}, {state})",
+        if app.is_empty() { String::new() } else { format!("{app}, ") },
+        since.unwrap_or_else(|| "?".into())
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lock_key;
+
+    #[test]
+    fn lock_key_is_stable() {
+        // The key must never change between releases: old and new binaries share the lock.
+        assert_eq!(lock_key(""), i64::from_ne_bytes(0xcbf2_9ce4_8422_2325u64.to_ne_bytes()));
+        assert_eq!(lock_key("refinery_schema_history"), lock_key("refinery_schema_history"));
+        assert_ne!(lock_key("a"), lock_key("b"));
+    }
+}

@@ -1,0 +1,22 @@
+//! The migration engine: embedded SQL files, refinery's history table, a lock that is never
+//! leaked, undo, and offline scripts. It depends on nothing else in this crate, so it can be
+//! lifted into another service unchanged.
+
+mod error;
+mod history;
+mod lock;
+mod migration;
+mod migrator;
+mod plan;
+mod rev;
+mod script;
+pub mod source;
+
+pub use error::{Error, SqlFailure, locate};
+pub use history::{DEFAULT_TABLE, HistoryTable, quote_identifier, quote_literal};
+pub use lock::{LockedConnection, lock_key};
+pub use migration::{EmbeddedMigration, Migration, Script};
+pub use migrator::{Direction, Migrator, Options, Report, Step};
+pub use plan::{AppliedRow, Entry, State, Status};
+pub use rev::{Rev, RevError};
+pub use script::{ScriptDirection, render as render_script};

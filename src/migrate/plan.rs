@@ -1,0 +1,517 @@
+//! Planning: what the database holds against what the binary embeds, and which migrations
+//! a command must run to reach a revision. Pure logic, no I/O.
+
+use serde::Serialize;
+
+use super::error::Error;
+use super::migration::Migration;
+use super::rev::{Rev, RevError};
+
+/// A row of the history table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppliedRow {
+    /// The version.
+    pub version: i64,
+    /// The description.
+    pub name: String,
+    /// When it was applied, as refinery stores it (RFC 3339).
+    pub applied_on: String,
+    /// The checksum recorded when it was applied.
+    pub checksum: String,
+}
+
+/// How a version stands between the binary and the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Applied, and the file is unchanged.
+    Applied,
+    /// Embedded but not applied.
+    Pending,
+    /// Applied, but the file changed since.
+    Divergent,
+    /// Applied, but not embedded in this binary.
+    Unknown,
+}
+
+impl State {
+    /// The word the CLI prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Divergent => "divergent",
+            State::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the database holds this version.
+    pub fn is_applied(self) -> bool {
+        self != State::Pending
+    }
+}
+
+/// One version, with what the binary and the database know of it.
+#[derive(Clone, Debug)]
+pub struct Entry<'a> {
+    /// The version.
+    pub version: i64,
+    /// The description, from the binary if it knows the version.
+    pub name: String,
+    /// The standing.
+    pub state: State,
+    /// The history row, when applied.
+    pub row: Option<AppliedRow>,
+    /// The embedded migration, when the binary knows the version.
+    pub migration: Option<&'a Migration>,
+}
+
+/// The binary's migrations matched against the history table.
+#[derive(Clone, Debug)]
+pub struct Status<'a> {
+    /// Every version either side knows, ascending.
+    pub entries: Vec<Entry<'a>>,
+}
+
+impl<'a> Status<'a> {
+    /// Matches `migrations` against the rows of the history table.
+    pub fn new(migrations: &'a [Migration], rows: &[AppliedRow]) -> Status<'a> {
+        let mut entries: Vec<Entry<'a>> = migrations
+            .iter()
+            .map(|m| {
+                let row = rows.iter().find(|r| r.version == m.version()).cloned();
+                let state = match &row {
+                    None => State::Pending,
+                    Some(row) if row.checksum == m.checksum().to_string() => State::Applied,
+                    Some(_) => State::Divergent,
+                };
+                Entry {
+                    version: m.version(),
+                    name: m.name().to_string(),
+                    state,
+                    row,
+                    migration: Some(m),
+                }
+            })
+            .collect();
+        for row in rows {
+            if !migrations.iter().any(|m| m.version() == row.version) {
+                entries.push(Entry {
+                    version: row.version,
+                    name: row.name.clone(),
+                    state: State::Unknown,
+                    row: Some(row.clone()),
+                    migration: None,
+                });
+            }
+        }
+        entries.sort_by_key(|e| e.version);
+        Status { entries }
+    }
+
+    /// The newest applied version, or `None` at base.
+    pub fn current(&self) -> Option<i64> {
+        self.entries
+            .iter()
+            .filter(|e| e.state.is_applied())
+            .map(|e| e.version)
+            .max()
+    }
+
+    /// The newest version the binary knows.
+    pub fn head(&self) -> Option<i64> {
+        self.entries
+            .iter()
+            .filter(|e| e.migration.is_some())
+            .map(|e| e.version)
+            .max()
+    }
+
+    /// The entries in one state.
+    pub fn in_state(&self, state: State) -> impl Iterator<Item = &Entry<'a>> {
+        self.entries.iter().filter(move |e| e.state == state)
+    }
+
+    /// The versions in one state.
+    pub fn versions(&self, state: State) -> Vec<i64> {
+        self.in_state(state).map(|e| e.version).collect()
+    }
+
+    /// Fails on the first applied migration whose file changed since.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Divergent`], naming the file and both checksums.
+    pub fn verify_checksums(&self) -> Result<(), Error> {
+        match self.in_state(State::Divergent).next() {
+            None => Ok(()),
+            Some(entry) => {
+                let (Some(migration), Some(row)) = (entry.migration, &entry.row) else {
+                    return Ok(());
+                };
+                Err(Error::Divergent {
+                    migration: migration.full_name(),
+                    path: migration.apply().path.clone(),
+                    applied: row.checksum.clone(),
+                    current: migration.checksum(),
+                })
+            }
+        }
+    }
+
+    /// The migrations `up` must apply to reach `rev`, in order.
+    ///
+    /// # Errors
+    ///
+    /// A [`RevError`] when `rev` cannot be reached upwards, and [`Error::OutOfOrder`] when a
+    /// migration to apply is older than the newest applied one.
+    pub fn plan_up(&self, rev: &Rev) -> Result<Vec<&'a Migration>, Error> {
+        let current = self.current().unwrap_or(0);
+        let pending: Vec<&Entry<'a>> = self.in_state(State::Pending).collect();
+        let selected: Vec<&Entry<'a>> = match rev {
+            Rev::Head => pending,
+            Rev::Base if current == 0 => Vec::new(),
+            Rev::Base => {
+                return Err(RevError::UpgradeBelowCurrent {
+                    target: "base".into(),
+                    current,
+                }
+                .into());
+            }
+            Rev::Relative(n) if *n < 0 => return Err(RevError::WrongDirection(rev.to_string()).into()),
+            Rev::Relative(n) => {
+                let n = usize::try_from(*n).unwrap_or(usize::MAX);
+                if n > pending.len() {
+                    return Err(RevError::BeyondHead {
+                        asked: n as i64,
+                        available: pending.len(),
+                    }
+                    .into());
+                }
+                pending.into_iter().take(n).collect()
+            }
+            Rev::Version(_) | Rev::Name(..) => {
+                let target = self.find(rev)?;
+                if target.version < current && target.state == State::Pending {
+                    return Err(self.out_of_order(target, current));
+                }
+                if target.version < current {
+                    return Err(RevError::UpgradeBelowCurrent {
+                        target: rev.to_string(),
+                        current,
+                    }
+                    .into());
+                }
+                pending
+                    .into_iter()
+                    .filter(|e| e.version <= target.version)
+                    .collect()
+            }
+        };
+        if let Some(old) = selected.iter().find(|e| e.version < current) {
+            return Err(self.out_of_order(old, current));
+        }
+        Ok(selected.into_iter().filter_map(|e| e.migration).collect())
+    }
+
+    /// The migrations `down` must revert to reach `rev`, newest first.
+    ///
+    /// # Errors
+    ///
+    /// A [`RevError`] when `rev` cannot be reached downwards, and [`Error::Irreversible`] when a
+    /// migration on the way has no undo file; nothing is planned in either case.
+    pub fn plan_down(&self, rev: &Rev) -> Result<Vec<&'a Migration>, Error> {
+        let applied: Vec<&Entry<'a>> = self
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| e.state.is_applied())
+            .collect();
+        let current = self.current();
+        let target = match rev {
+            Rev::Base => 0,
+            Rev::Relative(n) if *n > 0 => {
+                return Err(RevError::WrongDirection(rev.to_string()).into());
+            }
+            Rev::Relative(n) => {
+                let k = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
+                if k > applied.len() {
+                    return Err(RevError::BeyondBase {
+                        asked: n.abs(),
+                        available: applied.len(),
+                    }
+                    .into());
+                }
+                applied.get(k).map_or(0, |e| e.version)
+            }
+            Rev::Head | Rev::Version(_) | Rev::Name(..) => {
+                let entry = match rev {
+                    Rev::Head => match self.head() {
+                        Some(head) => self.entries.iter().find(|e| e.version == head),
+                        None => None,
+                    }
+                    .ok_or(RevError::NoSuchVersion(0))?,
+                    _ => self.find(rev)?,
+                };
+                if current.is_none_or(|c| entry.version > c) {
+                    return Err(RevError::DowngradeAboveCurrent {
+                        target: rev.to_string(),
+                        current: current.map_or("base".into(), |c| c.to_string()),
+                    }
+                    .into());
+                }
+                if !entry.state.is_applied() {
+                    return Err(RevError::NotApplied(entry.version).into());
+                }
+                entry.version
+            }
+        };
+        let mut steps = Vec::new();
+        for entry in applied.into_iter().filter(|e| e.version > target) {
+            match entry.migration {
+                Some(m) if m.undo().is_some() => steps.push(m),
+                _ => {
+                    return Err(Error::Irreversible {
+                        migration: format!("V{}__{}", entry.version, entry.name),
+                        version: entry.version,
+                        name: entry.name.clone(),
+                    });
+                }
+            }
+        }
+        Ok(steps)
+    }
+
+    /// The embedded migration `rev` names, for `show` and `stamp`.
+    ///
+    /// # Errors
+    ///
+    /// A [`RevError`] when `rev` names nothing embedded.
+    pub fn resolve(&self, rev: &Rev) -> Result<Option<&'a Migration>, Error> {
+        let current = self.current().unwrap_or(0);
+        let known: Vec<&Entry<'a>> = self.entries.iter().filter(|e| e.migration.is_some()).collect();
+        let entry = match rev {
+            Rev::Base => return Ok(None),
+            Rev::Head => known.last().copied(),
+            Rev::Relative(n) if *n > 0 => {
+                let above: Vec<_> = known.iter().filter(|e| e.version > current).collect();
+                let k = usize::try_from(*n).unwrap_or(usize::MAX);
+                match above.get(k - 1) {
+                    Some(e) => Some(**e),
+                    None => {
+                        return Err(RevError::BeyondHead {
+                            asked: *n,
+                            available: above.len(),
+                        }
+                        .into());
+                    }
+                }
+            }
+            Rev::Relative(n) => {
+                let below: Vec<_> = known.iter().rev().filter(|e| e.version <= current).collect();
+                let k = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
+                if k == below.len() {
+                    return Ok(None);
+                }
+                match below.get(k) {
+                    Some(e) => Some(**e),
+                    None => {
+                        return Err(RevError::BeyondBase {
+                            asked: n.abs(),
+                            available: below.len(),
+                        }
+                        .into());
+                    }
+                }
+            }
+            Rev::Version(_) | Rev::Name(..) => Some(self.find(rev)?),
+        };
+        Ok(entry.and_then(|e| e.migration))
+    }
+
+    fn find(&self, rev: &Rev) -> Result<&Entry<'a>, RevError> {
+        let (version, name) = match rev {
+            Rev::Version(v) => (*v, None),
+            Rev::Name(v, name) => (*v, Some(name)),
+            _ => return Err(RevError::Syntax(rev.to_string())),
+        };
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.version == version && e.migration.is_some())
+            .ok_or(RevError::NoSuchVersion(version))?;
+        match name {
+            Some(name) if *name != entry.name => Err(RevError::NameMismatch {
+                version,
+                name: name.clone(),
+                actual: entry.name.clone(),
+            }),
+            _ => Ok(entry),
+        }
+    }
+
+    fn out_of_order(&self, entry: &Entry<'a>, current: i64) -> Error {
+        Error::OutOfOrder {
+            migration: format!("V{}__{}", entry.version, entry.name),
+            current,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrate::migration::Script;
+
+    fn migrations(spec: &[(i64, bool)]) -> Vec<Migration> {
+        spec.iter()
+            .map(|&(v, undo)| {
+                Migration::new(
+                    v,
+                    &format!("m{v}"),
+                    Script::new(format!("sql/V{v}__m{v}.sql"), format!("SELECT {v};")),
+                    undo.then(|| Script::new(format!("sql/U{v}__m{v}.sql"), "SELECT 0;")),
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    fn rows(migrations: &[Migration], versions: &[i64]) -> Vec<AppliedRow> {
+        versions
+            .iter()
+            .map(|&v| AppliedRow {
+                version: v,
+                name: format!("m{v}"),
+                applied_on: "2026-11-22T10:00:00Z".into(),
+                checksum: migrations
+                    .iter()
+                    .find(|m| m.version() == v)
+                    .map_or("1".into(), |m| m.checksum().to_string()),
+            })
+            .collect()
+    }
+
+    fn versions(plan: Result<Vec<&Migration>, Error>) -> Result<Vec<i64>, String> {
+        plan.map(|p| p.iter().map(|m| m.version()).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn upgrade_plans() {
+        let set = migrations(&[(1, true), (2, true), (3, true), (5, true)]);
+        let applied = rows(&set, &[1, 2]);
+        let status = Status::new(&set, &applied);
+        let up = |rev: &str| versions(status.plan_up(&rev.parse().unwrap()));
+        assert_eq!(status.current(), Some(2));
+        assert_eq!(status.head(), Some(5));
+        assert_eq!(up("head"), Ok(vec![3, 5]));
+        assert_eq!(up("+1"), Ok(vec![3]));
+        assert_eq!(up("+2"), Ok(vec![3, 5]));
+        assert_eq!(up("3"), Ok(vec![3]));
+        assert_eq!(up("V5__m5"), Ok(vec![3, 5]));
+        assert_eq!(up("2"), Ok(vec![]));
+        let cases = [
+            ("+3", "cannot go 3 steps up: only 2 migration(s) are pending"),
+            ("1", "cannot upgrade to 1: the database is already at 2 (use `app migrate down 1`)"),
+            ("4", "no migration has version 4 (see `app migrate history`)"),
+            ("V3__other", "no migration is named V3__other; version 3 is V3__m3"),
+            ("-1", "`-1` points the wrong way for this command"),
+            ("base", "cannot upgrade to base: the database is already at 2 (use `app migrate down base`)"),
+        ];
+        for (rev, message) in cases {
+            assert_eq!(up(rev), Err(message.to_string()), "{rev}");
+        }
+    }
+
+    #[test]
+    fn out_of_order_pending_migration_is_refused() {
+        let set = migrations(&[(1, true), (2, true), (3, true)]);
+        let applied = rows(&set, &[1, 3]);
+        let status = Status::new(&set, &applied);
+        assert_eq!(
+            versions(status.plan_up(&Rev::Head)),
+            Err("migration V2__m2 is pending but the database is already at version 3; give it a version above 3".into())
+        );
+    }
+
+    #[test]
+    fn downgrade_plans() {
+        let set = migrations(&[(1, true), (2, true), (3, true)]);
+        let applied = rows(&set, &[1, 2, 3]);
+        let status = Status::new(&set, &applied);
+        let down = |rev: &str| versions(status.plan_down(&rev.parse().unwrap()));
+        assert_eq!(down("-1"), Ok(vec![3]));
+        assert_eq!(down("-3"), Ok(vec![3, 2, 1]));
+        assert_eq!(down("base"), Ok(vec![3, 2, 1]));
+        assert_eq!(down("1"), Ok(vec![3, 2]));
+        assert_eq!(down("V3__m3"), Ok(vec![]));
+        assert_eq!(down("head"), Ok(vec![]));
+        assert_eq!(
+            down("-4"),
+            Err("cannot go 4 steps down: only 3 migration(s) are applied".into())
+        );
+        assert_eq!(down("+1"), Err("`+1` points the wrong way for this command".into()));
+
+        let partial = rows(&set, &[1]);
+        let status = Status::new(&set, &partial);
+        assert_eq!(
+            versions(status.plan_down(&"3".parse().unwrap())),
+            Err("cannot downgrade to 3: the database is at 1, below it (use `app migrate up 3`)".into())
+        );
+    }
+
+    #[test]
+    fn downgrade_stops_before_an_irreversible_migration() {
+        let set = migrations(&[(1, true), (2, false), (3, true)]);
+        let applied = rows(&set, &[1, 2, 3]);
+        let status = Status::new(&set, &applied);
+        assert_eq!(versions(status.plan_down(&Rev::Relative(-1))), Ok(vec![3]));
+        assert_eq!(
+            versions(status.plan_down(&Rev::Base)),
+            Err("migration V2__m2 has no undo file (U2__m2.sql), so it cannot be reverted; nothing was changed".into())
+        );
+    }
+
+    #[test]
+    fn unknown_and_divergent_versions_are_classified() {
+        let set = migrations(&[(1, true), (2, true)]);
+        let mut applied = rows(&set, &[1, 2, 7]);
+        applied[1].checksum = "42".into();
+        let status = Status::new(&set, &applied);
+        assert_eq!(status.versions(State::Unknown), [7]);
+        assert_eq!(status.versions(State::Divergent), [2]);
+        assert_eq!(status.current(), Some(7));
+        assert_eq!(status.head(), Some(2));
+        let err = status.verify_checksums().unwrap_err().to_string();
+        assert!(
+            err.starts_with("migration V2__m2 (sql/V2__m2.sql) was applied with checksum 42 but the file now hashes to "),
+            "{err}"
+        );
+        assert_eq!(
+            versions(status.plan_down(&Rev::Relative(-1))),
+            Err("migration V7__m7 has no undo file (U7__m7.sql), so it cannot be reverted; nothing was changed".into())
+        );
+    }
+
+    #[test]
+    fn resolve_names_embedded_migrations() {
+        let set = migrations(&[(1, true), (2, true), (3, true)]);
+        let applied = rows(&set, &[1, 2]);
+        let status = Status::new(&set, &applied);
+        let resolve = |rev: &str| {
+            status
+                .resolve(&rev.parse().unwrap())
+                .map(|m| m.map(Migration::version))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(resolve("head"), Ok(Some(3)));
+        assert_eq!(resolve("base"), Ok(None));
+        assert_eq!(resolve("+1"), Ok(Some(3)));
+        assert_eq!(resolve("-1"), Ok(Some(1)));
+        assert_eq!(resolve("-2"), Ok(None));
+        assert_eq!(resolve("2"), Ok(Some(2)));
+        assert!(resolve("+2").is_err());
+        assert!(resolve("-3").is_err());
+    }
+}

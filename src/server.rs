@@ -1,0 +1,133 @@
+//! The HTTP service: health, readiness against the schema, and the schema's state as JSON.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State as AxumState;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use deadpool_postgres::Pool;
+use serde_json::json;
+
+use crate::migrate::{Migrator, State};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pool: Pool,
+    migrator: Arc<Migrator>,
+}
+
+impl AppState {
+    /// State over a pool and the binary's migrator.
+    pub fn new(pool: Pool, migrator: Migrator) -> AppState {
+        AppState {
+            pool,
+            migrator: Arc::new(migrator),
+        }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+/// The router, without a socket, so tests can call it directly.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/schema", get(schema))
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains open requests.
+///
+/// # Errors
+///
+/// The listener's I/O error.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, draining"),
+        () = terminate => tracing::info!("SIGTERM received, draining"),
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The schema as the database and the binary see it; `Err` when the database does not answer.
+async fn schema_state(state: &AppState) -> Result<serde_json::Value, String> {
+    let client = state.pool.get().await.map_err(|e| crate::db::error_chain(&e))?;
+    let rows = state
+        .migrator
+        .history(&client)
+        .await
+        .map_err(|e| crate::db::error_chain(&e))?;
+    let status = state.migrator.status(&rows);
+    Ok(json!({
+        "head": status.head(),
+        "current": status.current(),
+        "pending": status.versions(State::Pending),
+        "divergent": status.versions(State::Divergent),
+        "unknown": status.versions(State::Unknown),
+    }))
+}
+
+async fn readyz(AxumState(state): AxumState<AppState>) -> impl IntoResponse {
+    match schema_state(&state).await {
+        Ok(schema) => {
+            let pending = schema["pending"].as_array().is_some_and(|p| !p.is_empty());
+            let divergent = schema["divergent"].as_array().is_some_and(|p| !p.is_empty());
+            let code = if pending || divergent {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            };
+            (code, Json(json!({ "ready": code == StatusCode::OK, "schema": schema })))
+        }
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "error": error })),
+        ),
+    }
+}
+
+async fn schema(AxumState(state): AxumState<AppState>) -> impl IntoResponse {
+    match schema_state(&state).await {
+        Ok(schema) => (StatusCode::OK, Json(schema)),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": error })),
+        ),
+    }
+}

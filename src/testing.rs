@@ -1,0 +1,1 @@
+//! Test databases: each test gets its own, created from a migrated template.
