@@ -64,7 +64,7 @@ pub struct Global {
         default_value = DEFAULT_DATABASE_URL,
         value_name = "URL"
     )]
-    pub database_url: DatabaseConfig,
+    pub database_url: DatabaseUrl,
 
     /// Output format of results on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
@@ -90,6 +90,36 @@ pub struct Global {
     /// `statement_timeout` set inside each migration (0: off).
     #[arg(long, env = "APP_MIGRATION_STATEMENT_TIMEOUT", default_value = "0", value_parser = parse_duration, global = true, value_name = "DURATION")]
     pub migration_statement_timeout: Duration,
+}
+
+/// `--database-url` as given. It is parsed after clap, because clap repeats an invalid value in
+/// its error message, and that value may hold a password. Its `Debug` hides it too.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<DatabaseUrl, Self::Err> {
+        Ok(DatabaseUrl(url.to_string()))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(***)")
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses the URL.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::InvalidDatabaseUrl`], which never repeats the URL.
+    pub fn parse(&self) -> Result<DatabaseConfig, crate::InvalidDatabaseUrl> {
+        self.0.parse()
+    }
 }
 
 /// Output format of results.
@@ -244,6 +274,8 @@ pub const EXIT_UNKNOWN: u8 = 5;
 ///
 /// Anything that should end the process with exit code 1.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // A bad URL is a usage error, reported before anything else runs.
+    cli.global.database_url.parse()?;
     let migrator = crate::schema::migrator(options(&cli.global))?;
     match cli.command {
         None => serve(&cli.global, cli.migrate, cli.listen, migrator).await,
@@ -263,7 +295,7 @@ fn options(global: &Global) -> Options {
 }
 
 async fn connect(global: &Global, role: &str) -> anyhow::Result<deadpool_postgres::Pool> {
-    let config = global.database_url.clone().with_application_name(role);
+    let config = global.database_url.parse()?.with_application_name(role);
     let pool = crate::db::pool(&config, 4)?;
     crate::db::wait_for(&pool, &config, global.wait)
         .await
@@ -426,9 +458,9 @@ fn step_printer(format: Format) -> impl FnMut(&Step) + Send {
     move |step: &Step| {
         if format == Format::Text {
             println!(
-                "{:<9} V{:<4} {}  ({} ms)",
+                "{:<9} {:<5} {}  ({} ms)",
                 step.direction.as_str(),
-                step.version,
+                format!("V{}", step.version),
                 step.name,
                 step.elapsed_ms
             );
@@ -453,16 +485,16 @@ fn print_report(report: &Report, format: Format) {
             for step in &report.steps {
                 match (&step.old_checksum, step.direction) {
                     (Some(old), Direction::Repaired) => println!(
-                        "{:<9} V{:<4} {}  checksum {old} -> {}",
+                        "{:<9} {:<5} {}  checksum {old} -> {}",
                         step.direction.as_str(),
-                        step.version,
+                        format!("V{}", step.version),
                         step.name,
                         checksum_of(step.version)
                     ),
                     _ => println!(
-                        "{:<9} V{:<4} {}",
+                        "{:<9} {:<5} {}",
                         step.direction.as_str(),
-                        step.version,
+                        format!("V{}", step.version),
                         step.name
                     ),
                 }

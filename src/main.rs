@@ -19,7 +19,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             report(&err, format);
-            ExitCode::FAILURE
+            if err.downcast_ref::<app::InvalidDatabaseUrl>().is_some() {
+                // Like clap's own usage errors.
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -99,13 +99,22 @@ impl HistoryTable {
 
     /// Reads every row, in version order; an absent table reads as empty.
     ///
+    /// # Errors
+    ///
+    /// The server's error, or [`Error::CorruptHistory`] for a row with a null column.
+    pub async fn read(&self, client: &Client) -> Result<Vec<AppliedRow>, Error> {
+        Ok(self.read_if_exists(client).await?.unwrap_or_default())
+    }
+
+    /// Reads every row, in version order, or `None` when the table does not exist.
+    ///
     /// One round trip: the query is sent unprepared, and a missing table is recognised by its
     /// SQLSTATE rather than checked beforehand.
     ///
     /// # Errors
     ///
     /// The server's error, or [`Error::CorruptHistory`] for a row with a null column.
-    pub async fn read(&self, client: &Client) -> Result<Vec<AppliedRow>, Error> {
+    pub async fn read_if_exists(&self, client: &Client) -> Result<Option<Vec<AppliedRow>>, Error> {
         // version::int8 so that plain refinery's int4 column reads the same way.
         let sql = format!(
             "SELECT version::int8, name, applied_on, checksum FROM {} ORDER BY version",
@@ -113,7 +122,7 @@ impl HistoryTable {
         );
         let rows = match client.query_typed(&sql, &[]).await {
             Ok(rows) => rows,
-            Err(err) if err.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),
+            Err(err) if err.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(None),
             Err(err) => return Err(Error::db("reading the history table")(err)),
         };
         rows.iter()
@@ -133,7 +142,8 @@ impl HistoryTable {
                     checksum: text(3, "checksum")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     /// Typed parameters for [`HistoryTable::insert_sql`], sent unprepared in the same flight as

@@ -216,7 +216,13 @@ impl Migrator {
 
     /// Reads history and checks it: divergent files fail, unknown versions warn (or fail).
     async fn verified_status(&self, client: &Client) -> Result<(Status<'_>, Report), Error> {
-        let rows = self.table.read(client).await?;
+        let rows = match self.table.read_if_exists(client).await? {
+            Some(rows) => rows,
+            None => {
+                self.table.create(client).await?;
+                Vec::new()
+            }
+        };
         let status = Status::new(&self.migrations, &rows);
         status.verify_checksums()?;
         let unknown = status.versions(State::Unknown);
@@ -250,7 +256,6 @@ impl Migrator {
             tracing::info!(current = ?report.from, "nothing to apply");
             return Ok(report);
         }
-        self.table.create(client).await?;
         if self.options.grouped {
             self.apply_grouped(client, &plan, &mut report, on_step).await?;
         } else {
@@ -287,10 +292,15 @@ impl Migrator {
     }
 
     async fn stamp_locked(&self, client: &Client, rev: &Rev) -> Result<Report, Error> {
-        let rows = self.table.read(client).await?;
+        let rows = match self.table.read_if_exists(client).await? {
+            Some(rows) => rows,
+            None => {
+                self.table.create(client).await?;
+                Vec::new()
+            }
+        };
         let status = Status::new(&self.migrations, &rows);
         let target = status.resolve(rev)?.map_or(0, Migration::version);
-        self.table.create(client).await?;
         let mut report = Report {
             from: status.current(),
             unknown: status.versions(State::Unknown),

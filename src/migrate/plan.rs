@@ -412,7 +412,7 @@ mod tests {
         assert_eq!(up("V5__m5"), Ok(vec![3, 5]));
         assert_eq!(up("2"), Ok(vec![]));
         let cases = [
-            ("+3", "cannot go 3 steps up: only 2 migration(s) are pending"),
+            ("+3", "cannot go up 3 step(s): only 2 migration(s) are pending"),
             ("1", "cannot upgrade to 1: the database is already at 2 (use `app migrate down 1`)"),
             ("4", "no migration has version 4 (see `app migrate history`)"),
             ("V3__other", "no migration is named V3__other; version 3 is V3__m3"),
@@ -449,7 +449,7 @@ mod tests {
         assert_eq!(down("head"), Ok(vec![]));
         assert_eq!(
             down("-4"),
-            Err("cannot go 4 steps down: only 3 migration(s) are applied".into())
+            Err("cannot go down 4 step(s): only 3 migration(s) are applied".into())
         );
         assert_eq!(down("+1"), Err("`+1` points the wrong way for this command".into()));
 

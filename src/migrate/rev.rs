@@ -43,7 +43,7 @@ pub enum RevError {
         actual: String,
     },
     /// `+N` goes past the newest migration.
-    #[error("cannot go {asked} steps up: only {available} migration(s) are pending")]
+    #[error("cannot go up {asked} step(s): only {available} migration(s) are pending")]
     BeyondHead {
         /// N.
         asked: i64,
@@ -51,7 +51,7 @@ pub enum RevError {
         available: usize,
     },
     /// `-N` goes past base.
-    #[error("cannot go {asked} steps down: only {available} migration(s) are applied")]
+    #[error("cannot go down {asked} step(s): only {available} migration(s) are applied")]
     BeyondBase {
         /// N.
         asked: i64,

@@ -170,6 +170,6 @@ mod tests {
         let err = render(&set, &table, ScriptDirection::Down, &Rev::Base, &Rev::Relative(-1))
             .unwrap_err()
             .to_string();
-        assert_eq!(err, "cannot go 1 steps down: only 0 migration(s) are applied");
+        assert_eq!(err, "cannot go down 1 step(s): only 0 migration(s) are applied");
     }
 }
