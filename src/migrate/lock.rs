@@ -47,11 +47,25 @@ impl LockedConnection {
         let started = Instant::now();
         let mut delay = Duration::from_millis(10);
         let mut announced = false;
+        // If this process dies mid-migration, the server notices the closed socket only when it
+        // next writes, which a long statement may not do for hours, keeping the lock held.
+        // PostgreSQL 14+ can poll the socket instead; older servers reject the setting, which
+        // is harmless. It travels in the same flight as the first try, so it costs no round trip.
+        let (_, first) = futures_util::future::join(
+            conn.batch_execute("SET client_connection_check_interval = 1000"),
+            conn.query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)]),
+        )
+        .await;
+        let mut attempt = Some(first);
         loop {
-            let row = conn
-                .query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
-                .await
-                .map_err(Error::db("taking the migration lock"))?;
+            let result = match attempt.take() {
+                Some(result) => result,
+                None => {
+                    conn.query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
+                        .await
+                }
+            };
+            let row = result.map_err(Error::db("taking the migration lock"))?;
             if row.get::<_, bool>(0) {
                 tracing::debug!(key, waited_ms = started.elapsed().as_millis() as u64, "took the migration lock");
                 return Ok(LockedConnection {
@@ -115,7 +129,15 @@ impl Drop for LockedConnection {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             tracing::warn!(key = self.key, "closing the connection to free the migration lock");
-            // Detached from the pool, the client is dropped and its connection closed.
+            // A statement may still be running (the run was cancelled or panicked): cancel it, or
+            // the session, and the lock, would live until it finishes. Then detach the client
+            // from the pool and drop it, which closes the connection.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let token = conn.cancel_token();
+                runtime.spawn(async move {
+                    let _ = token.cancel_query(tokio_postgres::NoTls).await;
+                });
+            }
             drop(Object::take(conn));
         }
     }

@@ -1,0 +1,344 @@
+//! The engine against a real PostgreSQL, with migration sets made up for each test.
+
+use std::time::{Duration, Instant};
+
+use app::migrate::{Error, Migration, Migrator, Options, Rev, Script, State};
+use app::testing::TestDb;
+
+fn migration(version: i64, name: &str, sql: &str, undo: Option<&str>) -> Migration {
+    Migration::new(
+        version,
+        name,
+        Script::new(format!("sql/V{version}__{name}.sql"), sql),
+        undo.map(|u| Script::new(format!("sql/U{version}__{name}.sql"), u)),
+    )
+    .unwrap()
+}
+
+fn migrator(migrations: Vec<Migration>) -> Migrator {
+    Migrator::new(
+        migrations,
+        Options {
+            lock_wait: Duration::from_secs(10),
+            ..Options::default()
+        },
+    )
+}
+
+async fn up(m: &Migrator, db: &TestDb) -> Result<app::migrate::Report, Error> {
+    m.up(db.pool(), &Rev::Head, &mut |_| {}).await
+}
+
+async fn rows(db: &TestDb) -> Vec<i64> {
+    if !table_exists(db, "refinery_schema_history").await {
+        return Vec::new();
+    }
+    let client = db.pool().get().await.unwrap();
+    client
+        .query("SELECT version FROM refinery_schema_history ORDER BY version", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn table_exists(db: &TestDb, table: &str) -> bool {
+    let client = db.pool().get().await.unwrap();
+    client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn broken_set() -> Vec<Migration> {
+    vec![
+        migration(1, "one", "CREATE TABLE one (id int);", None),
+        migration(
+            2,
+            "broken",
+            "-- a comment\nCREATE TABLE two (id int);\n  SELEC 1;\n",
+            None,
+        ),
+        migration(3, "three", "CREATE TABLE three (id int);", None),
+    ]
+}
+
+#[tokio::test]
+async fn failing_migration_reports_file_line_and_column_and_keeps_earlier_ones() {
+    let db = TestDb::empty().await.unwrap();
+    let m = migrator(broken_set());
+    let err = up(&m, &db).await.unwrap_err();
+    let Error::MigrationFailed { migration, failure } = &err else {
+        panic!("unexpected error: {err}");
+    };
+    assert_eq!(migration, "V2__broken");
+    assert_eq!(failure.file, "sql/V2__broken.sql");
+    assert_eq!((failure.line, failure.column), (Some(3), Some(3)));
+    assert_eq!(failure.code.as_deref(), Some("42601"));
+    assert_eq!(failure.message, "syntax error at or near \"SELEC\"");
+    assert_eq!(failure.line_text.as_deref(), Some("  SELEC 1;"));
+    assert!(
+        err.to_string().starts_with(
+            "migration V2__broken failed: sql/V2__broken.sql:3:3: syntax error at or near \"SELEC\" (SQLSTATE 42601)"
+        ),
+        "{err}"
+    );
+    // V1 is applied and recorded; nothing of V2 is left behind.
+    assert_eq!(rows(&db).await, [1]);
+    assert!(table_exists(&db, "one").await);
+    assert!(!table_exists(&db, "two").await);
+}
+
+#[tokio::test]
+async fn failed_run_releases_the_lock_so_the_next_run_fails_at_once() {
+    let db = TestDb::empty().await.unwrap();
+    let m = migrator(broken_set());
+    up(&m, &db).await.unwrap_err();
+    let started = Instant::now();
+    let again = up(&m, &db).await.unwrap_err();
+    assert!(matches!(again, Error::MigrationFailed { .. }), "{again}");
+    assert!(started.elapsed() < Duration::from_secs(2), "the lock was leaked");
+    let client = db.pool().get().await.unwrap();
+    let held: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 0);
+}
+
+#[tokio::test]
+async fn lock_wait_is_bounded_and_names_the_holder() {
+    let db = TestDb::empty().await.unwrap();
+    let holder = db.pool().get().await.unwrap();
+    let key = app::migrate::lock_key(app::migrate::DEFAULT_TABLE);
+    holder
+        .batch_execute("SET application_name = 'the holder'")
+        .await
+        .unwrap();
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .await
+        .unwrap();
+    let m = Migrator::new(
+        vec![migration(1, "one", "CREATE TABLE one (id int);", None)],
+        Options {
+            lock_wait: Duration::from_millis(300),
+            ..Options::default()
+        },
+    );
+    let started = Instant::now();
+    let err = up(&m, &db).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let text = err.to_string();
+    assert!(text.starts_with("timed out after"), "{text}");
+    assert!(text.contains("waiting for the migration lock, held by pid "), "{text}");
+    assert!(text.contains("the holder"), "{text}");
+    assert!(rows(&db).await.is_empty());
+}
+
+#[tokio::test]
+async fn cancelled_run_frees_the_lock() {
+    let db = TestDb::empty().await.unwrap();
+    let slow = migrator(vec![migration(1, "slow", "SELECT pg_sleep(30);", None)]);
+    let cancelled = tokio::time::timeout(Duration::from_millis(500), up(&slow, &db)).await;
+    assert!(cancelled.is_err(), "the run should still be going");
+    // Dropping the future closed the connection, so the server freed the lock and rolled back.
+    let quick = Migrator::new(
+        vec![migration(1, "fast", "CREATE TABLE fast (id int);", None)],
+        Options {
+            lock_wait: Duration::from_secs(5),
+            ..Options::default()
+        },
+    );
+    let started = Instant::now();
+    up(&quick, &db).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(rows(&db).await, [1]);
+}
+
+#[tokio::test]
+async fn edited_applied_migration_is_an_error_naming_file_and_checksums() {
+    let db = TestDb::empty().await.unwrap();
+    let original = migrator(vec![migration(1, "one", "CREATE TABLE one (id int);", None)]);
+    up(&original, &db).await.unwrap();
+    let edited_migration = migration(1, "one", "CREATE TABLE one (id bigint);", None);
+    let new_checksum = edited_migration.checksum();
+    let old_checksum = original.migrations()[0].checksum();
+    let edited = migrator(vec![edited_migration]);
+    let err = up(&edited, &db).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "migration V1__one (sql/V1__one.sql) was applied with checksum {old_checksum} but the file now hashes to {new_checksum}; restore the file, or run `app migrate repair` after review"
+        )
+    );
+    let report = edited.repair(db.pool()).await.unwrap();
+    assert_eq!(report.steps.len(), 1);
+    assert_eq!(report.steps[0].old_checksum, Some(old_checksum.to_string()));
+    up(&edited, &db).await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_versions_warn_and_strict_refuses() {
+    let db = TestDb::empty().await.unwrap();
+    let newer = migrator(vec![
+        migration(1, "one", "CREATE TABLE one (id int);", None),
+        migration(2, "two", "CREATE TABLE two (id int);", None),
+    ]);
+    up(&newer, &db).await.unwrap();
+    let older = migrator(vec![migration(1, "one", "CREATE TABLE one (id int);", None)]);
+    let report = up(&older, &db).await.unwrap();
+    assert_eq!(report.unknown, [2]);
+    assert!(report.steps.is_empty());
+    let strict = Migrator::new(
+        older.migrations().to_vec(),
+        Options {
+            strict: true,
+            ..Options::default()
+        },
+    );
+    let err = up(&strict, &db).await.unwrap_err().to_string();
+    assert!(err.starts_with("the database has versions this binary does not know: V2"), "{err}");
+}
+
+#[tokio::test]
+async fn grouped_run_is_all_or_nothing() {
+    let db = TestDb::empty().await.unwrap();
+    let grouped = Migrator::new(
+        broken_set(),
+        Options {
+            grouped: true,
+            ..Options::default()
+        },
+    );
+    let err = up(&grouped, &db).await.unwrap_err();
+    assert!(matches!(err, Error::MigrationFailed { .. }), "{err}");
+    assert!(rows(&db).await.is_empty());
+    assert!(!table_exists(&db, "one").await);
+
+    let fine = Migrator::new(
+        vec![
+            migration(1, "one", "CREATE TABLE one (id int);", None),
+            migration(2, "two", "CREATE TABLE two (id int);", None),
+        ],
+        Options {
+            grouped: true,
+            ..Options::default()
+        },
+    );
+    let report = up(&fine, &db).await.unwrap();
+    assert_eq!(report.steps.len(), 2);
+    assert_eq!(rows(&db).await, [1, 2]);
+}
+
+#[tokio::test]
+async fn concurrent_index_builds_under_the_lock_while_another_migrator_waits() {
+    let db = TestDb::empty().await.unwrap();
+    let set = vec![
+        migration(
+            1,
+            "table",
+            "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 50000);",
+            Some("DROP TABLE t;"),
+        ),
+        migration(
+            2,
+            "index",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);",
+            Some("-- no-transaction\nDROP INDEX CONCURRENTLY t_id;"),
+        ),
+        migration(3, "after", "CREATE TABLE after (id int);", Some("DROP TABLE after;")),
+    ];
+    // A second migrator contends for the lock from a busy session during the whole run; a
+    // waiter blocked in pg_advisory_lock would hold a snapshot that CONCURRENTLY waits for.
+    let first = migrator(set.clone());
+    let second = migrator(set);
+    let (a, b) = tokio::join!(up(&first, &db), up(&second, &db));
+    let steps = a.unwrap().steps.len() + b.unwrap().steps.len();
+    assert_eq!(steps, 3);
+    assert_eq!(rows(&db).await, [1, 2, 3]);
+    let client = db.pool().get().await.unwrap();
+    let valid: bool = client
+        .query_one(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(valid);
+    first
+        .down(db.pool(), &Rev::Base, &mut |_| {})
+        .await
+        .unwrap();
+    assert!(rows(&db).await.is_empty());
+    assert!(!table_exists(&db, "t").await);
+}
+
+#[tokio::test]
+async fn plain_refinery_and_this_engine_recognise_each_other() {
+    let db = TestDb::empty().await.unwrap();
+    let ours = migrator(vec![
+        migration(1, "one", "CREATE TABLE one (id int);", None),
+        migration(2, "two", "CREATE TABLE two (id int);", None),
+    ]);
+    // refinery applies V1 ...
+    let refinery_set = vec![
+        refinery::Migration::unapplied("V1__one", "CREATE TABLE one (id int);").unwrap(),
+    ];
+    {
+        let mut client = db.pool().get().await.unwrap();
+        refinery::Runner::new(&refinery_set)
+            .run_async(&mut **client)
+            .await
+            .unwrap();
+    }
+    // ... we see it applied with a matching checksum, and apply V2.
+    let client = db.pool().get().await.unwrap();
+    let history = ours.history(&client).await.unwrap();
+    let status = ours.status(&history);
+    assert_eq!(status.versions(State::Applied), [1]);
+    assert_eq!(status.versions(State::Pending), [2]);
+    drop(client);
+    up(&ours, &db).await.unwrap();
+    // refinery, given both files, finds nothing to do and no divergence.
+    let both = vec![
+        refinery::Migration::unapplied("V1__one", "CREATE TABLE one (id int);").unwrap(),
+        refinery::Migration::unapplied("V2__two", "CREATE TABLE two (id int);").unwrap(),
+    ];
+    let mut client = db.pool().get().await.unwrap();
+    let report = refinery::Runner::new(&both)
+        .run_async(&mut **client)
+        .await
+        .unwrap();
+    assert!(report.applied_migrations().is_empty());
+    let applied = refinery::Runner::new(&both)
+        .get_applied_migrations_async(&mut **client)
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 2);
+}
+
+#[tokio::test]
+async fn stamp_records_versions_without_running_sql() {
+    let db = TestDb::empty().await.unwrap();
+    let m = migrator(vec![
+        migration(1, "one", "CREATE TABLE one (id int);", None),
+        migration(2, "two", "CREATE TABLE two (id int);", None),
+    ]);
+    let report = m.stamp(db.pool(), &Rev::Head).await.unwrap();
+    assert_eq!(report.steps.len(), 2);
+    assert_eq!(rows(&db).await, [1, 2]);
+    assert!(!table_exists(&db, "one").await);
+    m.stamp(db.pool(), &Rev::Version(1)).await.unwrap();
+    assert_eq!(rows(&db).await, [1]);
+    m.stamp(db.pool(), &Rev::Base).await.unwrap();
+    assert!(rows(&db).await.is_empty());
+}
