@@ -1,0 +1,157 @@
+//! The real `build.rs`, run by a real `cargo build` on a small fixture crate: bad files fail
+//! the build, all named at once, and a new file is embedded without `cargo clean`.
+//!
+//! The fixture holds this project's `build.rs` and `src/migrate/source.rs` at the same paths,
+//! plus a `main.rs` that prints what was embedded, so a build takes seconds, not minutes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+struct Fixture {
+    dir: PathBuf,
+}
+
+impl Fixture {
+    fn new(name: &str) -> Fixture {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("build-fixture-{name}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("src/migrate")).unwrap();
+        fs::create_dir_all(dir.join("sql")).unwrap();
+        fs::copy(Path::new(ROOT).join("build.rs"), dir.join("build.rs")).unwrap();
+        fs::copy(
+            Path::new(ROOT).join("src/migrate/source.rs"),
+            dir.join("src/migrate/source.rs"),
+        )
+        .unwrap();
+        fs::copy(Path::new(ROOT).join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+        for entry in fs::read_dir(Path::new(ROOT).join("sql")).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), dir.join("sql").join(entry.file_name())).unwrap();
+        }
+        fs::write(
+            dir.join("Cargo.toml"),
+            "[package]\nname = \"build-fixture\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+             [build-dependencies]\nwalkdir = \"2\"\n\n[workspace]\n",
+        )
+        .unwrap();
+        fs::write(
+            dir.join("src/main.rs"),
+            r#"mod migrate {
+    #[allow(dead_code)]
+    pub struct EmbeddedMigration {
+        pub version: i64,
+        pub description: &'static str,
+        pub path: &'static str,
+        pub sql: &'static str,
+        pub undo_path: Option<&'static str>,
+        pub undo_sql: Option<&'static str>,
+    }
+}
+static MIGRATIONS: &[migrate::EmbeddedMigration] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+fn main() {
+    for m in MIGRATIONS {
+        println!("{} {} {}", m.version, m.description, m.undo_path.is_some());
+    }
+}
+"#,
+        )
+        .unwrap();
+        Fixture { dir }
+    }
+
+    fn write(&self, name: &str, content: &str) {
+        fs::write(self.dir.join("sql").join(name), content).unwrap();
+    }
+
+    fn cargo(&self, command: &str) -> Output {
+        Command::new(env!("CARGO"))
+            .args([command, "--quiet", "--offline"])
+            .current_dir(&self.dir)
+            // One target directory for every fixture, so walkdir is compiled once.
+            .env(
+                "CARGO_TARGET_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-fixture-target"),
+            )
+            .env_remove("RUSTFLAGS")
+            .output()
+            .unwrap()
+    }
+
+    fn embedded(&self) -> String {
+        let out = self.cargo("run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+#[test]
+fn four_bad_files_fail_one_build_that_names_all_four() {
+    let fixture = Fixture::new("bad-files");
+    fixture.write("V__no_version.sql", "SELECT 1;");
+    fixture.write("Vtwo__not_a_number.sql", "SELECT 1;");
+    fixture.write("V2__duplicate.sql", "SELECT 1;");
+    fixture.write("U7__orphan.sql", "SELECT 1;");
+    let out = fixture.cargo("build");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = [
+        "error: build-fixture@0.0.0: sql/V__no_version.sql: malformed migration file name: the file name has no version",
+        "error: build-fixture@0.0.0: sql/Vtwo__not_a_number.sql: malformed migration file name: the version `two` is not a number",
+        "error: build-fixture@0.0.0: sql/V2__move_tokens_to_swagger_specs.sql: duplicate version 2: sql/V2__duplicate.sql and sql/V2__move_tokens_to_swagger_specs.sql share it (hint: renumber this file (and its undo) to the next free version, V8)",
+        "error: build-fixture@0.0.0: sql/U7__orphan.sql: undo file has no matching V file (no V7__*.sql) (hint: add V7__orphan.sql, or delete this file)",
+    ];
+    for line in expected {
+        assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn added_renamed_and_deleted_files_are_seen_without_cargo_clean() {
+    let fixture = Fixture::new("rerun");
+    assert_eq!(
+        fixture.embedded(),
+        "1 initial true\n2 move_tokens_to_swagger_specs true\n"
+    );
+
+    fixture.write("V3__x.sql", "CREATE TABLE x (id int);");
+    assert!(fixture.embedded().ends_with("3 x false\n"));
+
+    fs::rename(
+        fixture.dir.join("sql/V3__x.sql"),
+        fixture.dir.join("sql/V3__renamed.sql"),
+    )
+    .unwrap();
+    fixture.write("U3__renamed.sql", "DROP TABLE x;");
+    assert!(fixture.embedded().ends_with("3 renamed true\n"));
+
+    fs::remove_file(fixture.dir.join("sql/V3__renamed.sql")).unwrap();
+    fs::remove_file(fixture.dir.join("sql/U3__renamed.sql")).unwrap();
+    assert!(fixture.embedded().ends_with("2 move_tokens_to_swagger_specs true\n"));
+}
+
+#[test]
+fn no_transaction_file_with_two_statements_fails_at_its_second_statement() {
+    let fixture = Fixture::new("no-transaction");
+    fixture.write(
+        "V3__index.sql",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY a ON users (email);\n\nDROP TABLE users;\n",
+    );
+    let out = fixture.cargo("build");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: build-fixture@0.0.0: sql/V3__index.sql:4: a `-- no-transaction` file must hold exactly one statement, but this one holds 2"),
+        "{stderr}"
+    );
+}
