@@ -328,14 +328,20 @@ async fn serve(
         let status = migrator.status(&rows);
         let pending = status.versions(State::Pending);
         if !pending.is_empty() {
-            tracing::warn!(?pending, "migrations are pending; run `app migrate up` or boot with --migrate");
+            tracing::warn!(
+                ?pending,
+                "migrations are pending; run `app migrate up` or boot with --migrate"
+            );
         }
         let unknown = status.versions(State::Unknown);
         if !unknown.is_empty() {
             if global.strict {
                 return Err(migrate::Error::Unknown { versions: unknown }.into());
             }
-            tracing::warn!(?unknown, "the database has versions this binary does not know");
+            tracing::warn!(
+                ?unknown,
+                "the database has versions this binary does not know"
+            );
         }
     }
     let listener = tokio::net::TcpListener::bind(listen)
@@ -376,9 +382,7 @@ async fn run_migrate(
             no_undo,
             dir,
         } => create(&message, no_undo, dir.as_deref(), format),
-        MigrateCommand::Up {
-            rev, grouped, ..
-        } => {
+        MigrateCommand::Up { rev, grouped, .. } => {
             let rev = parse_rev(&rev)?;
             let migrator = if grouped {
                 let mut options = migrator.options().clone();
@@ -447,7 +451,8 @@ fn print_script(
     from: &Rev,
     to: &Rev,
 ) -> anyhow::Result<ExitCode> {
-    let script = migrate::render_script(migrator.migrations(), migrator.table(), direction, from, to)?;
+    let script =
+        migrate::render_script(migrator.migrations(), migrator.table(), direction, from, to)?;
     print!("{script}");
     Ok(ExitCode::SUCCESS)
 }
@@ -554,7 +559,12 @@ fn print_history(status: &Status<'_>, verbose: bool, format: Format) -> anyhow::
         println!("{}", serde_json::Value::Array(entries));
         return Ok(ExitCode::SUCCESS);
     }
-    let name_width = status.entries.iter().map(|e| e.name.len()).max().unwrap_or(0);
+    let name_width = status
+        .entries
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0);
     let version_width = status
         .entries
         .iter()
@@ -594,7 +604,9 @@ fn print_history(status: &Status<'_>, verbose: bool, format: Format) -> anyhow::
 fn print_show(status: &Status<'_>, m: &Migration, format: Format) -> anyhow::Result<ExitCode> {
     let entry = status.entries.iter().find(|e| e.version == m.version());
     let state = entry.map_or(State::Pending, |e| e.state);
-    let applied_on = entry.and_then(|e| e.row.as_ref()).map(|r| r.applied_on.clone());
+    let applied_on = entry
+        .and_then(|e| e.row.as_ref())
+        .map(|r| r.applied_on.clone());
     if format == Format::Json {
         println!(
             "{}",
@@ -618,7 +630,14 @@ fn print_show(status: &Status<'_>, m: &Migration, format: Format) -> anyhow::Res
     println!("state:       {}", state.as_str());
     println!("applied on:  {}", applied_on.as_deref().unwrap_or("-"));
     println!("checksum:    {}", m.checksum());
-    println!("transaction: {}", if m.apply().no_transaction { "no" } else { "yes" });
+    println!(
+        "transaction: {}",
+        if m.apply().no_transaction {
+            "no"
+        } else {
+            "yes"
+        }
+    );
     println!("file:        {}", m.apply().path);
     println!(
         "undo file:   {}",
@@ -645,13 +664,19 @@ fn check(status: &Status<'_>, format: Format) -> ExitCode {
         (
             EXIT_DIVERGENT,
             "divergent",
-            format!("applied migrations were edited since: {} (see `app migrate repair`)", list(&divergent)),
+            format!(
+                "applied migrations were edited since: {} (see `app migrate repair`)",
+                list(&divergent)
+            ),
         )
     } else if !unknown.is_empty() {
         (
             EXIT_UNKNOWN,
             "unknown",
-            format!("the database has versions this binary does not know: {}", list(&unknown)),
+            format!(
+                "the database has versions this binary does not know: {}",
+                list(&unknown)
+            ),
         )
     } else if !pending.is_empty() {
         (
@@ -660,7 +685,11 @@ fn check(status: &Status<'_>, format: Format) -> ExitCode {
             format!("migrations are pending: {}", list(&pending)),
         )
     } else {
-        (0, "in_sync", format!("in sync at {}", version_text(status.current())))
+        (
+            0,
+            "in_sync",
+            format!("in sync at {}", version_text(status.current())),
+        )
     };
     match format {
         Format::Json => println!(
@@ -682,7 +711,12 @@ fn check(status: &Status<'_>, format: Format) -> ExitCode {
 
 /// `app migrate create`: the next version (a timestamp if the set uses timestamps), refusing to
 /// overwrite anything.
-fn create(message: &str, no_undo: bool, dir: Option<&Path>, format: Format) -> anyhow::Result<ExitCode> {
+fn create(
+    message: &str,
+    no_undo: bool,
+    dir: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
     let slug = slugify(message);
     if slug.is_empty() {
         bail!("the message `{message}` has no letters or digits to name the file after");
@@ -775,7 +809,10 @@ mod tests {
     #[test]
     fn messages_become_file_names() {
         assert_eq!(slugify("Add users email index"), "add_users_email_index");
-        assert_eq!(slugify("  move tokens -> swagger_specs!  "), "move_tokens_swagger_specs");
+        assert_eq!(
+            slugify("  move tokens -> swagger_specs!  "),
+            "move_tokens_swagger_specs"
+        );
         assert_eq!(slugify("Добавить"), "");
     }
 

@@ -29,7 +29,9 @@ impl FromStr for DatabaseConfig {
         // SQLAlchemy-style URLs (`postgresql+asyncpg://`), as the seed project's DATABASE_URL
         // uses, name a Python driver; the rest of the URL is the same.
         let url = match url.split_once("://") {
-            Some((scheme, rest)) if scheme.starts_with("postgresql+") || scheme.starts_with("postgres+") => {
+            Some((scheme, rest))
+                if scheme.starts_with("postgresql+") || scheme.starts_with("postgres+") =>
+            {
                 format!("postgresql://{rest}")
             }
             _ => url.to_string(),
@@ -69,7 +71,8 @@ impl DatabaseConfig {
             let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map(|h| h.trim().to_string())
                 .unwrap_or_else(|_| "unknown".into());
-            self.pg.application_name(format!("{role} ({host} pid {})", std::process::id()));
+            self.pg
+                .application_name(format!("{role} ({host} pid {})", std::process::id()));
         }
         self
     }
@@ -101,7 +104,9 @@ impl fmt::Display for DatabaseConfig {
             f,
             "{}@{host}:{port}/{}",
             self.pg.get_user().unwrap_or("?"),
-            self.pg.get_dbname().unwrap_or(self.pg.get_user().unwrap_or("?"))
+            self.pg
+                .get_dbname()
+                .unwrap_or(self.pg.get_user().unwrap_or("?"))
         )
     }
 }
@@ -131,7 +136,9 @@ mod tests {
 
     #[test]
     fn urls_parse_and_never_show_the_password() {
-        let config: DatabaseConfig = "postgres://alice:s3cret@db.internal:6543/app".parse().unwrap();
+        let config: DatabaseConfig = "postgres://alice:s3cret@db.internal:6543/app"
+            .parse()
+            .unwrap();
         assert_eq!(config.to_string(), "alice@db.internal:6543/app");
         assert!(!format!("{config:?}").contains("s3cret"));
         let seed: DatabaseConfig = "postgresql+asyncpg://postgres:pw@localhost:5432/postgres"

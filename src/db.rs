@@ -48,7 +48,11 @@ pub fn is_permanent(err: &PoolError) -> bool {
 /// # Errors
 ///
 /// The last connection error, at once for errors that retrying cannot fix.
-pub async fn wait_for(pool: &Pool, config: &DatabaseConfig, wait: Duration) -> Result<(), PoolError> {
+pub async fn wait_for(
+    pool: &Pool,
+    config: &DatabaseConfig,
+    wait: Duration,
+) -> Result<(), PoolError> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1u32;
@@ -79,7 +83,9 @@ pub async fn wait_for(pool: &Pool, config: &DatabaseConfig, wait: Duration) -> R
 
 /// Between half and all of `delay`, so replicas that boot together do not retry in lockstep.
 fn jitter(delay: Duration) -> Duration {
-    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
     delay / 2 + delay.mul_f64((random % 1000) as f64 / 2000.0)
 }
 

@@ -11,5 +11,8 @@ pub static MIGRATIONS: &[EmbeddedMigration] = include!(concat!(env!("OUT_DIR"), 
 ///
 /// Only if refinery rejects a name that `build.rs` accepted, which the tests rule out.
 pub fn migrator(options: Options) -> Result<Migrator, crate::migrate::Error> {
-    Ok(Migrator::new(Migration::from_embedded_set(MIGRATIONS)?, options))
+    Ok(Migrator::new(
+        Migration::from_embedded_set(MIGRATIONS)?,
+        options,
+    ))
 }

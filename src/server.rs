@@ -87,7 +87,11 @@ async fn healthz() -> &'static str {
 
 /// The schema as the database and the binary see it; `Err` when the database does not answer.
 async fn schema_state(state: &AppState) -> Result<serde_json::Value, String> {
-    let client = state.pool.get().await.map_err(|e| crate::db::error_chain(&e))?;
+    let client = state
+        .pool
+        .get()
+        .await
+        .map_err(|e| crate::db::error_chain(&e))?;
     let rows = state
         .migrator
         .history(&client)
@@ -107,13 +111,18 @@ async fn readyz(AxumState(state): AxumState<AppState>) -> impl IntoResponse {
     match schema_state(&state).await {
         Ok(schema) => {
             let pending = schema["pending"].as_array().is_some_and(|p| !p.is_empty());
-            let divergent = schema["divergent"].as_array().is_some_and(|p| !p.is_empty());
+            let divergent = schema["divergent"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty());
             let code = if pending || divergent {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::OK
             };
-            (code, Json(json!({ "ready": code == StatusCode::OK, "schema": schema })))
+            (
+                code,
+                Json(json!({ "ready": code == StatusCode::OK, "schema": schema })),
+            )
         }
         Err(error) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -177,7 +177,10 @@ fn unix_seconds() -> u64 {
 /// template database holding the migrations up to `upto`, and returns its name.
 async fn template(server: &TestServer, upto: Option<i64>) -> anyhow::Result<String> {
     let migrator = test_migrator(upto)?;
-    let name = format!("{TEMPLATE_PREFIX}{}", migration_set_hash(migrator.migrations()));
+    let name = format!(
+        "{TEMPLATE_PREFIX}{}",
+        migration_set_hash(migrator.migrations())
+    );
     let admin = server.admin().await?;
     if template_exists(&admin, &name).await? {
         return Ok(name);
@@ -303,7 +306,10 @@ impl TestDb {
                 crate::migrate::quote_identifier(&name),
                 crate::migrate::quote_identifier(t)
             ),
-            None => format!("CREATE DATABASE {}", crate::migrate::quote_identifier(&name)),
+            None => format!(
+                "CREATE DATABASE {}",
+                crate::migrate::quote_identifier(&name)
+            ),
         };
         admin
             .batch_execute(&sql)

@@ -82,7 +82,11 @@ fn main() {
 
     fn embedded(&self) -> String {
         let out = self.cargo("run");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 }
@@ -137,7 +141,11 @@ fn added_renamed_and_deleted_files_are_seen_without_cargo_clean() {
 
     fs::remove_file(fixture.dir.join("sql/V3__renamed.sql")).unwrap();
     fs::remove_file(fixture.dir.join("sql/U3__renamed.sql")).unwrap();
-    assert!(fixture.embedded().ends_with("2 move_tokens_to_swagger_specs true\n"));
+    assert!(
+        fixture
+            .embedded()
+            .ends_with("2 move_tokens_to_swagger_specs true\n")
+    );
 }
 
 #[test]

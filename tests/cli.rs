@@ -48,16 +48,25 @@ async fn up_applies_both_migrations_and_current_prints_2() {
     assert!(up.status.success(), "{}", stderr(&up));
     let lines: Vec<String> = stdout(&up).lines().map(str::to_string).collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(lines[0].starts_with("applied   V1    initial  ("), "{lines:?}");
+    assert!(
+        lines[0].starts_with("applied   V1    initial  ("),
+        "{lines:?}"
+    );
     assert!(lines[1].starts_with("applied   V2    move_tokens_to_swagger_specs  ("));
-    assert!(stderr(&up).contains("applied migration"), "logs go to stderr");
+    assert!(
+        stderr(&up).contains("applied migration"),
+        "logs go to stderr"
+    );
 
     let current = app(db.url(), &["migrate", "current"]);
     assert!(current.status.success());
     assert_eq!(stdout(&current), "2\n");
     assert_eq!(
         history_rows(&db).await,
-        [(1, "initial".into()), (2, "move_tokens_to_swagger_specs".into())]
+        [
+            (1, "initial".into()),
+            (2, "move_tokens_to_swagger_specs".into())
+        ]
     );
 
     let again = app(db.url(), &["migrate", "up"]);
@@ -76,12 +85,18 @@ async fn history_lists_applied_and_pending_in_text_and_json() {
     assert!(lines[0].ends_with('Z'), "applied_on is shown: {lines:?}");
     assert_eq!(lines[1], "pending   V2  move_tokens_to_swagger_specs");
 
-    let json = app(db.url(), &["migrate", "history", "--verbose", "--format", "json"]);
+    let json = app(
+        db.url(),
+        &["migrate", "history", "--verbose", "--format", "json"],
+    );
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value[0]["state"], "applied");
     assert_eq!(value[1]["state"], "pending");
     assert_eq!(value[1]["file"], "sql/V2__move_tokens_to_swagger_specs.sql");
-    assert_eq!(value[1]["undo_file"], "sql/U2__move_tokens_to_swagger_specs.sql");
+    assert_eq!(
+        value[1]["undo_file"],
+        "sql/U2__move_tokens_to_swagger_specs.sql"
+    );
 
     let current = app(db.url(), &["migrate", "current", "--format", "json"]);
     let value: serde_json::Value = serde_json::from_slice(&current.stdout).unwrap();
@@ -91,7 +106,10 @@ async fn history_lists_applied_and_pending_in_text_and_json() {
 #[tokio::test]
 async fn show_prints_one_migration_with_its_sql_and_undo() {
     let db = TestDb::new().await.unwrap();
-    let out = app(db.url(), &["migrate", "show", "V2__move_tokens_to_swagger_specs"]);
+    let out = app(
+        db.url(),
+        &["migrate", "show", "V2__move_tokens_to_swagger_specs"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("version:     2\n"), "{text}");
@@ -103,7 +121,12 @@ async fn show_prints_one_migration_with_its_sql_and_undo() {
     let json = app(db.url(), &["migrate", "show", "1", "--format", "json"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["name"], "initial");
-    assert!(value["undo_sql"].as_str().unwrap().contains("DROP TABLE users;"));
+    assert!(
+        value["undo_sql"]
+            .as_str()
+            .unwrap()
+            .contains("DROP TABLE users;")
+    );
 }
 
 #[tokio::test]
@@ -111,9 +134,18 @@ async fn bad_revisions_exit_1_with_a_clear_error_and_usage_errors_exit_2() {
     let db = TestDb::empty().await.unwrap();
     let cases = [
         (vec!["migrate", "up", "+x"], "error: invalid revision `+x`"),
-        (vec!["migrate", "up", "7"], "error: no migration has version 7"),
-        (vec!["migrate", "down", "-0"], "error: invalid revision `-0`: a relative step must be at least 1"),
-        (vec!["migrate", "show", "V2__wrong"], "error: no migration is named V2__wrong"),
+        (
+            vec!["migrate", "up", "7"],
+            "error: no migration has version 7",
+        ),
+        (
+            vec!["migrate", "down", "-0"],
+            "error: invalid revision `-0`: a relative step must be at least 1",
+        ),
+        (
+            vec!["migrate", "show", "V2__wrong"],
+            "error: no migration is named V2__wrong",
+        ),
     ];
     for (args, message) in cases {
         let out = app(db.url(), &args);
@@ -145,7 +177,10 @@ async fn concurrent_upgrades_apply_each_migration_exactly_once() {
         assert!(out.status.success(), "{}", stderr(&out));
         applied_lines += stdout(&out).lines().count();
     }
-    assert_eq!(applied_lines, 2, "each migration is applied by exactly one process");
+    assert_eq!(
+        applied_lines, 2,
+        "each migration is applied by exactly one process"
+    );
     assert_eq!(history_rows(&db).await.len(), 2);
 }
 
@@ -153,7 +188,9 @@ async fn concurrent_upgrades_apply_each_migration_exactly_once() {
 async fn password_is_printed_nowhere() {
     let secret = "pw-Zq81-secret";
     let db = TestDb::empty().await.unwrap();
-    let with_password = db.url().replacen("postgres@", &format!("postgres:{secret}@"), 1);
+    let with_password = db
+        .url()
+        .replacen("postgres@", &format!("postgres:{secret}@"), 1);
     let unreachable = format!("postgres://postgres:{secret}@127.0.0.1:1/nowhere");
     let missing_db = app::testing::url_with_dbname(&with_password, "no_such_db_for_app_tests");
     let malformed = format!("postgres://postgres:{secret}@127.0.0.1:notaport/db");
@@ -162,12 +199,24 @@ async fn password_is_printed_nowhere() {
         (with_password.as_str(), vec!["migrate", "--help"]),
         (with_password.as_str(), vec!["migrate", "up", "--help"]),
         (with_password.as_str(), vec!["migrate", "up"]),
-        (with_password.as_str(), vec!["migrate", "history", "--format", "json"]),
+        (
+            with_password.as_str(),
+            vec!["migrate", "history", "--format", "json"],
+        ),
         (unreachable.as_str(), vec!["migrate", "current"]),
-        (missing_db.as_str(), vec!["migrate", "current", "--format", "json"]),
+        (
+            missing_db.as_str(),
+            vec!["migrate", "current", "--format", "json"],
+        ),
         (malformed.as_str(), vec!["migrate", "current"]),
-        (with_password.as_str(), vec!["--database-url", &unreachable, "migrate", "current"]),
-        (with_password.as_str(), vec!["--database-url", &malformed, "migrate", "up"]),
+        (
+            with_password.as_str(),
+            vec!["--database-url", &unreachable, "migrate", "current"],
+        ),
+        (
+            with_password.as_str(),
+            vec!["--database-url", &malformed, "migrate", "up"],
+        ),
         (with_password.as_str(), vec!["migrate", "up", "nonsense"]),
     ];
     for (url, args) in runs {
@@ -178,7 +227,10 @@ async fn password_is_printed_nowhere() {
             .output()
             .unwrap();
         let all = format!("{}{}", stdout(&out), stderr(&out));
-        assert!(!all.contains(secret), "{args:?} printed the password:\n{all}");
+        assert!(
+            !all.contains(secret),
+            "{args:?} printed the password:\n{all}"
+        );
     }
     let refused = app(&unreachable, &["migrate", "current"]);
     assert_eq!(refused.status.code(), Some(1));
@@ -189,7 +241,11 @@ async fn password_is_printed_nowhere() {
     );
     let malformed_out = app(&malformed, &["migrate", "current"]);
     assert_eq!(malformed_out.status.code(), Some(2));
-    assert!(stderr(&malformed_out).contains("invalid database URL"), "{}", stderr(&malformed_out));
+    assert!(
+        stderr(&malformed_out).contains("invalid database URL"),
+        "{}",
+        stderr(&malformed_out)
+    );
 }
 
 #[tokio::test]

@@ -35,7 +35,10 @@ async fn rows(db: &TestDb) -> Vec<i64> {
     }
     let client = db.pool().get().await.unwrap();
     client
-        .query("SELECT version FROM refinery_schema_history ORDER BY version", &[])
+        .query(
+            "SELECT version FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -99,7 +102,10 @@ async fn failed_run_releases_the_lock_so_the_next_run_fails_at_once() {
     let started = Instant::now();
     let again = up(&m, &db).await.unwrap_err();
     assert!(matches!(again, Error::MigrationFailed { .. }), "{again}");
-    assert!(started.elapsed() < Duration::from_secs(2), "the lock was leaked");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the lock was leaked"
+    );
     let client = db.pool().get().await.unwrap();
     let held: i64 = client
         .query_one(
@@ -138,7 +144,10 @@ async fn lock_wait_is_bounded_and_names_the_holder() {
     assert!(started.elapsed() < Duration::from_secs(3));
     let text = err.to_string();
     assert!(text.starts_with("timed out after"), "{text}");
-    assert!(text.contains("waiting for the migration lock, held by pid "), "{text}");
+    assert!(
+        text.contains("waiting for the migration lock, held by pid "),
+        "{text}"
+    );
     assert!(text.contains("the holder"), "{text}");
     assert!(rows(&db).await.is_empty());
 }
@@ -166,7 +175,12 @@ async fn cancelled_run_frees_the_lock() {
 #[tokio::test]
 async fn edited_applied_migration_is_an_error_naming_file_and_checksums() {
     let db = TestDb::empty().await.unwrap();
-    let original = migrator(vec![migration(1, "one", "CREATE TABLE one (id int);", None)]);
+    let original = migrator(vec![migration(
+        1,
+        "one",
+        "CREATE TABLE one (id int);",
+        None,
+    )]);
     up(&original, &db).await.unwrap();
     let edited_migration = migration(1, "one", "CREATE TABLE one (id bigint);", None);
     let new_checksum = edited_migration.checksum();
@@ -193,7 +207,12 @@ async fn unknown_versions_warn_and_strict_refuses() {
         migration(2, "two", "CREATE TABLE two (id int);", None),
     ]);
     up(&newer, &db).await.unwrap();
-    let older = migrator(vec![migration(1, "one", "CREATE TABLE one (id int);", None)]);
+    let older = migrator(vec![migration(
+        1,
+        "one",
+        "CREATE TABLE one (id int);",
+        None,
+    )]);
     let report = up(&older, &db).await.unwrap();
     assert_eq!(report.unknown, [2]);
     assert!(report.steps.is_empty());
@@ -205,7 +224,10 @@ async fn unknown_versions_warn_and_strict_refuses() {
         },
     );
     let err = up(&strict, &db).await.unwrap_err().to_string();
-    assert!(err.starts_with("the database has versions this binary does not know: V2"), "{err}");
+    assert!(
+        err.starts_with("the database has versions this binary does not know: V2"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -254,7 +276,12 @@ async fn concurrent_index_builds_under_the_lock_while_another_migrator_waits() {
             "-- no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);",
             Some("-- no-transaction\nDROP INDEX CONCURRENTLY t_id;"),
         ),
-        migration(3, "after", "CREATE TABLE after (id int);", Some("DROP TABLE after;")),
+        migration(
+            3,
+            "after",
+            "CREATE TABLE after (id int);",
+            Some("DROP TABLE after;"),
+        ),
     ];
     // A second migrator contends for the lock from a busy session during the whole run; a
     // waiter blocked in pg_advisory_lock would hold a snapshot that CONCURRENTLY waits for.
@@ -290,9 +317,8 @@ async fn plain_refinery_and_this_engine_recognise_each_other() {
         migration(2, "two", "CREATE TABLE two (id int);", None),
     ]);
     // refinery applies V1 ...
-    let refinery_set = vec![
-        refinery::Migration::unapplied("V1__one", "CREATE TABLE one (id int);").unwrap(),
-    ];
+    let refinery_set =
+        vec![refinery::Migration::unapplied("V1__one", "CREATE TABLE one (id int);").unwrap()];
     {
         let mut client = db.pool().get().await.unwrap();
         refinery::Runner::new(&refinery_set)

@@ -11,7 +11,10 @@ use app::testing::TestDb;
 fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, serde_json::Value)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let status = response
@@ -99,7 +102,10 @@ async fn boot_with_migrate_applies_the_schema_serves_and_drains_on_sigterm() {
             break body;
         }
         assert!(child.try_wait().unwrap().is_none(), "app exited early");
-        assert!(started.elapsed() < Duration::from_secs(30), "never became ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never became ready"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(ready["schema"]["current"], 2);
@@ -118,7 +124,8 @@ async fn boot_with_migrate_applies_the_schema_serves_and_drains_on_sigterm() {
 
 #[test]
 fn dockerfile_cmd_is_accepted_by_the_binary() {
-    let dockerfile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
+    let dockerfile =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
     let cmd = dockerfile
         .lines()
         .rev()

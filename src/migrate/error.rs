@@ -72,7 +72,9 @@ pub enum Error {
         current: i64,
     },
     /// A downgrade would pass a migration with no undo file.
-    #[error("migration {migration} has no undo file (U{version}__{name}.sql), so it cannot be reverted; nothing was changed")]
+    #[error(
+        "migration {migration} has no undo file (U{version}__{name}.sql), so it cannot be reverted; nothing was changed"
+    )]
     Irreversible {
         /// The full name.
         migration: String,

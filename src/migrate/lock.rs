@@ -67,7 +67,11 @@ impl LockedConnection {
             };
             let row = result.map_err(Error::db("taking the migration lock"))?;
             if row.get::<_, bool>(0) {
-                tracing::debug!(key, waited_ms = started.elapsed().as_millis() as u64, "took the migration lock");
+                tracing::debug!(
+                    key,
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "took the migration lock"
+                );
                 return Ok(LockedConnection {
                     conn: Some(conn),
                     key,
@@ -95,7 +99,10 @@ impl LockedConnection {
     /// The connection that holds the lock.
     pub fn client(&self) -> &tokio_postgres::Client {
         // The option is only emptied by `release` and `drop`, which consume or end `self`.
-        self.conn.as_ref().map(|c| &***c).unwrap_or_else(|| unreachable!())
+        self.conn
+            .as_ref()
+            .map(|c| &***c)
+            .unwrap_or_else(|| unreachable!())
     }
 
     /// Releases the lock and returns the connection to the pool.
@@ -128,7 +135,10 @@ impl LockedConnection {
 impl Drop for LockedConnection {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            tracing::warn!(key = self.key, "closing the connection to free the migration lock");
+            tracing::warn!(
+                key = self.key,
+                "closing the connection to free the migration lock"
+            );
             // A statement may still be running (the run was cancelled or panicked): cancel it, or
             // the session, and the lock, would live until it finishes. Then detach the client
             // from the pool and drop it, which closes the connection.
@@ -168,7 +178,11 @@ async fn holder(conn: &tokio_postgres::Client, key: i64) -> Option<String> {
     let state: String = row.get(4);
     Some(format!(
         "pid {pid} ({}from {addr}, connected since {}, {state})",
-        if app.is_empty() { String::new() } else { format!("{app}, ") },
+        if app.is_empty() {
+            String::new()
+        } else {
+            format!("{app}, ")
+        },
         since.unwrap_or_else(|| "?".into())
     ))
 }
@@ -180,8 +194,14 @@ mod tests {
     #[test]
     fn lock_key_is_stable() {
         // The key must never change between releases: old and new binaries share the lock.
-        assert_eq!(lock_key(""), i64::from_ne_bytes(0xcbf2_9ce4_8422_2325u64.to_ne_bytes()));
-        assert_eq!(lock_key("refinery_schema_history"), lock_key("refinery_schema_history"));
+        assert_eq!(
+            lock_key(""),
+            i64::from_ne_bytes(0xcbf2_9ce4_8422_2325u64.to_ne_bytes())
+        );
+        assert_eq!(
+            lock_key("refinery_schema_history"),
+            lock_key("refinery_schema_history")
+        );
         assert_ne!(lock_key("a"), lock_key("b"));
     }
 }

@@ -257,7 +257,8 @@ impl Migrator {
             return Ok(report);
         }
         if self.options.grouped {
-            self.apply_grouped(client, &plan, &mut report, on_step).await?;
+            self.apply_grouped(client, &plan, &mut report, on_step)
+                .await?;
         } else {
             for migration in plan {
                 let step = self.apply_one(client, migration).await?;
@@ -540,7 +541,11 @@ impl Migrator {
             .batch_execute("COMMIT")
             .await
             .map_err(Error::db("committing the grouped transaction"))?;
-        tracing::info!(count = steps.len(), elapsed_ms = elapsed_ms(started), "applied migrations in one transaction");
+        tracing::info!(
+            count = steps.len(),
+            elapsed_ms = elapsed_ms(started),
+            "applied migrations in one transaction"
+        );
         for step in steps {
             report.to = Some(step.version);
             on_step(&step);

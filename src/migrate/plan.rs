@@ -178,7 +178,9 @@ impl<'a> Status<'a> {
                 }
                 .into());
             }
-            Rev::Relative(n) if *n < 0 => return Err(RevError::WrongDirection(rev.to_string()).into()),
+            Rev::Relative(n) if *n < 0 => {
+                return Err(RevError::WrongDirection(rev.to_string()).into());
+            }
             Rev::Relative(n) => {
                 let n = usize::try_from(*n).unwrap_or(usize::MAX);
                 if n > pending.len() {
@@ -289,7 +291,11 @@ impl<'a> Status<'a> {
     /// A [`RevError`] when `rev` names nothing embedded.
     pub fn resolve(&self, rev: &Rev) -> Result<Option<&'a Migration>, Error> {
         let current = self.current().unwrap_or(0);
-        let known: Vec<&Entry<'a>> = self.entries.iter().filter(|e| e.migration.is_some()).collect();
+        let known: Vec<&Entry<'a>> = self
+            .entries
+            .iter()
+            .filter(|e| e.migration.is_some())
+            .collect();
         let entry = match rev {
             Rev::Base => return Ok(None),
             Rev::Head => known.last().copied(),
@@ -308,7 +314,11 @@ impl<'a> Status<'a> {
                 }
             }
             Rev::Relative(n) => {
-                let below: Vec<_> = known.iter().rev().filter(|e| e.version <= current).collect();
+                let below: Vec<_> = known
+                    .iter()
+                    .rev()
+                    .filter(|e| e.version <= current)
+                    .collect();
                 let k = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
                 if k == below.len() {
                     return Ok(None);
@@ -412,12 +422,27 @@ mod tests {
         assert_eq!(up("V5__m5"), Ok(vec![3, 5]));
         assert_eq!(up("2"), Ok(vec![]));
         let cases = [
-            ("+3", "cannot go up 3 step(s): only 2 migration(s) are pending"),
-            ("1", "cannot upgrade to 1: the database is already at 2 (use `app migrate down 1`)"),
-            ("4", "no migration has version 4 (see `app migrate history`)"),
-            ("V3__other", "no migration is named V3__other; version 3 is V3__m3"),
+            (
+                "+3",
+                "cannot go up 3 step(s): only 2 migration(s) are pending",
+            ),
+            (
+                "1",
+                "cannot upgrade to 1: the database is already at 2 (use `app migrate down 1`)",
+            ),
+            (
+                "4",
+                "no migration has version 4 (see `app migrate history`)",
+            ),
+            (
+                "V3__other",
+                "no migration is named V3__other; version 3 is V3__m3",
+            ),
             ("-1", "`-1` points the wrong way for this command"),
-            ("base", "cannot upgrade to base: the database is already at 2 (use `app migrate down base`)"),
+            (
+                "base",
+                "cannot upgrade to base: the database is already at 2 (use `app migrate down base`)",
+            ),
         ];
         for (rev, message) in cases {
             assert_eq!(up(rev), Err(message.to_string()), "{rev}");
@@ -451,13 +476,19 @@ mod tests {
             down("-4"),
             Err("cannot go down 4 step(s): only 3 migration(s) are applied".into())
         );
-        assert_eq!(down("+1"), Err("`+1` points the wrong way for this command".into()));
+        assert_eq!(
+            down("+1"),
+            Err("`+1` points the wrong way for this command".into())
+        );
 
         let partial = rows(&set, &[1]);
         let status = Status::new(&set, &partial);
         assert_eq!(
             versions(status.plan_down(&"3".parse().unwrap())),
-            Err("cannot downgrade to 3: the database is at 1, below it (use `app migrate up 3`)".into())
+            Err(
+                "cannot downgrade to 3: the database is at 1, below it (use `app migrate up 3`)"
+                    .into()
+            )
         );
     }
 

@@ -59,7 +59,9 @@ pub enum RevError {
         available: usize,
     },
     /// An upgrade target below the current version.
-    #[error("cannot upgrade to {target}: the database is already at {current} (use `app migrate down {target}`)")]
+    #[error(
+        "cannot upgrade to {target}: the database is already at {current} (use `app migrate down {target}`)"
+    )]
     UpgradeBelowCurrent {
         /// The target.
         target: String,
@@ -67,7 +69,9 @@ pub enum RevError {
         current: i64,
     },
     /// A downgrade target above the current version.
-    #[error("cannot downgrade to {target}: the database is at {current}, below it (use `app migrate up {target}`)")]
+    #[error(
+        "cannot downgrade to {target}: the database is at {current}, below it (use `app migrate up {target}`)"
+    )]
     DowngradeAboveCurrent {
         /// The target.
         target: String,
@@ -154,7 +158,10 @@ mod tests {
             ("3", Rev::Version(3)),
             ("20261122093000", Rev::Version(20261122093000)),
             ("V3__add_jwt_token", Rev::Name(3, "add_jwt_token".into())),
-            ("sql/V3__add_jwt_token.sql", Rev::Name(3, "add_jwt_token".into())),
+            (
+                "sql/V3__add_jwt_token.sql",
+                Rev::Name(3, "add_jwt_token".into()),
+            ),
         ];
         for (text, rev) in ok {
             assert_eq!(text.parse::<Rev>(), Ok(rev.clone()), "{text}");
@@ -165,8 +172,21 @@ mod tests {
     #[test]
     fn bad_revisions_are_rejected_with_the_text() {
         for text in [
-            "", "+x", "+", "-", "--1", "+-1", "1.5", "V3", "U3__x", "v3__x", "0", "abc",
-            "99999999999999999999", "+99999999999999999999", "V3__bad-name",
+            "",
+            "+x",
+            "+",
+            "-",
+            "--1",
+            "+-1",
+            "1.5",
+            "V3",
+            "U3__x",
+            "v3__x",
+            "0",
+            "abc",
+            "99999999999999999999",
+            "+99999999999999999999",
+            "V3__bad-name",
         ] {
             let err = text.parse::<Rev>().unwrap_err();
             assert!(
@@ -174,13 +194,7 @@ mod tests {
                 "{text}: {err}"
             );
         }
-        assert_eq!(
-            "-0".parse::<Rev>(),
-            Err(RevError::ZeroStep("-0".into()))
-        );
-        assert_eq!(
-            "+0".parse::<Rev>(),
-            Err(RevError::ZeroStep("+0".into()))
-        );
+        assert_eq!("-0".parse::<Rev>(), Err(RevError::ZeroStep("-0".into())));
+        assert_eq!("+0".parse::<Rev>(), Err(RevError::ZeroStep("+0".into())));
     }
 }

@@ -1,11 +1,11 @@
 //! Offline mode (`--sql`): the script that `psql -v ON_ERROR_STOP=1` runs to make the same
 //! changes, history rows and checksums included, as the online command.
 
+use super::error::Error;
+use super::history::HistoryTable;
 use super::migration::{Migration, Script};
 use super::plan::{AppliedRow, Status};
 use super::rev::Rev;
-use super::error::Error;
-use super::history::HistoryTable;
 
 /// Which way the script goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,19 +157,37 @@ mod tests {
         let one = sql.find("DROP TABLE a;").unwrap();
         assert!(two < one);
         assert!(sql.contains("DELETE FROM \"refinery_schema_history\" WHERE version = 2;"));
-        assert!(sql.contains("DROP TABLE a;\nDELETE FROM \"refinery_schema_history\" WHERE version = 1;\nCOMMIT;"));
+        assert!(sql.contains(
+            "DROP TABLE a;\nDELETE FROM \"refinery_schema_history\" WHERE version = 1;\nCOMMIT;"
+        ));
     }
 
     #[test]
     fn script_range_follows_from_and_to() {
         let set = set();
         let table = HistoryTable::new("h");
-        let sql = render(&set, &table, ScriptDirection::Up, &Rev::Version(1), &Rev::Head).unwrap();
+        let sql = render(
+            &set,
+            &table,
+            ScriptDirection::Up,
+            &Rev::Version(1),
+            &Rev::Head,
+        )
+        .unwrap();
         assert!(!sql.contains("CREATE TABLE a"));
         assert!(sql.contains("CREATE INDEX CONCURRENTLY"));
-        let err = render(&set, &table, ScriptDirection::Down, &Rev::Base, &Rev::Relative(-1))
-            .unwrap_err()
-            .to_string();
-        assert_eq!(err, "cannot go down 1 step(s): only 0 migration(s) are applied");
+        let err = render(
+            &set,
+            &table,
+            ScriptDirection::Down,
+            &Rev::Base,
+            &Rev::Relative(-1),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "cannot go down 1 step(s): only 0 migration(s) are applied"
+        );
     }
 }

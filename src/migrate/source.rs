@@ -162,7 +162,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} (hint: {})", self.location, self.message, self.hint)
+        write!(
+            f,
+            "{}: {} (hint: {})",
+            self.location, self.message, self.hint
+        )
     }
 }
 
@@ -349,10 +353,7 @@ pub fn scan(root: &Path, dir: &Path) -> Result<Scan, Vec<Problem>> {
                             "undo file has no matching V file: {} is named `{}`",
                             apply.display, apply.name.description
                         ),
-                        hint: format!(
-                            "rename it to U{version}__{}.sql",
-                            apply.name.description
-                        ),
+                        hint: format!("rename it to U{version}__{}.sql", apply.name.description),
                     });
                 }
                 Some(undo)
@@ -523,10 +524,8 @@ fn dollar_quoted_end(bytes: &[u8], start: usize) -> usize {
     while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
         j += 1;
     }
-    let is_tag = bytes.get(j) == Some(&b'$')
-        && !bytes
-            .get(start + 1)
-            .is_some_and(|b| b.is_ascii_digit());
+    let is_tag =
+        bytes.get(j) == Some(&b'$') && !bytes.get(start + 1).is_some_and(|b| b.is_ascii_digit());
     if !is_tag {
         return start + 1;
     }
@@ -604,7 +603,12 @@ mod tests {
                 "x",
             ),
             ("V007__a__b.sql", FileKind::Apply, 7, "a__b"),
-            ("V9223372036854775807__max.sql", FileKind::Apply, i64::MAX, "max"),
+            (
+                "V9223372036854775807__max.sql",
+                FileKind::Apply,
+                i64::MAX,
+                "max",
+            ),
         ];
         for (name, kind, version, description) in ok {
             assert_eq!(
@@ -633,7 +637,10 @@ mod tests {
                 NameError::VersionTooLarge("9223372036854775808".into()),
             ),
             ("V1__.sql", NameError::Description(String::new())),
-            ("V1__add-users.sql", NameError::Description("add-users".into())),
+            (
+                "V1__add-users.sql",
+                NameError::Description("add-users".into()),
+            ),
             ("V1__naïve.sql", NameError::Description("naïve".into())),
         ];
         for (name, err) in bad {

@@ -1,0 +1,316 @@
+//! Alembic's workflow through the real binary: any target, undo, offline scripts, check,
+//! stamp and create. Schemas are compared with `pg_dump -s`.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use app::testing::TestDb;
+
+const APP: &str = env!("CARGO_BIN_EXE_app");
+
+fn app(url: &str, args: &[&str]) -> Output {
+    Command::new(APP)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("running app")
+}
+
+fn ok(url: &str, args: &[&str]) -> String {
+    let out = app(url, args);
+    assert!(
+        out.status.success(),
+        "app {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn current(url: &str) -> String {
+    ok(url, &["migrate", "current"]).trim().to_string()
+}
+
+/// The schema as `pg_dump -s` prints it, without the comment lines that name the database.
+fn schema(url: &str) -> String {
+    let out = Command::new("pg_dump")
+        .args(["--schema-only", "--no-owner", "--no-privileges", "-d", url])
+        .output()
+        .expect("pg_dump is installed (postgresql-client)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            !l.starts_with("--") && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn psql(url: &str, script: &str) -> Output {
+    let mut child = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql is installed (postgresql-client)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+async fn history(db: &TestDb) -> Vec<(i64, String, String)> {
+    let client = db.pool().get().await.unwrap();
+    client
+        .query(
+            "SELECT version, name, checksum FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+#[tokio::test]
+async fn head_minus_one_plus_one_base_version_head() {
+    let db = TestDb::empty().await.unwrap();
+    let url = db.url();
+    ok(url, &["migrate", "up", "head"]);
+    assert_eq!(current(url), "2");
+    let after_first_up = schema(url);
+
+    let down = ok(url, &["migrate", "down", "-1"]);
+    assert!(
+        down.starts_with("reverted  V2    move_tokens_to_swagger_specs"),
+        "{down}"
+    );
+    assert_eq!(current(url), "1");
+    ok(url, &["migrate", "up", "+1"]);
+    assert_eq!(current(url), "2");
+    let base = ok(url, &["migrate", "downgrade", "base"]);
+    assert_eq!(base.lines().count(), 2);
+    assert_eq!(current(url), "base");
+    ok(url, &["migrate", "upgrade", "1"]);
+    assert_eq!(current(url), "1");
+    ok(url, &["migrate", "up", "V2__move_tokens_to_swagger_specs"]);
+    assert_eq!(current(url), "2");
+    assert_eq!(
+        schema(url),
+        after_first_up,
+        "down base then up head restores the schema"
+    );
+}
+
+#[tokio::test]
+async fn undo_moves_tokens_back_into_api_tokens() {
+    let db = TestDb::at(1).await.unwrap();
+    let client = db.pool().get().await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO users (id, username, email) VALUES (1, 'ann', 'ann@example.com');
+             INSERT INTO swagger_specs (id, user_id, name, spec) VALUES (7, 1, 'petstore', '{}');
+             INSERT INTO api_tokens (user_id, swagger_spec_id, token) VALUES (1, 7, 'jwt-abc');",
+        )
+        .await
+        .unwrap();
+    ok(db.url(), &["migrate", "up"]);
+    let token: String = client
+        .query_one("SELECT jwt_token FROM swagger_specs WHERE id = 7", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(token, "jwt-abc");
+    ok(db.url(), &["migrate", "down"]);
+    let token: String = client
+        .query_one(
+            "SELECT token FROM api_tokens WHERE swagger_spec_id = 7",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(token, "jwt-abc");
+}
+
+#[tokio::test]
+async fn offline_upgrade_script_matches_the_online_run() {
+    let online = TestDb::empty().await.unwrap();
+    let offline = TestDb::empty().await.unwrap();
+    ok(online.url(), &["migrate", "up"]);
+
+    // No server is reachable at this URL: --sql must not connect.
+    let script = ok(
+        "postgres://nobody:pw@127.0.0.1:1/none",
+        &["migrate", "up", "--sql"],
+    );
+    let run = psql(offline.url(), &script);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    assert_eq!(schema(offline.url()), schema(online.url()));
+    assert_eq!(history(&offline).await, history(&online).await);
+    let check = app(offline.url(), &["migrate", "check"]);
+    assert_eq!(check.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&check.stdout), "in sync at 2\n");
+}
+
+#[tokio::test]
+async fn offline_downgrade_script_removes_everything() {
+    let db = TestDb::new().await.unwrap();
+    let script = ok(
+        "postgres://nobody:pw@127.0.0.1:1/none",
+        &["migrate", "down", "base", "--sql", "--from", "head"],
+    );
+    let run = psql(db.url(), &script);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(history(&db).await.is_empty());
+    let client = db.pool().get().await.unwrap();
+    let tables: Vec<String> = client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(tables, ["refinery_schema_history"]);
+    assert_eq!(current(db.url()), "base");
+}
+
+#[tokio::test]
+async fn offline_script_from_a_version_holds_only_what_follows() {
+    let script = ok(
+        "postgres://nobody:pw@127.0.0.1:1/none",
+        &["migrate", "up", "head", "--sql", "--from", "1"],
+    );
+    assert!(!script.contains("CREATE TABLE users"));
+    assert!(script.contains("ALTER TABLE swagger_specs ADD COLUMN jwt_token TEXT;"));
+    assert_eq!(script.matches("BEGIN;").count(), 1);
+}
+
+#[tokio::test]
+async fn check_exit_codes_name_the_reason() {
+    let db = TestDb::at(1).await.unwrap();
+    let pending = app(db.url(), &["migrate", "check"]);
+    assert_eq!(pending.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8_lossy(&pending.stdout),
+        "migrations are pending: V2\n"
+    );
+
+    ok(db.url(), &["migrate", "up"]);
+    assert_eq!(app(db.url(), &["migrate", "check"]).status.code(), Some(0));
+
+    let client = db.pool().get().await.unwrap();
+    client
+        .batch_execute("INSERT INTO refinery_schema_history VALUES (99, 'from_the_future', '2026-11-22T00:00:00Z', '1')")
+        .await
+        .unwrap();
+    let unknown = app(db.url(), &["migrate", "check", "--format", "json"]);
+    assert_eq!(unknown.status.code(), Some(5));
+    let value: serde_json::Value = serde_json::from_slice(&unknown.stdout).unwrap();
+    assert_eq!(value["state"], "unknown");
+    assert_eq!(value["unknown"], serde_json::json!([99]));
+
+    client
+        .batch_execute("UPDATE refinery_schema_history SET checksum = '42' WHERE version = 1")
+        .await
+        .unwrap();
+    let divergent = app(db.url(), &["migrate", "check"]);
+    assert_eq!(divergent.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&divergent.stdout)
+            .starts_with("applied migrations were edited since: V1")
+    );
+
+    let repaired = ok(db.url(), &["migrate", "repair"]);
+    assert!(
+        repaired.starts_with("repaired  V1    initial  checksum 42 -> "),
+        "{repaired}"
+    );
+    assert_eq!(app(db.url(), &["migrate", "check"]).status.code(), Some(5));
+}
+
+#[tokio::test]
+async fn stamp_head_baselines_an_existing_database_without_running_sql() {
+    let db = TestDb::empty().await.unwrap();
+    let stamped = ok(db.url(), &["migrate", "stamp", "head"]);
+    assert_eq!(stamped.lines().count(), 2, "{stamped}");
+    assert_eq!(current(db.url()), "2");
+    let client = db.pool().get().await.unwrap();
+    let users: bool = client
+        .query_one("SELECT to_regclass('users') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!users, "stamp must not run SQL");
+    assert_eq!(app(db.url(), &["migrate", "check"]).status.code(), Some(0));
+}
+
+#[test]
+fn create_writes_the_next_version_with_its_undo_and_never_overwrites() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("create-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    let sql = dir.join("sql");
+    std::fs::create_dir_all(&sql).unwrap();
+    std::fs::write(sql.join("V1__initial.sql"), "SELECT 1;").unwrap();
+    let dir_arg = sql.to_str().unwrap();
+
+    let out = ok(
+        "postgres://unused@127.0.0.1:1/none",
+        &[
+            "migrate",
+            "create",
+            "Add users email index",
+            "--dir",
+            dir_arg,
+        ],
+    );
+    assert_eq!(
+        out,
+        format!(
+            "{dir_arg}/V2__add_users_email_index.sql\n{dir_arg}/U2__add_users_email_index.sql\n"
+        )
+    );
+    let header = std::fs::read_to_string(sql.join("V2__add_users_email_index.sql")).unwrap();
+    assert!(header.starts_with("-- Applies V2: Add users email index\n"));
+
+    let out = ok(
+        "postgres://unused@127.0.0.1:1/none",
+        &["migrate", "create", "seed", "--no-undo", "--dir", dir_arg],
+    );
+    assert_eq!(out, format!("{dir_arg}/V3__seed.sql\n"));
+
+    // A U file with no V breaks the set: create refuses to add to it.
+    std::fs::write(sql.join("U9__stray.sql"), "SELECT 1;").unwrap();
+    let refused = app(
+        "postgres://unused@127.0.0.1:1/none",
+        &["migrate", "create", "more", "--dir", dir_arg],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("U9__stray.sql: undo file has no matching V file")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
