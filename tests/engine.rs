@@ -368,3 +368,42 @@ async fn stamp_records_versions_without_running_sql() {
     m.stamp(db.pool(), &Rev::Base).await.unwrap();
     assert!(rows(&db).await.is_empty());
 }
+
+#[tokio::test]
+async fn downgrade_past_an_irreversible_migration_changes_nothing() {
+    let db = TestDb::empty().await.unwrap();
+    let m = migrator(vec![
+        migration(1, "one", "CREATE TABLE one (id int);", Some("DROP TABLE one;")),
+        migration(2, "two", "CREATE TABLE two (id int);", None),
+        migration(3, "three", "CREATE TABLE three (id int);", Some("DROP TABLE three;")),
+    ]);
+    up(&m, &db).await.unwrap();
+    let err = m
+        .down(db.pool(), &Rev::Base, &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "migration V2__two has no undo file (U2__two.sql), so it cannot be reverted; nothing was changed"
+    );
+    assert_eq!(rows(&db).await, [1, 2, 3]);
+    assert!(table_exists(&db, "three").await);
+    let err = m
+        .down(db.pool(), &Rev::Version(5), &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "no migration has version 5 (see `app migrate history`)");
+    m.down(db.pool(), &Rev::Relative(-1), &mut |_| {}).await.unwrap();
+    assert_eq!(rows(&db).await, [1, 2]);
+    let err = m
+        .down(db.pool(), &Rev::Version(3), &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "cannot downgrade to 3: the database is at 2, below it (use `app migrate up 3`)"
+    );
+}
