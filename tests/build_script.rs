@@ -31,10 +31,14 @@ impl Fixture {
             let entry = entry.unwrap();
             fs::copy(entry.path(), dir.join("sql").join(entry.file_name())).unwrap();
         }
+        // A name of its own: Cargo hashes path packages by name and version, not by path, so
+        // fixtures sharing a target directory would otherwise share build-script state.
         fs::write(
             dir.join("Cargo.toml"),
-            "[package]\nname = \"build-fixture\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
-             [build-dependencies]\nwalkdir = \"2\"\n\n[workspace]\n",
+            format!(
+                "[package]\nname = \"build-fixture-{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+                 [build-dependencies]\nwalkdir = \"2\"\n\n[workspace]\n"
+            ),
         )
         .unwrap();
         fs::write(
@@ -110,10 +114,10 @@ fn four_bad_files_fail_one_build_that_names_all_four() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let expected = [
-        "error: build-fixture@0.0.0: sql/V__no_version.sql: malformed migration file name: the file name has no version",
-        "error: build-fixture@0.0.0: sql/Vtwo__not_a_number.sql: malformed migration file name: the version `two` is not a number",
-        "error: build-fixture@0.0.0: sql/V2__move_tokens_to_swagger_specs.sql: duplicate version 2: sql/V2__duplicate.sql and sql/V2__move_tokens_to_swagger_specs.sql share it (hint: renumber this file (and its undo) to the next free version, V8)",
-        "error: build-fixture@0.0.0: sql/U7__orphan.sql: undo file has no matching V file (no V7__*.sql) (hint: add V7__orphan.sql, or delete this file)",
+        "@0.0.0: sql/V__no_version.sql: malformed migration file name: the file name has no version",
+        "@0.0.0: sql/Vtwo__not_a_number.sql: malformed migration file name: the version `two` is not a number",
+        "@0.0.0: sql/V2__move_tokens_to_swagger_specs.sql: duplicate version 2: sql/V2__duplicate.sql and sql/V2__move_tokens_to_swagger_specs.sql share it (hint: renumber this file (and its undo) to the next free version, V8)",
+        "@0.0.0: sql/U7__orphan.sql: undo file has no matching V file (no V7__*.sql) (hint: add V7__orphan.sql, or delete this file)",
     ];
     for line in expected {
         assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
@@ -159,7 +163,7 @@ fn no_transaction_file_with_two_statements_fails_at_its_second_statement() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("error: build-fixture@0.0.0: sql/V3__index.sql:4: a `-- no-transaction` file must hold exactly one statement, but this one holds 2"),
+        stderr.contains("@0.0.0: sql/V3__index.sql:4: a `-- no-transaction` file must hold exactly one statement, but this one holds 2"),
         "{stderr}"
     );
 }

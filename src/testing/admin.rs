@@ -1,0 +1,388 @@
+//! The database work behind [`super::TestDb`], on threads of their own with the synchronous
+//! client: a test's Tokio runtime ends with the test, and `Drop` must not block one.
+//!
+//! Acquisition is fast because clones are prepared ahead of demand. `CREATE DATABASE ...
+//! TEMPLATE` costs 100 ms and more at a few hundred tables, even on tmpfs without fsync, so a
+//! refill thread keeps a few spare clones of the template ready, and a test claims one with
+//! `ALTER DATABASE ... RENAME`, which takes about a millisecond and is atomic across processes.
+
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use super::server::TestServer;
+use crate::migrate::{Migration, Migrator, Options, Rev, quote_identifier};
+
+/// Prefix of every per-test database, so stale ones can be found and swept.
+pub const TEST_DB_PREFIX: &str = "app_test_";
+/// Prefix of template databases; the rest of the name is the migration set's hash.
+pub const TEMPLATE_PREFIX: &str = "app_tpl_";
+/// Prefix of prepared clones waiting to be claimed.
+pub const SPARE_PREFIX: &str = "app_spare_";
+/// How many spare clones to keep ready (`APP_TEST_SPARES` overrides).
+const DEFAULT_SPARES: usize = 4;
+/// Per-test databases older than this were left by dead processes and are swept.
+const STALE_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+/// A request to the admin thread.
+enum Request {
+    Acquire {
+        upto: Option<i64>,
+        migrate: bool,
+        reply: mpsc::Sender<anyhow::Result<String>>,
+    },
+    Drop {
+        name: String,
+        reply: mpsc::Sender<anyhow::Result<()>>,
+    },
+}
+
+/// The process's link to its admin thread.
+pub struct Admin {
+    server: TestServer,
+    requests: Mutex<mpsc::Sender<Request>>,
+}
+
+static ADMIN: OnceLock<anyhow::Result<Admin>> = OnceLock::new();
+
+/// The process-wide admin, started on first use. Blocking: call it off any Tokio runtime.
+pub fn admin() -> anyhow::Result<&'static Admin> {
+    ADMIN
+        .get_or_init(|| {
+            let server = TestServer::discover()?;
+            let mut client = server.connect_blocking()?;
+            sweep(&mut client);
+            let (sender, receiver) = mpsc::channel();
+            let thread_server = server.clone();
+            thread::Builder::new()
+                .name("testing-admin".into())
+                .spawn(move || serve(thread_server, client, receiver))?;
+            Ok(Admin {
+                server,
+                requests: Mutex::new(sender),
+            })
+        })
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+}
+
+impl Admin {
+    /// The server.
+    pub fn server(&self) -> &TestServer {
+        &self.server
+    }
+
+    fn send(&self, request: Request) -> anyhow::Result<()> {
+        self.requests
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the testing admin thread panicked"))?
+            .send(request)
+            .map_err(|_| anyhow::anyhow!("the testing admin thread stopped"))
+    }
+
+    /// A new database: migrated up to `upto` (all when `None`) if `migrate`, else empty.
+    /// Blocking.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub fn acquire(&self, upto: Option<i64>, migrate: bool) -> anyhow::Result<String> {
+        let (reply, answer) = mpsc::channel();
+        self.send(Request::Acquire {
+            upto,
+            migrate,
+            reply,
+        })?;
+        answer
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the testing admin thread stopped"))?
+    }
+
+    /// Drops a test's database. Blocking.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub fn drop_database(&self, name: &str) -> anyhow::Result<()> {
+        let (reply, answer) = mpsc::channel();
+        self.send(Request::Drop {
+            name: name.to_string(),
+            reply,
+        })?;
+        answer
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the testing admin thread stopped"))?
+    }
+}
+
+/// The admin thread: answers requests one at a time on one connection.
+fn serve(server: TestServer, mut client: postgres::Client, requests: mpsc::Receiver<Request>) {
+    let mut refill: Option<mpsc::Sender<()>> = None;
+    for request in requests {
+        match request {
+            Request::Acquire {
+                upto,
+                migrate,
+                reply,
+            } => {
+                let result = acquire(&server, &mut client, upto, migrate, &mut refill);
+                let _ = reply.send(result);
+            }
+            Request::Drop { name, reply } => {
+                let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&name));
+                let _ = reply.send(client.batch_execute(&sql).map_err(Into::into));
+            }
+        }
+    }
+}
+
+fn acquire(
+    server: &TestServer,
+    client: &mut postgres::Client,
+    upto: Option<i64>,
+    migrate: bool,
+    refill: &mut Option<mpsc::Sender<()>>,
+) -> anyhow::Result<String> {
+    let name = unique_name(TEST_DB_PREFIX);
+    if !migrate {
+        client.batch_execute(&format!("CREATE DATABASE {}", quote_identifier(&name)))?;
+        return Ok(name);
+    }
+    let template = template(server, client, upto)?;
+    // Spares are kept for the full set only, which is what almost every test asks for.
+    if upto.is_none() {
+        let refill = refill.get_or_insert_with(|| start_refill(server.clone(), template.clone()));
+        let claimed = claim(client, &template, &name);
+        let _ = refill.send(());
+        if claimed? {
+            return Ok(name);
+        }
+    }
+    create_from(client, &template, &name)?;
+    Ok(name)
+}
+
+/// Claims a spare clone by renaming it. Another process may claim the same one first; the
+/// rename then fails and the next is tried.
+fn claim(client: &mut postgres::Client, template: &str, name: &str) -> anyhow::Result<bool> {
+    let pattern = format!("{}\\_%", spare_prefix(template).replace('_', "\\_"));
+    let spares = client.query(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE $1 ORDER BY random() LIMIT 8",
+        &[&pattern],
+    )?;
+    for row in spares {
+        let spare: String = row.get(0);
+        let rename = format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote_identifier(&spare),
+            quote_identifier(name)
+        );
+        if client.batch_execute(&rename).is_ok() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn create_from(client: &mut postgres::Client, template: &str, name: &str) -> anyhow::Result<()> {
+    client
+        .batch_execute(&format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quote_identifier(name),
+            quote_identifier(template)
+        ))
+        .with_context(|| format!("creating test database {name} from {template}"))
+}
+
+fn spare_prefix(template: &str) -> String {
+    format!(
+        "{SPARE_PREFIX}{}",
+        template.strip_prefix(TEMPLATE_PREFIX).unwrap_or(template)
+    )
+}
+
+/// The refill thread: after every claim, tops the spare clones of `template` back up.
+fn start_refill(server: TestServer, template: String) -> mpsc::Sender<()> {
+    let (sender, wakeups) = mpsc::channel::<()>();
+    let target = std::env::var("APP_TEST_SPARES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_SPARES);
+    let _ = thread::Builder::new()
+        .name("testing-refill".into())
+        .spawn(move || {
+            let Ok(mut client) = server.connect_blocking() else {
+                return;
+            };
+            let pattern = format!("{}\\_%", spare_prefix(&template).replace('_', "\\_"));
+            while wakeups.recv().is_ok() {
+                while wakeups.try_recv().is_ok() {}
+                loop {
+                    let count: i64 = match client.query_one(
+                        "SELECT count(*) FROM pg_database WHERE datname LIKE $1",
+                        &[&pattern],
+                    ) {
+                        Ok(row) => row.get(0),
+                        Err(_) => return,
+                    };
+                    if usize::try_from(count).unwrap_or(0) >= target {
+                        break;
+                    }
+                    let spare = unique_name(&format!("{}_", spare_prefix(&template)));
+                    if create_from(&mut client, &template, &spare).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    sender
+}
+
+/// A hash of a migration set (versions, names, checksums and undo scripts): a changed set gets
+/// a new template.
+pub fn migration_set_hash(migrations: &[Migration]) -> String {
+    // FNV-1a: stable across Rust releases, unlike DefaultHasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for m in migrations {
+        feed(&m.version().to_le_bytes());
+        feed(m.name().as_bytes());
+        feed(&m.checksum().to_le_bytes());
+        feed(m.undo().map_or(&b"-"[..], |u| u.sql.as_bytes()));
+    }
+    format!("{hash:016x}")
+}
+
+/// The embedded migrations up to `upto`.
+pub fn embedded(upto: Option<i64>) -> anyhow::Result<Vec<Migration>> {
+    Ok(Migration::from_embedded_set(crate::schema::MIGRATIONS)?
+        .into_iter()
+        .filter(|m| upto.is_none_or(|v| m.version() <= v))
+        .collect())
+}
+
+/// Creates (once per migration set, under an advisory lock that every test process shares) the
+/// template holding the migrations up to `upto`, and returns its name.
+fn template(
+    server: &TestServer,
+    client: &mut postgres::Client,
+    upto: Option<i64>,
+) -> anyhow::Result<String> {
+    let migrations = embedded(upto)?;
+    let name = format!("{TEMPLATE_PREFIX}{}", migration_set_hash(&migrations));
+    let exists = |client: &mut postgres::Client| -> anyhow::Result<bool> {
+        Ok(client
+            .query_opt(
+                "SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate",
+                &[&name],
+            )?
+            .is_some())
+    };
+    if exists(client)? {
+        return Ok(name);
+    }
+    let key = crate::migrate::lock_key(&name);
+    client.execute("SELECT pg_advisory_lock($1)", &[&key])?;
+    let built = (|| {
+        if exists(client)? {
+            return Ok(());
+        }
+        let building = format!("{name}_building");
+        let quoted = quote_identifier(&building);
+        client.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))?;
+        client.batch_execute(&format!("CREATE DATABASE {quoted}"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let pool = crate::db::pool(&server.config_for(&building), 1)?;
+            Migrator::new(migrations, Options::default())
+                .up(&pool, &Rev::Head, &mut |_| {})
+                .await
+                .context("migrating the template database")?;
+            pool.close();
+            anyhow::Ok(())
+        })?;
+        drop(runtime);
+        // Renamed only when complete, so a crash mid-build never leaves a half-made template.
+        client.batch_execute(&format!(
+            "ALTER DATABASE {quoted} RENAME TO {0}; ALTER DATABASE {0} WITH IS_TEMPLATE true",
+            quote_identifier(&name)
+        ))?;
+        anyhow::Ok(())
+    })();
+    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&key]);
+    built?;
+    Ok(name)
+}
+
+/// Drops per-test databases left by processes long gone, and spares and templates of migration
+/// sets that nobody uses any more. Failures are ignored: sweeping is housekeeping.
+fn sweep(client: &mut postgres::Client) {
+    let Ok(migrations) = embedded(None) else {
+        return;
+    };
+    let current = migration_set_hash(&migrations);
+    // Templates of every prefix of the current set stay: `TestDb::at(version)` uses them.
+    let wanted: Vec<String> = (0..=migrations.len())
+        .map(|n| format!("{TEMPLATE_PREFIX}{}", migration_set_hash(&migrations[..n])))
+        .collect();
+    let now = unix_seconds();
+    let Ok(rows) = client.query(
+        "SELECT datname::text, datistemplate FROM pg_database \
+         WHERE datname LIKE 'app\\_test\\_%' OR datname LIKE 'app\\_spare\\_%' OR datname LIKE 'app\\_tpl\\_%'",
+        &[],
+    ) else {
+        return;
+    };
+    for row in rows {
+        let name: String = row.get(0);
+        let stale = if let Some(rest) = name.strip_prefix(TEST_DB_PREFIX) {
+            // app_test_{created}_{pid}_{n}_{random}
+            rest.split('_')
+                .next()
+                .and_then(|s| s.parse::<u64>().ok())
+                .is_some_and(|created| now.saturating_sub(created) > STALE_AFTER.as_secs())
+        } else if let Some(rest) = name.strip_prefix(SPARE_PREFIX) {
+            !rest.starts_with(&current)
+        } else {
+            !wanted.contains(&name)
+        };
+        if stale {
+            let quoted = quote_identifier(&name);
+            let _ = client.batch_execute(&format!(
+                "ALTER DATABASE {quoted} WITH IS_TEMPLATE false; DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"
+            ));
+        }
+    }
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn unique_name(prefix: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!(
+        "{prefix}{}_{}_{}_{:04x}",
+        unix_seconds(),
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        random & 0xffff
+    )
+}
