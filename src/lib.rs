@@ -6,6 +6,7 @@
 //! nothing else here.
 #![warn(missing_docs)]
 
+mod api;
 mod cli;
 mod config;
 mod db;

@@ -41,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/schema", get(schema))
+        .merge(crate::api::routes())
         .with_state(state)
 }
 

@@ -373,9 +373,19 @@ async fn stamp_records_versions_without_running_sql() {
 async fn downgrade_past_an_irreversible_migration_changes_nothing() {
     let db = TestDb::empty().await.unwrap();
     let m = migrator(vec![
-        migration(1, "one", "CREATE TABLE one (id int);", Some("DROP TABLE one;")),
+        migration(
+            1,
+            "one",
+            "CREATE TABLE one (id int);",
+            Some("DROP TABLE one;"),
+        ),
         migration(2, "two", "CREATE TABLE two (id int);", None),
-        migration(3, "three", "CREATE TABLE three (id int);", Some("DROP TABLE three;")),
+        migration(
+            3,
+            "three",
+            "CREATE TABLE three (id int);",
+            Some("DROP TABLE three;"),
+        ),
     ]);
     up(&m, &db).await.unwrap();
     let err = m
@@ -394,8 +404,13 @@ async fn downgrade_past_an_irreversible_migration_changes_nothing() {
         .await
         .unwrap_err()
         .to_string();
-    assert_eq!(err, "no migration has version 5 (see `app migrate history`)");
-    m.down(db.pool(), &Rev::Relative(-1), &mut |_| {}).await.unwrap();
+    assert_eq!(
+        err,
+        "no migration has version 5 (see `app migrate history`)"
+    );
+    m.down(db.pool(), &Rev::Relative(-1), &mut |_| {})
+        .await
+        .unwrap();
     assert_eq!(rows(&db).await, [1, 2]);
     let err = m
         .down(db.pool(), &Rev::Version(3), &mut |_| {})

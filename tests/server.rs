@@ -1,41 +1,16 @@
 //! The HTTP service: readiness follows the schema, and `app --migrate` boots, serves and drains.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use app::testing::TestDb;
 
-/// A plain HTTP/1.1 GET, so the tests need no HTTP client crate.
-fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, serde_json::Value)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    let json = serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.to_string()));
-    Ok((status, json))
-}
+mod common;
+use common::{call, request, serve};
 
-async fn serve(db: &TestDb) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = app::AppState::new(db.pool().clone(), db.migrator().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    (addr, stop)
+fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, serde_json::Value)> {
+    request(addr, "GET", path, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,23 +18,14 @@ async fn readyz_answers_200_only_when_nothing_is_pending() {
     let db = TestDb::at(1).await.unwrap();
     let (addr, _stop) = serve(&db).await;
 
-    let (status, body) = tokio::task::spawn_blocking(move || get(addr, "/healthz"))
-        .await
-        .unwrap()
-        .unwrap();
+    let (status, body) = call(addr, "GET", "/healthz", None).await;
     assert_eq!((status, body), (200, serde_json::json!("ok")));
 
-    let (status, body) = tokio::task::spawn_blocking(move || get(addr, "/readyz"))
-        .await
-        .unwrap()
-        .unwrap();
+    let (status, body) = call(addr, "GET", "/readyz", None).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["ready"], false);
 
-    let (status, schema) = tokio::task::spawn_blocking(move || get(addr, "/schema"))
-        .await
-        .unwrap()
-        .unwrap();
+    let (status, schema) = call(addr, "GET", "/schema", None).await;
     assert_eq!(status, 200);
     assert_eq!(
         schema,
@@ -71,10 +37,7 @@ async fn readyz_answers_200_only_when_nothing_is_pending() {
         .up(db.pool(), &app::migrate::Rev::Head, &mut |_| {})
         .await
         .unwrap();
-    let (status, body) = tokio::task::spawn_blocking(move || get(addr, "/readyz"))
-        .await
-        .unwrap()
-        .unwrap();
+    let (status, body) = call(addr, "GET", "/readyz", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["schema"]["current"], 2);
 }

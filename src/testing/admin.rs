@@ -6,6 +6,7 @@
 //! refill thread keeps a few spare clones of the template ready, and a test claims one with
 //! `ALTER DATABASE ... RENAME`, which takes about a millisecond and is atomic across processes.
 
+use std::collections::HashMap;
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::thread;
@@ -30,12 +31,23 @@ const STALE_AFTER: Duration = Duration::from_secs(6 * 3600);
 /// A request to the admin thread.
 enum Request {
     Acquire {
-        upto: Option<i64>,
-        migrate: bool,
+        /// The migrations to apply, or `None` for an empty database.
+        migrations: Option<Vec<Migration>>,
+        /// Whether to claim (and keep) spare clones of this set.
+        spares: bool,
         reply: mpsc::Sender<anyhow::Result<String>>,
+    },
+    Warm {
+        migrations: Vec<Migration>,
+        count: usize,
+        reply: mpsc::Sender<anyhow::Result<()>>,
     },
     Drop {
         name: String,
+        reply: mpsc::Sender<anyhow::Result<()>>,
+    },
+    Discard {
+        migrations: Vec<Migration>,
         reply: mpsc::Sender<anyhow::Result<()>>,
     },
 }
@@ -83,19 +95,53 @@ impl Admin {
             .map_err(|_| anyhow::anyhow!("the testing admin thread stopped"))
     }
 
-    /// A new database: migrated up to `upto` (all when `None`) if `migrate`, else empty.
-    /// Blocking.
+    /// A new database with `migrations` applied (empty when `None`), from a spare clone when
+    /// `spares` and one is ready. Blocking.
     ///
     /// # Errors
     ///
     /// The server's error.
-    pub fn acquire(&self, upto: Option<i64>, migrate: bool) -> anyhow::Result<String> {
+    pub fn acquire(
+        &self,
+        migrations: Option<Vec<Migration>>,
+        spares: bool,
+    ) -> anyhow::Result<String> {
         let (reply, answer) = mpsc::channel();
         self.send(Request::Acquire {
-            upto,
-            migrate,
+            migrations,
+            spares,
             reply,
         })?;
+        answer
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the testing admin thread stopped"))?
+    }
+
+    /// Builds the template of `migrations` and makes `count` spare clones of it now. Blocking.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub fn warm(&self, migrations: Vec<Migration>, count: usize) -> anyhow::Result<()> {
+        let (reply, answer) = mpsc::channel();
+        self.send(Request::Warm {
+            migrations,
+            count,
+            reply,
+        })?;
+        answer
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the testing admin thread stopped"))?
+    }
+
+    /// Drops the template of `migrations` and its spares. Blocking.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub fn discard(&self, migrations: Vec<Migration>) -> anyhow::Result<()> {
+        let (reply, answer) = mpsc::channel();
+        self.send(Request::Discard { migrations, reply })?;
         answer
             .recv()
             .map_err(|_| anyhow::anyhow!("the testing admin thread stopped"))?
@@ -120,19 +166,37 @@ impl Admin {
 
 /// The admin thread: answers requests one at a time on one connection.
 fn serve(server: TestServer, mut client: postgres::Client, requests: mpsc::Receiver<Request>) {
-    let mut refill: Option<mpsc::Sender<()>> = None;
+    let mut refills: HashMap<String, mpsc::Sender<()>> = HashMap::new();
     for request in requests {
         match request {
             Request::Acquire {
-                upto,
-                migrate,
+                migrations,
+                spares,
                 reply,
             } => {
-                let result = acquire(&server, &mut client, upto, migrate, &mut refill);
+                let result = acquire(&server, &mut client, migrations, spares, &mut refills);
                 let _ = reply.send(result);
             }
+            Request::Warm {
+                migrations,
+                count,
+                reply,
+            } => {
+                let result = template(&server, &mut client, migrations)
+                    .and_then(|template| top_up(&mut client, &template, count));
+                let _ = reply.send(result);
+            }
+            Request::Discard { migrations, reply } => {
+                let template = format!("{TEMPLATE_PREFIX}{}", migration_set_hash(&migrations));
+                // Stop refilling first, so no new spare appears behind the sweep.
+                refills.remove(&template);
+                let _ = reply.send(discard(&mut client, &template));
+            }
             Request::Drop { name, reply } => {
-                let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&name));
+                let sql = format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    quote_identifier(&name)
+                );
                 let _ = reply.send(client.batch_execute(&sql).map_err(Into::into));
             }
         }
@@ -142,19 +206,20 @@ fn serve(server: TestServer, mut client: postgres::Client, requests: mpsc::Recei
 fn acquire(
     server: &TestServer,
     client: &mut postgres::Client,
-    upto: Option<i64>,
-    migrate: bool,
-    refill: &mut Option<mpsc::Sender<()>>,
+    migrations: Option<Vec<Migration>>,
+    spares: bool,
+    refills: &mut HashMap<String, mpsc::Sender<()>>,
 ) -> anyhow::Result<String> {
     let name = unique_name(TEST_DB_PREFIX);
-    if !migrate {
+    let Some(migrations) = migrations else {
         client.batch_execute(&format!("CREATE DATABASE {}", quote_identifier(&name)))?;
         return Ok(name);
-    }
-    let template = template(server, client, upto)?;
-    // Spares are kept for the full set only, which is what almost every test asks for.
-    if upto.is_none() {
-        let refill = refill.get_or_insert_with(|| start_refill(server.clone(), template.clone()));
+    };
+    let template = template(server, client, migrations)?;
+    if spares {
+        let refill = refills
+            .entry(template.clone())
+            .or_insert_with(|| start_refill(server.clone(), template.clone()));
         let claimed = claim(client, &template, &name);
         let _ = refill.send(());
         if claimed? {
@@ -217,28 +282,58 @@ fn start_refill(server: TestServer, template: String) -> mpsc::Sender<()> {
             let Ok(mut client) = server.connect_blocking() else {
                 return;
             };
-            let pattern = format!("{}\\_%", spare_prefix(&template).replace('_', "\\_"));
             while wakeups.recv().is_ok() {
                 while wakeups.try_recv().is_ok() {}
-                loop {
-                    let count: i64 = match client.query_one(
-                        "SELECT count(*) FROM pg_database WHERE datname LIKE $1",
-                        &[&pattern],
-                    ) {
-                        Ok(row) => row.get(0),
-                        Err(_) => return,
-                    };
-                    if usize::try_from(count).unwrap_or(0) >= target {
-                        break;
-                    }
-                    let spare = unique_name(&format!("{}_", spare_prefix(&template)));
-                    if create_from(&mut client, &template, &spare).is_err() {
-                        return;
-                    }
+                if top_up(&mut client, &template, target).is_err() {
+                    return;
                 }
             }
         });
     sender
+}
+
+/// Drops `template` and every spare clone of it.
+fn discard(client: &mut postgres::Client, template: &str) -> anyhow::Result<()> {
+    let pattern = format!("{}\\_%", spare_prefix(template).replace('_', "\\_"));
+    let spares = client.query(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE $1",
+        &[&pattern],
+    )?;
+    for row in spares {
+        let name: String = row.get(0);
+        client.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_identifier(&name)
+        ))?;
+    }
+    drop_template(client, template)
+}
+
+/// Drops a database that may be a template. Two statements: DROP DATABASE cannot run in the
+/// implicit transaction of a multi-statement query.
+fn drop_template(client: &mut postgres::Client, name: &str) -> anyhow::Result<()> {
+    let quoted = quote_identifier(name);
+    let _ = client.batch_execute(&format!("ALTER DATABASE {quoted} WITH IS_TEMPLATE false"));
+    client.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))?;
+    Ok(())
+}
+
+/// Creates spare clones of `template` until there are `target`.
+fn top_up(client: &mut postgres::Client, template: &str, target: usize) -> anyhow::Result<()> {
+    let pattern = format!("{}\\_%", spare_prefix(template).replace('_', "\\_"));
+    loop {
+        let count: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE datname LIKE $1",
+                &[&pattern],
+            )?
+            .get(0);
+        if usize::try_from(count).unwrap_or(0) >= target {
+            return Ok(());
+        }
+        let spare = unique_name(&format!("{}_", spare_prefix(template)));
+        create_from(client, template, &spare)?;
+    }
 }
 
 /// A hash of a migration set (versions, names, checksums and undo scripts): a changed set gets
@@ -270,13 +365,12 @@ pub fn embedded(upto: Option<i64>) -> anyhow::Result<Vec<Migration>> {
 }
 
 /// Creates (once per migration set, under an advisory lock that every test process shares) the
-/// template holding the migrations up to `upto`, and returns its name.
+/// template holding `migrations`, and returns its name.
 fn template(
     server: &TestServer,
     client: &mut postgres::Client,
-    upto: Option<i64>,
+    migrations: Vec<Migration>,
 ) -> anyhow::Result<String> {
-    let migrations = embedded(upto)?;
     let name = format!("{TEMPLATE_PREFIX}{}", migration_set_hash(&migrations));
     let exists = |client: &mut postgres::Client| -> anyhow::Result<bool> {
         Ok(client
@@ -357,10 +451,7 @@ fn sweep(client: &mut postgres::Client) {
             !wanted.contains(&name)
         };
         if stale {
-            let quoted = quote_identifier(&name);
-            let _ = client.batch_execute(&format!(
-                "ALTER DATABASE {quoted} WITH IS_TEMPLATE false; DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"
-            ));
+            let _ = drop_template(client, &name);
         }
     }
 }

@@ -20,7 +20,7 @@ mod server;
 use deadpool_postgres::Pool;
 
 use crate::config::DatabaseConfig;
-use crate::migrate::{Migrator, Options};
+use crate::migrate::{Migration, Migrator, Options};
 
 pub use admin::{SPARE_PREFIX, TEMPLATE_PREFIX, TEST_DB_PREFIX, migration_set_hash};
 pub use server::{CLUSTER_PORT, FORCE_CLUSTER_ENV, TestServer, find_bindir, url_with_dbname};
@@ -40,7 +40,28 @@ impl TestDb {
     ///
     /// No server can be reached or started, or the template cannot be built.
     pub async fn new() -> anyhow::Result<TestDb> {
-        TestDb::acquire(None, true).await
+        TestDb::acquire(Some(admin::embedded(None)?), true).await
+    }
+
+    /// A new database with `migrations` applied instead of the embedded ones: for testing the
+    /// engine, or a crate with a migration set of its own.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TestDb::new`].
+    pub async fn with_migrations(migrations: Vec<Migration>) -> anyhow::Result<TestDb> {
+        TestDb::acquire(Some(migrations), true).await
+    }
+
+    /// Builds the template of `migrations` and prepares `spares` clones of it now, so that the
+    /// next acquisitions are claims of ready databases. Optional: spares are otherwise prepared
+    /// in the background after the first acquisition.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TestDb::new`].
+    pub async fn warm(migrations: Vec<Migration>, spares: usize) -> anyhow::Result<()> {
+        tokio::task::spawn_blocking(move || admin::admin()?.warm(migrations, spares)).await?
     }
 
     /// A new database migrated up to `version` only, for testing one migration itself.
@@ -49,7 +70,27 @@ impl TestDb {
     ///
     /// As for [`TestDb::new`].
     pub async fn at(version: i64) -> anyhow::Result<TestDb> {
-        TestDb::acquire(Some(version), true).await
+        TestDb::acquire(Some(admin::embedded(Some(version))?), false).await
+    }
+
+    /// Drops the template of `migrations` and its spare clones, for a set that will not be used
+    /// again (a benchmark's). Sets that are used again are left to the next run's sweep.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TestDb::new`].
+    pub async fn discard(migrations: Vec<Migration>) -> anyhow::Result<()> {
+        tokio::task::spawn_blocking(move || admin::admin()?.discard(migrations)).await?
+    }
+
+    /// A new database with `migrations` applied, cloned on demand rather than claimed from the
+    /// spares: what an acquisition costs when no spare is ready. For benchmarks.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TestDb::new`].
+    pub async fn at_cold(migrations: Vec<Migration>) -> anyhow::Result<TestDb> {
+        TestDb::acquire(Some(migrations), false).await
     }
 
     /// A new, empty database: no migrations, no history table.
@@ -61,14 +102,17 @@ impl TestDb {
         TestDb::acquire(None, false).await
     }
 
-    async fn acquire(upto: Option<i64>, migrate: bool) -> anyhow::Result<TestDb> {
+    async fn acquire(migrations: Option<Vec<Migration>>, spares: bool) -> anyhow::Result<TestDb> {
         // The admin works with the synchronous client, so it runs off this runtime's threads.
-        tokio::task::spawn_blocking(move || TestDb::acquire_blocking(upto, migrate)).await?
+        tokio::task::spawn_blocking(move || TestDb::acquire_blocking(migrations, spares)).await?
     }
 
-    fn acquire_blocking(upto: Option<i64>, migrate: bool) -> anyhow::Result<TestDb> {
+    fn acquire_blocking(
+        migrations: Option<Vec<Migration>>,
+        spares: bool,
+    ) -> anyhow::Result<TestDb> {
         let admin = admin::admin()?;
-        let name = admin.acquire(upto, migrate)?;
+        let name = admin.acquire(migrations, spares)?;
         let config = admin.server().config_for(&name);
         let pool = crate::db::pool(&config, 8)?;
         Ok(TestDb {
@@ -143,7 +187,10 @@ impl BlockingTestDb {
     /// As for [`TestDb::new`].
     pub fn new() -> anyhow::Result<BlockingTestDb> {
         Ok(BlockingTestDb {
-            db: Some(TestDb::acquire_blocking(None, true)?),
+            db: Some(TestDb::acquire_blocking(
+                Some(admin::embedded(None)?),
+                true,
+            )?),
         })
     }
 

@@ -117,9 +117,9 @@ pub fn url_with_dbname(url: &str, dbname: &str) -> String {
 /// Where PostgreSQL's server binaries are: `PATH`, then `/usr/lib/postgresql/*/bin`, newest
 /// first.
 pub fn find_bindir() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
-        std::env::split_paths(&p).collect::<Vec<_>>()
-    });
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
     let mut debian: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
@@ -186,7 +186,12 @@ fn start_cluster() -> anyhow::Result<TestServer> {
     if is_root() {
         let owner = Command::new("id").args(["-u", "postgres"]).output()?;
         let group = Command::new("id").args(["-g", "postgres"]).output()?;
-        let parse = |o: std::process::Output| String::from_utf8_lossy(&o.stdout).trim().parse::<u32>().ok();
+        let parse = |o: std::process::Output| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u32>()
+                .ok()
+        };
         std::os::unix::fs::chown(&dir, parse(owner), parse(group))
             .context("giving the cluster directory to the postgres user")?;
     }

@@ -1,0 +1,325 @@
+//! A thin API over the seed schema: users, and chat sessions with their messages.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
+
+use crate::server::AppState;
+
+/// The API's routes, merged into [`crate::app`].
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list_users).post(create_user))
+        .route("/users/{id}", get(get_user))
+        .route(
+            "/users/{id}/sessions",
+            get(list_sessions).post(create_session),
+        )
+        .route("/sessions/{id}", get(get_session))
+        .route(
+            "/sessions/{id}/messages",
+            get(list_messages).post(create_message),
+        )
+}
+
+/// An API error: a status and a message, as `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(err: deadpool_postgres::PoolError) -> ApiError {
+        tracing::error!(error = %crate::db::error_chain(&err), "no database connection");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable".into(),
+        )
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(err: tokio_postgres::Error) -> ApiError {
+        let status = match err.code() {
+            Some(c) if *c == SqlState::UNIQUE_VIOLATION => StatusCode::CONFLICT,
+            Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => StatusCode::NOT_FOUND,
+            Some(c)
+                if *c == SqlState::CHECK_VIOLATION
+                    || *c == SqlState::STRING_DATA_RIGHT_TRUNCATION =>
+            {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            _ => {
+                tracing::error!(error = %crate::db::error_chain(&err), "query failed");
+                return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
+            }
+        };
+        let message = err.as_db_error().map_or_else(
+            || err.to_string(),
+            |db| db.detail().unwrap_or(db.message()).to_string(),
+        );
+        ApiError(status, message)
+    }
+}
+
+fn not_found(what: &str, id: i64) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("{what} {id} not found"))
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// A user.
+#[derive(Debug, Serialize)]
+pub struct User {
+    id: i64,
+    username: String,
+    email: String,
+    is_active: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl From<&tokio_postgres::Row> for User {
+    fn from(row: &tokio_postgres::Row) -> User {
+        User {
+            id: row.get("id"),
+            username: row.get("username"),
+            email: row.get("email"),
+            is_active: row.get("is_active"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+/// The body of `POST /users`.
+#[derive(Debug, Deserialize)]
+pub struct NewUser {
+    username: String,
+    email: String,
+}
+
+const USER_COLUMNS: &str = "id, username, email, is_active, created_at";
+
+async fn create_user(
+    State(state): State<AppState>,
+    Json(new): Json<NewUser>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    if new.username.trim().is_empty() || !new.email.contains('@') {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "username must not be empty and email must contain @".into(),
+        ));
+    }
+    let client = state.pool().get().await?;
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO users (username, email) VALUES ($1, $2) RETURNING {USER_COLUMNS}"
+            ),
+            &[&new.username, &new.email],
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(User::from(&row))))
+}
+
+async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<User>>> {
+    let client = state.pool().get().await?;
+    let rows = client
+        .query(
+            &format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"),
+            &[],
+        )
+        .await?;
+    Ok(Json(rows.iter().map(User::from).collect()))
+}
+
+async fn get_user(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<User>> {
+    let client = state.pool().get().await?;
+    let row = client
+        .query_opt(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            &[&id],
+        )
+        .await?
+        .ok_or_else(|| not_found("user", id))?;
+    Ok(Json(User::from(&row)))
+}
+
+/// A chat session.
+#[derive(Debug, Serialize)]
+pub struct Session {
+    id: i64,
+    user_id: i64,
+    title: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages: Option<Vec<Message>>,
+}
+
+impl From<&tokio_postgres::Row> for Session {
+    fn from(row: &tokio_postgres::Row) -> Session {
+        Session {
+            id: row.get("id"),
+            user_id: row.get("user_id"),
+            title: row.get("title"),
+            created_at: row.get("created_at"),
+            messages: None,
+        }
+    }
+}
+
+/// The body of `POST /users/{id}/sessions`.
+#[derive(Debug, Deserialize)]
+pub struct NewSession {
+    title: Option<String>,
+}
+
+const SESSION_COLUMNS: &str = "id, user_id, title, created_at";
+
+async fn create_session(
+    State(state): State<AppState>,
+    Path(user_id): Path<i64>,
+    Json(new): Json<NewSession>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
+    let client = state.pool().get().await?;
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO chat_sessions (user_id, title) VALUES ($1, coalesce($2, 'New chat')) \
+                 RETURNING {SESSION_COLUMNS}"
+            ),
+            &[&user_id, &new.title],
+        )
+        .await
+        .map_err(|err| match err.code() {
+            Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => not_found("user", user_id),
+            _ => err.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(Session::from(&row))))
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    Path(user_id): Path<i64>,
+) -> ApiResult<Json<Vec<Session>>> {
+    let client = state.pool().get().await?;
+    let rows = client
+        .query(
+            &format!("SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE user_id = $1 ORDER BY id"),
+            &[&user_id],
+        )
+        .await?;
+    Ok(Json(rows.iter().map(Session::from).collect()))
+}
+
+async fn get_session(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Session>> {
+    let client = state.pool().get().await?;
+    let row = client
+        .query_opt(
+            &format!("SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE id = $1"),
+            &[&id],
+        )
+        .await?
+        .ok_or_else(|| not_found("session", id))?;
+    let mut session = Session::from(&row);
+    session.messages = Some(messages(&client, id).await?);
+    Ok(Json(session))
+}
+
+/// A chat message.
+#[derive(Debug, Serialize)]
+pub struct Message {
+    id: i64,
+    session_id: i64,
+    role: String,
+    content: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl From<&tokio_postgres::Row> for Message {
+    fn from(row: &tokio_postgres::Row) -> Message {
+        Message {
+            id: row.get("id"),
+            session_id: row.get("session_id"),
+            role: row.get("role"),
+            content: row.get("content"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+/// The body of `POST /sessions/{id}/messages`.
+#[derive(Debug, Deserialize)]
+pub struct NewMessage {
+    role: String,
+    content: String,
+}
+
+const MESSAGE_COLUMNS: &str = "id, session_id, role, content, created_at";
+
+async fn messages(client: &tokio_postgres::Client, session_id: i64) -> ApiResult<Vec<Message>> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = $1 ORDER BY created_at, id"
+            ),
+            &[&session_id],
+        )
+        .await?;
+    Ok(rows.iter().map(Message::from).collect())
+}
+
+async fn create_message(
+    State(state): State<AppState>,
+    Path(session_id): Path<i64>,
+    Json(new): Json<NewMessage>,
+) -> ApiResult<(StatusCode, Json<Message>)> {
+    let client = state.pool().get().await?;
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO chat_messages (session_id, role, content) VALUES ($1, $2, $3) \
+                 RETURNING {MESSAGE_COLUMNS}"
+            ),
+            &[&session_id, &new.role, &new.content],
+        )
+        .await
+        .map_err(|err| match err.code() {
+            Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => not_found("session", session_id),
+            Some(c) if *c == SqlState::CHECK_VIOLATION => ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("role must be user, assistant or system, not {:?}", new.role),
+            ),
+            _ => err.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(Message::from(&row))))
+}
+
+async fn list_messages(
+    State(state): State<AppState>,
+    Path(session_id): Path<i64>,
+) -> ApiResult<Json<Vec<Message>>> {
+    let client = state.pool().get().await?;
+    let exists = client
+        .query_opt("SELECT 1 FROM chat_sessions WHERE id = $1", &[&session_id])
+        .await?;
+    if exists.is_none() {
+        return Err(not_found("session", session_id));
+    }
+    Ok(Json(messages(&client, session_id).await?))
+}
