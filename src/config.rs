@@ -4,6 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::tls::{SslMode, TlsSettings};
+
 /// The default `DATABASE_URL`, the seed project's.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@localhost:5432/postgres";
 
@@ -11,6 +13,7 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@localhost:5
 #[derive(Clone)]
 pub struct DatabaseConfig {
     pg: tokio_postgres::Config,
+    tls: TlsSettings,
 }
 
 /// A `DATABASE_URL` that cannot be parsed. The message never repeats the URL, which may hold a
@@ -41,6 +44,9 @@ impl FromStr for DatabaseConfig {
                 reason: "it must start with postgres:// or postgresql://".into(),
             });
         }
+        // tokio-postgres knows sslmode disable, prefer and require only, and no sslrootcert:
+        // both are taken out here and handled by rustls (see crate::tls).
+        let (url, tls) = split_tls(&url)?;
         let mut pg = tokio_postgres::Config::from_str(&url).map_err(|err| InvalidDatabaseUrl {
             // tokio-postgres names the option at fault, never its value.
             reason: std::error::Error::source(&err)
@@ -54,14 +60,66 @@ impl FromStr for DatabaseConfig {
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(Duration::from_secs(10));
         }
-        Ok(DatabaseConfig { pg })
+        pg.ssl_mode(tls.mode.transport());
+        Ok(DatabaseConfig { pg, tls })
     }
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a URL's query.
+fn split_tls(url: &str) -> Result<(String, TlsSettings), InvalidDatabaseUrl> {
+    let mut tls = TlsSettings::default();
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), tls));
+    };
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslmode" => {
+                tls.mode = SslMode::parse(&percent_decode(value))
+                    .map_err(|reason| InvalidDatabaseUrl { reason })?;
+            }
+            "sslrootcert" => tls.root_cert = Some(percent_decode(value).into()),
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, tls))
+}
+
+/// Decodes `%XX` escapes (and `+` is left alone, as in a URL's path).
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl DatabaseConfig {
     /// The driver's configuration.
     pub fn pg(&self) -> &tokio_postgres::Config {
         &self.pg
+    }
+
+    /// `sslmode` and `sslrootcert`.
+    pub fn tls(&self) -> &TlsSettings {
+        &self.tls
     }
 
     /// Sets `application_name` unless the URL already does, so that `pg_stat_activity` (and a
@@ -86,7 +144,10 @@ impl DatabaseConfig {
     pub fn with_dbname(&self, dbname: &str) -> DatabaseConfig {
         let mut pg = self.pg.clone();
         pg.dbname(dbname);
-        DatabaseConfig { pg }
+        DatabaseConfig {
+            pg,
+            tls: self.tls.clone(),
+        }
     }
 }
 
@@ -160,6 +221,29 @@ mod tests {
             assert!(err.starts_with("invalid database URL: "), "{err}");
             assert!(!err.contains("s3cret"), "{url}: {err}");
         }
+    }
+
+    #[test]
+    fn tls_options_are_taken_out_of_the_url() {
+        let config: DatabaseConfig =
+            "postgres://u@db/app?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&connect_timeout=3"
+                .parse()
+                .unwrap();
+        assert_eq!(config.tls().mode, SslMode::VerifyFull);
+        assert_eq!(
+            config.tls().root_cert.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        assert_eq!(
+            config.pg().get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+        assert_eq!(
+            config.pg().get_ssl_mode(),
+            tokio_postgres::config::SslMode::Require
+        );
+        let plain: DatabaseConfig = "postgres://u@db/app".parse().unwrap();
+        assert_eq!(plain.tls().mode, SslMode::Prefer);
     }
 
     #[test]

@@ -4,7 +4,6 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use crate::config::DatabaseConfig;
@@ -17,7 +16,7 @@ use crate::config::DatabaseConfig;
 pub fn pool(config: &DatabaseConfig, max_size: usize) -> anyhow::Result<Pool> {
     let manager = Manager::from_config(
         config.pg().clone(),
-        NoTls,
+        config.tls().connector()?,
         ManagerConfig {
             // The migration lock is released explicitly; `Fast` does not need to clean up.
             recycling_method: RecyclingMethod::Fast,

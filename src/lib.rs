@@ -14,9 +14,11 @@ pub mod migrate;
 mod schema;
 mod server;
 pub mod testing;
+mod tls;
 
 pub use cli::{Cli, Format, run};
 pub use config::{DEFAULT_DATABASE_URL, DatabaseConfig, InvalidDatabaseUrl, parse_duration};
 pub use db::{error_chain, pool, wait_for};
 pub use schema::{MIGRATIONS, migrator};
 pub use server::{AppState, app, serve};
+pub use tls::{SslMode, TlsError, TlsSettings};

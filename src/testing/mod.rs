@@ -15,6 +15,7 @@
 //! PostgreSQL binaries and shared by every test process.
 
 mod admin;
+mod cluster;
 mod server;
 
 use deadpool_postgres::Pool;
@@ -23,7 +24,8 @@ use crate::config::DatabaseConfig;
 use crate::migrate::{Migration, Migrator, Options};
 
 pub use admin::{SPARE_PREFIX, TEMPLATE_PREFIX, TEST_DB_PREFIX, migration_set_hash};
-pub use server::{CLUSTER_PORT, FORCE_CLUSTER_ENV, TestServer, find_bindir, url_with_dbname};
+pub use cluster::{PrivateCluster, find_bindir};
+pub use server::{CLUSTER_PORT, FORCE_CLUSTER_ENV, TestServer, url_with_dbname};
 
 /// A database of a test's own.
 pub struct TestDb {

@@ -3,11 +3,12 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use super::cluster::{find_bindir, give_to_postgres, pg_command, run};
 use crate::config::DatabaseConfig;
 
 /// Set to `1` to use the throwaway cluster even where a server answers (CI runs this path).
@@ -114,49 +115,6 @@ pub fn url_with_dbname(url: &str, dbname: &str) -> String {
     }
 }
 
-/// Where PostgreSQL's server binaries are: `PATH`, then `/usr/lib/postgresql/*/bin`, newest
-/// first.
-pub fn find_bindir() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
-    let mut debian: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .collect();
-    debian.sort_by_key(|p| {
-        std::cmp::Reverse(
-            p.parent()
-                .and_then(|v| v.file_name())
-                .and_then(|v| v.to_str())
-                .and_then(|v| v.parse::<u32>().ok())
-                .unwrap_or(0),
-        )
-    });
-    on_path
-        .chain(debian)
-        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
-}
-
-fn is_root() -> bool {
-    fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
-
-/// `initdb` and `pg_ctl` refuse to run as root, so as root they run as `postgres`.
-fn pg_command(bin: &Path) -> Command {
-    if is_root() {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(bin);
-        command
-    } else {
-        Command::new(bin)
-    }
-}
-
 /// Starts (or joins) the throwaway cluster: a temp dir on tmpfs when there is one, settings for
 /// tests (no fsync), and a watchdog that stops it once no test has been connected for a while.
 fn start_cluster() -> anyhow::Result<TestServer> {
@@ -183,51 +141,29 @@ fn start_cluster() -> anyhow::Result<TestServer> {
         );
     };
     let data = dir.join("data");
-    if is_root() {
-        let owner = Command::new("id").args(["-u", "postgres"]).output()?;
-        let group = Command::new("id").args(["-g", "postgres"]).output()?;
-        let parse = |o: std::process::Output| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse::<u32>()
-                .ok()
-        };
-        std::os::unix::fs::chown(&dir, parse(owner), parse(group))
-            .context("giving the cluster directory to the postgres user")?;
-    }
+    give_to_postgres(&dir)?;
     if !data.join("PG_VERSION").is_file() {
         let _ = fs::remove_dir_all(&data);
-        let out = pg_command(&bindir.join("initdb"))
-            .args(["-D"])
+        let mut initdb = pg_command(&bindir.join("initdb"));
+        initdb
+            .arg("-D")
             .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "--no-sync"])
-            .output()
-            .context("running initdb")?;
-        if !out.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
+            .args(["-U", "postgres", "-A", "trust", "--no-sync"]);
+        run(initdb, "initdb")?;
     }
     let options = format!(
         "-p {CLUSTER_PORT} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
         dir.display()
     );
-    let out = pg_command(&bindir.join("pg_ctl"))
+    let mut pg_ctl = pg_command(&bindir.join("pg_ctl"));
+    pg_ctl
         .arg("-D")
         .arg(&data)
         .arg("-l")
         .arg(dir.join("log"))
-        .args(["-w", "-o", &options, "start"])
-        .stdin(Stdio::null())
-        .output()
-        .context("running pg_ctl start")?;
-    if !out.status.success() {
-        bail!(
-            "pg_ctl start failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+        .args(["-w", "-o", &options, "start"]);
+    run(pg_ctl, "pg_ctl start")?;
     spawn_watchdog(&bindir, &data, &dir)?;
     let started = Instant::now();
     while !server.answers() {
