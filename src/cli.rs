@@ -314,7 +314,7 @@ async fn serve(
     if migrate_first {
         let mut quiet = |_: &Step| {};
         let report = migrator
-            .up(&pool, &Rev::Head, &mut quiet)
+            .up_until(&pool, &Rev::Head, &mut quiet, interrupt())
             .await
             .context("applying migrations at boot")?;
         tracing::info!(
@@ -393,7 +393,9 @@ async fn run_migrate(
             };
             let pool = connect(global, "app migrate").await?;
             let mut print = step_printer(format);
-            let report = migrator.up(&pool, &rev, &mut print).await?;
+            let report = migrator
+                .up_until(&pool, &rev, &mut print, interrupt())
+                .await?;
             finish_report(&report, format);
             Ok(ExitCode::SUCCESS)
         }
@@ -401,7 +403,9 @@ async fn run_migrate(
             let rev = parse_rev(&rev)?;
             let pool = connect(global, "app migrate").await?;
             let mut print = step_printer(format);
-            let report = migrator.down(&pool, &rev, &mut print).await?;
+            let report = migrator
+                .down_until(&pool, &rev, &mut print, interrupt())
+                .await?;
             finish_report(&report, format);
             Ok(ExitCode::SUCCESS)
         }
@@ -439,6 +443,13 @@ async fn run_migrate(
             }
         }
     }
+}
+
+/// SIGTERM or SIGINT during a migration: the engine rolls the migration in progress back and
+/// releases the lock, then the command fails.
+async fn interrupt() {
+    let name = crate::server::termination().await;
+    tracing::warn!("{name} received, stopping the migration run");
 }
 
 fn parse_rev(text: &str) -> anyhow::Result<Rev> {

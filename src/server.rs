@@ -60,8 +60,15 @@ pub async fn serve(
         .await
 }
 
-/// Resolves on SIGTERM or SIGINT.
+/// Resolves on SIGTERM or SIGINT, logging that the server drains.
 pub async fn shutdown_signal() {
+    let name = termination().await;
+    tracing::info!("{name} received, draining");
+}
+
+/// Resolves on SIGTERM or SIGINT with the signal's name. The handlers are installed on the
+/// first poll, so a signal before that ends the process as usual.
+pub async fn termination() -> &'static str {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -77,8 +84,8 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received, draining"),
-        () = terminate => tracing::info!("SIGTERM received, draining"),
+        () = interrupt => "SIGINT",
+        () = terminate => "SIGTERM",
     }
 }
 

@@ -100,6 +100,12 @@ pub enum Error {
     /// A revision could not be parsed or resolved.
     #[error(transparent)]
     Rev(#[from] RevError),
+    /// A signal stopped the run; what had committed stays, the migration in progress was
+    /// rolled back, and the lock was released.
+    #[error(
+        "interrupted: the migration in progress was rolled back (or had already committed) and the lock released"
+    )]
+    Interrupted,
     /// The history table holds a row that cannot be read.
     #[error("the history table holds an unreadable row for version {version}: {reason}")]
     CorruptHistory {

@@ -165,8 +165,35 @@ impl Migrator {
         rev: &Rev,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report, Error> {
-        let lock = self.lock(pool).await?;
-        let result = self.up_locked(lock.client(), rev, on_step).await;
+        self.up_until(pool, rev, on_step, std::future::pending())
+            .await
+    }
+
+    /// [`Migrator::up`], stopped cleanly when `stop` resolves (a signal): the running statement
+    /// is cancelled, so the migration in progress rolls back (or has already committed with its
+    /// history row), and the lock is released.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Migrator::up`], and [`Error::Interrupted`] when `stop` resolved first.
+    pub async fn up_until(
+        &self,
+        pool: &Pool,
+        rev: &Rev,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+        stop: impl Future<Output = ()>,
+    ) -> Result<Report, Error> {
+        let mut stop = std::pin::pin!(stop);
+        let lock = tokio::select! {
+            lock = self.lock(pool) => lock?,
+            () = &mut stop => return Err(Error::Interrupted),
+        };
+        let result = interruptible(
+            lock.client(),
+            self.up_locked(lock.client(), rev, on_step),
+            stop,
+        )
+        .await;
         finish(lock, result).await
     }
 
@@ -182,8 +209,33 @@ impl Migrator {
         rev: &Rev,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report, Error> {
-        let lock = self.lock(pool).await?;
-        let result = self.down_locked(lock.client(), rev, on_step).await;
+        self.down_until(pool, rev, on_step, std::future::pending())
+            .await
+    }
+
+    /// [`Migrator::down`], stopped cleanly when `stop` resolves, as [`Migrator::up_until`] is.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Migrator::down`], and [`Error::Interrupted`] when `stop` resolved first.
+    pub async fn down_until(
+        &self,
+        pool: &Pool,
+        rev: &Rev,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+        stop: impl Future<Output = ()>,
+    ) -> Result<Report, Error> {
+        let mut stop = std::pin::pin!(stop);
+        let lock = tokio::select! {
+            lock = self.lock(pool) => lock?,
+            () = &mut stop => return Err(Error::Interrupted),
+        };
+        let result = interruptible(
+            lock.client(),
+            self.down_locked(lock.client(), rev, on_step),
+            stop,
+        )
+        .await;
         finish(lock, result).await
     }
 
@@ -552,6 +604,26 @@ impl Migrator {
             report.steps.push(step);
         }
         Ok(())
+    }
+}
+
+/// Runs `work` unless `stop` resolves first. Then the statement in flight is cancelled: its
+/// transaction aborts and the COMMIT already sent behind it becomes a rollback, so the
+/// migration in progress leaves nothing behind, and the connection is free for the unlock.
+async fn interruptible<T>(
+    client: &Client,
+    work: impl Future<Output = Result<T, Error>>,
+    stop: impl Future<Output = ()>,
+) -> Result<T, Error> {
+    tokio::select! {
+        result = work => result,
+        () = stop => {
+            tracing::warn!("interrupted: cancelling the migration in progress");
+            if let Err(err) = client.cancel_token().cancel_query(tokio_postgres::NoTls).await {
+                tracing::warn!(error = %err, "could not cancel the running statement; waiting for it");
+            }
+            Err(Error::Interrupted)
+        }
     }
 }
 

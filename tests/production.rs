@@ -1,0 +1,332 @@
+//! Production behaviour through the real binary: signals mid-migration, timeouts, failure
+//! reports, strict mode, JSON logs, many replicas failing together, and waiting for a server.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use app::testing::{PrivateCluster, TestDb};
+
+const APP: &str = env!("CARGO_BIN_EXE_app");
+
+fn app(url: &str, args: &[&str]) -> Output {
+    Command::new(APP)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .expect("running app")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+async fn versions(db: &TestDb) -> Vec<i64> {
+    let client = db.pool().get().await.unwrap();
+    client
+        .query(
+            "SELECT version FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn advisory_locks(db: &TestDb) -> i64 {
+    let client = db.pool().get().await.unwrap();
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// A database at V1 whose V2 will fail: V2 reads api_tokens, which is dropped here.
+async fn db_where_v2_fails() -> TestDb {
+    let db = TestDb::at(1).await.unwrap();
+    let client = db.pool().get().await.unwrap();
+    client.batch_execute("DROP TABLE api_tokens").await.unwrap();
+    db
+}
+
+/// Waits until a backend of `application_name LIKE pattern` waits on a lock; returns its pid.
+async fn wait_for_blocked(db: &TestDb, pattern: &str) -> i32 {
+    let client = db.pool().get().await.unwrap();
+    let started = Instant::now();
+    loop {
+        let row = client
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 \
+                 AND wait_event_type = 'Lock' LIMIT 1",
+                &[&pattern],
+            )
+            .await
+            .unwrap();
+        if let Some(row) = row {
+            return row.get(0);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the migration never blocked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn sigterm_during_a_migration_rolls_it_back_releases_the_lock_and_exits_1() {
+    let db = TestDb::at(1).await.unwrap();
+    let mut blocker = db.pool().get().await.unwrap();
+    let tx = blocker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE swagger_specs IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    let child = Command::new(APP)
+        .args(["migrate", "up", "--migration-lock-timeout", "0"])
+        .env("DATABASE_URL", db.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // V2's ALTER TABLE waits behind the lock; the connection names the process.
+    let pattern = format!("app migrate (% pid {})", child.id());
+    wait_for_blocked(&db, &pattern).await;
+
+    let started = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SIGTERM received, stopping the migration run"));
+    assert!(stderr(&out).contains("error: interrupted: the migration in progress was rolled back"));
+    tx.rollback().await.unwrap();
+    assert_eq!(versions(&db).await, [1], "V2 was rolled back, V1 kept");
+    assert_eq!(advisory_locks(&db).await, 0, "the lock was released");
+    let client = db.pool().get().await.unwrap();
+    let column: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
+             WHERE table_name = 'swagger_specs' AND column_name = 'jwt_token')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!column, "nothing of V2 is left");
+}
+
+#[tokio::test]
+async fn migration_lock_timeout_fails_a_blocked_migration_at_its_line() {
+    let db = TestDb::at(1).await.unwrap();
+    let mut blocker = db.pool().get().await.unwrap();
+    let tx = blocker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE swagger_specs IN ACCESS SHARE MODE")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let out = app(
+        db.url(),
+        &["migrate", "up", "--migration-lock-timeout", "300ms"],
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    // The server gives no position for a lock timeout, so the report names the file only.
+    assert!(
+        text.contains("migration V2__move_tokens_to_swagger_specs failed: sql/V2__move_tokens_to_swagger_specs.sql: canceling statement due to lock timeout (SQLSTATE 55P03)"),
+        "{text}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(versions(&db).await, [1]);
+    assert_eq!(advisory_locks(&db).await, 0);
+}
+
+#[tokio::test]
+async fn statement_timeout_bounds_each_migration() {
+    use app::migrate::{Migration, Migrator, Options, Rev, Script};
+    let db = TestDb::empty().await.unwrap();
+    let slow = Migration::new(
+        1,
+        "slow",
+        Script::new("sql/V1__slow.sql", "SELECT 1;\nSELECT pg_sleep(5);\n"),
+        None,
+    )
+    .unwrap();
+    let migrator = Migrator::new(
+        vec![slow],
+        Options {
+            statement_timeout: Some(Duration::from_millis(200)),
+            ..Options::default()
+        },
+    );
+    let started = Instant::now();
+    let err = migrator
+        .up(db.pool(), &Rev::Head, &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        err.starts_with("migration V1__slow failed: sql/V1__slow.sql: canceling statement due to statement timeout (SQLSTATE 57014)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn failed_migration_is_reported_with_position_in_text_and_json() {
+    let db = db_where_v2_fails().await;
+    let out = app(db.url(), &["migrate", "up", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("error: migration V2__move_tokens_to_swagger_specs failed: sql/V2__move_tokens_to_swagger_specs.sql:7:6: relation \"api_tokens\" does not exist (SQLSTATE 42P01)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  | FROM api_tokens AS t\n  |      ^"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failure = &json["migration_failure"]["failure"];
+    assert_eq!(failure["file"], "sql/V2__move_tokens_to_swagger_specs.sql");
+    assert_eq!(
+        (failure["line"].as_i64(), failure["column"].as_i64()),
+        (Some(7), Some(6))
+    );
+    assert_eq!(failure["code"], "42P01");
+    assert_eq!(failure["line_text"], "FROM api_tokens AS t");
+}
+
+#[tokio::test]
+async fn replicas_booting_together_on_a_failing_migration_all_fail_fast_with_one_error() {
+    let db = db_where_v2_fails().await;
+    let started = Instant::now();
+    let children: Vec<_> = (0..32)
+        .map(|_| {
+            Command::new(APP)
+                .args(["--migrate", "--listen", "127.0.0.1:0"])
+                .env("DATABASE_URL", db.url())
+                .env("APP_LOCK_TIMEOUT", "60s")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let line = stderr(&out)
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_default()
+            .to_string();
+        errors.push(line);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "a leaked lock would hang them"
+    );
+    errors.dedup();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].starts_with(
+        "error: applying migrations at boot: migration V2__move_tokens_to_swagger_specs failed: "
+    ));
+    assert_eq!(versions(&db).await, [1]);
+    assert_eq!(advisory_locks(&db).await, 0);
+}
+
+#[tokio::test]
+async fn unknown_versions_warn_and_strict_refuses_to_boot() {
+    let db = TestDb::new().await.unwrap();
+    let client = db.pool().get().await.unwrap();
+    client
+        .batch_execute("INSERT INTO refinery_schema_history VALUES (3, 'from_a_newer_binary', '2026-11-22T00:00:00Z', '1')")
+        .await
+        .unwrap();
+    let lenient = app(db.url(), &["migrate", "up"]);
+    assert!(lenient.status.success());
+    assert!(stderr(&lenient).contains("the database has versions this binary does not know"));
+    let strict = Command::new(APP)
+        .args(["--migrate", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", db.url())
+        .env("APP_STRICT", "true")
+        .output()
+        .unwrap();
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(
+        stderr(&strict).contains("the database has versions this binary does not know: V3"),
+        "{}",
+        stderr(&strict)
+    );
+}
+
+#[tokio::test]
+async fn log_format_json_makes_every_log_line_json() {
+    let db = TestDb::empty().await.unwrap();
+    let out = Command::new(APP)
+        .args(["migrate", "up"])
+        .env("DATABASE_URL", db.url())
+        .env("LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let applied: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "applied migration")
+        .collect();
+    assert_eq!(applied.len(), 2);
+    assert_eq!(applied[0]["fields"]["version"], 1);
+    assert!(applied[0]["fields"]["elapsed_ms"].is_u64());
+}
+
+#[test]
+fn wait_retries_until_the_server_comes_up() {
+    let cluster = PrivateCluster::start(&[], |_| Ok(())).unwrap();
+    cluster.pg_ctl(&["-m", "fast", "stop"]).unwrap();
+    let child = Command::new(APP)
+        .args(["--wait", "30s", "migrate", "current"])
+        .env("DATABASE_URL", cluster.url("postgres"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.pg_ctl(&["start"]).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "base\n");
+    assert!(
+        stderr(&out).contains("database not reachable yet"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Without --wait, one attempt.
+    cluster.pg_ctl(&["-m", "fast", "stop"]).unwrap();
+    let once = app(&cluster.url("postgres"), &["migrate", "current"]);
+    assert_eq!(once.status.code(), Some(1));
+    assert!(
+        stderr(&once).contains("error: connecting to postgres@127.0.0.1:"),
+        "{}",
+        stderr(&once)
+    );
+}
