@@ -169,6 +169,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_rejected_without_panicking(text in ".*") {
+            if let Ok(rev) = text.parse::<Rev>() {
+                // Whatever parses prints back to something that parses the same.
+                proptest::prop_assert_eq!(rev.to_string().parse::<Rev>(), Ok(rev));
+            }
+        }
+
+        #[test]
+        fn relative_steps_parse(n in 1..=i64::MAX, up: bool) {
+            let text = if up { format!("+{n}") } else { format!("-{n}") };
+            let expected = if up { n } else { -n };
+            proptest::prop_assert_eq!(text.parse::<Rev>(), Ok(Rev::Relative(expected)));
+        }
+    }
+
     #[test]
     fn bad_revisions_are_rejected_with_the_text() {
         for text in [

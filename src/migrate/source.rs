@@ -648,6 +648,34 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_file_name_parses_or_is_rejected_without_panicking(name in ".*") {
+            let _ = parse_file_name(&name);
+        }
+
+        #[test]
+        fn well_formed_names_round_trip(
+            undo: bool,
+            version in 1..=i64::MAX,
+            description in "[A-Za-z0-9_]{1,40}",
+        ) {
+            let kind = if undo { 'U' } else { 'V' };
+            let parsed = parse_file_name(&format!("{kind}{version}__{description}.sql")).unwrap();
+            proptest::prop_assert_eq!(parsed.version, version);
+            proptest::prop_assert_eq!(parsed.description, description);
+        }
+
+        #[test]
+        fn any_script_splits_without_panicking(sql in "(?s).{0,200}") {
+            let statements = split_statements(&sql);
+            for statement in &statements {
+                proptest::prop_assert!(statement.line >= 1);
+            }
+            let _ = is_no_transaction(&sql);
+        }
+    }
+
     #[test]
     fn statements_split_around_quotes_comments_and_dollar_quotes() {
         let cases: &[(&str, &[usize])] = &[
