@@ -11,11 +11,17 @@ fn main() {
     // Cargo sets both variables for every build script.
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
-    let dir = root.join("sql");
+    // APP_SQL_DIR embeds another directory (relative to the project root), for benchmarks
+    // and for services that keep their migrations elsewhere.
+    println!("cargo::rerun-if-env-changed=APP_SQL_DIR");
+    let dir = match std::env::var_os("APP_SQL_DIR") {
+        Some(custom) => root.join(custom),
+        None => root.join("sql"),
+    };
 
     // A directory makes Cargo compare the mtime of every file under it, so adding, renaming,
     // deleting or editing a migration re-runs this script (refinery#309, sqlx#1101).
-    println!("cargo::rerun-if-changed=sql");
+    println!("cargo::rerun-if-changed={}", dir.display());
     println!("cargo::rerun-if-changed=src/migrate/source.rs");
     println!("cargo::rerun-if-changed=build.rs");
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Reproduces every figure in BENCHMARKS.md in one run:
+#   bash benches/run.sh            (needs a PostgreSQL: DATABASE_URL, else 127.0.0.1:5432)
+#
+# 1. generates the N=50 and N=300 migration sets (a table, an index, ten rows each);
+# 2. builds `app` in release with each set embedded (APP_SQL_DIR), keeping each binary;
+# 3. runs `cargo bench --bench test_db` and `cargo bench --bench apply`;
+# 4. times an incremental `cargo build` after adding one .sql file against one after no change.
+# Results go to stdout and target/bench/results.md; the plot to benches/apply.svg.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=target/bench
+mkdir -p "$out"
+results="$out/results.md"
+: > "$results"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+cargo build --release --bench apply --bin app >/dev/null
+apply_bin=$(ls -t target/release/deps/apply-* | grep -v '\.d$' | head -1)
+
+for n in 50 300; do
+  dir="$out/sql$n"
+  rm -rf "$dir"
+  "$apply_bin" generate "$dir" "$n"
+  log "building app with $n generated migrations embedded"
+  APP_SQL_DIR="$dir" cargo build --release --bin app >/dev/null
+  cp target/release/app "$out/app-$n"
+  export "APP_BENCH_APP_$n=$PWD/$out/app-$n" "APP_BENCH_SQL_$n=$PWD/$dir"
+done
+log "rebuilding app with sql/"
+cargo build --release --bin app >/dev/null
+
+log "cargo bench --bench test_db"
+cargo bench --bench test_db 2>/dev/null | tee -a "$results"
+log "cargo bench --bench apply"
+cargo bench --bench apply 2>/dev/null | tee -a "$results"
+
+# Incremental builds: nothing changed, then one .sql file added (dev profile, as developers build).
+ms() { date +%s%N | cut -c1-13; }
+cargo build --bin app >/dev/null 2>&1
+t0=$(ms); cargo build --bin app >/dev/null 2>&1; t1=$(ms)
+printf -- '-- no-op\nSELECT 1;\n' > sql/V999999__bench_probe.sql
+t2=$(ms); cargo build --bin app >/dev/null 2>&1; t3=$(ms)
+rm sql/V999999__bench_probe.sql
+cargo build --bin app >/dev/null 2>&1
+{
+  echo
+  echo "## incremental cargo build (dev profile)"
+  echo "| change | ms |"
+  echo "|---|---|"
+  echo "| nothing | $((t1 - t0)) |"
+  echo "| one .sql file added | $((t3 - t2)) |"
+} | tee -a "$results"
+log "results in $results"
