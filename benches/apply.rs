@@ -225,14 +225,22 @@ async fn bench(full: bool) -> anyhow::Result<()> {
             );
             apply_medians.entry(method).or_default().push((set.n, s.median));
         }
-        println!("apply n={} done", set.n);
+        print!("{}", std::mem::take(&mut report));
     }
 
     // 2. No-op boot, whole process: nothing pending.
     let head = TestDb::new().await?;
     let url = head.url().to_string();
     let app_bin = PathBuf::from(env!("CARGO_BIN_EXE_app"));
-    let sql_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql");
+    // refinery reads U files as its "unversioned" migrations, so it gets the V files only.
+    let sql_dir = out_dir.join("sql-v-only");
+    std::fs::create_dir_all(&sql_dir)?;
+    for entry in std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql"))? {
+        let path = entry?.path();
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('V')) {
+            std::fs::copy(&path, sql_dir.join(path.file_name().unwrap_or_default()))?;
+        }
+    }
     let boot_rounds = if full { 31 } else { 2 };
     let mut boot: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
     for round in 0..boot_rounds {
@@ -250,6 +258,7 @@ async fn bench(full: bool) -> anyhow::Result<()> {
             boot.entry(method).or_default().push(ms);
         }
     }
+    print!("{}", std::mem::take(&mut report));
     let psql_boot = stats(&boot["psql -X -c 'select 1'"]).median;
     let _ = writeln!(report, "\n## no-op boot, whole process ({boot_rounds} rounds, ms, ratio to psql)");
     let _ = writeln!(report, "| program | median | min–max | × psql |\n|---|---|---|---|");

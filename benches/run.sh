@@ -32,9 +32,9 @@ log "rebuilding app with sql/"
 cargo build --release --bin app >/dev/null
 
 log "cargo bench --bench test_db"
-cargo bench --bench test_db 2>/dev/null | tee -a "$results"
+cargo bench --bench test_db | tee -a "$results"
 log "cargo bench --bench apply"
-cargo bench --bench apply 2>/dev/null | tee -a "$results"
+cargo bench --bench apply | tee -a "$results"
 
 # Incremental builds: nothing changed, then one .sql file added (dev profile, as developers build).
 ms() { date +%s%N | cut -c1-13; }

@@ -1,0 +1,242 @@
+//! Compile-time SQL checks for `build.rs`: every migration is parsed with squawk's PostgreSQL
+//! grammar (a syntax error fails the build at file:line:column) and linted with squawk's rules
+//! (each finding is a warning, or an error in strict mode).
+//!
+//! Compiled by `build.rs` (through `#[path]`, with the default `sql-lint` feature) and by the
+//! library's unit tests; never into the binary.
+
+use squawk_linter::{Linter, Rule};
+use squawk_syntax::SourceFile;
+use squawk_syntax::ast::AstNode;
+
+/// The comment that silences rules for one file: `-- lint: allow rule-a, rule-b`.
+pub const ALLOW_PREFIX: &str = "-- lint: allow";
+
+/// Rules that stay off by default, and why.
+///
+/// - `require-lock-timeout`, `require-statement-timeout`, `require-timeout-settings`: the
+///   engine sets `lock_timeout` and `statement_timeout` with `SET LOCAL` in every migration's
+///   transaction (`--migration-lock-timeout`, `--migration-statement-timeout`).
+/// - `prefer-*`, `ban-char-field`: column-type style, not migration safety; a team's own
+///   conventions decide (the seed schema uses `varchar` and `integer` on purpose).
+/// - `require-table-schema`: squawk's own opt-in.
+/// - `unused-ignore`: concerns squawk's `-- squawk-ignore` comments, which still work.
+pub const OFF_BY_DEFAULT: &[Rule] = &[
+    Rule::RequireLockTimeout,
+    Rule::RequireStatementTimeout,
+    Rule::RequireTimeoutSettings,
+    Rule::PreferBigintOverInt,
+    Rule::PreferBigintOverSmallint,
+    Rule::PreferIdentity,
+    Rule::PreferRepack,
+    Rule::PreferRobustStmts,
+    Rule::PreferTextField,
+    Rule::PreferTimestampTz,
+    Rule::BanCharField,
+    Rule::RequireTableSchema,
+    Rule::UnusedIgnore,
+];
+
+/// How serious a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// Fails the build.
+    Error,
+    /// A `cargo::warning`.
+    Warning,
+}
+
+/// One finding in one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// `path:line:column: message`, ready for a `cargo::` line.
+    pub message: String,
+}
+
+/// A statement as the parser sees it: its first line and its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedStatement {
+    /// The 1-based line it starts on.
+    pub line: usize,
+    /// Its text.
+    pub text: String,
+}
+
+/// Splits a script into statements with the PostgreSQL grammar.
+pub fn split(sql: &str) -> Vec<ParsedStatement> {
+    let parse = SourceFile::parse(sql);
+    parse
+        .tree()
+        .stmts()
+        .filter(|stmt| !matches!(stmt, squawk_syntax::ast::Stmt::EmptyStmt(_)))
+        .map(|stmt| {
+            let range = stmt.syntax().text_range();
+            let start = usize::from(range.start());
+            ParsedStatement {
+                line: line_col(sql, start).0,
+                text: sql[start..usize::from(range.end())].to_string(),
+            }
+        })
+        .collect()
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(sql: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(sql.len());
+    let before = &sql[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, sql[line_start..offset].chars().count() + 1)
+}
+
+/// The rules a file silences with `-- lint: allow …` lines.
+fn allowed(sql: &str) -> Vec<String> {
+    sql.lines()
+        .filter_map(|line| line.trim().strip_prefix(ALLOW_PREFIX))
+        .flat_map(|rest| rest.split(',').map(|r| r.trim().to_string()))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// Checks one migration file: syntax always, rules only for `V` files (an undo file exists to
+/// drop things). `in_transaction` is false for `-- no-transaction` files, which changes what
+/// squawk expects (CONCURRENTLY is then allowed, and needed).
+pub fn check(path: &str, sql: &str, lint_rules: bool, in_transaction: bool, strict: bool) -> Vec<Finding> {
+    let parse = SourceFile::parse(sql);
+    let errors = parse.errors();
+    if !errors.is_empty() {
+        return errors
+            .iter()
+            .map(|err| {
+                let (line, column) = line_col(sql, usize::from(err.range().start()));
+                Finding {
+                    severity: Severity::Error,
+                    message: format!("{path}:{line}:{column}: syntax error: {}", err.message()),
+                }
+            })
+            .collect();
+    }
+    if !lint_rules {
+        return Vec::new();
+    }
+    let allowed = allowed(sql);
+    let mut findings = Vec::new();
+    for name in &allowed {
+        if name.parse::<Rule>().is_err() {
+            findings.push(Finding {
+                severity: Severity::Error,
+                message: format!("{path}: `{ALLOW_PREFIX} {name}` names no lint rule"),
+            });
+        }
+    }
+    let mut linter = Linter::with_rules(&[], OFF_BY_DEFAULT);
+    linter.settings.assume_in_transaction = in_transaction;
+    for violation in linter.lint(&parse, sql) {
+        let rule = violation.code.to_string();
+        if allowed.contains(&rule) {
+            continue;
+        }
+        let (line, column) = line_col(sql, usize::from(violation.text_range.start()));
+        let help = violation
+            .help
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
+        findings.push(Finding {
+            severity: if strict {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            message: format!(
+                "{path}:{line}:{column}: {rule}: {}{help}; silence it with `{ALLOW_PREFIX} {rule}`",
+                violation.message
+            ),
+        });
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lint(sql: &str) -> Vec<String> {
+        check("sql/V3__x.sql", sql, true, true, false)
+            .into_iter()
+            .map(|f| f.message)
+            .collect()
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_and_column() {
+        let findings = check("sql/V3__x.sql", "-- one\nCREATE TABLE t (id int);\nSELEC 1;\n", true, true, false);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].severity, Severity::Error);
+        assert!(
+            findings[0].message.starts_with("sql/V3__x.sql:3:1: syntax error: "),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn each_dangerous_operation_is_named_by_its_rule() {
+        let cases = [
+            ("CREATE INDEX users_email ON users (email);", "require-concurrent-index-creation"),
+            ("ALTER TABLE users ADD COLUMN age int NOT NULL;", "adding-required-field"),
+            ("ALTER TABLE users ALTER COLUMN email TYPE text;", "changing-column-type"),
+            (
+                "ALTER TABLE chat_sessions ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id);",
+                "adding-foreign-key-constraint",
+            ),
+            ("ALTER TABLE users DROP COLUMN email;", "ban-drop-column"),
+            ("DROP TABLE users;", "ban-drop-table"),
+            ("ALTER TABLE users RENAME COLUMN email TO mail;", "renaming-column"),
+            ("ALTER TABLE users RENAME TO people;", "renaming-table"),
+        ];
+        for (sql, rule) in cases {
+            let found = lint(&format!("-- a comment\n{sql}\n"));
+            assert!(
+                found.iter().any(|m| m.starts_with("sql/V3__x.sql:2:") && m.contains(&format!(": {rule}: "))),
+                "{sql}: {found:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn index_on_a_table_created_in_the_same_file_is_fine() {
+        let found = lint("CREATE TABLE t (id bigint PRIMARY KEY, name text);\nCREATE INDEX t_name ON t (name);\n");
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn allow_comment_silences_its_rule_only() {
+        let sql = "-- lint: allow ban-drop-table\nDROP TABLE users;\nALTER TABLE t DROP COLUMN c;\n";
+        let found = lint(sql);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].contains(": ban-drop-column: "));
+        let unknown = lint("-- lint: allow no-such-rule\nSELECT 1;\n");
+        assert_eq!(unknown, ["sql/V3__x.sql: `-- lint: allow no-such-rule` names no lint rule"]);
+    }
+
+    #[test]
+    fn strict_mode_turns_warnings_into_errors() {
+        let findings = check("sql/V3__x.sql", "DROP TABLE users;", true, true, true);
+        assert_eq!(findings[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn timeout_rules_are_off_because_the_engine_sets_them() {
+        let found = lint("ALTER TABLE users ADD COLUMN note text;\n");
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn the_parser_splits_statements() {
+        let sql = "-- no-transaction\nCREATE INDEX CONCURRENTLY a ON t (x);\n\n\
+                   CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n";
+        let lines: Vec<usize> = split(sql).iter().map(|s| s.line).collect();
+        assert_eq!(lines, [2, 4]);
+    }
+}
