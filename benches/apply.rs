@@ -22,7 +22,8 @@ use app::testing::TestDb;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Single-threaded, like `app migrate`, so the reference programs are measured alike.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match args.first().map(String::as_str) {
         Some("refinery-up") => runtime.block_on(refinery_up(Path::new(&args[1]), &args[2])),
         Some("bare") => runtime.block_on(bare(&args[1])),
@@ -174,7 +175,7 @@ fn scripts(sql: &Path, out: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
 }
 
 async fn bench(full: bool) -> anyhow::Result<()> {
-    let rounds = if full { 7 } else { 1 };
+    let rounds = if full { 9 } else { 1 };
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench");
     let me = std::env::current_exe()?;
     let mut report = String::new();
@@ -244,13 +245,25 @@ async fn bench(full: bool) -> anyhow::Result<()> {
     let boot_rounds = if full { 31 } else { 2 };
     let mut boot: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
     for round in 0..boot_rounds {
-        let methods: [&'static str; 4] = ["psql -X -c 'select 1'", "app migrate up (no-op)", "refinery (no-op)", "bare tokio-postgres connect + SELECT 1"];
+        let methods: [&'static str; 5] = [
+            "psql -X -c 'select 1'",
+            "app migrate up (no-op)",
+            "app migrate up (no-op, sslmode=disable)",
+            "refinery (no-op)",
+            "bare tokio-postgres connect + SELECT 1",
+        ];
         for k in 0..methods.len() {
             let method = methods[(k + round) % methods.len()];
             let ms = match method {
                 "psql -X -c 'select 1'" => time_command(Command::new("psql").args(["-X", "-q", "-c", "select 1", "-d", &url]))?,
                 "app migrate up (no-op)" => time_command(
                     Command::new(&app_bin).args(["migrate", "up"]).env("DATABASE_URL", &url).env("RUST_LOG", "warn"),
+                )?,
+                "app migrate up (no-op, sslmode=disable)" => time_command(
+                    Command::new(&app_bin)
+                        .args(["migrate", "up"])
+                        .env("DATABASE_URL", format!("{url}?sslmode=disable"))
+                        .env("RUST_LOG", "warn"),
                 )?,
                 "refinery (no-op)" => time_command(Command::new(&me).args(["refinery-up", &sql_dir.to_string_lossy(), &url]))?,
                 _ => time_command(Command::new(&me).args(["bare", &url]))?,
