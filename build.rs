@@ -5,6 +5,11 @@
 #[allow(dead_code)]
 mod source;
 
+#[cfg(feature = "sql-lint")]
+#[path = "src/migrate/lint.rs"]
+#[allow(dead_code)]
+mod lint;
+
 use std::path::PathBuf;
 
 fn main() {
@@ -32,10 +37,17 @@ fn main() {
         );
         return;
     }
-    match source::scan(&root, &dir) {
+    // APP_SQL_LINT=strict turns lint warnings into errors (for CI); APP_SQL_LINT=off skips the
+    // SQL checks (syntax and lint) altogether.
+    println!("cargo::rerun-if-env-changed=APP_SQL_LINT");
+    let lint_mode = std::env::var("APP_SQL_LINT").unwrap_or_default();
+    match scan(&root, &dir, lint_mode != "off") {
         Ok(scan) => {
             for file in &scan.ignored {
                 println!("cargo::warning={file}: ignored, migration files end in .sql");
+            }
+            if lint_mode != "off" {
+                check_sql(&scan.migrations, lint_mode == "strict");
             }
             let code = source::render(&scan.migrations);
             source::write_if_changed(&out.join("migrations.rs"), &code)
@@ -48,3 +60,41 @@ fn main() {
         }
     }
 }
+
+/// Scans with the PostgreSQL grammar's statement split when the `sql-lint` feature is on.
+fn scan(
+    root: &std::path::Path,
+    dir: &std::path::Path,
+    parse: bool,
+) -> Result<source::Scan, Vec<source::Problem>> {
+    #[cfg(feature = "sql-lint")]
+    if parse {
+        return source::scan_with(root, dir, &|sql| {
+            lint::split(sql).iter().map(|s| s.line).collect()
+        });
+    }
+    let _ = parse;
+    source::scan(root, dir)
+}
+
+/// Parses every file and lints every `V` file, printing findings as `cargo::` lines.
+#[cfg(feature = "sql-lint")]
+fn check_sql(migrations: &[source::SourceMigration], strict: bool) {
+    for m in migrations {
+        let files = std::iter::once((&m.apply, true)).chain(m.undo.iter().map(|u| (u, false)));
+        for (file, lint_rules) in files {
+            let in_transaction = !source::is_no_transaction(&file.sql);
+            for finding in lint::check(&file.display, &file.sql, lint_rules, in_transaction, strict)
+            {
+                let kind = match finding.severity {
+                    lint::Severity::Error => "error",
+                    lint::Severity::Warning => "warning",
+                };
+                println!("cargo::{kind}={}", finding.message);
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "sql-lint"))]
+fn check_sql(_migrations: &[source::SourceMigration], _strict: bool) {}

@@ -23,7 +23,9 @@ use app::testing::TestDb;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // Single-threaded, like `app migrate`, so the reference programs are measured alike.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     match args.first().map(String::as_str) {
         Some("refinery-up") => runtime.block_on(refinery_up(Path::new(&args[1]), &args[2])),
         Some("bare") => runtime.block_on(bare(&args[1])),
@@ -53,7 +55,9 @@ async fn refinery_up(dir: &Path, url: &str) -> anyhow::Result<()> {
     let (mut client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     let migrations = refinery::load_sql_migrations(dir)?;
-    refinery::Runner::new(&migrations).run_async(&mut client).await?;
+    refinery::Runner::new(&migrations)
+        .run_async(&mut client)
+        .await?;
     Ok(())
 }
 
@@ -89,7 +93,10 @@ fn stats(samples: &[f64]) -> Stats {
 
 fn time_command(command: &mut Command) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let out = command.stdout(Stdio::null()).stderr(Stdio::piped()).output()?;
+    let out = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()?;
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     anyhow::ensure!(
         out.status.success(),
@@ -108,7 +115,11 @@ fn peak_rss_kib(program: &Path, args: &[&str], url: &str) -> anyhow::Result<u64>
         .env("DATABASE_URL", url)
         .env("RUST_LOG", "warn")
         .output()?;
-    anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stderr);
     let line = text
         .lines()
@@ -187,8 +198,13 @@ async fn bench(full: bool) -> anyhow::Result<()> {
         let sql_dir = set.sql.to_string_lossy().to_string();
         let mut samples: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
         for round in 0..rounds {
-            let methods: [&'static str; 5] =
-                ["app migrate up", "refinery", "psql -1", "psql, a transaction per file", "app migrate up --grouped"];
+            let methods: [&'static str; 5] = [
+                "app migrate up",
+                "refinery",
+                "psql -1",
+                "psql, a transaction per file",
+                "app migrate up --grouped",
+            ];
             // Rotate the order each round, so no method always runs on a warmer server.
             for k in 0..methods.len() {
                 let method = methods[(k + round) % methods.len()];
@@ -196,7 +212,10 @@ async fn bench(full: bool) -> anyhow::Result<()> {
                 let url = db.url();
                 let ms = match method {
                     "app migrate up" => time_command(
-                        Command::new(&set.app).args(["migrate", "up"]).env("DATABASE_URL", url).env("RUST_LOG", "warn"),
+                        Command::new(&set.app)
+                            .args(["migrate", "up"])
+                            .env("DATABASE_URL", url)
+                            .env("RUST_LOG", "warn"),
                     )?,
                     "app migrate up --grouped" => time_command(
                         Command::new(&set.app)
@@ -204,7 +223,9 @@ async fn bench(full: bool) -> anyhow::Result<()> {
                             .env("DATABASE_URL", url)
                             .env("RUST_LOG", "warn"),
                     )?,
-                    "refinery" => time_command(Command::new(&me).args(["refinery-up", &sql_dir, url]))?,
+                    "refinery" => {
+                        time_command(Command::new(&me).args(["refinery-up", &sql_dir, url]))?
+                    }
                     "psql -1" => time_command(&mut psql(url, &all, true))?,
                     _ => time_command(&mut psql(url, &per_tx, false))?,
                 };
@@ -212,8 +233,15 @@ async fn bench(full: bool) -> anyhow::Result<()> {
             }
         }
         let limit = stats(&samples["psql -1"]).median;
-        let _ = writeln!(report, "\n## apply n={} ({rounds} rounds, ms, ratio to psql -1)", set.n);
-        let _ = writeln!(report, "| method | median | min–max | × psql -1 |\n|---|---|---|---|");
+        let _ = writeln!(
+            report,
+            "\n## apply n={} ({rounds} rounds, ms, ratio to psql -1)",
+            set.n
+        );
+        let _ = writeln!(
+            report,
+            "| method | median | min–max | × psql -1 |\n|---|---|---|---|"
+        );
         for (method, values) in &samples {
             let s = stats(values);
             let _ = writeln!(
@@ -224,7 +252,10 @@ async fn bench(full: bool) -> anyhow::Result<()> {
                 s.max,
                 s.median / limit
             );
-            apply_medians.entry(method).or_default().push((set.n, s.median));
+            apply_medians
+                .entry(method)
+                .or_default()
+                .push((set.n, s.median));
         }
         print!("{}", std::mem::take(&mut report));
     }
@@ -238,7 +269,11 @@ async fn bench(full: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(&sql_dir)?;
     for entry in std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql"))? {
         let path = entry?.path();
-        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('V')) {
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('V'))
+        {
             std::fs::copy(&path, sql_dir.join(path.file_name().unwrap_or_default()))?;
         }
     }
@@ -255,9 +290,14 @@ async fn bench(full: bool) -> anyhow::Result<()> {
         for k in 0..methods.len() {
             let method = methods[(k + round) % methods.len()];
             let ms = match method {
-                "psql -X -c 'select 1'" => time_command(Command::new("psql").args(["-X", "-q", "-c", "select 1", "-d", &url]))?,
+                "psql -X -c 'select 1'" => time_command(
+                    Command::new("psql").args(["-X", "-q", "-c", "select 1", "-d", &url]),
+                )?,
                 "app migrate up (no-op)" => time_command(
-                    Command::new(&app_bin).args(["migrate", "up"]).env("DATABASE_URL", &url).env("RUST_LOG", "warn"),
+                    Command::new(&app_bin)
+                        .args(["migrate", "up"])
+                        .env("DATABASE_URL", &url)
+                        .env("RUST_LOG", "warn"),
                 )?,
                 "app migrate up (no-op, sslmode=disable)" => time_command(
                     Command::new(&app_bin)
@@ -265,7 +305,11 @@ async fn bench(full: bool) -> anyhow::Result<()> {
                         .env("DATABASE_URL", format!("{url}?sslmode=disable"))
                         .env("RUST_LOG", "warn"),
                 )?,
-                "refinery (no-op)" => time_command(Command::new(&me).args(["refinery-up", &sql_dir.to_string_lossy(), &url]))?,
+                "refinery (no-op)" => time_command(Command::new(&me).args([
+                    "refinery-up",
+                    &sql_dir.to_string_lossy(),
+                    &url,
+                ]))?,
                 _ => time_command(Command::new(&me).args(["bare", &url]))?,
             };
             boot.entry(method).or_default().push(ms);
@@ -273,16 +317,32 @@ async fn bench(full: bool) -> anyhow::Result<()> {
     }
     print!("{}", std::mem::take(&mut report));
     let psql_boot = stats(&boot["psql -X -c 'select 1'"]).median;
-    let _ = writeln!(report, "\n## no-op boot, whole process ({boot_rounds} rounds, ms, ratio to psql)");
-    let _ = writeln!(report, "| program | median | min–max | × psql |\n|---|---|---|---|");
+    let _ = writeln!(
+        report,
+        "\n## no-op boot, whole process ({boot_rounds} rounds, ms, ratio to psql)"
+    );
+    let _ = writeln!(
+        report,
+        "| program | median | min–max | × psql |\n|---|---|---|---|"
+    );
     for (method, values) in &boot {
         let s = stats(values);
-        let _ = writeln!(report, "| {method} | {:.2} | {:.2}–{:.2} | {:.2} |", s.median, s.min, s.max, s.median / psql_boot);
+        let _ = writeln!(
+            report,
+            "| {method} | {:.2} | {:.2}–{:.2} | {:.2} |",
+            s.median,
+            s.min,
+            s.max,
+            s.median / psql_boot
+        );
     }
 
     // 3. Round trips of the no-op check, lock included, counted by a proxy.
     let trips = count_round_trips(&head).await?;
-    let _ = writeln!(report, "\n## round trips of a no-op `up`, lock included\n{trips} (client flights after the connection is set up)");
+    let _ = writeln!(
+        report,
+        "\n## round trips of a no-op `up`, lock included\n{trips} (client flights after the connection is set up)"
+    );
 
     // 4. build.rs scanning and rendering 1000 files.
     let scan = scan_1000(&out_dir.join("scan1000"), if full { 21 } else { 3 })?;
@@ -296,8 +356,19 @@ async fn bench(full: bool) -> anyhow::Result<()> {
     if let Some(set) = prepared().into_iter().find(|s| s.n == 300) {
         let mut rss = Vec::new();
         for (name, program, args) in [
-            ("app migrate up", set.app.clone(), vec!["migrate".to_string(), "up".to_string()]),
-            ("refinery", me.clone(), vec!["refinery-up".to_string(), set.sql.to_string_lossy().to_string()]),
+            (
+                "app migrate up",
+                set.app.clone(),
+                vec!["migrate".to_string(), "up".to_string()],
+            ),
+            (
+                "refinery",
+                me.clone(),
+                vec![
+                    "refinery-up".to_string(),
+                    set.sql.to_string_lossy().to_string(),
+                ],
+            ),
         ] {
             let db = TestDb::empty().await?;
             let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -307,8 +378,14 @@ async fn bench(full: bool) -> anyhow::Result<()> {
             rss.push((name, peak_rss_kib(&program, &args, db.url())?));
         }
         let db = TestDb::empty().await?;
-        rss.push(("bare tokio-postgres connect + SELECT 1", peak_rss_kib(&me, &["bare", db.url()], db.url())?));
-        let _ = writeln!(report, "\n## peak RSS applying n=300 (/usr/bin/time -v)\n| program | MiB |\n|---|---|");
+        rss.push((
+            "bare tokio-postgres connect + SELECT 1",
+            peak_rss_kib(&me, &["bare", db.url()], db.url())?,
+        ));
+        let _ = writeln!(
+            report,
+            "\n## peak RSS applying n=300 (/usr/bin/time -v)\n| program | MiB |\n|---|---|"
+        );
         for (name, kib) in rss {
             let _ = writeln!(report, "| {name} | {:.1} |", kib as f64 / 1024.0);
         }
@@ -330,14 +407,21 @@ async fn count_round_trips(db: &TestDb) -> anyhow::Result<u64> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let proxy_port = listener.local_addr()?.port();
-    let upstream_port = db.config().pg().get_ports().first().copied().unwrap_or(5432);
+    let upstream_port = db
+        .config()
+        .pg()
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432);
     let flights = Arc::new(AtomicU64::new(0));
     let server_spoke = Arc::new(AtomicBool::new(true));
     {
         let (flights, server_spoke) = (flights.clone(), server_spoke.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await else {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await
+                else {
                     return;
                 };
                 let (mut cr, mut cw) = client.into_split();
@@ -376,9 +460,15 @@ async fn count_round_trips(db: &TestDb) -> anyhow::Result<u64> {
     drop(pool.get().await?); // connection set-up is not part of the check
     tokio::time::sleep(Duration::from_millis(50)).await;
     let before = flights.load(Ordering::SeqCst);
-    let migrator = Migrator::new(Migration::from_embedded_set(app::MIGRATIONS)?, Options::default());
+    let migrator = Migrator::new(
+        Migration::from_embedded_set(app::MIGRATIONS)?,
+        Options::default(),
+    );
     let report = migrator.up(&pool, &Rev::Head, &mut |_| {}).await?;
-    anyhow::ensure!(report.steps.is_empty(), "the database was expected to be at head");
+    anyhow::ensure!(
+        report.steps.is_empty(),
+        "the database was expected to be at head"
+    );
     Ok(flights.load(Ordering::SeqCst) - before)
 }
 
@@ -423,27 +513,66 @@ fn plot(series: &BTreeMap<&'static str, Vec<(i64, f64)>>) -> String {
         h - bottom
     );
     for n in [0.0, 50.0, 100.0, 150.0, 200.0, 250.0, 300.0] {
-        let _ = writeln!(svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{n}</text>", x(n), h - bottom + 16.0);
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{n}</text>",
+            x(n),
+            h - bottom + 16.0
+        );
     }
     for i in 0..=5 {
         let ms = max_ms * f64::from(i) / 5.0;
-        let _ = writeln!(svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{ms:.0}</text>", left - 6.0, y(ms) + 4.0);
-        let _ = writeln!(svg, "<line x1=\"{left}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#ddd\"/>", y(ms), w - right);
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{ms:.0}</text>",
+            left - 6.0,
+            y(ms) + 4.0
+        );
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#ddd\"/>",
+            y(ms),
+            w - right
+        );
     }
-    let _ = writeln!(svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">N (migrations)</text>", (left + w - right) / 2.0, h - 12.0);
+    let _ = writeln!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">N (migrations)</text>",
+        (left + w - right) / 2.0,
+        h - 12.0
+    );
     for (i, (name, points)) in series.iter().enumerate() {
         let color = colors[i % colors.len()];
         let path: Vec<String> = std::iter::once((0, 0.0))
             .chain(points.iter().copied())
             .map(|(n, ms)| format!("{:.1},{:.1}", x(n as f64), y(ms)))
             .collect();
-        let _ = writeln!(svg, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", path.join(" "));
+        let _ = writeln!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
+            path.join(" ")
+        );
         for (n, ms) in points {
-            let _ = writeln!(svg, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"/>", x(*n as f64), y(*ms));
+            let _ = writeln!(
+                svg,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"/>",
+                x(*n as f64),
+                y(*ms)
+            );
         }
         let ly = top + 20.0 + 20.0 * i as f64;
-        let _ = writeln!(svg, "<line x1=\"{}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"2\"/>", w - right + 15.0, w - right + 35.0);
-        let _ = writeln!(svg, "<text x=\"{}\" y=\"{}\">{name}</text>", w - right + 40.0, ly + 4.0);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"2\"/>",
+            w - right + 15.0,
+            w - right + 35.0
+        );
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{}\">{name}</text>",
+            w - right + 40.0,
+            ly + 4.0
+        );
     }
     svg.push_str("</svg>\n");
     svg

@@ -21,11 +21,13 @@ impl Fixture {
         fs::create_dir_all(dir.join("src/migrate")).unwrap();
         fs::create_dir_all(dir.join("sql")).unwrap();
         fs::copy(Path::new(ROOT).join("build.rs"), dir.join("build.rs")).unwrap();
-        fs::copy(
-            Path::new(ROOT).join("src/migrate/source.rs"),
-            dir.join("src/migrate/source.rs"),
-        )
-        .unwrap();
+        for module in ["source.rs", "lint.rs"] {
+            fs::copy(
+                Path::new(ROOT).join("src/migrate").join(module),
+                dir.join("src/migrate").join(module),
+            )
+            .unwrap();
+        }
         fs::copy(Path::new(ROOT).join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
         for entry in fs::read_dir(Path::new(ROOT).join("sql")).unwrap() {
             let entry = entry.unwrap();
@@ -37,7 +39,10 @@ impl Fixture {
             dir.join("Cargo.toml"),
             format!(
                 "[package]\nname = \"build-fixture-{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
-                 [build-dependencies]\nwalkdir = \"2\"\n\n[workspace]\n"
+                 [features]\ndefault = [\"sql-lint\"]\nsql-lint = [\"dep:squawk-syntax\", \"dep:squawk-linter\"]\n\n\
+                 [build-dependencies]\nwalkdir = \"2\"\n\
+                 squawk-syntax = {{ version = \"2\", optional = true }}\n\
+                 squawk-linter = {{ version = \"2\", optional = true }}\n\n[workspace]\n"
             ),
         )
         .unwrap();
@@ -71,8 +76,13 @@ fn main() {
     }
 
     fn cargo(&self, command: &str) -> Output {
+        self.cargo_with(command, &[])
+    }
+
+    fn cargo_with(&self, command: &str, env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO"))
-            .args([command, "--quiet", "--offline"])
+            .args([command, "--offline"])
+            .envs(env.iter().copied())
             .current_dir(&self.dir)
             // One target directory for every fixture, so walkdir is compiled once.
             .env(
@@ -85,7 +95,7 @@ fn main() {
     }
 
     fn embedded(&self) -> String {
-        let out = self.cargo("run");
+        let out = self.cargo_with("run", &[("CARGO_TERM_QUIET", "true")]);
         assert!(
             out.status.success(),
             "{}",
@@ -165,5 +175,73 @@ fn no_transaction_file_with_two_statements_fails_at_its_second_statement() {
     assert!(
         stderr.contains("@0.0.0: sql/V3__index.sql:4: a `-- no-transaction` file must hold exactly one statement, but this one holds 2"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn syntax_error_fails_the_build_at_its_line() {
+    let fixture = Fixture::new("syntax");
+    fixture.write(
+        "V3__typo.sql",
+        "-- a migration with a typo\nCREATE TABLE t (id bigint);\nSELEC 1;\n",
+    );
+    let out = fixture.cargo("build");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("@0.0.0: sql/V3__typo.sql:3:1: syntax error at or near `SELEC`: expected command, found IDENT"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn lint_warns_with_the_rule_and_the_allow_comment_silences_it() {
+    let fixture = Fixture::new("lint");
+    fixture.write(
+        "V3__email_index.sql",
+        "CREATE INDEX users_email ON users (email);\n",
+    );
+    let out = fixture.cargo("build");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: build-fixture-lint@0.0.0: sql/V3__email_index.sql:1:1: require-concurrent-index-creation: "),
+        "{stderr}"
+    );
+
+    let strict = fixture.cargo_with("build", &[("APP_SQL_LINT", "strict")]);
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(!strict.status.success());
+    assert!(
+        stderr.contains("error: build-fixture-lint@0.0.0: sql/V3__email_index.sql:1:1: require-concurrent-index-creation: "),
+        "{stderr}"
+    );
+
+    fixture.write(
+        "V3__email_index.sql",
+        "-- lint: allow require-concurrent-index-creation\nCREATE INDEX users_email ON users (email);\n",
+    );
+    let out = fixture.cargo("build");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("require-concurrent-index-creation"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_transaction_statements_are_counted_by_the_parser() {
+    let fixture = Fixture::new("parser-split");
+    // A SQL-standard function body holds semicolons outside any quotes: one statement.
+    fixture.write(
+        "V3__function.sql",
+        "-- no-transaction\nCREATE FUNCTION one() RETURNS int LANGUAGE sql\nBEGIN ATOMIC SELECT 1; END;\n",
+    );
+    let out = fixture.cargo("build");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -12,6 +12,9 @@ use squawk_syntax::ast::AstNode;
 /// The comment that silences rules for one file: `-- lint: allow rule-a, rule-b`.
 pub const ALLOW_PREFIX: &str = "-- lint: allow";
 
+/// The pseudo-rule that downgrades syntax errors of one file to warnings.
+pub const SYNTAX_ERROR: &str = "syntax-error";
+
 /// Rules that stay off by default, and why.
 ///
 /// - `require-lock-timeout`, `require-statement-timeout`, `require-timeout-settings`: the
@@ -103,28 +106,67 @@ fn allowed(sql: &str) -> Vec<String> {
 /// Checks one migration file: syntax always, rules only for `V` files (an undo file exists to
 /// drop things). `in_transaction` is false for `-- no-transaction` files, which changes what
 /// squawk expects (CONCURRENTLY is then allowed, and needed).
-pub fn check(path: &str, sql: &str, lint_rules: bool, in_transaction: bool, strict: bool) -> Vec<Finding> {
+pub fn check(
+    path: &str,
+    sql: &str,
+    lint_rules: bool,
+    in_transaction: bool,
+    strict: bool,
+) -> Vec<Finding> {
     let parse = SourceFile::parse(sql);
+    let allowed = allowed(sql);
     let errors = parse.errors();
     if !errors.is_empty() {
-        return errors
-            .iter()
-            .map(|err| {
-                let (line, column) = line_col(sql, usize::from(err.range().start()));
-                Finding {
-                    severity: Severity::Error,
-                    message: format!("{path}:{line}:{column}: syntax error: {}", err.message()),
-                }
-            })
-            .collect();
+        // `-- lint: allow syntax-error` is the way out if the grammar rejects valid SQL.
+        let severity = if allowed.iter().any(|a| a == SYNTAX_ERROR) {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        // One error per line: the parser's recovery often reports the rest of a bad line too.
+        let mut seen_lines = Vec::new();
+        let mut findings = Vec::new();
+        for err in &errors {
+            let (start, end) = (
+                usize::from(err.range().start()),
+                usize::from(err.range().end()),
+            );
+            let (line, column) = line_col(sql, start);
+            if seen_lines.contains(&line) {
+                continue;
+            }
+            seen_lines.push(line);
+            // The error's range is often empty: show the token that starts there.
+            let near = sql
+                .get(start..end)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .or_else(|| {
+                    let rest = sql.get(start..)?;
+                    let token = rest
+                        .split(|c: char| c.is_whitespace() || c == ';' || c == ',' || c == '(')
+                        .next()?;
+                    (!token.is_empty()).then_some(token)
+                });
+            let near = near
+                .map(|t| format!(" at or near `{t}`"))
+                .unwrap_or_default();
+            findings.push(Finding {
+                severity,
+                message: format!(
+                    "{path}:{line}:{column}: syntax error{near}: {}",
+                    err.message()
+                ),
+            });
+        }
+        return findings;
     }
     if !lint_rules {
         return Vec::new();
     }
-    let allowed = allowed(sql);
     let mut findings = Vec::new();
     for name in &allowed {
-        if name.parse::<Rule>().is_err() {
+        if name != SYNTAX_ERROR && name.parse::<Rule>().is_err() {
             findings.push(Finding {
                 severity: Severity::Error,
                 message: format!("{path}: `{ALLOW_PREFIX} {name}` names no lint rule"),
@@ -141,7 +183,7 @@ pub fn check(path: &str, sql: &str, lint_rules: bool, in_transaction: bool, stri
         let (line, column) = line_col(sql, usize::from(violation.text_range.start()));
         let help = violation
             .help
-            .map(|h| format!(" ({h})"))
+            .map(|h| format!(" ({})", h.trim_end_matches('.')))
             .unwrap_or_default();
         findings.push(Finding {
             severity: if strict {
@@ -151,7 +193,7 @@ pub fn check(path: &str, sql: &str, lint_rules: bool, in_transaction: bool, stri
             },
             message: format!(
                 "{path}:{line}:{column}: {rule}: {}{help}; silence it with `{ALLOW_PREFIX} {rule}`",
-                violation.message
+                violation.message.trim_end_matches('.')
             ),
         });
     }
@@ -171,34 +213,54 @@ mod tests {
 
     #[test]
     fn syntax_error_names_file_line_and_column() {
-        let findings = check("sql/V3__x.sql", "-- one\nCREATE TABLE t (id int);\nSELEC 1;\n", true, true, false);
+        let findings = check(
+            "sql/V3__x.sql",
+            "-- one\nCREATE TABLE t (id int);\nSELEC 1;\n",
+            true,
+            true,
+            false,
+        );
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert_eq!(findings[0].severity, Severity::Error);
-        assert!(
-            findings[0].message.starts_with("sql/V3__x.sql:3:1: syntax error: "),
-            "{findings:?}"
+        assert_eq!(
+            findings[0].message,
+            "sql/V3__x.sql:3:1: syntax error at or near `SELEC`: expected command, found IDENT"
         );
     }
 
     #[test]
     fn each_dangerous_operation_is_named_by_its_rule() {
         let cases = [
-            ("CREATE INDEX users_email ON users (email);", "require-concurrent-index-creation"),
-            ("ALTER TABLE users ADD COLUMN age int NOT NULL;", "adding-required-field"),
-            ("ALTER TABLE users ALTER COLUMN email TYPE text;", "changing-column-type"),
+            (
+                "CREATE INDEX users_email ON users (email);",
+                "require-concurrent-index-creation",
+            ),
+            (
+                "ALTER TABLE users ADD COLUMN age int NOT NULL;",
+                "adding-required-field",
+            ),
+            (
+                "ALTER TABLE users ALTER COLUMN email TYPE text;",
+                "changing-column-type",
+            ),
             (
                 "ALTER TABLE chat_sessions ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id);",
                 "adding-foreign-key-constraint",
             ),
             ("ALTER TABLE users DROP COLUMN email;", "ban-drop-column"),
             ("DROP TABLE users;", "ban-drop-table"),
-            ("ALTER TABLE users RENAME COLUMN email TO mail;", "renaming-column"),
+            (
+                "ALTER TABLE users RENAME COLUMN email TO mail;",
+                "renaming-column",
+            ),
             ("ALTER TABLE users RENAME TO people;", "renaming-table"),
         ];
         for (sql, rule) in cases {
             let found = lint(&format!("-- a comment\n{sql}\n"));
             assert!(
-                found.iter().any(|m| m.starts_with("sql/V3__x.sql:2:") && m.contains(&format!(": {rule}: "))),
+                found.iter().any(
+                    |m| m.starts_with("sql/V3__x.sql:2:") && m.contains(&format!(": {rule}: "))
+                ),
                 "{sql}: {found:#?}"
             );
         }
@@ -206,18 +268,24 @@ mod tests {
 
     #[test]
     fn index_on_a_table_created_in_the_same_file_is_fine() {
-        let found = lint("CREATE TABLE t (id bigint PRIMARY KEY, name text);\nCREATE INDEX t_name ON t (name);\n");
+        let found = lint(
+            "CREATE TABLE t (id bigint PRIMARY KEY, name text);\nCREATE INDEX t_name ON t (name);\n",
+        );
         assert!(found.is_empty(), "{found:#?}");
     }
 
     #[test]
     fn allow_comment_silences_its_rule_only() {
-        let sql = "-- lint: allow ban-drop-table\nDROP TABLE users;\nALTER TABLE t DROP COLUMN c;\n";
+        let sql =
+            "-- lint: allow ban-drop-table\nDROP TABLE users;\nALTER TABLE t DROP COLUMN c;\n";
         let found = lint(sql);
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].contains(": ban-drop-column: "));
         let unknown = lint("-- lint: allow no-such-rule\nSELECT 1;\n");
-        assert_eq!(unknown, ["sql/V3__x.sql: `-- lint: allow no-such-rule` names no lint rule"]);
+        assert_eq!(
+            unknown,
+            ["sql/V3__x.sql: `-- lint: allow no-such-rule` names no lint rule"]
+        );
     }
 
     #[test]

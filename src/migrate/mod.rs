@@ -4,6 +4,8 @@
 
 mod error;
 mod history;
+#[cfg(test)]
+mod lint;
 mod lock;
 mod migration;
 mod migrator;
