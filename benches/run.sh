@@ -36,6 +36,34 @@ cargo bench --bench test_db | tee -a "$results"
 log "cargo bench --bench apply"
 cargo bench --bench apply | tee -a "$results"
 
+# build.rs itself (dev profile, as compiled for developers) on 1000 generated files, with the
+# SQL checks off and on: the scan/render target is 50 ms.
+scan_dir="$out/sql1000"
+rm -rf "$scan_dir"; "$apply_bin" generate "$scan_dir" 1000
+cargo build --bin app >/dev/null 2>&1
+build_script=$(ls -t target/debug/build/app-*/build-script-build | head -1)
+mkdir -p "$out/build-script-out"
+time_build_script() {
+  local best=999999 t0 t1 i
+  for i in 1 2 3 4 5; do
+    t0=$(date +%s%N)
+    CARGO_MANIFEST_DIR=$PWD OUT_DIR="$out/build-script-out" APP_SQL_DIR="$PWD/$scan_dir" \
+      APP_SQL_LINT="$1" "$build_script" >/dev/null
+    t1=$(date +%s%N)
+    local ms=$(( (t1 - t0) / 1000000 ))
+    [ "$ms" -lt "$best" ] && best=$ms
+  done
+  echo "$best"
+}
+{
+  echo
+  echo "## build.rs on 1000 files (dev profile, best of 5)"
+  echo "| checks | ms |"
+  echo "|---|---|"
+  echo "| scan + render only (APP_SQL_LINT=off) | $(time_build_script off) |"
+  echo "| scan + render + squawk parse and lint (default) | $(time_build_script '') |"
+} | tee -a "$results"
+
 # Incremental builds: nothing changed, then one .sql file added (dev profile, as developers build).
 ms() { date +%s%N | cut -c1-13; }
 cargo build --bin app >/dev/null 2>&1

@@ -192,7 +192,7 @@ async fn failed_migration_is_reported_with_position_in_text_and_json() {
     assert_eq!(out.status.code(), Some(1));
     let text = stderr(&out);
     assert!(
-        text.contains("error: migration V2__move_tokens_to_swagger_specs failed: sql/V2__move_tokens_to_swagger_specs.sql:7:6: relation \"api_tokens\" does not exist (SQLSTATE 42P01)"),
+        text.contains("error: migration V2__move_tokens_to_swagger_specs failed: sql/V2__move_tokens_to_swagger_specs.sql:9:6: relation \"api_tokens\" does not exist (SQLSTATE 42P01)"),
         "{text}"
     );
     assert!(
@@ -204,7 +204,7 @@ async fn failed_migration_is_reported_with_position_in_text_and_json() {
     assert_eq!(failure["file"], "sql/V2__move_tokens_to_swagger_specs.sql");
     assert_eq!(
         (failure["line"].as_i64(), failure["column"].as_i64()),
-        (Some(7), Some(6))
+        (Some(9), Some(6))
     );
     assert_eq!(failure["code"], "42P01");
     assert_eq!(failure["line_text"], "FROM api_tokens AS t");
