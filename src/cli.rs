@@ -284,12 +284,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn options(global: &Global) -> Options {
-    let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d);
+    // PostgreSQL takes timeouts in milliseconds as a 32-bit integer (about 24.8 days).
+    let limit = Duration::from_millis(i32::MAX as u64);
+    let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d.min(limit));
+    // A cancel request opens a connection of its own, with the same TLS as the pool's.
+    let cancel_tls = global
+        .database_url
+        .parse()
+        .ok()
+        .filter(|c| c.tls().mode != crate::tls::SslMode::Disable)
+        .and_then(|c| c.tls().connector().ok());
     Options {
         lock_wait: global.lock_timeout,
         strict: global.strict,
         lock_timeout: off_if_zero(global.migration_lock_timeout),
         statement_timeout: off_if_zero(global.migration_statement_timeout),
+        cancel_tls: crate::migrate::CancelTls(cancel_tls),
         ..Options::default()
     }
 }
@@ -787,7 +797,8 @@ fn write_new(path: &Path, content: &str) -> anyhow::Result<()> {
 /// `highest + 1`, or the current UTC time as `YYYYMMDDHHMMSS` when the set already uses
 /// timestamps (and never below `highest + 1`).
 fn next_version(highest: i64, now: time::OffsetDateTime) -> i64 {
-    const TIMESTAMP_FLOOR: i64 = 1_000_000_000_000; // 14-digit versions are timestamps
+    // Versions of 12 digits or more (YYYYMMDDHHMM, YYYYMMDDHHMMSS) are timestamps.
+    const TIMESTAMP_FLOOR: i64 = 100_000_000_000;
     let next = highest.saturating_add(1);
     if highest < TIMESTAMP_FLOOR {
         return next;

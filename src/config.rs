@@ -135,11 +135,6 @@ impl DatabaseConfig {
         self
     }
 
-    /// The database name.
-    pub fn dbname(&self) -> Option<&str> {
-        self.pg.get_dbname()
-    }
-
     /// The same server with another database.
     pub fn with_dbname(&self, dbname: &str) -> DatabaseConfig {
         let mut pg = self.pg.clone();

@@ -8,10 +8,14 @@ fn main() -> ExitCode {
     let cli = app::Cli::parse();
     init_tracing();
     let format = cli.global.format;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `app migrate ...` works on one connection: a single-threaded runtime starts faster and
+    // touches less memory. Serving uses every core.
+    let mut builder = if cli.command.is_some() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: starting the async runtime: {err}");

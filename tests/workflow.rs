@@ -314,3 +314,16 @@ fn create_writes_the_next_version_with_its_undo_and_never_overwrites() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn blocking_test_db_serves_plain_tests() {
+    let db = app::testing::BlockingTestDb::new().unwrap();
+    let mut client = db.client().unwrap();
+    let users: i64 = client
+        .query_one("SELECT count(*) FROM users", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(users, 0);
+    let out = app(db.url(), &["migrate", "current"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n");
+}

@@ -191,18 +191,9 @@ pub fn locate(sql: &str, position: usize) -> Option<(usize, usize, &str)> {
         .nth(index)
         .map(|(b, _)| b)
         .or_else(|| (index == sql.chars().count()).then_some(sql.len()))?;
-    let before = &sql[..byte];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = sql[line_start..byte].chars().count() + 1;
-    let line_end = sql[line_start..]
-        .find('\n')
-        .map_or(sql.len(), |i| line_start + i);
-    Some((
-        line,
-        column,
-        sql[line_start..line_end].trim_end_matches('\r'),
-    ))
+    let (line, column) = super::source::line_col(sql, byte);
+    let text = sql.lines().nth(line - 1).unwrap_or("");
+    Some((line, column, text.trim_end_matches('\r')))
 }
 
 impl fmt::Display for SqlFailure {

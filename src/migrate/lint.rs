@@ -5,6 +5,7 @@
 //! Compiled by `build.rs` (through `#[path]`, with the default `sql-lint` feature) and by the
 //! library's unit tests; never into the binary.
 
+use super::source::line_col;
 use squawk_linter::{Linter, Rule};
 use squawk_syntax::SourceFile;
 use squawk_syntax::ast::AstNode;
@@ -83,15 +84,6 @@ pub fn split(sql: &str) -> Vec<ParsedStatement> {
             }
         })
         .collect()
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(sql: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(sql.len());
-    let before = &sql[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, sql[line_start..offset].chars().count() + 1)
 }
 
 /// The rules a file silences with `-- lint: allow …` lines.

@@ -11,23 +11,65 @@ use super::error::Error;
 /// The lock key for a history table: FNV-1a of its name, so every binary that uses the same
 /// table contends for the same lock, whatever its version.
 pub fn lock_key(table: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in table.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    i64::from_ne_bytes(hash.to_ne_bytes())
+    i64::from_ne_bytes(fnv1a(table.as_bytes()).to_ne_bytes())
 }
 
-/// A pooled connection that holds the migration lock.
+/// 64-bit FNV-1a: stable across Rust releases and platforms, unlike `DefaultHasher`.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// How to reach the server for a cancel request: it opens a connection of its own, which must
+/// speak TLS when the server requires it.
+#[derive(Clone, Default)]
+pub struct CancelTls(pub Option<tokio_postgres_rustls::MakeRustlsConnect>);
+
+impl std::fmt::Debug for CancelTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "CancelTls(rustls)"
+        } else {
+            "CancelTls(none)"
+        })
+    }
+}
+
+impl CancelTls {
+    /// Asks the server to cancel whatever `client` is running.
+    ///
+    /// # Errors
+    ///
+    /// The cancel connection's error.
+    pub async fn cancel(
+        &self,
+        token: tokio_postgres::CancelToken,
+    ) -> Result<(), tokio_postgres::Error> {
+        match &self.0 {
+            Some(tls) => token.cancel_query(tls.clone()).await,
+            None => token.cancel_query(tokio_postgres::NoTls).await,
+        }
+    }
+}
+
+/// A pooled connection that holds (or may hold) the migration lock.
 ///
-/// Dropping it without [`LockedConnection::release`] (on a panic, or when the future running the
-/// migration is cancelled) detaches the connection from the pool and closes it, and the server
-/// frees a session's advisory locks when the session ends. The lock can therefore never go back
-/// to the pool still held, which deadpool's default recycling would not catch.
+/// The guard exists from the moment the connection leaves the pool, before the first
+/// `pg_try_advisory_lock`. Dropping it without [`LockedConnection::release`] (on a panic, an
+/// error, or when the future is cancelled, even with a lock request in flight) cancels the
+/// running statement, detaches the connection from the pool and closes it; the server frees a
+/// session's advisory locks when the session ends. The lock can therefore never go back to the
+/// pool still held, which deadpool's recycling would not catch.
 pub struct LockedConnection {
     conn: Option<Object>,
     key: i64,
+    /// False only when the server said the lock is not ours, so the connection may go back.
+    maybe_held: bool,
+    cancel: CancelTls,
 }
 
 impl LockedConnection {
@@ -41,9 +83,20 @@ impl LockedConnection {
     ///
     /// [`Error::Pool`] when no connection can be had, and [`Error::LockTimeout`], naming the
     /// holder, when the lock stays taken.
-    pub async fn acquire(pool: &Pool, table: &str, timeout: Duration) -> Result<Self, Error> {
+    pub async fn acquire(
+        pool: &Pool,
+        table: &str,
+        timeout: Duration,
+        cancel: CancelTls,
+    ) -> Result<Self, Error> {
         let conn = pool.get().await.map_err(Error::Pool)?;
-        let key = lock_key(table);
+        let mut guard = LockedConnection {
+            conn: Some(conn),
+            key: lock_key(table),
+            maybe_held: true,
+            cancel,
+        };
+        let key = guard.key;
         let started = Instant::now();
         let mut delay = Duration::from_millis(10);
         let mut announced = false;
@@ -51,9 +104,10 @@ impl LockedConnection {
         // next writes, which a long statement may not do for hours, keeping the lock held.
         // PostgreSQL 14+ can poll the socket instead; older servers reject the setting, which
         // is harmless. It travels in the same flight as the first try, so it costs no round trip.
+        let client = guard.client();
         let (_, first) = futures_util::future::join(
-            conn.batch_execute("SET client_connection_check_interval = 1000"),
-            conn.query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)]),
+            client.batch_execute("SET client_connection_check_interval = 1000"),
+            client.query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)]),
         )
         .await;
         let mut attempt = Some(first);
@@ -61,7 +115,9 @@ impl LockedConnection {
             let result = match attempt.take() {
                 Some(result) => result,
                 None => {
-                    conn.query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
+                    guard
+                        .client()
+                        .query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
                         .await
                 }
             };
@@ -72,19 +128,17 @@ impl LockedConnection {
                     waited_ms = started.elapsed().as_millis() as u64,
                     "took the migration lock"
                 );
-                return Ok(LockedConnection {
-                    conn: Some(conn),
-                    key,
-                });
+                return Ok(guard);
             }
+            guard.maybe_held = false;
             let waited = started.elapsed();
             if waited >= timeout {
-                let holder = holder(&conn, key).await;
+                let holder = holder(guard.client(), key).await;
                 return Err(Error::LockTimeout { waited, holder });
             }
             if !announced {
                 announced = true;
-                let holder = holder(&conn, key).await;
+                let holder = holder(guard.client(), key).await;
                 tracing::info!(
                     holder = holder.as_deref().unwrap_or("unknown"),
                     timeout_ms = timeout.as_millis() as u64,
@@ -93,6 +147,7 @@ impl LockedConnection {
             }
             tokio::time::sleep(delay.min(timeout.saturating_sub(waited))).await;
             delay = (delay * 2).min(Duration::from_millis(200));
+            guard.maybe_held = true;
         }
     }
 
@@ -105,51 +160,76 @@ impl LockedConnection {
             .unwrap_or_else(|| unreachable!())
     }
 
-    /// Releases the lock and returns the connection to the pool.
+    /// Asks the server to cancel the statement this connection is running.
+    pub async fn cancel_running(&self) {
+        if let Err(err) = self.cancel.cancel(self.client().cancel_token()).await {
+            tracing::warn!(error = %err, "could not cancel the running statement; waiting for it");
+        }
+    }
+
+    /// Releases the lock. After a successful run the connection goes back to the pool; after a
+    /// failed one (`clean` false) any transaction left open is rolled back and the connection
+    /// is closed, so no session state of a broken run is ever reused.
     ///
     /// # Errors
     ///
     /// The server's error; the connection is then closed, which frees the lock anyway.
-    pub async fn release(mut self) -> Result<(), Error> {
+    pub async fn release(mut self, clean: bool) -> Result<(), Error> {
         let Some(conn) = self.conn.take() else {
             return Ok(());
         };
-        match conn
-            .query_typed_one("SELECT pg_advisory_unlock($1)", &[(&self.key, Type::INT8)])
-            .await
-        {
+        let unlock = "SELECT pg_advisory_unlock($1)";
+        let result = if clean {
+            conn.query_typed_one(unlock, &[(&self.key, Type::INT8)])
+                .await
+        } else {
+            // ROLLBACK outside a transaction is only a warning; both travel in one flight.
+            let (_, unlocked) = futures_util::future::join(
+                conn.batch_execute("ROLLBACK"),
+                conn.query_typed_one(unlock, &[(&self.key, Type::INT8)]),
+            )
+            .await;
+            unlocked
+        };
+        let released = match result {
             Ok(row) => {
                 if !row.get::<_, bool>(0) {
                     tracing::warn!(key = self.key, "the migration lock was not held at release");
                 }
                 Ok(())
             }
-            Err(err) => {
-                drop(Object::take(conn));
-                Err(Error::db("releasing the migration lock")(err))
-            }
+            Err(err) => Err(Error::db("releasing the migration lock")(err)),
+        };
+        if !clean || released.is_err() {
+            drop(Object::take(conn));
         }
+        released
     }
 }
 
 impl Drop for LockedConnection {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            tracing::warn!(
-                key = self.key,
-                "closing the connection to free the migration lock"
-            );
-            // A statement may still be running (the run was cancelled or panicked): cancel it, or
-            // the session, and the lock, would live until it finishes. Then detach the client
-            // from the pool and drop it, which closes the connection.
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                let token = conn.cancel_token();
-                runtime.spawn(async move {
-                    let _ = token.cancel_query(tokio_postgres::NoTls).await;
-                });
-            }
-            drop(Object::take(conn));
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if !self.maybe_held {
+            return; // the server said the lock is not ours: the connection can go back
         }
+        tracing::warn!(
+            key = self.key,
+            "closing the connection to free the migration lock"
+        );
+        // A statement may still be running (the run was cancelled or panicked): cancel it, or
+        // the session, and the lock, would live until it finishes. Then detach the client
+        // from the pool and drop it, which closes the connection.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let token = conn.cancel_token();
+            let cancel = self.cancel.clone();
+            runtime.spawn(async move {
+                let _ = cancel.cancel(token).await;
+            });
+        }
+        drop(Object::take(conn));
     }
 }
 

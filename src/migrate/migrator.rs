@@ -10,7 +10,7 @@ use tokio_postgres::types::Type;
 
 use super::error::{Error, SqlFailure};
 use super::history::{DEFAULT_TABLE, HistoryTable};
-use super::lock::LockedConnection;
+use super::lock::{CancelTls, LockedConnection};
 use super::migration::{Migration, Script};
 use super::plan::{AppliedRow, State, Status};
 use super::rev::Rev;
@@ -31,6 +31,8 @@ pub struct Options {
     pub lock_timeout: Option<Duration>,
     /// `statement_timeout` inside each migration. `None` is off.
     pub statement_timeout: Option<Duration>,
+    /// How cancel requests reach the server (TLS when the server requires it).
+    pub cancel_tls: CancelTls,
 }
 
 impl Default for Options {
@@ -42,6 +44,7 @@ impl Default for Options {
             strict: false,
             lock_timeout: Some(Duration::from_secs(10)),
             statement_timeout: None,
+            cancel_tls: CancelTls::default(),
         }
     }
 }
@@ -188,12 +191,7 @@ impl Migrator {
             lock = self.lock(pool) => lock?,
             () = &mut stop => return Err(Error::Interrupted),
         };
-        let result = interruptible(
-            lock.client(),
-            self.up_locked(lock.client(), rev, on_step),
-            stop,
-        )
-        .await;
+        let result = interruptible(&lock, self.up_locked(lock.client(), rev, on_step), stop).await;
         finish(lock, result).await
     }
 
@@ -230,12 +228,8 @@ impl Migrator {
             lock = self.lock(pool) => lock?,
             () = &mut stop => return Err(Error::Interrupted),
         };
-        let result = interruptible(
-            lock.client(),
-            self.down_locked(lock.client(), rev, on_step),
-            stop,
-        )
-        .await;
+        let result =
+            interruptible(&lock, self.down_locked(lock.client(), rev, on_step), stop).await;
         finish(lock, result).await
     }
 
@@ -263,7 +257,13 @@ impl Migrator {
     }
 
     async fn lock(&self, pool: &Pool) -> Result<LockedConnection, Error> {
-        LockedConnection::acquire(pool, self.table.name(), self.options.lock_wait).await
+        LockedConnection::acquire(
+            pool,
+            self.table.name(),
+            self.options.lock_wait,
+            self.options.cancel_tls.clone(),
+        )
+        .await
     }
 
     /// Reads history and checks it: divergent files fail, unknown versions warn (or fail).
@@ -450,11 +450,11 @@ impl Migrator {
         let insert = self.table.insert_sql();
         let started = Instant::now();
         if script.no_transaction {
-            self.run_outside_transaction(client, m, script).await?;
-            self.table
-                .insert(client, &insert, m.version(), m.name(), m.checksum())
-                .await
-                .map_err(Error::db("recording an applied migration"))?;
+            let record = self
+                .table
+                .insert(client, &insert, m.version(), m.name(), m.checksum());
+            self.run_outside_transaction(client, m, script, record)
+                .await?;
         } else {
             let begin = format!("BEGIN; {}", self.set_timeouts(true));
             let (begun, ran, recorded, committed) = join4(
@@ -493,10 +493,9 @@ impl Migrator {
         let remove = client.execute_typed(&delete, &params);
         let started = Instant::now();
         if script.no_transaction {
-            self.run_outside_transaction(client, m, script).await?;
-            remove
-                .await
-                .map_err(Error::db("removing a reverted migration's history row"))?;
+            let record = async { remove.await.map(drop) };
+            self.run_outside_transaction(client, m, script, record)
+                .await?;
         } else {
             let begin = format!("BEGIN; {}", self.set_timeouts(true));
             let (begun, ran, recorded, committed) = join4(
@@ -520,26 +519,35 @@ impl Migrator {
     }
 
     /// Runs a `-- no-transaction` script on its own, as PostgreSQL requires for
-    /// `CREATE INDEX CONCURRENTLY`; the timeouts are set for the session and reset after.
+    /// `CREATE INDEX CONCURRENTLY`, then `record`s it, then resets the timeouts. The timeouts are
+    /// set for the session first, in a round trip of their own: if setting them failed, the
+    /// script must not run.
     async fn run_outside_transaction(
         &self,
         client: &Client,
         m: &Migration,
         script: &Script,
+        record: impl Future<Output = Result<(), tokio_postgres::Error>>,
     ) -> Result<(), Error> {
-        let (set, ran) = join(
-            client.batch_execute(&self.set_timeouts(false)),
-            client.batch_execute(&script.sql),
-        )
-        .await;
+        client
+            .batch_execute(&self.set_timeouts(false))
+            .await
+            .map_err(Error::db("setting the migration's timeouts"))?;
+        let ran = client.batch_execute(&script.sql).await;
+        let recorded = match &ran {
+            Ok(()) => Some(record.await),
+            Err(_) => None,
+        };
         let reset = client
             .batch_execute("RESET lock_timeout; RESET statement_timeout")
             .await;
-        set.map_err(Error::db("setting the migration's timeouts"))?;
         ran.map_err(|err| Error::MigrationFailed {
             migration: m.full_name(),
             failure: SqlFailure::new(&script.path, &script.sql, &err),
         })?;
+        if let Some(recorded) = recorded {
+            recorded.map_err(Error::db("recording the migration in the history table"))?;
+        }
         reset.map_err(Error::db("resetting the migration's timeouts"))
     }
 
@@ -611,7 +619,7 @@ impl Migrator {
 /// transaction aborts and the COMMIT already sent behind it becomes a rollback, so the
 /// migration in progress leaves nothing behind, and the connection is free for the unlock.
 async fn interruptible<T>(
-    client: &Client,
+    lock: &LockedConnection,
     work: impl Future<Output = Result<T, Error>>,
     stop: impl Future<Output = ()>,
 ) -> Result<T, Error> {
@@ -619,9 +627,7 @@ async fn interruptible<T>(
         result = work => result,
         () = stop => {
             tracing::warn!("interrupted: cancelling the migration in progress");
-            if let Err(err) = client.cancel_token().cancel_query(tokio_postgres::NoTls).await {
-                tracing::warn!(error = %err, "could not cancel the running statement; waiting for it");
-            }
+            lock.cancel_running().await;
             Err(Error::Interrupted)
         }
     }
@@ -629,10 +635,18 @@ async fn interruptible<T>(
 
 /// Releases the lock whatever the outcome, and reports the run's error before the release's.
 async fn finish<T>(lock: LockedConnection, result: Result<T, Error>) -> Result<T, Error> {
-    let released = lock.release().await;
-    let value = result?;
-    released?;
-    Ok(value)
+    let released = lock.release(result.is_ok()).await;
+    match (result, released) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(err)) => Err(err),
+        (Err(err), Ok(())) => Err(err),
+        (Err(err), Err(release)) => {
+            // The run's error says what went wrong; the release's is logged, and the closed
+            // connection freed the lock anyway.
+            tracing::warn!(error = %release, "releasing the migration lock after a failure");
+            Err(err)
+        }
+    }
 }
 
 /// The first error of a pipelined transaction. After a failed statement the server rejects the

@@ -16,7 +16,7 @@ pub mod source;
 
 pub use error::{Error, SqlFailure, locate};
 pub use history::{DEFAULT_TABLE, HistoryTable, quote_identifier, quote_literal};
-pub use lock::{LockedConnection, lock_key};
+pub use lock::{CancelTls, LockedConnection, fnv1a, lock_key};
 pub use migration::{EmbeddedMigration, Migration, Script};
 pub use migrator::{Direction, Migrator, Options, Report, Step};
 pub use plan::{AppliedRow, Entry, State, Status};

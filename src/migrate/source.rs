@@ -179,6 +179,18 @@ pub struct Scan {
     pub ignored: Vec<String>,
 }
 
+/// The 1-based line and column (in characters) of a byte offset in `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, text[line_start..offset].chars().count() + 1)
+}
+
 /// Whether a script's first line asks for it to run outside a transaction.
 pub fn is_no_transaction(sql: &str) -> bool {
     let sql = sql.strip_prefix('\u{feff}').unwrap_or(sql);
@@ -346,6 +358,8 @@ pub fn scan_with(
                     ),
                 });
             }
+            // Its undo file is neither matched nor an orphan: the duplicate is the problem.
+            undos.remove(&version);
             continue;
         }
         let apply = group.remove(0);
@@ -787,6 +801,8 @@ mod tests {
             ("Vabc__x.sql", b"SELECT 1;"),
             ("V4__first.sql", b"SELECT 4;"),
             ("V4__second.sql", b"SELECT 4;"),
+            // The undo of a duplicated version is not reported a second time as an orphan.
+            ("U4__second.sql", b"SELECT -4;"),
             ("U9__orphan.sql", b"SELECT 9;"),
             ("U1__wrong_name.sql", b"SELECT 1;"),
             ("V5__empty.sql", b"  \n"),

@@ -339,21 +339,14 @@ fn top_up(client: &mut postgres::Client, template: &str, target: usize) -> anyho
 /// A hash of a migration set (versions, names, checksums and undo scripts): a changed set gets
 /// a new template.
 pub fn migration_set_hash(migrations: &[Migration]) -> String {
-    // FNV-1a: stable across Rust releases, unlike DefaultHasher.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut bytes = Vec::new();
     for m in migrations {
-        feed(&m.version().to_le_bytes());
-        feed(m.name().as_bytes());
-        feed(&m.checksum().to_le_bytes());
-        feed(m.undo().map_or(&b"-"[..], |u| u.sql.as_bytes()));
+        bytes.extend_from_slice(&m.version().to_le_bytes());
+        bytes.extend_from_slice(m.name().as_bytes());
+        bytes.extend_from_slice(&m.checksum().to_le_bytes());
+        bytes.extend_from_slice(m.undo().map_or(&b"-"[..], |u| u.sql.as_bytes()));
     }
-    format!("{hash:016x}")
+    format!("{:016x}", crate::migrate::fnv1a(&bytes))
 }
 
 /// The embedded migrations up to `upto`.
@@ -445,15 +438,34 @@ fn sweep(client: &mut postgres::Client) {
                 .next()
                 .and_then(|s| s.parse::<u64>().ok())
                 .is_some_and(|created| now.saturating_sub(created) > STALE_AFTER.as_secs())
-        } else if let Some(rest) = name.strip_prefix(SPARE_PREFIX) {
-            !rest.starts_with(&current)
+        } else if name.ends_with("_building") {
+            false // another process is building this template right now
         } else {
-            !wanted.contains(&name)
+            // Spares and templates of other migration sets may belong to a run going on now
+            // (another checkout, a benchmark): only those untouched for an hour go.
+            let other_set = match name.strip_prefix(SPARE_PREFIX) {
+                Some(rest) => !rest.starts_with(&current),
+                None => !wanted.contains(&name),
+            };
+            other_set && untouched_for_an_hour(client, &name)
         };
         if stale {
             let _ = drop_template(client, &name);
         }
     }
+}
+
+/// Whether a database's directory has not changed for an hour. Reading it needs superuser or
+/// pg_read_server_files; without them nothing is swept.
+fn untouched_for_an_hour(client: &mut postgres::Client, name: &str) -> bool {
+    client
+        .query_one(
+            "SELECT (pg_stat_file('base/' || oid)).modification < now() - interval '1 hour' \
+             FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .map(|row| row.get::<_, bool>(0))
+        .unwrap_or(false)
 }
 
 fn unix_seconds() -> u64 {

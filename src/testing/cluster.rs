@@ -172,15 +172,6 @@ impl PrivateCluster {
         run(command, "pg_ctl")
     }
 
-    /// Stops the server at once, as a crash would (`-m immediate`).
-    ///
-    /// # Errors
-    ///
-    /// pg_ctl failing.
-    pub fn crash(&self) -> anyhow::Result<()> {
-        self.pg_ctl(&["-m", "immediate", "stop"])
-    }
-
     /// Restarts the server, disconnecting every client (`-m fast`).
     ///
     /// # Errors

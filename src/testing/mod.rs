@@ -159,9 +159,10 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         self.pool.close();
         if std::thread::panicking() {
+            // The config's Display, not the URL: the URL may hold a password.
             eprintln!(
-                "test failed: its database is kept for inspection: psql {}",
-                self.url
+                "test failed: its database is kept for inspection: {} (psql -d {})",
+                self.config, self.name
             );
             return;
         }
@@ -216,6 +217,7 @@ impl BlockingTestDb {
             .db
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("the database is gone"))?;
-        Ok(postgres::Config::from(db.config.pg().clone()).connect(postgres::NoTls)?)
+        let tls = db.config.tls().connector()?;
+        Ok(postgres::Config::from(db.config.pg().clone()).connect(tls)?)
     }
 }

@@ -19,10 +19,17 @@ pub const CLUSTER_PORT: u16 = 54329;
 const LOCAL_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The server tests run against.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TestServer {
     url: String,
     config: DatabaseConfig,
+}
+
+impl std::fmt::Debug for TestServer {
+    /// The config's Display: the URL may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TestServer({})", self.config)
+    }
 }
 
 impl TestServer {
@@ -67,7 +74,10 @@ impl TestServer {
     fn answers(&self) -> bool {
         let mut config = postgres::Config::from(self.config.pg().clone());
         config.connect_timeout(Duration::from_secs(2));
-        config.connect(postgres::NoTls).is_ok()
+        match self.config.tls().connector() {
+            Ok(tls) => config.connect(tls).is_ok(),
+            Err(_) => false,
+        }
     }
 
     /// The URL with `dbname` as its database.
@@ -92,8 +102,9 @@ impl TestServer {
     /// The server does not answer.
     pub fn connect_blocking(&self) -> anyhow::Result<postgres::Client> {
         let config = self.config.clone().with_application_name("app testing");
+        let tls = config.tls().connector()?;
         postgres::Config::from(config.pg().clone())
-            .connect(postgres::NoTls)
+            .connect(tls)
             .map_err(|e| anyhow::anyhow!(crate::db::error_chain(&e)))
             .with_context(|| format!("connecting to the test server {}", self.config))
     }
