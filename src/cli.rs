@@ -402,20 +402,26 @@ async fn run_migrate(
                 migrator
             };
             let pool = connect(global, "app migrate").await?;
-            let mut print = step_printer(format);
-            let report = migrator
+            let mut done = Vec::new();
+            let mut print = step_printer(format, &mut done);
+            let result = migrator
                 .up_until(&pool, &rev, &mut print, interrupt())
-                .await?;
+                .await;
+            drop(print);
+            let report = with_committed(result, done)?;
             finish_report(&report, format);
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Down { rev, .. } => {
             let rev = parse_rev(&rev)?;
             let pool = connect(global, "app migrate").await?;
-            let mut print = step_printer(format);
-            let report = migrator
+            let mut done = Vec::new();
+            let mut print = step_printer(format, &mut done);
+            let result = migrator
                 .down_until(&pool, &rev, &mut print, interrupt())
-                .await?;
+                .await;
+            drop(print);
+            let report = with_committed(result, done)?;
             finish_report(&report, format);
             Ok(ExitCode::SUCCESS)
         }
@@ -480,8 +486,9 @@ fn print_script(
 
 /// Prints each step as it commits, so a long run shows progress and a failed run shows what
 /// did finish.
-fn step_printer(format: Format) -> impl FnMut(&Step) + Send {
+fn step_printer(format: Format, done: &mut Vec<Step>) -> impl FnMut(&Step) + Send + '_ {
     move |step: &Step| {
+        done.push(step.clone());
         if format == Format::Text {
             println!(
                 "{:<9} {:<5} {}  ({} ms)",
@@ -491,6 +498,38 @@ fn step_printer(format: Format) -> impl FnMut(&Step) + Send {
                 step.elapsed_ms
             );
         }
+    }
+}
+
+/// The steps a failed run committed before it failed: they stay applied and recorded, and the
+/// error says so (and `--format json` lists them).
+#[derive(Debug)]
+pub struct Committed(pub Vec<Step>);
+
+impl std::fmt::Display for Committed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = self
+            .0
+            .iter()
+            .map(|s| format!("V{}__{}", s.version, s.name))
+            .collect();
+        write!(
+            f,
+            "{} step(s) committed before the failure ({})",
+            self.0.len(),
+            names.join(", ")
+        )
+    }
+}
+
+fn with_committed(
+    result: Result<Report, migrate::Error>,
+    done: Vec<Step>,
+) -> anyhow::Result<Report> {
+    match result {
+        Ok(report) => Ok(report),
+        Err(err) if done.is_empty() => Err(err.into()),
+        Err(err) => Err(anyhow::Error::new(err).context(Committed(done))),
     }
 }
 

@@ -16,7 +16,7 @@ mod server;
 pub mod testing;
 mod tls;
 
-pub use cli::{Cli, Format, run};
+pub use cli::{Cli, Committed, Format, run};
 pub use config::{DEFAULT_DATABASE_URL, DatabaseConfig, InvalidDatabaseUrl, parse_duration};
 pub use db::{error_chain, pool, wait_for};
 pub use schema::{MIGRATIONS, migrator};

@@ -64,9 +64,14 @@ fn report(err: &anyhow::Error, format: app::Format) {
                 }
                 _ => None,
             });
+        let committed = err.downcast_ref::<app::Committed>().map(|c| &c.0);
         println!(
             "{}",
-            serde_json::json!({ "error": format!("{err:#}"), "migration_failure": failure })
+            serde_json::json!({
+                "error": format!("{err:#}"),
+                "migration_failure": failure,
+                "committed": committed,
+            })
         );
     }
 }

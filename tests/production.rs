@@ -330,3 +330,34 @@ fn wait_retries_until_the_server_comes_up() {
         stderr(&once)
     );
 }
+
+#[tokio::test]
+async fn a_failed_run_reports_what_it_committed_before_failing() {
+    let db = TestDb::empty().await.unwrap();
+    let client = db.pool().get().await.unwrap();
+    // V1 only creates; V2 starts with ALTER TABLE, which this event trigger refuses.
+    client
+        .batch_execute(
+            "CREATE FUNCTION refuse_alter() RETURNS event_trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'ALTER TABLE is refused here'; END $$; \
+             CREATE EVENT TRIGGER refuse_alter ON ddl_command_start \
+             WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION refuse_alter();",
+        )
+        .await
+        .unwrap();
+    let out = app(db.url(), &["migrate", "up", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("error: 1 step(s) committed before the failure (V1__initial): migration V2__move_tokens_to_swagger_specs failed: "),
+        "{}",
+        stderr(&out)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["committed"][0]["version"], 1);
+    assert_eq!(json["committed"][0]["direction"], "applied");
+    assert_eq!(
+        json["migration_failure"]["failure"]["message"],
+        "ALTER TABLE is refused here"
+    );
+    assert_eq!(versions(&db).await, [1]);
+}
