@@ -1,28 +1,13 @@
 //! End-to-end: the real `app` binary against a real PostgreSQL, one database per test.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use app::testing::TestDb;
 
 const APP: &str = env!("CARGO_BIN_EXE_app");
 
-fn app(url: &str, args: &[&str]) -> Output {
-    Command::new(APP)
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env_remove("APP_MIGRATE")
-        .env("RUST_LOG", "info")
-        .output()
-        .expect("running app")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{app, stderr, stdout};
 
 async fn history_rows(db: &TestDb) -> Vec<(i64, String)> {
     let client = db.pool().get().await.unwrap();

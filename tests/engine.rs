@@ -5,6 +5,9 @@ use std::time::{Duration, Instant};
 use app::migrate::{Error, Migration, Migrator, Options, Rev, Script, State};
 use app::testing::TestDb;
 
+mod common;
+use common::{advisory_locks, versions};
+
 fn migration(version: i64, name: &str, sql: &str, undo: Option<&str>) -> Migration {
     Migration::new(
         version,
@@ -27,23 +30,6 @@ fn migrator(migrations: Vec<Migration>) -> Migrator {
 
 async fn up(m: &Migrator, db: &TestDb) -> Result<app::migrate::Report, Error> {
     m.up(db.pool(), &Rev::Head, &mut |_| {}).await
-}
-
-async fn rows(db: &TestDb) -> Vec<i64> {
-    if !table_exists(db, "refinery_schema_history").await {
-        return Vec::new();
-    }
-    let client = db.pool().get().await.unwrap();
-    client
-        .query(
-            "SELECT version FROM refinery_schema_history ORDER BY version",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
 }
 
 async fn table_exists(db: &TestDb, table: &str) -> bool {
@@ -89,7 +75,7 @@ async fn failing_migration_reports_file_line_and_column_and_keeps_earlier_ones()
         "{err}"
     );
     // V1 is applied and recorded; nothing of V2 is left behind.
-    assert_eq!(rows(&db).await, [1]);
+    assert_eq!(versions(&db).await, [1]);
     assert!(table_exists(&db, "one").await);
     assert!(!table_exists(&db, "two").await);
 }
@@ -106,17 +92,7 @@ async fn failed_run_releases_the_lock_so_the_next_run_fails_at_once() {
         started.elapsed() < Duration::from_secs(2),
         "the lock was leaked"
     );
-    let client = db.pool().get().await.unwrap();
-    let held: i64 = client
-        .query_one(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(held, 0);
+    assert_eq!(advisory_locks(&db).await, 0);
 }
 
 #[tokio::test]
@@ -149,7 +125,7 @@ async fn lock_wait_is_bounded_and_names_the_holder() {
         "{text}"
     );
     assert!(text.contains("the holder"), "{text}");
-    assert!(rows(&db).await.is_empty());
+    assert!(versions(&db).await.is_empty());
 }
 
 #[tokio::test]
@@ -169,7 +145,7 @@ async fn cancelled_run_frees_the_lock() {
     let started = Instant::now();
     up(&quick, &db).await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(rows(&db).await, [1]);
+    assert_eq!(versions(&db).await, [1]);
 }
 
 #[tokio::test]
@@ -242,7 +218,7 @@ async fn grouped_run_is_all_or_nothing() {
     );
     let err = up(&grouped, &db).await.unwrap_err();
     assert!(matches!(err, Error::MigrationFailed { .. }), "{err}");
-    assert!(rows(&db).await.is_empty());
+    assert!(versions(&db).await.is_empty());
     assert!(!table_exists(&db, "one").await);
 
     let fine = Migrator::new(
@@ -257,7 +233,7 @@ async fn grouped_run_is_all_or_nothing() {
     );
     let report = up(&fine, &db).await.unwrap();
     assert_eq!(report.steps.len(), 2);
-    assert_eq!(rows(&db).await, [1, 2]);
+    assert_eq!(versions(&db).await, [1, 2]);
 }
 
 #[tokio::test]
@@ -290,7 +266,7 @@ async fn concurrent_index_builds_under_the_lock_while_another_migrator_waits() {
     let (a, b) = tokio::join!(up(&first, &db), up(&second, &db));
     let steps = a.unwrap().steps.len() + b.unwrap().steps.len();
     assert_eq!(steps, 3);
-    assert_eq!(rows(&db).await, [1, 2, 3]);
+    assert_eq!(versions(&db).await, [1, 2, 3]);
     let client = db.pool().get().await.unwrap();
     let valid: bool = client
         .query_one(
@@ -305,7 +281,7 @@ async fn concurrent_index_builds_under_the_lock_while_another_migrator_waits() {
         .down(db.pool(), &Rev::Base, &mut |_| {})
         .await
         .unwrap();
-    assert!(rows(&db).await.is_empty());
+    assert!(versions(&db).await.is_empty());
     assert!(!table_exists(&db, "t").await);
 }
 
@@ -361,12 +337,12 @@ async fn stamp_records_versions_without_running_sql() {
     ]);
     let report = m.stamp(db.pool(), &Rev::Head).await.unwrap();
     assert_eq!(report.steps.len(), 2);
-    assert_eq!(rows(&db).await, [1, 2]);
+    assert_eq!(versions(&db).await, [1, 2]);
     assert!(!table_exists(&db, "one").await);
     m.stamp(db.pool(), &Rev::Version(1)).await.unwrap();
-    assert_eq!(rows(&db).await, [1]);
+    assert_eq!(versions(&db).await, [1]);
     m.stamp(db.pool(), &Rev::Base).await.unwrap();
-    assert!(rows(&db).await.is_empty());
+    assert!(versions(&db).await.is_empty());
 }
 
 #[tokio::test]
@@ -397,7 +373,7 @@ async fn downgrade_past_an_irreversible_migration_changes_nothing() {
         err,
         "migration V2__two has no undo file (U2__two.sql), so it cannot be reverted; nothing was changed"
     );
-    assert_eq!(rows(&db).await, [1, 2, 3]);
+    assert_eq!(versions(&db).await, [1, 2, 3]);
     assert!(table_exists(&db, "three").await);
     let err = m
         .down(db.pool(), &Rev::Version(5), &mut |_| {})
@@ -411,7 +387,7 @@ async fn downgrade_past_an_irreversible_migration_changes_nothing() {
     m.down(db.pool(), &Rev::Relative(-1), &mut |_| {})
         .await
         .unwrap();
-    assert_eq!(rows(&db).await, [1, 2]);
+    assert_eq!(versions(&db).await, [1, 2]);
     let err = m
         .down(db.pool(), &Rev::Version(3), &mut |_| {})
         .await

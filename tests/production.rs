@@ -1,51 +1,15 @@
 //! Production behaviour through the real binary: signals mid-migration, timeouts, failure
 //! reports, strict mode, JSON logs, many replicas failing together, and waiting for a server.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use app::testing::{PrivateCluster, TestDb};
 
 const APP: &str = env!("CARGO_BIN_EXE_app");
 
-fn app(url: &str, args: &[&str]) -> Output {
-    Command::new(APP)
-        .args(args)
-        .env("DATABASE_URL", url)
-        .output()
-        .expect("running app")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-async fn versions(db: &TestDb) -> Vec<i64> {
-    let client = db.pool().get().await.unwrap();
-    client
-        .query(
-            "SELECT version FROM refinery_schema_history ORDER BY version",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
-async fn advisory_locks(db: &TestDb) -> i64 {
-    let client = db.pool().get().await.unwrap();
-    client
-        .query_one(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
+mod common;
+use common::{advisory_locks, app, stderr, versions};
 
 /// A database at V1 whose V2 will fail: V2 reads api_tokens, which is dropped here.
 async fn db_where_v2_fails() -> TestDb {

@@ -6,15 +6,8 @@ use std::process::{Command, Output, Stdio};
 
 use app::testing::TestDb;
 
-const APP: &str = env!("CARGO_BIN_EXE_app");
-
-fn app(url: &str, args: &[&str]) -> Output {
-    Command::new(APP)
-        .args(args)
-        .env("DATABASE_URL", url)
-        .output()
-        .expect("running app")
-}
+mod common;
+use common::app;
 
 fn ok(url: &str, args: &[&str]) -> String {
     let out = app(url, args);

@@ -49,6 +49,13 @@ impl Default for Options {
     }
 }
 
+/// Which way a run goes.
+#[derive(Clone, Copy)]
+enum Way {
+    Up,
+    Down,
+}
+
 /// Which way a step went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -186,13 +193,7 @@ impl Migrator {
         on_step: &mut (dyn FnMut(&Step) + Send),
         stop: impl Future<Output = ()>,
     ) -> Result<Report, Error> {
-        let mut stop = std::pin::pin!(stop);
-        let lock = tokio::select! {
-            lock = self.lock(pool) => lock?,
-            () = &mut stop => return Err(Error::Interrupted),
-        };
-        let result = interruptible(&lock, self.up_locked(lock.client(), rev, on_step), stop).await;
-        finish(lock, result).await
+        self.run_until(pool, Way::Up, rev, on_step, stop).await
     }
 
     /// Reverts applied migrations down to `rev`, newest first.
@@ -223,13 +224,30 @@ impl Migrator {
         on_step: &mut (dyn FnMut(&Step) + Send),
         stop: impl Future<Output = ()>,
     ) -> Result<Report, Error> {
+        self.run_until(pool, Way::Down, rev, on_step, stop).await
+    }
+
+    /// Takes the lock, runs `way` under it unless `stop` resolves first, and releases it.
+    async fn run_until(
+        &self,
+        pool: &Pool,
+        way: Way,
+        rev: &Rev,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+        stop: impl Future<Output = ()>,
+    ) -> Result<Report, Error> {
         let mut stop = std::pin::pin!(stop);
         let lock = tokio::select! {
             lock = self.lock(pool) => lock?,
             () = &mut stop => return Err(Error::Interrupted),
         };
-        let result =
-            interruptible(&lock, self.down_locked(lock.client(), rev, on_step), stop).await;
+        let work = async {
+            match way {
+                Way::Up => self.up_locked(lock.client(), rev, on_step).await,
+                Way::Down => self.down_locked(lock.client(), rev, on_step).await,
+            }
+        };
+        let result = interruptible(&lock, work, stop).await;
         finish(lock, result).await
     }
 

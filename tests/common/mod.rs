@@ -5,7 +5,70 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use std::process::{Command, Output};
+
 use app::testing::TestDb;
+
+/// Runs the real binary against `url`, with logs at info level.
+pub fn app(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_app"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env_remove("APP_MIGRATE")
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("running app")
+}
+
+/// A process's stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A process's stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The versions in the history table, or none when it does not exist.
+pub async fn versions(db: &TestDb) -> Vec<i64> {
+    let client = db.pool().get().await.unwrap();
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if !exists {
+        return Vec::new();
+    }
+    client
+        .query(
+            "SELECT version FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// How many advisory locks are held in the test's database.
+pub async fn advisory_locks(db: &TestDb) -> i64 {
+    let client = db.pool().get().await.unwrap();
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
 
 /// One HTTP/1.1 request, so the tests need no HTTP client crate. Blocking: call it from
 /// `spawn_blocking` inside a runtime.
