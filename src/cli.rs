@@ -395,9 +395,13 @@ async fn run_migrate(
         MigrateCommand::Up { rev, grouped, .. } => {
             let rev = parse_rev(&rev)?;
             let migrator = if grouped {
-                let mut options = migrator.options().clone();
-                options.grouped = true;
-                Migrator::new(migrator.migrations().to_vec(), options)
+                Migrator::new(
+                    migrator.migrations().to_vec(),
+                    Options {
+                        grouped: true,
+                        ..migrator.options().clone()
+                    },
+                )
             } else {
                 migrator
             };

@@ -28,7 +28,8 @@ pub enum Error {
         /// Who holds the lock, when the server says.
         holder: Option<String>,
     },
-    /// A migration's SQL failed; whatever ran before it stays applied and recorded.
+    /// A migration's SQL failed. Migrations committed before it stay applied and recorded;
+    /// with `--grouped`, the whole run was rolled back.
     #[error("migration {migration} failed: {failure}")]
     MigrationFailed {
         /// The full name, `V3__add_users`.

@@ -19,8 +19,9 @@ pub const SYNTAX_ERROR: &str = "syntax-error";
 /// Rules that stay off by default, and why.
 ///
 /// - `require-lock-timeout`, `require-statement-timeout`, `require-timeout-settings`: the
-///   engine sets `lock_timeout` and `statement_timeout` with `SET LOCAL` in every migration's
-///   transaction (`--migration-lock-timeout`, `--migration-statement-timeout`).
+///   engine sets `lock_timeout` and `statement_timeout` itself for every migration (`SET LOCAL`
+///   in its transaction, `SET` around a `-- no-transaction` one; `--migration-lock-timeout`,
+///   `--migration-statement-timeout`).
 /// - `prefer-*`, `ban-char-field`: column-type style, not migration safety; a team's own
 ///   conventions decide (the seed schema uses `varchar` and `integer` on purpose).
 /// - `require-table-schema`: squawk's own opt-in.

@@ -64,7 +64,7 @@ pub enum Direction {
     Applied,
     /// The `U` file ran.
     Reverted,
-    /// A history row was written or removed without running SQL.
+    /// A history row was written by `stamp` without running SQL.
     Stamped,
     /// A history row was removed by `stamp` without running SQL.
     Unstamped,
@@ -450,7 +450,8 @@ impl Migrator {
         Ok(report)
     }
 
-    /// `SET LOCAL` of the per-migration timeouts, for the start of a transaction.
+    /// The per-migration timeouts: `SET LOCAL` at the start of a migration's transaction, or
+    /// session-wide `SET` around a `-- no-transaction` script (reset after it).
     fn set_timeouts(&self, local: bool) -> String {
         let scope = if local { "SET LOCAL" } else { "SET" };
         let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis().max(1));
