@@ -31,6 +31,14 @@ pub fn find_bindir() -> Option<PathBuf> {
     on_path
         .chain(debian)
         .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
+        // /usr/local/bin may hold symlinks to initdb and pg_ctl only: the real directory also
+        // has psql, which the throwaway cluster's watchdog needs.
+        .map(|dir| {
+            fs::canonicalize(dir.join("initdb"))
+                .ok()
+                .and_then(|real| real.parent().map(Path::to_path_buf))
+                .unwrap_or(dir)
+        })
 }
 
 pub(crate) fn is_root() -> bool {

@@ -142,6 +142,12 @@ fn start_cluster() -> anyhow::Result<TestServer> {
     let lock = File::create(base.join(format!("app-test-cluster-{CLUSTER_PORT}.lock")))?;
     lock.lock()?;
     if server.answers() {
+        // Running already: make sure something will stop it once the tests are done.
+        if !watchdog_alive(&dir) {
+            if let Some(bindir) = find_bindir() {
+                spawn_watchdog(&bindir, &dir.join("data"), &dir)?;
+            }
+        }
         return Ok(server);
     }
     let Some(bindir) = find_bindir() else {
@@ -186,11 +192,20 @@ fn start_cluster() -> anyhow::Result<TestServer> {
     Ok(server)
 }
 
+/// Whether the watchdog recorded in the cluster directory is still running.
+fn watchdog_alive(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("watchdog.pid"))
+        .ok()
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+}
+
 /// A detached shell loop that stops the cluster and removes its files after a minute with no
 /// client connected, so test runs share one cluster and the last one leaves nothing running.
 fn spawn_watchdog(bindir: &Path, data: &Path, dir: &Path) -> anyhow::Result<()> {
     let script = format!(
-        r#"idle=0
+        r#"echo $$ > "{dir}/watchdog.pid"
+idle=0
 while sleep 10; do
   n=$("{psql}" -X -At -h 127.0.0.1 -p {port} -U postgres -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" 2>/dev/null) || exit 0
   if [ "$n" = 0 ]; then idle=$((idle+1)); else idle=0; fi
