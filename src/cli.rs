@@ -433,13 +433,13 @@ async fn run_migrate(
             let rev = parse_rev(&rev)?;
             let pool = connect(global, "app migrate").await?;
             let report = migrator.stamp(&pool, &rev).await?;
-            print_report(&report, format);
+            print_report(&report, format, migrator.migrations());
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Repair => {
             let pool = connect(global, "app migrate").await?;
             let report = migrator.repair(&pool).await?;
-            print_report(&report, format);
+            print_report(&report, format, migrator.migrations());
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Current
@@ -547,7 +547,9 @@ fn finish_report(report: &Report, format: Format) {
     }
 }
 
-fn print_report(report: &Report, format: Format) {
+/// Prints a stamp or repair report; a repair shows the checksum each row now holds, taken from
+/// the migrator's own set rather than re-derived.
+fn print_report(report: &Report, format: Format, migrations: &[Migration]) {
     match format {
         Format::Json => println!("{}", json!(report)),
         Format::Text => {
@@ -558,7 +560,10 @@ fn print_report(report: &Report, format: Format) {
                         step.direction.as_str(),
                         format!("V{}", step.version),
                         step.name,
-                        checksum_of(step.version)
+                        migrations
+                            .iter()
+                            .find(|m| m.version() == step.version)
+                            .map_or_else(|| "?".into(), |m| m.checksum().to_string())
                     ),
                     _ => println!(
                         "{:<9} {:<5} {}",
@@ -573,14 +578,6 @@ fn print_report(report: &Report, format: Format) {
             }
         }
     }
-}
-
-fn checksum_of(version: i64) -> String {
-    crate::schema::MIGRATIONS
-        .iter()
-        .find(|m| m.version == version)
-        .and_then(|m| Migration::from_embedded(m).ok())
-        .map_or_else(|| "?".into(), |m| m.checksum().to_string())
 }
 
 fn version_text(version: Option<i64>) -> String {
