@@ -41,13 +41,28 @@ fn main() {
     // SQL checks (syntax and lint) altogether.
     println!("cargo::rerun-if-env-changed=APP_SQL_LINT");
     let lint_mode = std::env::var("APP_SQL_LINT").unwrap_or_default();
+    // APP_SQL_LINT_BASELINE=N lints only versions above N: a history adopted from elsewhere
+    // ran in production long ago, and its findings are noise. Syntax is still checked.
+    println!("cargo::rerun-if-env-changed=APP_SQL_LINT_BASELINE");
+    let baseline = match std::env::var("APP_SQL_LINT_BASELINE") {
+        Ok(value) if !value.trim().is_empty() => match value.trim().parse::<i64>() {
+            Ok(version) => version,
+            Err(_) => {
+                println!(
+                    "cargo::error=APP_SQL_LINT_BASELINE=`{value}` is not a version number (set it in .cargo/config.toml's [env])"
+                );
+                return;
+            }
+        },
+        _ => 0,
+    };
     match scan(&root, &dir, lint_mode != "off") {
         Ok(scan) => {
             for file in &scan.ignored {
                 println!("cargo::warning={file}: ignored, migration files end in .sql");
             }
             if lint_mode != "off" {
-                check_sql(&scan.migrations, lint_mode == "strict");
+                check_sql(&scan.migrations, lint_mode == "strict", baseline);
             }
             let code = source::render(&scan.migrations);
             source::write_if_changed(&out.join("migrations.rs"), &code)
@@ -61,7 +76,8 @@ fn main() {
     }
 }
 
-/// Scans with the PostgreSQL grammar's statement split when the `sql-lint` feature is on.
+/// Scans with the PostgreSQL grammar's statement split when the `sql-lint` feature is on; the
+/// engine then sends each statement on its own, so a failure names its line.
 fn scan(
     root: &std::path::Path,
     dir: &std::path::Path,
@@ -69,23 +85,24 @@ fn scan(
 ) -> Result<source::Scan, Vec<source::Problem>> {
     #[cfg(feature = "sql-lint")]
     if parse {
-        return source::scan_with(root, dir, &|sql| {
-            lint::split(sql).iter().map(|s| s.line).collect()
-        });
+        return source::scan_with(root, dir, &lint::statement_starts);
     }
     let _ = parse;
     source::scan(root, dir)
 }
 
-/// Parses every file and lints every `V` file, printing findings as `cargo::` lines.
+/// Parses every file and lints every `V` file above `baseline`, printing findings as
+/// `cargo::` lines.
 #[cfg(feature = "sql-lint")]
-fn check_sql(migrations: &[source::SourceMigration], strict: bool) {
+fn check_sql(migrations: &[source::SourceMigration], strict: bool, baseline: i64) {
     for m in migrations {
-        let files = std::iter::once((&m.apply, true)).chain(m.undo.iter().map(|u| (u, false)));
+        let lint_apply = m.version > baseline;
+        let files =
+            std::iter::once((&m.apply, lint_apply)).chain(m.undo.iter().map(|u| (u, false)));
         for (file, lint_rules) in files {
-            let in_transaction = !source::is_no_transaction(&file.sql);
-            for finding in lint::check(&file.display, &file.sql, lint_rules, in_transaction, strict)
-            {
+            let sql = file.sql.strip_prefix('\u{feff}').unwrap_or(&file.sql);
+            let in_transaction = !source::is_no_transaction(sql);
+            for finding in lint::check(&file.display, sql, lint_rules, in_transaction, strict) {
                 let kind = match finding.severity {
                     lint::Severity::Error => "error",
                     lint::Severity::Warning => "warning",
@@ -97,4 +114,4 @@ fn check_sql(migrations: &[source::SourceMigration], strict: bool) {
 }
 
 #[cfg(not(feature = "sql-lint"))]
-fn check_sql(_migrations: &[source::SourceMigration], _strict: bool) {}
+fn check_sql(_migrations: &[source::SourceMigration], _strict: bool, _baseline: i64) {}

@@ -12,9 +12,27 @@ use serde_json::json;
 
 use crate::config::{DEFAULT_DATABASE_URL, DatabaseConfig, parse_duration};
 use crate::migrate::{
-    self, Direction, Migration, Migrator, Options, Report, Rev, ScriptDirection, State, Status,
-    Step,
+    self, Migration, Migrator, Options, Report, Rev, ScriptDirection, State, Status, Step,
 };
+
+/// Writes a line of results to stdout. When the reader has gone (`app migrate history | head
+/// -1`), the process ends quietly with success, as ripgrep does, instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(err) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            stdout_failed(&err);
+        }
+    }};
+}
+
+fn stdout_failed(err: &std::io::Error) -> ! {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: writing to stdout: {err}");
+    std::process::exit(1);
+}
 
 const EXAMPLES: &str = "\
 Examples:
@@ -83,11 +101,15 @@ pub struct Global {
     pub strict: bool,
 
     /// `lock_timeout` set inside each migration, so a migration stuck behind a long
-    /// transaction fails instead of stalling traffic (0: off).
-    #[arg(long, env = "APP_MIGRATION_LOCK_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true, value_name = "DURATION")]
-    pub migration_lock_timeout: Duration,
+    /// transaction fails instead of stalling traffic [default: 10s] (0: the server's own).
+    ///
+    /// The default bounds transactional migrations only: a `-- no-transaction` one (CREATE
+    /// INDEX CONCURRENTLY) waits for every older transaction by design, and is bounded only
+    /// when this is given explicitly.
+    #[arg(long, env = "APP_MIGRATION_LOCK_TIMEOUT", value_parser = parse_duration, global = true, value_name = "DURATION")]
+    pub migration_lock_timeout: Option<Duration>,
 
-    /// `statement_timeout` set inside each migration (0: off).
+    /// `statement_timeout` set inside each migration (0: the server's own).
     #[arg(long, env = "APP_MIGRATION_STATEMENT_TIMEOUT", default_value = "0", value_parser = parse_duration, global = true, value_name = "DURATION")]
     pub migration_statement_timeout: Duration,
 }
@@ -297,7 +319,10 @@ fn options(global: &Global) -> Options {
     Options {
         lock_wait: global.lock_timeout,
         strict: global.strict,
-        lock_timeout: off_if_zero(global.migration_lock_timeout),
+        lock_timeout: global
+            .migration_lock_timeout
+            .map_or(Options::default().lock_timeout, off_if_zero),
+        no_transaction_lock_timeout: global.migration_lock_timeout.and_then(off_if_zero),
         statement_timeout: off_if_zero(global.migration_statement_timeout),
         cancel_tls: crate::migrate::CancelTls(cancel_tls),
         ..Options::default()
@@ -309,7 +334,7 @@ async fn connect(global: &Global, role: &str) -> anyhow::Result<deadpool_postgre
     let pool = crate::db::pool(&config, 4)?;
     crate::db::wait_for(&pool, &config, global.wait)
         .await
-        .map_err(|err| anyhow::anyhow!("{}", crate::db::error_chain(&err)))
+        .map_err(|err| anyhow::anyhow!("{}", crate::db::pool_error_text(&err)))
         .with_context(|| format!("connecting to {config}"))?;
     Ok(pool)
 }
@@ -433,13 +458,13 @@ async fn run_migrate(
             let rev = parse_rev(&rev)?;
             let pool = connect(global, "app migrate").await?;
             let report = migrator.stamp(&pool, &rev).await?;
-            print_report(&report, format, migrator.migrations());
+            print_report(&report, format);
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Repair => {
             let pool = connect(global, "app migrate").await?;
             let report = migrator.repair(&pool).await?;
-            print_report(&report, format, migrator.migrations());
+            print_report(&report, format);
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Current
@@ -467,9 +492,17 @@ async fn run_migrate(
 
 /// SIGTERM or SIGINT during a migration: the engine rolls the migration in progress back and
 /// releases the lock, then the command fails.
+///
+/// A second signal while the cancel is pending ends the process at once: the server rolls back
+/// the migration in progress and frees the lock when the connection closes.
 async fn interrupt() {
     let name = crate::server::termination().await;
-    tracing::warn!("{name} received, stopping the migration run");
+    tracing::warn!("{name} received, stopping the migration run (again to exit at once)");
+    tokio::spawn(async {
+        let name = crate::server::termination().await;
+        eprintln!("error: {name} received again: exiting without waiting for the rollback");
+        std::process::exit(1);
+    });
 }
 
 fn parse_rev(text: &str) -> anyhow::Result<Rev> {
@@ -482,9 +515,8 @@ fn print_script(
     from: &Rev,
     to: &Rev,
 ) -> anyhow::Result<ExitCode> {
-    let script =
-        migrate::render_script(migrator.migrations(), migrator.table(), direction, from, to)?;
-    print!("{script}");
+    let script = migrator.script(direction, from, to)?;
+    out!("{}", script.trim_end_matches('\n'));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -494,7 +526,11 @@ fn step_printer(format: Format, done: &mut Vec<Step>) -> impl FnMut(&Step) + Sen
     move |step: &Step| {
         done.push(step.clone());
         if format == Format::Text {
-            println!(
+            use std::io::Write as _;
+            // A closed stdout must not stop a run half way: the progress is lost, the run
+            // goes on, and its outcome is the exit code.
+            let _ = writeln!(
+                std::io::stdout().lock(),
                 "{:<9} {:<5} {}  ({} ms)",
                 step.direction.as_str(),
                 format!("V{}", step.version),
@@ -511,17 +547,27 @@ fn step_printer(format: Format, done: &mut Vec<Step>) -> impl FnMut(&Step) + Sen
 pub struct Committed(pub Vec<Step>);
 
 impl std::fmt::Display for Committed {
+    /// One short clause however long the run: `142 migrations reverted (V212 … V71)`; the
+    /// whole list is in `--format json`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<String> = self
-            .0
-            .iter()
-            .map(|s| format!("V{}__{}", s.version, s.name))
-            .collect();
+        let (Some(first), Some(last)) = (self.0.first(), self.0.last()) else {
+            return f.write_str("nothing committed before the failure");
+        };
+        let count = self.0.len();
+        let noun = if count == 1 {
+            "migration"
+        } else {
+            "migrations"
+        };
+        let verb = first.direction.as_str();
+        let names = match count {
+            1 => format!("V{}__{}", first.version, first.name),
+            2 => format!("V{}, V{}", first.version, last.version),
+            _ => format!("V{} … V{}", first.version, last.version),
+        };
         write!(
             f,
-            "{} step(s) committed before the failure ({})",
-            self.0.len(),
-            names.join(", ")
+            "{count} {noun} {verb} ({names}), committed before the failure"
         )
     }
 }
@@ -539,7 +585,7 @@ fn with_committed(
 
 fn finish_report(report: &Report, format: Format) {
     match format {
-        Format::Json => println!("{}", json!(report)),
+        Format::Json => out!("{}", json!(report)),
         Format::Text if report.steps.is_empty() => {
             tracing::info!(current = ?report.to, "nothing to do");
         }
@@ -547,30 +593,20 @@ fn finish_report(report: &Report, format: Format) {
     }
 }
 
-/// Prints a stamp or repair report; a repair shows the checksum each row now holds, taken from
-/// the migrator's own set rather than re-derived.
-fn print_report(report: &Report, format: Format, migrations: &[Migration]) {
+/// Prints a stamp or repair report.
+fn print_report(report: &Report, format: Format) {
     match format {
-        Format::Json => println!("{}", json!(report)),
+        Format::Json => out!("{}", json!(report)),
         Format::Text => {
             for step in &report.steps {
-                match (&step.old_checksum, step.direction) {
-                    (Some(old), Direction::Repaired) => println!(
-                        "{:<9} {:<5} {}  checksum {old} -> {}",
+                let version = format!("V{}", step.version);
+                match (&step.old_checksum, &step.new_checksum) {
+                    (Some(old), Some(new)) => out!(
+                        "{:<9} {version:<5} {}  checksum {old} -> {new}",
                         step.direction.as_str(),
-                        format!("V{}", step.version),
                         step.name,
-                        migrations
-                            .iter()
-                            .find(|m| m.version() == step.version)
-                            .map_or_else(|| "?".into(), |m| m.checksum().to_string())
                     ),
-                    _ => println!(
-                        "{:<9} {:<5} {}",
-                        step.direction.as_str(),
-                        format!("V{}", step.version),
-                        step.name
-                    ),
+                    _ => out!("{:<9} {version:<5} {}", step.direction.as_str(), step.name),
                 }
             }
             if report.steps.is_empty() {
@@ -586,8 +622,8 @@ fn version_text(version: Option<i64>) -> String {
 
 fn print_current(status: &Status<'_>, format: Format) -> anyhow::Result<ExitCode> {
     match format {
-        Format::Text => println!("{}", version_text(status.current())),
-        Format::Json => println!(
+        Format::Text => out!("{}", version_text(status.current())),
+        Format::Json => out!(
             "{}",
             json!({ "current": status.current(), "head": status.head() })
         ),
@@ -617,7 +653,7 @@ fn print_history(status: &Status<'_>, verbose: bool, format: Format) -> anyhow::
         })
         .collect();
     if format == Format::Json {
-        println!("{}", serde_json::Value::Array(entries));
+        out!("{}", serde_json::Value::Array(entries));
         return Ok(ExitCode::SUCCESS);
     }
     let name_width = status
@@ -657,7 +693,7 @@ fn print_history(status: &Status<'_>, verbose: bool, format: Format) -> anyhow::
                 e.row.as_ref().map_or("", |r| r.applied_on.as_str()),
             );
         }
-        println!("{}", line.trim_end());
+        out!("{}", line.trim_end());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -669,7 +705,7 @@ fn print_show(status: &Status<'_>, m: &Migration, format: Format) -> anyhow::Res
         .and_then(|e| e.row.as_ref())
         .map(|r| r.applied_on.clone());
     if format == Format::Json {
-        println!(
+        out!(
             "{}",
             json!({
                 "version": m.version(),
@@ -686,12 +722,12 @@ fn print_show(status: &Status<'_>, m: &Migration, format: Format) -> anyhow::Res
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("version:     {}", m.version());
-    println!("name:        {}", m.name());
-    println!("state:       {}", state.as_str());
-    println!("applied on:  {}", applied_on.as_deref().unwrap_or("-"));
-    println!("checksum:    {}", m.checksum());
-    println!(
+    out!("version:     {}", m.version());
+    out!("name:        {}", m.name());
+    out!("state:       {}", state.as_str());
+    out!("applied on:  {}", applied_on.as_deref().unwrap_or("-"));
+    out!("checksum:    {}", m.checksum());
+    out!(
         "transaction: {}",
         if m.apply().no_transaction {
             "no"
@@ -699,14 +735,14 @@ fn print_show(status: &Status<'_>, m: &Migration, format: Format) -> anyhow::Res
             "yes"
         }
     );
-    println!("file:        {}", m.apply().path);
-    println!(
+    out!("file:        {}", m.apply().path);
+    out!(
         "undo file:   {}",
         m.undo().map_or("- (irreversible)", |u| u.path.as_str())
     );
-    println!("\n-- {}\n{}", m.apply().path, m.apply().sql.trim_end());
+    out!("\n-- {}\n{}", m.apply().path, m.apply().sql.trim_end());
     if let Some(undo) = m.undo() {
-        println!("\n-- {}\n{}", undo.path, undo.sql.trim_end());
+        out!("\n-- {}\n{}", undo.path, undo.sql.trim_end());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -753,7 +789,7 @@ fn check(status: &Status<'_>, format: Format) -> ExitCode {
         )
     };
     match format {
-        Format::Json => println!(
+        Format::Json => out!(
             "{}",
             json!({
                 "state": state,
@@ -765,7 +801,7 @@ fn check(status: &Status<'_>, format: Format) -> ExitCode {
                 "unknown": unknown,
             })
         ),
-        Format::Text => println!("{reason}"),
+        Format::Text => out!("{reason}"),
     }
     ExitCode::from(code)
 }
@@ -810,13 +846,13 @@ fn create(
         written.push(undo);
     }
     match format {
-        Format::Json => println!(
+        Format::Json => out!(
             "{}",
             json!({ "version": version, "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>() })
         ),
         Format::Text => {
             for path in &written {
-                println!("{}", path.display());
+                out!("{}", path.display());
             }
         }
     }

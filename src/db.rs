@@ -7,6 +7,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use tokio_postgres::error::SqlState;
 
 use crate::config::DatabaseConfig;
+pub use crate::migrate::{error_chain, pool_error_text};
 
 /// Builds a pool; nothing connects until a connection is asked for.
 ///
@@ -69,7 +70,7 @@ pub async fn wait_for(
                     database = %config,
                     attempt,
                     retry_in_ms = sleep.as_millis() as u64,
-                    error = %error_chain(&err),
+                    error = %pool_error_text(&err),
                     "database not reachable yet"
                 );
                 tokio::time::sleep(sleep).await;
@@ -86,19 +87,4 @@ fn jitter(delay: Duration) -> Duration {
         .build_hasher()
         .finish();
     delay / 2 + delay.mul_f64((random % 1000) as f64 / 2000.0)
-}
-
-/// An error and its sources on one line: tokio-postgres' own Display says only `db error`.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(inner) = source {
-        let next = inner.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = inner.source();
-    }
-    text
 }

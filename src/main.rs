@@ -65,7 +65,10 @@ fn report(err: &anyhow::Error, format: app::Format) {
                 _ => None,
             });
         let committed = err.downcast_ref::<app::Committed>().map(|c| &c.0);
-        println!(
+        // A reader that has gone cannot be told anything more; the exit code still says it.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stdout().lock(),
             "{}",
             serde_json::json!({
                 "error": format!("{err:#}"),

@@ -3,14 +3,15 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::migration::Script;
 use super::rev::RevError;
 
 /// Everything the engine can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No connection could be taken from the pool.
-    #[error("cannot connect to the database")]
-    Pool(#[source] deadpool_postgres::PoolError),
+    #[error("cannot connect to the database: {}", pool_error_text(.0))]
+    Pool(deadpool_postgres::PoolError),
     /// A statement of the engine's own failed.
     #[error("{context}")]
     Database {
@@ -107,6 +108,38 @@ pub enum Error {
         "interrupted: the migration in progress was rolled back (or had already committed) and the lock released"
     )]
     Interrupted,
+    /// A `-- no-transaction` script was started by an earlier run that stopped before recording
+    /// its outcome, and the catalog cannot tell whether it took effect.
+    #[error(
+        "migration {migration} ({path}) was started at {started_on} (server pid {pid}) to {direction} it, \
+         but the run stopped before recording the outcome of this `-- no-transaction` script; \
+         check whether it took effect, then record the outcome with `app migrate stamp`, or clear \
+         the mark with `app migrate repair` so that the next run runs it again"
+    )]
+    Unfinished {
+        /// The full name.
+        migration: String,
+        /// The script's file.
+        path: String,
+        /// `apply` or `revert`.
+        direction: String,
+        /// When the earlier run started it.
+        started_on: String,
+        /// The server process that ran it.
+        pid: i32,
+    },
+    /// A plain-refinery history table (int4 versions) cannot hold this version.
+    #[error(
+        "migration {migration} has a version above 2147483647, which the history table's int4 \
+         version column (created by plain refinery) cannot hold; widen it with \
+         `ALTER TABLE {table} ALTER COLUMN version TYPE int8` (refinery then needs its int8-versions feature)"
+    )]
+    VersionTooLarge {
+        /// The full name.
+        migration: String,
+        /// The history table.
+        table: String,
+    },
     /// The history table holds a row that cannot be read.
     #[error("the history table holds an unreadable row for version {version}: {reason}")]
     CorruptHistory {
@@ -123,6 +156,30 @@ fn list_versions(versions: &[i64]) -> String {
         .map(|v| format!("V{v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// deadpool wraps the driver's error in "Error occurred while creating a new object"; the
+/// driver's own words, with their causes, are what a user needs.
+pub fn pool_error_text(err: &deadpool_postgres::PoolError) -> String {
+    match err {
+        deadpool_postgres::PoolError::Backend(err) => error_chain(err),
+        other => error_chain(other),
+    }
+}
+
+/// An error and its sources on one line: tokio-postgres' own Display says only `db error`.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let next = inner.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = inner.source();
+    }
+    text
 }
 
 impl Error {
@@ -153,6 +210,38 @@ pub struct SqlFailure {
 }
 
 impl SqlFailure {
+    /// Builds the report of `err`, raised by the piece of `script` that starts at byte
+    /// `offset` (see [`Script::pieces`]). Without a server position, the line is the first
+    /// token of the statement that failed.
+    pub fn in_script(script: &Script, offset: usize, err: &tokio_postgres::Error) -> SqlFailure {
+        let piece_end = script
+            .pieces()
+            .into_iter()
+            .find(|(start, _)| *start == offset)
+            .map_or(script.sql.len(), |(start, text)| start + text.len());
+        let mut failure = SqlFailure::new(&script.path, &script.sql[offset..piece_end], err);
+        if let (Some(line), Some(column)) = (failure.line, failure.column) {
+            // The server counted within the piece; shift to the file.
+            let (base_line, base_column) = super::source::line_col(&script.sql, offset);
+            failure.line = Some(line + base_line - 1);
+            failure.column = Some(if line == 1 {
+                column + base_column - 1
+            } else {
+                column
+            });
+        } else if let Some(start) = script.statement_start(offset) {
+            let (line, column) = super::source::line_col(&script.sql, start);
+            failure.line = Some(line);
+            failure.column = Some(column);
+            failure.line_text = script
+                .sql
+                .lines()
+                .nth(line - 1)
+                .map(|t| t.trim_end_matches('\r').to_string());
+        }
+        failure
+    }
+
     /// Builds the report of `err`, raised while running `sql` from `file`.
     pub fn new(file: &str, sql: &str, err: &tokio_postgres::Error) -> SqlFailure {
         let mut failure = SqlFailure {
@@ -207,11 +296,12 @@ impl fmt::Display for SqlFailure {
         if let Some(code) = &self.code {
             write!(f, " (SQLSTATE {code})")?;
         }
+        // A multi-line detail or hint keeps its later lines under the first.
         if let Some(detail) = &self.detail {
-            write!(f, "\n  detail: {detail}")?;
+            write!(f, "\n  detail: {}", detail.replace('\n', "\n          "))?;
         }
         if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
+            write!(f, "\n  hint: {}", hint.replace('\n', "\n        "))?;
         }
         if let (Some(text), Some(column)) = (&self.line_text, self.column) {
             let pad: String = text

@@ -6,6 +6,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
 use super::error::Error;
+use super::migration::{Migration, VersionWidth};
 use super::plan::AppliedRow;
 
 /// The default table name, refinery's.
@@ -16,30 +17,63 @@ pub const DEFAULT_TABLE: &str = "refinery_schema_history";
 const APPLIED_ON: &str =
     r#"to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#;
 
+/// What a history table holds, and how its versions are hashed.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// Every row, in version order.
+    pub rows: Vec<AppliedRow>,
+    /// The `version` column's type; `Int8` for a table that does not exist yet.
+    pub width: VersionWidth,
+}
+
+/// A `-- no-transaction` script that was started but never recorded: the process stopped (or
+/// the statement failed) between the two.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unfinished {
+    /// The migration's version.
+    pub version: i64,
+    /// `apply` or `revert`.
+    pub direction: String,
+    /// When it started, as the server said.
+    pub started_on: String,
+    /// The server process that ran it.
+    pub pid: i32,
+}
+
 /// The history table's SQL, for one table name.
 #[derive(Clone, Debug)]
 pub struct HistoryTable {
     name: String,
     quoted: String,
+    /// The table where `-- no-transaction` scripts record that they started: plain refinery
+    /// reads every row of the history table as applied, so the mark cannot live there.
+    unfinished: String,
 }
 
 impl HistoryTable {
     /// A history table called `name`, which may be schema-qualified (`ops.history`).
     pub fn new(name: &str) -> HistoryTable {
-        let quoted = name
-            .split('.')
-            .map(quote_identifier)
-            .collect::<Vec<_>>()
-            .join(".");
+        let quote = |name: &str| {
+            name.split('.')
+                .map(quote_identifier)
+                .collect::<Vec<_>>()
+                .join(".")
+        };
         HistoryTable {
             name: name.to_string(),
-            quoted,
+            quoted: quote(name),
+            unfinished: quote(&format!("{name}_unfinished")),
         }
     }
 
     /// The name as given.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The name quoted for SQL.
+    pub fn quoted(&self) -> &str {
+        &self.quoted
     }
 
     /// `CREATE TABLE IF NOT EXISTS`, with refinery's columns (int8 versions).
@@ -97,35 +131,51 @@ impl HistoryTable {
             .map_err(Error::db("creating the history table"))
     }
 
-    /// Reads every row, in version order; an absent table reads as empty.
+    /// Reads every row, in version order, and the version column's type; an absent table
+    /// reads as empty.
     ///
     /// # Errors
     ///
     /// The server's error, or [`Error::CorruptHistory`] for a row with a null column.
-    pub async fn read(&self, client: &Client) -> Result<Vec<AppliedRow>, Error> {
+    pub async fn read(&self, client: &Client) -> Result<History, Error> {
         Ok(self.read_if_exists(client).await?.unwrap_or_default())
     }
 
-    /// Reads every row, in version order, or `None` when the table does not exist.
+    /// Reads every row, in version order, and the version column's type, or `None` when the
+    /// table does not exist.
     ///
-    /// One round trip: the query is sent unprepared, and a missing table is recognised by its
-    /// SQLSTATE rather than checked beforehand.
+    /// One round trip: both queries are sent unprepared in one flight, and a missing table is
+    /// recognised by its SQLSTATE rather than checked beforehand.
     ///
     /// # Errors
     ///
     /// The server's error, or [`Error::CorruptHistory`] for a row with a null column.
-    pub async fn read_if_exists(&self, client: &Client) -> Result<Option<Vec<AppliedRow>>, Error> {
+    pub async fn read_if_exists(&self, client: &Client) -> Result<Option<History>, Error> {
         // version::int8 so that plain refinery's int4 column reads the same way.
         let sql = format!(
             "SELECT version::int8, name, applied_on, checksum FROM {} ORDER BY version",
             self.quoted
         );
-        let rows = match client.query_typed(&sql, &[]).await {
+        let (rows, width) = futures_util::future::join(
+            client.query_typed(&sql, &[]),
+            client.query_typed_opt(
+                "SELECT atttypid = 'int4'::regtype FROM pg_attribute \
+                 WHERE attrelid = to_regclass($1) AND attname = 'version'",
+                &[(&self.quoted, Type::TEXT)],
+            ),
+        )
+        .await;
+        let rows = match rows {
             Ok(rows) => rows,
             Err(err) if err.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(None),
             Err(err) => return Err(Error::db("reading the history table")(err)),
         };
-        rows.iter()
+        let width = match width.map_err(Error::db("reading the history table's columns"))? {
+            Some(row) if row.get::<_, bool>(0) => VersionWidth::Int4,
+            _ => VersionWidth::Int8,
+        };
+        let rows = rows
+            .iter()
             .map(|row| {
                 let version: i64 = row.get(0);
                 let text = |i: usize, column: &str| {
@@ -142,8 +192,127 @@ impl HistoryTable {
                     checksum: text(3, "checksum")?,
                 })
             })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Some(History { rows, width }))
+    }
+
+    /// Records `m` as applied, with the checksum for a table of `width`.
+    pub(crate) async fn record(
+        &self,
+        client: &Client,
+        m: &Migration,
+        width: VersionWidth,
+    ) -> Result<(), tokio_postgres::Error> {
+        self.insert(
+            client,
+            &self.insert_sql(),
+            m.version(),
+            m.name(),
+            m.checksum_for(width),
+        )
+        .await
+    }
+
+    /// Removes the row of `version`.
+    pub(crate) async fn unrecord(
+        &self,
+        client: &Client,
+        version: i64,
+    ) -> Result<(), tokio_postgres::Error> {
+        client
+            .execute_typed(&self.delete_sql(), &[(&version, Type::INT8)])
+            .await
+            .map(drop)
+    }
+
+    /// Re-records the name and checksum of `m`, after its file was edited.
+    pub(crate) async fn rerecord(
+        &self,
+        client: &Client,
+        m: &Migration,
+        width: VersionWidth,
+    ) -> Result<(), tokio_postgres::Error> {
+        let checksum = m.checksum_for(width).to_string();
+        let name = m.name();
+        client
+            .execute_typed(
+                &self.update_checksum_sql(),
+                &[
+                    (&m.version(), Type::INT8),
+                    (&name, Type::VARCHAR),
+                    (&checksum, Type::VARCHAR),
+                ],
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Marks a `-- no-transaction` script of `version` as started, creating the table of such
+    /// marks when needed. It commits on its own, before the script runs, so that a run that
+    /// dies mid-script leaves the mark behind.
+    pub(crate) async fn mark_unfinished(
+        &self,
+        client: &Client,
+        version: i64,
+        direction: &str,
+    ) -> Result<(), tokio_postgres::Error> {
+        let create = format!(
+            "CREATE TABLE IF NOT EXISTS {}(\n    version int8 PRIMARY KEY,\n    direction text NOT NULL,\n    \
+             started_on timestamptz NOT NULL DEFAULT clock_timestamp(),\n    pid int4 NOT NULL DEFAULT pg_backend_pid())",
+            self.unfinished
+        );
+        let insert = format!(
+            "INSERT INTO {} (version, direction) VALUES ($1, $2) ON CONFLICT (version) DO UPDATE \
+             SET direction = excluded.direction, started_on = clock_timestamp(), pid = pg_backend_pid()",
+            self.unfinished
+        );
+        let (created, inserted) = futures_util::future::join(
+            client.batch_execute(&create),
+            client.execute_typed(&insert, &[(&version, Type::INT8), (&direction, Type::TEXT)]),
+        )
+        .await;
+        created?;
+        inserted.map(drop)
+    }
+
+    /// Clears the mark of `version`; sent in the transaction that records the script's outcome.
+    pub(crate) async fn clear_unfinished(
+        &self,
+        client: &Client,
+        version: i64,
+    ) -> Result<(), tokio_postgres::Error> {
+        let sql = format!("DELETE FROM {} WHERE version = $1", self.unfinished);
+        match client.execute_typed(&sql, &[(&version, Type::INT8)]).await {
+            Err(err) if err.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// The `-- no-transaction` scripts that started and never recorded their outcome.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub async fn unfinished(&self, client: &Client) -> Result<Vec<Unfinished>, Error> {
+        let sql = format!(
+            "SELECT version, direction, to_char(started_on AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), pid \
+             FROM {} ORDER BY version",
+            self.unfinished
+        );
+        let rows = match client.query_typed(&sql, &[]).await {
+            Ok(rows) => rows,
+            Err(err) if err.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),
+            Err(err) => return Err(Error::db("reading unfinished migrations")(err)),
+        };
+        Ok(rows
+            .iter()
+            .map(|row| Unfinished {
+                version: row.get(0),
+                direction: row.get(1),
+                started_on: row.get(2),
+                pid: row.get(3),
+            })
+            .collect())
     }
 
     /// Typed parameters for [`HistoryTable::insert_sql`], sent unprepared in the same flight as

@@ -60,31 +60,94 @@ pub struct Finding {
     pub message: String,
 }
 
-/// A statement as the parser sees it: its first line and its text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParsedStatement {
-    /// The 1-based line it starts on.
-    pub line: usize,
-    /// Its text.
-    pub text: String,
+/// Where each statement starts (byte offsets), or `None` when the grammar rejects the text:
+/// the engine sends each statement of a migration as its own message, so that a failure
+/// names its statement, and only a clean parse can be trusted to cut the file.
+pub fn statement_starts(sql: &str) -> Option<Vec<usize>> {
+    let parse = SourceFile::parse(sql);
+    if !parse.errors().is_empty() {
+        return None;
+    }
+    Some(
+        parse
+            .tree()
+            .stmts()
+            .filter(|stmt| !matches!(stmt, squawk_syntax::ast::Stmt::EmptyStmt(_)))
+            .map(|stmt| usize::from(stmt.syntax().text_range().start()))
+            .collect(),
+    )
 }
 
-/// Splits a script into statements with the PostgreSQL grammar.
-pub fn split(sql: &str) -> Vec<ParsedStatement> {
-    let parse = SourceFile::parse(sql);
-    parse
-        .tree()
-        .stmts()
-        .filter(|stmt| !matches!(stmt, squawk_syntax::ast::Stmt::EmptyStmt(_)))
-        .map(|stmt| {
-            let range = stmt.syntax().text_range();
-            let start = usize::from(range.start());
-            ParsedStatement {
-                line: line_col(sql, start).0,
-                text: sql[start..usize::from(range.end())].to_string(),
-            }
-        })
-        .collect()
+/// The statements PostgreSQL refuses inside a transaction block, as the words they start
+/// with (`*` stands for any words in between, such as REINDEX's options and object kind).
+const OUTSIDE_TRANSACTION: &[&[&str]] = &[
+    &["CREATE", "INDEX", "CONCURRENTLY"],
+    &["CREATE", "UNIQUE", "INDEX", "CONCURRENTLY"],
+    &["DROP", "INDEX", "CONCURRENTLY"],
+    &["REINDEX", "*", "CONCURRENTLY"],
+    &["REINDEX", "*", "DATABASE"],
+    &["REINDEX", "*", "SYSTEM"],
+    &[
+        "ALTER",
+        "TABLE",
+        "*",
+        "DETACH",
+        "PARTITION",
+        "*",
+        "CONCURRENTLY",
+    ],
+    &["VACUUM"],
+    &["CREATE", "DATABASE"],
+    &["DROP", "DATABASE"],
+    &["ALTER", "SYSTEM"],
+    &["CREATE", "TABLESPACE"],
+    &["DROP", "TABLESPACE"],
+];
+
+/// Whether `words` match `pattern`, where `*` skips any number of words.
+fn matches_words(words: &[String], pattern: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => true,
+        Some((&"*", rest)) => (0..=words.len()).any(|skip| matches_words(&words[skip..], rest)),
+        Some((first, rest)) => words
+            .split_first()
+            .is_some_and(|(word, tail)| word == first && matches_words(tail, rest)),
+    }
+}
+
+/// The statements of a file that cannot run in a transaction block: line, column and what
+/// the statement is.
+fn outside_transaction(
+    parse: &squawk_syntax::Parse<SourceFile>,
+    sql: &str,
+) -> Vec<(usize, usize, String)> {
+    let mut found = Vec::new();
+    for stmt in parse.tree().stmts() {
+        // Words only: a literal or a quoted name holds one token, so text inside a function
+        // body or a string never matches. The first dozen words decide.
+        let words: Vec<String> = stmt
+            .syntax()
+            .descendants_with_tokens()
+            .filter_map(|element| element.into_token())
+            .filter(|token| !token.kind().is_trivia())
+            .take(12)
+            .map(|token| token.text().to_ascii_uppercase())
+            .collect();
+        if let Some(pattern) = OUTSIDE_TRANSACTION
+            .iter()
+            .find(|pattern| matches_words(&words, pattern))
+        {
+            let (line, column) = line_col(sql, usize::from(stmt.syntax().text_range().start()));
+            let what = pattern
+                .iter()
+                .filter(|w| **w != "*")
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            found.push((line, column, what));
+        }
+    }
+    found
 }
 
 /// The rules a file silences with `-- lint: allow …` lines.
@@ -154,10 +217,22 @@ pub fn check(
         }
         return findings;
     }
-    if !lint_rules {
-        return Vec::new();
-    }
     let mut findings = Vec::new();
+    if in_transaction {
+        for (line, column, what) in outside_transaction(&parse, sql) {
+            findings.push(Finding {
+                severity: Severity::Error,
+                message: format!(
+                    "{path}:{line}:{column}: {what} cannot run inside a transaction block, and this \
+                     file runs in one; add `-- no-transaction` as its first line (such a file holds \
+                     exactly this one statement)"
+                ),
+            });
+        }
+    }
+    if !lint_rules {
+        return findings;
+    }
     for name in &allowed {
         if name != SYNTAX_ERROR && name.parse::<Rule>().is_err() {
             findings.push(Finding {
@@ -294,10 +369,77 @@ mod tests {
     }
 
     #[test]
+    fn statements_refused_in_a_transaction_fail_without_the_marker() {
+        let cases = [
+            (
+                "DROP INDEX CONCURRENTLY users_email;",
+                Some("DROP INDEX CONCURRENTLY"),
+            ),
+            (
+                "create unique index concurrently i on t (a);",
+                Some("CREATE UNIQUE INDEX CONCURRENTLY"),
+            ),
+            (
+                "REINDEX (VERBOSE) TABLE CONCURRENTLY t;",
+                Some("REINDEX CONCURRENTLY"),
+            ),
+            ("VACUUM ANALYZE t;", Some("VACUUM")),
+            ("ALTER SYSTEM SET work_mem = '8MB';", Some("ALTER SYSTEM")),
+            ("CREATE DATABASE other;", Some("CREATE DATABASE")),
+            (
+                "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY;",
+                Some("ALTER TABLE DETACH PARTITION CONCURRENTLY"),
+            ),
+            ("CREATE INDEX i ON t (a);", None),
+            ("REINDEX TABLE t;", None),
+            (
+                "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ VACUUM $$;",
+                None,
+            ),
+            ("COMMENT ON TABLE t IS 'DROP INDEX CONCURRENTLY x';", None),
+        ];
+        for (sql, want) in cases {
+            let sql = format!("SELECT 1;\n{sql}\n");
+            let errors: Vec<String> = check("sql/U4__x.sql", &sql, false, true, false)
+                .into_iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| f.message)
+                .collect();
+            match want {
+                Some(what) => {
+                    assert_eq!(errors.len(), 1, "{sql}: {errors:?}");
+                    assert!(
+                        errors[0].starts_with(&format!(
+                            "sql/U4__x.sql:2:1: {what} cannot run inside a transaction block"
+                        )),
+                        "{errors:?}"
+                    );
+                    assert!(errors[0].contains("add `-- no-transaction`"));
+                }
+                None => assert!(errors.is_empty(), "{sql}: {errors:?}"),
+            }
+        }
+        // With the marker, the statement is where it belongs.
+        let marked = "-- no-transaction\nDROP INDEX CONCURRENTLY i;\n";
+        assert!(check("sql/U4__x.sql", marked, false, false, false).is_empty());
+    }
+
+    #[test]
+    fn statement_starts_come_from_a_clean_parse_only() {
+        let sql = "-- head\nSELECT 1;\nCREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n";
+        assert_eq!(statement_starts(sql), Some(vec![8, 18]));
+        assert_eq!(statement_starts("SELEC 1;"), None);
+    }
+
+    #[test]
     fn the_parser_splits_statements() {
         let sql = "-- no-transaction\nCREATE INDEX CONCURRENTLY a ON t (x);\n\n\
                    CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n";
-        let lines: Vec<usize> = split(sql).iter().map(|s| s.line).collect();
+        let lines: Vec<usize> = statement_starts(sql)
+            .unwrap()
+            .iter()
+            .map(|&at| line_col(sql, at).0)
+            .collect();
         assert_eq!(lines, [2, 4]);
     }
 }

@@ -3,16 +3,16 @@
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
-use futures_util::future::{join, join4};
+use futures_util::future::{join, join_all, join4};
 use serde::Serialize;
 use tokio_postgres::Client;
-use tokio_postgres::types::Type;
 
 use super::error::{Error, SqlFailure};
-use super::history::{DEFAULT_TABLE, HistoryTable};
+use super::history::{DEFAULT_TABLE, History, HistoryTable, Unfinished};
 use super::lock::{CancelTls, LockedConnection};
-use super::migration::{Migration, Script};
-use super::plan::{AppliedRow, State, Status};
+use super::migration::{Migration, Script, VersionWidth};
+use super::plan::{State, Status};
+use super::recovery::{self, Outcome};
 use super::rev::Rev;
 
 /// How the migrator runs.
@@ -26,10 +26,17 @@ pub struct Options {
     pub grouped: bool,
     /// Refuse to run when the database holds versions this binary does not know.
     pub strict: bool,
-    /// `lock_timeout` inside each migration, so that a migration queued behind a long
-    /// transaction fails instead of stalling every query queued behind it. `None` is off.
+    /// `lock_timeout` inside each migration's transaction, so that a migration queued behind
+    /// a long transaction fails instead of stalling every query queued behind it. `None`
+    /// sends nothing, leaving the role's or database's own setting in force.
     pub lock_timeout: Option<Duration>,
-    /// `statement_timeout` inside each migration. `None` is off.
+    /// `lock_timeout` around a `-- no-transaction` script. `None` (the default) sends nothing:
+    /// `CREATE INDEX CONCURRENTLY` waits, through the lock manager, for every transaction
+    /// older than itself, so a default bound would fail it on any busy database. Only a bound
+    /// the user chose belongs here.
+    pub no_transaction_lock_timeout: Option<Duration>,
+    /// `statement_timeout` inside each migration, `-- no-transaction` ones included. `None`
+    /// sends nothing.
     pub statement_timeout: Option<Duration>,
     /// How cancel requests reach the server (TLS when the server requires it).
     pub cancel_tls: CancelTls,
@@ -43,17 +50,11 @@ impl Default for Options {
             grouped: false,
             strict: false,
             lock_timeout: Some(Duration::from_secs(10)),
+            no_transaction_lock_timeout: None,
             statement_timeout: None,
             cancel_tls: CancelTls::default(),
         }
     }
-}
-
-/// Which way a run goes.
-#[derive(Clone, Copy)]
-enum Way {
-    Up,
-    Down,
 }
 
 /// Which way a step went.
@@ -70,6 +71,8 @@ pub enum Direction {
     Unstamped,
     /// A history row's checksum was re-recorded.
     Repaired,
+    /// The mark of an unfinished `-- no-transaction` script was cleared by `repair`.
+    Cleared,
 }
 
 impl Direction {
@@ -81,6 +84,7 @@ impl Direction {
             Direction::Stamped => "stamped",
             Direction::Unstamped => "unstamped",
             Direction::Repaired => "repaired",
+            Direction::Cleared => "cleared",
         }
     }
 }
@@ -99,6 +103,9 @@ pub struct Step {
     /// For a repair: the checksum recorded before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old_checksum: Option<String>,
+    /// For a repair: the checksum recorded now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_checksum: Option<String>,
 }
 
 /// What a run did.
@@ -154,13 +161,13 @@ impl Migrator {
     /// # Errors
     ///
     /// The server's error.
-    pub async fn history(&self, client: &Client) -> Result<Vec<AppliedRow>, Error> {
+    pub async fn history(&self, client: &Client) -> Result<History, Error> {
         self.table.read(client).await
     }
 
-    /// Matches the migrations against `rows` from [`Migrator::history`].
-    pub fn status<'a>(&'a self, rows: &[AppliedRow]) -> Status<'a> {
-        Status::new(&self.migrations, rows)
+    /// Matches the migrations against `history` from [`Migrator::history`].
+    pub fn status<'a>(&'a self, history: &History) -> Status<'a> {
+        Status::of(&self.migrations, history)
     }
 
     /// Applies pending migrations up to `rev`, calling `on_step` as each one commits.
@@ -193,7 +200,8 @@ impl Migrator {
         on_step: &mut (dyn FnMut(&Step) + Send),
         stop: impl Future<Output = ()>,
     ) -> Result<Report, Error> {
-        self.run_until(pool, Way::Up, rev, on_step, stop).await
+        self.run_until(pool, Direction::Applied, rev, on_step, stop)
+            .await
     }
 
     /// Reverts applied migrations down to `rev`, newest first.
@@ -224,14 +232,16 @@ impl Migrator {
         on_step: &mut (dyn FnMut(&Step) + Send),
         stop: impl Future<Output = ()>,
     ) -> Result<Report, Error> {
-        self.run_until(pool, Way::Down, rev, on_step, stop).await
+        self.run_until(pool, Direction::Reverted, rev, on_step, stop)
+            .await
     }
 
-    /// Takes the lock, runs `way` under it unless `stop` resolves first, and releases it.
+    /// Takes the lock, applies or reverts under it unless `stop` resolves first, and releases
+    /// it.
     async fn run_until(
         &self,
         pool: &Pool,
-        way: Way,
+        way: Direction,
         rev: &Rev,
         on_step: &mut (dyn FnMut(&Step) + Send),
         stop: impl Future<Output = ()>,
@@ -242,9 +252,10 @@ impl Migrator {
             () = &mut stop => return Err(Error::Interrupted),
         };
         let work = async {
-            match way {
-                Way::Up => self.up_locked(lock.client(), rev, on_step).await,
-                Way::Down => self.down_locked(lock.client(), rev, on_step).await,
+            if way == Direction::Applied {
+                self.up_locked(lock.client(), rev, on_step).await
+            } else {
+                self.down_locked(lock.client(), rev, on_step).await
             }
         };
         let result = interruptible(&lock, work, stop).await;
@@ -284,16 +295,21 @@ impl Migrator {
         .await
     }
 
-    /// Reads history and checks it: divergent files fail, unknown versions warn (or fail).
-    async fn verified_status(&self, client: &Client) -> Result<(Status<'_>, Report), Error> {
-        let rows = match self.table.read_if_exists(client).await? {
-            Some(rows) => rows,
+    /// Reads the history table, creating it when it is missing.
+    async fn read_or_create(&self, client: &Client) -> Result<History, Error> {
+        match self.table.read_if_exists(client).await? {
+            Some(history) => Ok(history),
             None => {
                 self.table.create(client).await?;
-                Vec::new()
+                Ok(History::default())
             }
-        };
-        let status = Status::new(&self.migrations, &rows);
+        }
+    }
+
+    /// Reads history and checks it: divergent files fail, unknown versions warn (or fail).
+    async fn verified_status(&self, client: &Client) -> Result<(Status<'_>, Report), Error> {
+        let history = self.read_or_create(client).await?;
+        let status = Status::of(&self.migrations, &history);
         status.verify_checksums()?;
         let unknown = status.versions(State::Unknown);
         if !unknown.is_empty() {
@@ -326,12 +342,18 @@ impl Migrator {
             tracing::info!(current = ?report.from, "nothing to apply");
             return Ok(report);
         }
+        self.check_width(&plan, status.width)?;
         if self.options.grouped {
-            self.apply_grouped(client, &plan, &mut report, on_step)
+            self.apply_grouped(client, &plan, status.width, &mut report, on_step)
                 .await?;
         } else {
+            let marks = self
+                .unfinished_marks(client, &plan, Migration::apply)
+                .await?;
             for migration in plan {
-                let step = self.apply_one(client, migration).await?;
+                let step = self
+                    .run_one(client, migration, Direction::Applied, status.width, &marks)
+                    .await?;
                 report.to = Some(step.version);
                 on_step(&step);
                 report.steps.push(step);
@@ -348,8 +370,15 @@ impl Migrator {
     ) -> Result<Report, Error> {
         let (status, mut report) = self.verified_status(client).await?;
         let plan = status.plan_down(rev)?;
+        let marks = self
+            .unfinished_marks(client, &plan, |m: &Migration| {
+                m.undo().unwrap_or_else(|| m.apply())
+            })
+            .await?;
         for migration in plan {
-            let step = self.revert_one(client, migration).await?;
+            let step = self
+                .run_one(client, migration, Direction::Reverted, status.width, &marks)
+                .await?;
             on_step(&step);
             report.steps.push(step);
             report.to = status
@@ -362,218 +391,395 @@ impl Migrator {
         Ok(report)
     }
 
+    /// The marks of unfinished `-- no-transaction` scripts, read only when the plan has such a
+    /// script, so that an ordinary run pays nothing for them.
+    async fn unfinished_marks(
+        &self,
+        client: &Client,
+        plan: &[&Migration],
+        script: impl Fn(&Migration) -> &Script,
+    ) -> Result<Vec<Unfinished>, Error> {
+        if plan.iter().any(|m| script(m).no_transaction) {
+            self.table.unfinished(client).await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    /// A history table created by plain refinery holds int4 versions.
+    fn check_width(&self, plan: &[&Migration], width: VersionWidth) -> Result<(), Error> {
+        match plan.iter().find(|m| i32::try_from(m.version()).is_err()) {
+            Some(m) if width == VersionWidth::Int4 => Err(Error::VersionTooLarge {
+                migration: m.full_name(),
+                table: self.table.name().to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds and removes rows in one transaction, so that a failure leaves the history as it
+    /// was; marks of unfinished scripts for those versions are cleared with them.
     async fn stamp_locked(&self, client: &Client, rev: &Rev) -> Result<Report, Error> {
-        let rows = match self.table.read_if_exists(client).await? {
-            Some(rows) => rows,
-            None => {
-                self.table.create(client).await?;
-                Vec::new()
-            }
-        };
-        let status = Status::new(&self.migrations, &rows);
+        let history = self.read_or_create(client).await?;
+        let status = Status::of(&self.migrations, &history);
         let target = status.resolve(rev)?.map_or(0, Migration::version);
         let mut report = Report {
             from: status.current(),
             unknown: status.versions(State::Unknown),
             ..Report::default()
         };
-        let insert = self.table.insert_sql();
-        let delete = self.table.delete_sql();
+        let mut changes = Vec::new();
         for entry in &status.entries {
-            let started = Instant::now();
-            let direction = match (entry.state, entry.migration) {
+            match (entry.state, entry.migration) {
                 (State::Pending, Some(m)) if entry.version <= target => {
-                    self.table
-                        .insert(client, &insert, m.version(), m.name(), m.checksum())
-                        .await
-                        .map_err(Error::db("recording a stamped version"))?;
-                    Direction::Stamped
+                    changes.push((Direction::Stamped, entry, Some(m)));
                 }
                 (state, _) if state.is_applied() && entry.version > target => {
-                    client
-                        .execute_typed(&delete, &[(&entry.version, Type::INT8)])
-                        .await
-                        .map_err(Error::db("removing a stamped version"))?;
-                    Direction::Unstamped
+                    changes.push((Direction::Unstamped, entry, None));
                 }
-                _ => continue,
-            };
+                _ => {}
+            }
+        }
+        if let Some(&(_, entry, _)) = changes.iter().find(|(d, _, m)| {
+            *d == Direction::Stamped && m.is_some_and(|m| i32::try_from(m.version()).is_err())
+        }) {
+            if status.width == VersionWidth::Int4 {
+                return Err(Error::VersionTooLarge {
+                    migration: format!("V{}__{}", entry.version, entry.name),
+                    table: self.table.name().to_string(),
+                });
+            }
+        }
+        let marked: Vec<i64> = self
+            .table
+            .unfinished(client)
+            .await?
+            .into_iter()
+            .map(|u| u.version)
+            .collect();
+        let started = Instant::now();
+        let writes = changes.iter().map(|(direction, entry, m)| async move {
+            match (direction, m) {
+                (Direction::Stamped, Some(m)) => self.table.record(client, m, status.width).await,
+                _ => self.table.unrecord(client, entry.version).await,
+            }
+        });
+        let clears = changes
+            .iter()
+            .filter(|(_, entry, _)| marked.contains(&entry.version))
+            .map(|(_, entry, _)| self.table.clear_unfinished(client, entry.version));
+        let (begun, written, cleared, committed) = join4(
+            client.batch_execute("BEGIN"),
+            join_all(writes),
+            join_all(clears),
+            client.batch_execute("COMMIT"),
+        )
+        .await;
+        begun.map_err(Error::db("starting the stamp's transaction"))?;
+        written
+            .into_iter()
+            .chain(cleared)
+            .collect::<Result<Vec<()>, _>>()
+            .map_err(Error::db("recording stamped versions"))?;
+        committed.map_err(Error::db("committing the stamp"))?;
+        let elapsed = elapsed_ms(started);
+        for (direction, entry, _) in changes {
             report.steps.push(Step {
                 direction,
                 version: entry.version,
                 name: entry.name.clone(),
-                elapsed_ms: elapsed_ms(started),
+                elapsed_ms: elapsed,
                 old_checksum: None,
+                new_checksum: None,
             });
         }
         report.to = (target > 0).then_some(target);
         Ok(report)
     }
 
+    /// Re-records edited checksums and clears the marks of unfinished `-- no-transaction`
+    /// scripts (so that the next run runs them again), all in one transaction.
     async fn repair_locked(&self, client: &Client) -> Result<Report, Error> {
-        let rows = self.table.read(client).await?;
-        let status = Status::new(&self.migrations, &rows);
+        let history = self.table.read(client).await?;
+        let status = Status::of(&self.migrations, &history);
         let mut report = Report {
             from: status.current(),
             to: status.current(),
             unknown: status.versions(State::Unknown),
             ..Report::default()
         };
-        let update = self.table.update_checksum_sql();
-        for entry in status.in_state(State::Divergent) {
-            let (Some(m), Some(row)) = (entry.migration, &entry.row) else {
-                continue;
-            };
-            let started = Instant::now();
-            let checksum = m.checksum().to_string();
-            let name = m.name();
-            client
-                .execute_typed(
-                    &update,
-                    &[
-                        (&m.version(), Type::INT8),
-                        (&name, Type::VARCHAR),
-                        (&checksum, Type::VARCHAR),
-                    ],
-                )
-                .await
-                .map_err(Error::db("re-recording a checksum"))?;
-            tracing::info!(version = m.version(), old = %row.checksum, new = %checksum, "re-recorded checksum");
+        let unfinished = self.table.unfinished(client).await?;
+        let divergent: Vec<(&Migration, String)> = status
+            .in_state(State::Divergent)
+            .filter_map(|e| Some((e.migration?, e.row.as_ref()?.checksum.clone())))
+            .collect();
+        let started = Instant::now();
+        let (begun, written, cleared, committed) = join4(
+            client.batch_execute("BEGIN"),
+            join_all(
+                divergent
+                    .iter()
+                    .map(|(m, _)| self.table.rerecord(client, m, status.width)),
+            ),
+            join_all(
+                unfinished
+                    .iter()
+                    .map(|u| self.table.clear_unfinished(client, u.version)),
+            ),
+            client.batch_execute("COMMIT"),
+        )
+        .await;
+        begun.map_err(Error::db("starting the repair's transaction"))?;
+        written
+            .into_iter()
+            .chain(cleared)
+            .collect::<Result<Vec<()>, _>>()
+            .map_err(Error::db("re-recording checksums"))?;
+        committed.map_err(Error::db("committing the repair"))?;
+        let elapsed = elapsed_ms(started);
+        for (m, old) in divergent {
+            let new = m.checksum_for(status.width);
+            tracing::info!(version = m.version(), old = %old, new, "re-recorded checksum");
             report.steps.push(Step {
                 direction: Direction::Repaired,
                 version: m.version(),
                 name: m.name().to_string(),
-                elapsed_ms: elapsed_ms(started),
-                old_checksum: Some(row.checksum.clone()),
+                elapsed_ms: elapsed,
+                old_checksum: Some(old),
+                new_checksum: Some(new.to_string()),
+            });
+        }
+        for u in unfinished {
+            tracing::info!(
+                version = u.version,
+                direction = %u.direction,
+                started_on = %u.started_on,
+                "cleared the mark of an unfinished -- no-transaction script; the next run runs it again"
+            );
+            report.steps.push(Step {
+                direction: Direction::Cleared,
+                version: u.version,
+                name: self
+                    .migrations
+                    .iter()
+                    .find(|m| m.version() == u.version)
+                    .map_or_else(String::new, |m| m.name().to_string()),
+                elapsed_ms: elapsed,
+                old_checksum: None,
+                new_checksum: None,
             });
         }
         Ok(report)
     }
 
-    /// The per-migration timeouts: `SET LOCAL` at the start of a migration's transaction, or
-    /// session-wide `SET` around a `-- no-transaction` script (reset after it).
-    fn set_timeouts(&self, local: bool) -> String {
-        let scope = if local { "SET LOCAL" } else { "SET" };
-        let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis().max(1));
-        format!(
-            "{scope} lock_timeout = '{}ms'; {scope} statement_timeout = '{}ms'",
-            ms(self.options.lock_timeout),
-            ms(self.options.statement_timeout)
+    fn set_timeouts(&self, in_transaction: bool) -> Option<String> {
+        timeouts_sql(&self.options, in_transaction)
+    }
+
+    /// The offline script (`--sql`) that takes a database from `from` to `to`, for
+    /// `psql -v ON_ERROR_STOP=1`: history rows, lock, timeouts and a guard included.
+    ///
+    /// # Errors
+    ///
+    /// A revision that cannot be reached, or a downgrade past a migration without undo.
+    pub fn script(
+        &self,
+        direction: super::ScriptDirection,
+        from: &Rev,
+        to: &Rev,
+    ) -> Result<String, Error> {
+        super::script::render(
+            &self.migrations,
+            &self.table,
+            &self.options,
+            direction,
+            from,
+            to,
         )
     }
 
-    /// Applies one migration. In a transaction, the migration, its history row and the commit
-    /// travel in one flight: one round trip, and a failure anywhere rolls all of it back.
-    async fn apply_one(&self, client: &Client, m: &Migration) -> Result<Step, Error> {
-        let script = m.apply();
-        let insert = self.table.insert_sql();
+    /// Applies or reverts one migration and records it.
+    async fn run_one(
+        &self,
+        client: &Client,
+        m: &Migration,
+        direction: Direction,
+        width: VersionWidth,
+        marks: &[Unfinished],
+    ) -> Result<Step, Error> {
+        let script = match direction {
+            Direction::Applied => m.apply(),
+            _ => m.undo().ok_or_else(|| Error::Irreversible {
+                migration: m.full_name(),
+                version: m.version(),
+                name: m.name().to_string(),
+            })?,
+        };
+        let record = async {
+            match direction {
+                Direction::Applied => self.table.record(client, m, width).await,
+                _ => self.table.unrecord(client, m.version()).await,
+            }
+        };
         let started = Instant::now();
         if script.no_transaction {
-            let record = self
-                .table
-                .insert(client, &insert, m.version(), m.name(), m.checksum());
-            self.run_outside_transaction(client, m, script, record)
+            let mark = marks.iter().find(|u| u.version == m.version());
+            self.run_outside_transaction(client, m, script, direction, mark, record)
                 .await?;
         } else {
-            let begin = format!("BEGIN; {}", self.set_timeouts(true));
-            let (begun, ran, recorded, committed) = join4(
-                client.batch_execute(&begin),
-                client.batch_execute(&script.sql),
-                self.table
-                    .insert(client, &insert, m.version(), m.name(), m.checksum()),
-                client.batch_execute("COMMIT"),
-            )
-            .await;
-            check_transaction(m, script, begun, ran, recorded, committed)?;
+            self.run_in_transaction(client, m, script, record).await?;
         }
         let step = Step {
-            direction: Direction::Applied,
+            direction,
             version: m.version(),
             name: m.name().to_string(),
             elapsed_ms: elapsed_ms(started),
             old_checksum: None,
+            new_checksum: None,
         };
-        tracing::info!(version = step.version, name = %step.name, elapsed_ms = step.elapsed_ms, "applied migration");
+        tracing::info!(version = step.version, name = %step.name, elapsed_ms = step.elapsed_ms, "{} migration", direction.as_str());
         Ok(step)
     }
 
-    async fn revert_one(&self, client: &Client, m: &Migration) -> Result<Step, Error> {
-        let Some(script) = m.undo() else {
-            return Err(Error::Irreversible {
-                migration: m.full_name(),
-                version: m.version(),
-                name: m.name().to_string(),
-            });
-        };
-        let delete = self.table.delete_sql();
-        let version = m.version();
-        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 1] =
-            [(&version, Type::INT8)];
-        let remove = client.execute_typed(&delete, &params);
-        let started = Instant::now();
-        if script.no_transaction {
-            let record = async { remove.await.map(drop) };
-            self.run_outside_transaction(client, m, script, record)
-                .await?;
-        } else {
-            let begin = format!("BEGIN; {}", self.set_timeouts(true));
-            let (begun, ran, recorded, committed) = join4(
-                client.batch_execute(&begin),
-                client.batch_execute(&script.sql),
-                async { remove.await.map(drop) },
-                client.batch_execute("COMMIT"),
-            )
-            .await;
-            check_transaction(m, script, begun, ran, recorded, committed)?;
-        }
-        let step = Step {
-            direction: Direction::Reverted,
-            version,
-            name: m.name().to_string(),
-            elapsed_ms: elapsed_ms(started),
-            old_checksum: None,
-        };
-        tracing::info!(version, name = %step.name, elapsed_ms = step.elapsed_ms, "reverted migration");
-        Ok(step)
-    }
-
-    /// Runs a `-- no-transaction` script on its own, as PostgreSQL requires for
-    /// `CREATE INDEX CONCURRENTLY`, then `record`s it, then resets the timeouts. The timeouts are
-    /// set for the session first, in a round trip of their own: if setting them failed, the
-    /// script must not run.
-    async fn run_outside_transaction(
+    /// The migration, its history row and the commit travel in one flight: one round trip,
+    /// and a failure anywhere rolls all of it back. Each statement is its own message, so the
+    /// first error names the statement that failed even when the server gives no position.
+    async fn run_in_transaction(
         &self,
         client: &Client,
         m: &Migration,
         script: &Script,
         record: impl Future<Output = Result<(), tokio_postgres::Error>>,
     ) -> Result<(), Error> {
-        client
-            .batch_execute(&self.set_timeouts(false))
-            .await
-            .map_err(Error::db("setting the migration's timeouts"))?;
-        let ran = client.batch_execute(&script.sql).await;
-        let recorded = match &ran {
-            Ok(()) => Some(record.await),
-            Err(_) => None,
+        let begin = match self.set_timeouts(true) {
+            Some(set) => format!("BEGIN; {set}"),
+            None => "BEGIN".to_string(),
         };
-        let reset = client
-            .batch_execute("RESET lock_timeout; RESET statement_timeout")
-            .await;
-        ran.map_err(|err| Error::MigrationFailed {
+        let pieces = script.pieces();
+        let (begun, ran, recorded, committed) = join4(
+            client.batch_execute(&begin),
+            join_all(pieces.iter().map(|(_, sql)| client.batch_execute(sql))),
+            record,
+            client.batch_execute("COMMIT"),
+        )
+        .await;
+        begun.map_err(Error::db("starting the migration's transaction"))?;
+        check_pieces(m, script, &pieces, ran)?;
+        recorded.map_err(Error::db("recording the migration in the history table"))?;
+        committed.map_err(|err| Error::MigrationFailed {
             migration: m.full_name(),
-            failure: SqlFailure::new(&script.path, &script.sql, &err),
-        })?;
-        if let Some(recorded) = recorded {
-            recorded.map_err(Error::db("recording the migration in the history table"))?;
+            failure: SqlFailure::new(&script.path, "", &err),
+        })
+    }
+
+    /// Runs a `-- no-transaction` script on its own, as PostgreSQL requires for
+    /// `CREATE INDEX CONCURRENTLY`, then `record`s it.
+    ///
+    /// A mark is committed first, so that a run that dies inside the script is recognised by
+    /// the next: the leftovers of a concurrent index build are dropped and the script runs
+    /// again (or, when it had finished, it is only recorded); anything else is reported with
+    /// what to do, never retried blindly.
+    async fn run_outside_transaction(
+        &self,
+        client: &Client,
+        m: &Migration,
+        script: &Script,
+        direction: Direction,
+        mark: Option<&Unfinished>,
+        record: impl Future<Output = Result<(), tokio_postgres::Error>>,
+    ) -> Result<(), Error> {
+        let concurrent = recovery::classify(&script.sql);
+        let verb = if direction == Direction::Applied {
+            "apply"
+        } else {
+            "revert"
+        };
+        let mut finished = false;
+        if let Some(mark) = mark.filter(|u| u.direction == verb) {
+            let Some(statement) = &concurrent else {
+                return Err(Error::Unfinished {
+                    migration: m.full_name(),
+                    path: script.path.clone(),
+                    direction: mark.direction.clone(),
+                    started_on: mark.started_on.clone(),
+                    pid: mark.pid,
+                });
+            };
+            match recovery::recover(client, statement)
+                .await
+                .map_err(Error::db("inspecting what an interrupted run left"))?
+            {
+                Outcome::Finished => {
+                    tracing::warn!(
+                        version = m.version(),
+                        started_on = %mark.started_on,
+                        "an earlier run finished this -- no-transaction script but stopped before recording it; recording it now"
+                    );
+                    finished = true;
+                }
+                Outcome::Retry(dropped) => tracing::warn!(
+                    version = m.version(),
+                    started_on = %mark.started_on,
+                    ?dropped,
+                    "an earlier run stopped inside this -- no-transaction script; dropped its INVALID leftovers and running it again"
+                ),
+            }
         }
-        reset.map_err(Error::db("resetting the migration's timeouts"))
+        let timeouts = self.set_timeouts(false);
+        if let Some(set) = &timeouts {
+            client
+                .batch_execute(set)
+                .await
+                .map_err(Error::db("setting the migration's timeouts"))?;
+        }
+        self.table
+            .mark_unfinished(client, m.version(), verb)
+            .await
+            .map_err(Error::db("marking the -- no-transaction script as started"))?;
+        let ran = if finished {
+            Ok(())
+        } else {
+            client.batch_execute(&script.sql).await
+        };
+        if timeouts.is_some() {
+            client
+                .batch_execute("RESET lock_timeout; RESET statement_timeout")
+                .await
+                .map_err(Error::db("resetting the migration's timeouts"))?;
+        }
+        if let Err(err) = ran {
+            // A failed statement that is not a concurrent index operation left nothing behind;
+            // a concurrent one may have left an INVALID index, which the next run repairs.
+            if concurrent.is_none() {
+                self.table
+                    .clear_unfinished(client, m.version())
+                    .await
+                    .map_err(Error::db("clearing the mark of a failed script"))?;
+            }
+            return Err(Error::MigrationFailed {
+                migration: m.full_name(),
+                failure: SqlFailure::in_script(script, 0, &err),
+            });
+        }
+        let (begun, recorded, cleared, committed) = join4(
+            client.batch_execute("BEGIN"),
+            record,
+            self.table.clear_unfinished(client, m.version()),
+            client.batch_execute("COMMIT"),
+        )
+        .await;
+        begun
+            .and(recorded)
+            .and(cleared)
+            .and(committed)
+            .map_err(Error::db("recording the migration in the history table"))
     }
 
     async fn apply_grouped(
         &self,
         client: &Client,
         plan: &[&Migration],
+        width: VersionWidth,
         report: &mut Report,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<(), Error> {
@@ -582,31 +788,30 @@ impl Migrator {
                 migration: m.full_name(),
             });
         }
-        let insert = self.table.insert_sql();
         let started = Instant::now();
+        let begin = match self.set_timeouts(true) {
+            Some(set) => format!("BEGIN; {set}"),
+            None => "BEGIN".to_string(),
+        };
         client
-            .batch_execute(&format!("BEGIN; {}", self.set_timeouts(true)))
+            .batch_execute(&begin)
             .await
             .map_err(Error::db("starting the grouped transaction"))?;
         let mut steps = Vec::with_capacity(plan.len());
         for m in plan {
             let step_started = Instant::now();
+            let script = m.apply();
+            let pieces = script.pieces();
             let (ran, recorded) = join(
-                client.batch_execute(&m.apply().sql),
-                self.table
-                    .insert(client, &insert, m.version(), m.name(), m.checksum()),
+                join_all(pieces.iter().map(|(_, sql)| client.batch_execute(sql))),
+                self.table.record(client, m, width),
             )
             .await;
-            if let Err(err) = ran {
+            let checked = check_pieces(m, script, &pieces, ran)
+                .and_then(|()| recorded.map_err(Error::db("recording an applied migration")));
+            if let Err(err) = checked {
                 let _ = client.batch_execute("ROLLBACK").await;
-                return Err(Error::MigrationFailed {
-                    migration: m.full_name(),
-                    failure: SqlFailure::new(&m.apply().path, &m.apply().sql, &err),
-                });
-            }
-            if let Err(err) = recorded {
-                let _ = client.batch_execute("ROLLBACK").await;
-                return Err(Error::db("recording an applied migration")(err));
+                return Err(err);
             }
             steps.push(Step {
                 direction: Direction::Applied,
@@ -614,6 +819,7 @@ impl Migrator {
                 name: m.name().to_string(),
                 elapsed_ms: elapsed_ms(step_started),
                 old_checksum: None,
+                new_checksum: None,
             });
         }
         client
@@ -632,6 +838,29 @@ impl Migrator {
         }
         Ok(())
     }
+}
+
+/// The per-migration timeouts, `SET LOCAL` at the start of a migration's transaction or
+/// session-wide `SET` around a `-- no-transaction` script; `None` when there is nothing to set,
+/// so that a role's or database's own settings stay in force.
+pub(crate) fn timeouts_sql(options: &Options, in_transaction: bool) -> Option<String> {
+    let lock_timeout = if in_transaction {
+        options.lock_timeout
+    } else {
+        options.no_transaction_lock_timeout
+    };
+    let scope = if in_transaction { "SET LOCAL" } else { "SET" };
+    let settings: Vec<String> = [
+        ("lock_timeout", lock_timeout),
+        ("statement_timeout", options.statement_timeout),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| {
+        let ms = value?.as_millis().clamp(1, i32::MAX as u128);
+        Some(format!("{scope} {name} = '{ms}ms'"))
+    })
+    .collect();
+    (!settings.is_empty()).then(|| settings.join("; "))
 }
 
 /// Runs `work` unless `stop` resolves first. Then the statement in flight is cancelled: its
@@ -668,26 +897,23 @@ async fn finish<T>(lock: LockedConnection, result: Result<T, Error>) -> Result<T
     }
 }
 
-/// The first error of a pipelined transaction. After a failed statement the server rejects the
-/// rest and turns COMMIT into a rollback, so only the first error says what went wrong.
-fn check_transaction(
+/// The first error among a script's pieces. After a failed statement the server rejects the
+/// rest of the transaction, so only the first error says what went wrong, and where.
+fn check_pieces(
     m: &Migration,
     script: &Script,
-    begun: Result<(), tokio_postgres::Error>,
-    ran: Result<(), tokio_postgres::Error>,
-    recorded: Result<(), tokio_postgres::Error>,
-    committed: Result<(), tokio_postgres::Error>,
+    pieces: &[(usize, &str)],
+    results: Vec<Result<(), tokio_postgres::Error>>,
 ) -> Result<(), Error> {
-    begun.map_err(Error::db("starting the migration's transaction"))?;
-    ran.map_err(|err| Error::MigrationFailed {
-        migration: m.full_name(),
-        failure: SqlFailure::new(&script.path, &script.sql, &err),
-    })?;
-    recorded.map_err(Error::db("recording the migration in the history table"))?;
-    committed.map_err(|err| Error::MigrationFailed {
-        migration: m.full_name(),
-        failure: SqlFailure::new(&script.path, "", &err),
-    })
+    for ((offset, _), result) in pieces.iter().zip(results) {
+        if let Err(err) = result {
+            return Err(Error::MigrationFailed {
+                migration: m.full_name(),
+                failure: SqlFailure::in_script(script, *offset, &err),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn elapsed_ms(started: Instant) -> u64 {

@@ -10,15 +10,18 @@ mod lock;
 mod migration;
 mod migrator;
 mod plan;
+mod recovery;
 mod rev;
 mod script;
 pub mod source;
 
-pub use error::{Error, SqlFailure, locate};
-pub use history::{DEFAULT_TABLE, HistoryTable, quote_identifier, quote_literal};
+pub use error::{Error, SqlFailure, error_chain, locate, pool_error_text};
+pub use history::{
+    DEFAULT_TABLE, History, HistoryTable, Unfinished, quote_identifier, quote_literal,
+};
 pub use lock::{CancelTls, LockedConnection, fnv1a, lock_key};
-pub use migration::{EmbeddedMigration, Migration, Script};
+pub use migration::{EmbeddedMigration, Migration, Script, VersionWidth, refinery_checksum};
 pub use migrator::{Direction, Migrator, Options, Report, Step};
 pub use plan::{AppliedRow, Entry, State, Status};
 pub use rev::{Rev, RevError};
-pub use script::{ScriptDirection, render as render_script};
+pub use script::ScriptDirection;

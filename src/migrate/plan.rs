@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use super::error::Error;
-use super::migration::Migration;
+use super::history::History;
+use super::migration::{Migration, VersionWidth};
 use super::rev::{Rev, RevError};
 
 /// A row of the history table.
@@ -71,18 +72,34 @@ pub struct Entry<'a> {
 pub struct Status<'a> {
     /// Every version either side knows, ascending.
     pub entries: Vec<Entry<'a>>,
+    /// How the history table hashes versions.
+    pub width: VersionWidth,
 }
 
 impl<'a> Status<'a> {
-    /// Matches `migrations` against the rows of the history table.
+    /// Matches `migrations` against what the history table holds.
+    pub fn of(migrations: &'a [Migration], history: &History) -> Status<'a> {
+        Status::with_width(migrations, &history.rows, history.width)
+    }
+
+    /// Matches `migrations` against the rows of an int8 history table.
     pub fn new(migrations: &'a [Migration], rows: &[AppliedRow]) -> Status<'a> {
+        Status::with_width(migrations, rows, VersionWidth::Int8)
+    }
+
+    /// Matches `migrations` against the rows of a history table of `width`.
+    pub fn with_width(
+        migrations: &'a [Migration],
+        rows: &[AppliedRow],
+        width: VersionWidth,
+    ) -> Status<'a> {
         let mut entries: Vec<Entry<'a>> = migrations
             .iter()
             .map(|m| {
                 let row = rows.iter().find(|r| r.version == m.version()).cloned();
                 let state = match &row {
                     None => State::Pending,
-                    Some(row) if row.checksum == m.checksum().to_string() => State::Applied,
+                    Some(row) if m.matches_checksum(&row.checksum, width) => State::Applied,
                     Some(_) => State::Divergent,
                 };
                 Entry {
@@ -106,7 +123,7 @@ impl<'a> Status<'a> {
             }
         }
         entries.sort_by_key(|e| e.version);
-        Status { entries }
+        Status { entries, width }
     }
 
     /// The newest applied version, or `None` at base.
@@ -153,7 +170,7 @@ impl<'a> Status<'a> {
                     migration: migration.full_name(),
                     path: migration.apply().path.clone(),
                     applied: row.checksum.clone(),
-                    current: migration.checksum(),
+                    current: migration.checksum_for(self.width),
                 })
             }
         }

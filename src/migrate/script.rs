@@ -3,7 +3,9 @@
 
 use super::error::Error;
 use super::history::HistoryTable;
+use super::lock::lock_key;
 use super::migration::{Migration, Script};
+use super::migrator::{Options, timeouts_sql};
 use super::plan::{AppliedRow, Status};
 use super::rev::Rev;
 
@@ -19,6 +21,9 @@ pub enum ScriptDirection {
 /// Renders the script that takes a database from `from` to `to` without connecting to it.
 ///
 /// `from` is where the database is assumed to stand: `base` by default for up, `head` for down.
+/// The script holds the same guards as an online run: the migration lock (so that a booting
+/// replica cannot run beside it), the per-migration timeouts, and a check that the database
+/// really is at `from`, which stops the script before it changes anything.
 ///
 /// # Errors
 ///
@@ -26,6 +31,7 @@ pub enum ScriptDirection {
 pub fn render(
     migrations: &[Migration],
     table: &HistoryTable,
+    options: &Options,
     direction: ScriptDirection,
     from: &Rev,
     to: &Rev,
@@ -61,8 +67,26 @@ pub fn render(
          -- Run it with: psql -v ON_ERROR_STOP=1 -f <this file>\n\
          -- Each migration commits with its history row; `-- no-transaction` ones stand alone.\n\n"
     );
+    let key = lock_key(table.name());
+    let wait_ms = options.lock_wait.as_millis().clamp(1, i32::MAX as u128);
+    out.push_str(&format!(
+        "-- The lock `app migrate` takes, so that no other migration run overlaps this one.\n\
+         SET lock_timeout = '{wait_ms}ms';\nSELECT pg_advisory_lock({key});\nRESET lock_timeout;\n"
+    ));
     out.push_str(&table.create_sql());
     out.push_str(";\n");
+    let expected = (start > 0).then_some(start);
+    out.push_str(&format!(
+        "-- Stop unless the database is where this script starts (--from {from}).\n\
+         DO $guard$ BEGIN\n  IF (SELECT max(version) FROM {table}) IS DISTINCT FROM {expected} THEN\n    \
+         RAISE EXCEPTION 'the database is at version %, but this script starts at {from_text}', \
+         coalesce((SELECT max(version) FROM {table})::text, 'base');\n  END IF;\nEND $guard$;\n",
+        table = table.quoted(),
+        expected = expected.map_or_else(|| "NULL".to_string(), |v| v.to_string()),
+        from_text = expected.map_or_else(|| "base".to_string(), |v| v.to_string()),
+    ));
+    let in_transaction = timeouts_sql(options, true);
+    let outside = timeouts_sql(options, false);
     for m in plan {
         let (script, record) = match direction {
             ScriptDirection::Up => (
@@ -76,16 +100,26 @@ pub fn render(
         };
         out.push_str(&format!("\n-- {} ({})\n", m.full_name(), script.path));
         if script.no_transaction {
+            if let Some(set) = &outside {
+                out.push_str(&format!("{set};\n"));
+            }
             push_sql(&mut out, script);
+            if outside.is_some() {
+                out.push_str("RESET lock_timeout;\nRESET statement_timeout;\n");
+            }
             out.push_str(&record);
             out.push_str(";\n");
         } else {
             out.push_str("BEGIN;\n");
+            if let Some(set) = &in_transaction {
+                out.push_str(&format!("{set};\n"));
+            }
             push_sql(&mut out, script);
             out.push_str(&record);
             out.push_str(";\nCOMMIT;\n");
         }
     }
+    out.push_str(&format!("\nSELECT pg_advisory_unlock({key});\n"));
     Ok(out)
 }
 
@@ -136,10 +170,18 @@ mod tests {
     fn upgrade_script_wraps_each_migration_with_its_history_row() {
         let set = set();
         let table = HistoryTable::new("refinery_schema_history");
-        let sql = render(&set, &table, ScriptDirection::Up, &Rev::Base, &Rev::Head).unwrap();
+        let sql = render(
+            &set,
+            &table,
+            &Options::default(),
+            ScriptDirection::Up,
+            &Rev::Base,
+            &Rev::Head,
+        )
+        .unwrap();
         let checksum = set[0].checksum();
         assert!(sql.contains(&format!(
-            "BEGIN;\nCREATE TABLE a (id int);\nINSERT INTO \"refinery_schema_history\" (version, name, applied_on, checksum) VALUES (1, 'one', "
+            "BEGIN;\nSET LOCAL lock_timeout = '10000ms';\nCREATE TABLE a (id int);\nINSERT INTO \"refinery_schema_history\" (version, name, applied_on, checksum) VALUES (1, 'one', "
         )));
         assert!(sql.contains(&format!("'{checksum}');\nCOMMIT;\n")));
         assert!(sql.contains(
@@ -152,7 +194,15 @@ mod tests {
     fn downgrade_script_runs_undo_files_newest_first() {
         let set = set();
         let table = HistoryTable::new("refinery_schema_history");
-        let sql = render(&set, &table, ScriptDirection::Down, &Rev::Head, &Rev::Base).unwrap();
+        let sql = render(
+            &set,
+            &table,
+            &Options::default(),
+            ScriptDirection::Down,
+            &Rev::Head,
+            &Rev::Base,
+        )
+        .unwrap();
         let two = sql.find("DROP INDEX CONCURRENTLY").unwrap();
         let one = sql.find("DROP TABLE a;").unwrap();
         assert!(two < one);
@@ -169,6 +219,7 @@ mod tests {
         let sql = render(
             &set,
             &table,
+            &Options::default(),
             ScriptDirection::Up,
             &Rev::Version(1),
             &Rev::Head,
@@ -179,6 +230,7 @@ mod tests {
         let err = render(
             &set,
             &table,
+            &Options::default(),
             ScriptDirection::Down,
             &Rev::Base,
             &Rev::Relative(-1),

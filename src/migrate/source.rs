@@ -134,6 +134,9 @@ pub struct SourceFile {
     pub name: FileName,
     /// The file's content.
     pub sql: String,
+    /// Where each statement starts, in bytes after a byte-order mark, as a PostgreSQL parser
+    /// found them; empty when no parser ran or it could not parse the file.
+    pub statements: Vec<usize>,
 }
 
 /// A `V` file with its optional `U` file.
@@ -207,13 +210,12 @@ pub fn is_no_transaction(sql: &str) -> bool {
 ///
 /// Returns every problem found, not only the first, so that one failed build names every bad file.
 pub fn scan(root: &Path, dir: &Path) -> Result<Scan, Vec<Problem>> {
-    scan_with(root, dir, &|sql| {
-        split_statements(sql).iter().map(|s| s.line).collect()
-    })
+    scan_with(root, dir, &|_| None)
 }
 
-/// [`scan`], counting statements with `statement_lines` (the first line of each statement),
-/// so that `build.rs` can use a real PostgreSQL parser where it has one.
+/// [`scan`], finding statements with `parse`, which returns the byte offset where each
+/// statement starts, or `None` when it cannot parse the text; `build.rs` passes a real
+/// PostgreSQL parser where it has one.
 ///
 /// # Errors
 ///
@@ -221,7 +223,7 @@ pub fn scan(root: &Path, dir: &Path) -> Result<Scan, Vec<Problem>> {
 pub fn scan_with(
     root: &Path,
     dir: &Path,
-    statement_lines: &dyn Fn(&str) -> Vec<usize>,
+    parse: &dyn Fn(&str) -> Option<Vec<usize>>,
 ) -> Result<Scan, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut files = Vec::new();
@@ -308,8 +310,14 @@ pub fn scan_with(
             });
             continue;
         }
-        if is_no_transaction(&sql) {
-            let statements = statement_lines(&sql);
+        // A byte-order mark is not SQL: the engine strips it before sending the text.
+        let text = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
+        let statements = parse(text);
+        if is_no_transaction(text) {
+            let statements: Vec<usize> = match &statements {
+                Some(starts) => starts.iter().map(|&at| line_col(text, at).0).collect(),
+                None => split_statements(text).iter().map(|s| s.line).collect(),
+            };
             if statements.len() > 1 {
                 problems.push(Problem {
                     location: format!("{}:{}", show(path), statements[1]),
@@ -327,6 +335,7 @@ pub fn scan_with(
             path: path.to_path_buf(),
             display: show(path),
             name,
+            statements: statements.unwrap_or_default(),
             sql,
         });
     }
@@ -587,6 +596,7 @@ pub fn render(migrations: &[SourceMigration]) -> String {
             "        sql: include_str!({:?}),\n",
             m.apply.path.to_string_lossy()
         ));
+        out.push_str(&format!("        statements: &{:?},\n", m.apply.statements));
         match &m.undo {
             Some(undo) => {
                 out.push_str(&format!("        undo_path: Some({:?}),\n", undo.display));
@@ -594,8 +604,14 @@ pub fn render(migrations: &[SourceMigration]) -> String {
                     "        undo_sql: Some(include_str!({:?})),\n",
                     undo.path.to_string_lossy()
                 ));
+                out.push_str(&format!(
+                    "        undo_statements: &{:?},\n",
+                    undo.statements
+                ));
             }
-            None => out.push_str("        undo_path: None,\n        undo_sql: None,\n"),
+            None => out.push_str(
+                "        undo_path: None,\n        undo_sql: None,\n        undo_statements: &[],\n",
+            ),
         }
         out.push_str("    },\n");
     }
