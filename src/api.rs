@@ -2,8 +2,10 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
@@ -72,6 +74,65 @@ impl From<tokio_postgres::Error> for ApiError {
     }
 }
 
+/// A rejected extractor keeps axum's status (400, 415, 422, ...) and message but takes the API's
+/// JSON shape, so a client parses every error the same way.
+fn rejected(status: StatusCode, message: String) -> ApiError {
+    if status.is_server_error() {
+        // A route whose path does not match its extractor: a bug, not the client's mistake.
+        tracing::error!(%status, error = %message, "extractor failed");
+        return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
+    }
+    ApiError(status, message)
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        rejected(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> ApiError {
+        rejected(rejection.status(), rejection.body_text())
+    }
+}
+
+/// [`Json`] as a request body, rejected with an [`ApiError`]: axum's own rejection is plain
+/// text, which a client expecting `{"error": "..."}` cannot parse.
+#[derive(Debug)]
+struct ApiJson<T>(T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<ApiJson<T>, ApiError> {
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// [`Path`] rejected with an [`ApiError`], so `/users/abc` answers 400 in JSON like every
+/// other error of the API.
+#[derive(Debug)]
+struct ApiPath<T>(T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    Path<T>: FromRequestParts<S, Rejection = PathRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<ApiPath<T>, ApiError> {
+        let Path(value) = Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}
+
 fn not_found(what: &str, id: i64) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, format!("{what} {id} not found"))
 }
@@ -112,7 +173,7 @@ const USER_COLUMNS: &str = "id, username, email, is_active, created_at";
 
 async fn create_user(
     State(state): State<AppState>,
-    Json(new): Json<NewUser>,
+    ApiJson(new): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     if new.username.trim().is_empty() || !new.email.contains('@') {
         return Err(ApiError(
@@ -143,7 +204,10 @@ async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<User>>>
     Ok(Json(rows.iter().map(User::from).collect()))
 }
 
-async fn get_user(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<User>> {
+async fn get_user(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<User>> {
     let client = state.pool().get().await?;
     let row = client
         .query_opt(
@@ -189,8 +253,8 @@ const SESSION_COLUMNS: &str = "id, user_id, title, created_at";
 
 async fn create_session(
     State(state): State<AppState>,
-    Path(user_id): Path<i64>,
-    Json(new): Json<NewSession>,
+    ApiPath(user_id): ApiPath<i64>,
+    ApiJson(new): ApiJson<NewSession>,
 ) -> ApiResult<(StatusCode, Json<Session>)> {
     let client = state.pool().get().await?;
     let row = client
@@ -211,7 +275,7 @@ async fn create_session(
 
 async fn list_sessions(
     State(state): State<AppState>,
-    Path(user_id): Path<i64>,
+    ApiPath(user_id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<Session>>> {
     let client = state.pool().get().await?;
     let rows = client
@@ -225,7 +289,7 @@ async fn list_sessions(
 
 async fn get_session(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Session>> {
     let client = state.pool().get().await?;
     let row = client
@@ -286,8 +350,8 @@ async fn messages(client: &tokio_postgres::Client, session_id: i64) -> ApiResult
 
 async fn create_message(
     State(state): State<AppState>,
-    Path(session_id): Path<i64>,
-    Json(new): Json<NewMessage>,
+    ApiPath(session_id): ApiPath<i64>,
+    ApiJson(new): ApiJson<NewMessage>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
     let client = state.pool().get().await?;
     let row = client
@@ -312,7 +376,7 @@ async fn create_message(
 
 async fn list_messages(
     State(state): State<AppState>,
-    Path(session_id): Path<i64>,
+    ApiPath(session_id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<Message>>> {
     let client = state.pool().get().await?;
     let exists = client

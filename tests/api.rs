@@ -3,6 +3,10 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
 use app::testing::TestDb;
 use common::{call, serve};
 use serde_json::json;
@@ -114,4 +118,90 @@ async fn chat_sessions_keep_their_messages_in_order() {
     assert_eq!(status, 404);
     let (status, _) = call(addr, "GET", "/sessions/424242/messages", None).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_answered_with_json_errors() {
+    let db = TestDb::new().await.unwrap();
+    let (addr, _stop) = serve(&db).await;
+
+    let cases = [
+        (
+            "POST",
+            "/users",
+            Some("application/json"),
+            "{\"username\": ",
+            400,
+        ),
+        (
+            "POST",
+            "/users",
+            None,
+            r#"{"username": "ann", "email": "ann@example.com"}"#,
+            415,
+        ),
+        (
+            "POST",
+            "/users",
+            Some("application/json"),
+            r#"{"username": "ann"}"#,
+            422,
+        ),
+        ("GET", "/users/abc", None, "", 400),
+        (
+            "POST",
+            "/users/abc/sessions",
+            Some("application/json"),
+            "{}",
+            400,
+        ),
+    ];
+    for (method, path, content_type, body, expected) in cases {
+        let (status, text) = tokio::task::spawn_blocking(move || {
+            raw_request(addr, method, path, content_type, body)
+        })
+        .await
+        .unwrap();
+        let what = format!("{method} {path} with {content_type:?} and {body:?}");
+        assert_eq!(status, expected, "{what}: {text}");
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("{what}: body is not JSON ({err}): {text}"));
+        let error = json["error"].as_str();
+        assert!(error.is_some_and(|e| !e.is_empty()), "{what}: {json}");
+    }
+}
+
+/// A request with a body sent as is and an optional Content-Type, which `common::request`
+/// (always valid JSON, always `application/json`) cannot send. Returns the status and the
+/// body as text.
+fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let content_type = content_type
+        .map(|t| format!("Content-Type: {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+         {content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
 }
