@@ -40,6 +40,19 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The answer to a path no route serves, JSON like every other error.
+pub async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("no route for {}", uri.path()))
+}
+
+/// The answer to a method a route does not take, JSON like every other error.
+pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(err: deadpool_postgres::PoolError) -> ApiError {
         tracing::error!(error = %crate::db::error_chain(&err), "no database connection");

@@ -924,6 +924,28 @@ mod tests {
     }
 
     #[test]
+    fn a_long_run_is_summarised_in_one_clause() {
+        let step = |version: i64| Step {
+            direction: migrate::Direction::Reverted,
+            version,
+            name: format!("m{version}"),
+            elapsed_ms: 1,
+            old_checksum: None,
+            new_checksum: None,
+        };
+        let many = Committed((71..=212).rev().map(step).collect());
+        assert_eq!(
+            many.to_string(),
+            "142 migrations reverted (V212 … V71), committed before the failure"
+        );
+        let one = Committed(vec![step(3)]);
+        assert_eq!(
+            one.to_string(),
+            "1 migration reverted (V3__m3), committed before the failure"
+        );
+    }
+
+    #[test]
     fn help_never_shows_the_database_url() {
         use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();

@@ -42,6 +42,8 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/schema", get(schema))
         .merge(crate::api::routes())
+        .fallback(crate::api::no_route)
+        .method_not_allowed_fallback(crate::api::wrong_method)
         .with_state(state)
 }
 

@@ -148,6 +148,8 @@ async fn bad_requests_are_answered_with_json_errors() {
             422,
         ),
         ("GET", "/users/abc", None, "", 400),
+        ("GET", "/no/such/route", None, "", 404),
+        ("DELETE", "/users", None, "", 405),
         (
             "POST",
             "/users/abc/sessions",

@@ -57,12 +57,18 @@ impl Fixture {
         pub sql: &'static str,
         pub undo_path: Option<&'static str>,
         pub undo_sql: Option<&'static str>,
+        pub statements: &'static [usize],
+        pub undo_statements: &'static [usize],
     }
 }
 static MIGRATIONS: &[migrate::EmbeddedMigration] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 fn main() {
     for m in MIGRATIONS {
-        println!("{} {} {}", m.version, m.description, m.undo_path.is_some());
+        if std::env::var_os("FIXTURE_STATEMENTS").is_some() {
+            println!("{} {} {} {:?}", m.version, m.description, m.undo_path.is_some(), m.statements);
+        } else {
+            println!("{} {} {}", m.version, m.description, m.undo_path.is_some());
+        }
     }
 }
 "#,
@@ -95,7 +101,13 @@ fn main() {
     }
 
     fn embedded(&self) -> String {
-        let out = self.cargo_with("run", &[("CARGO_TERM_QUIET", "true")]);
+        self.embedded_with(&[])
+    }
+
+    fn embedded_with(&self, env: &[(&str, &str)]) -> String {
+        let mut env = env.to_vec();
+        env.push(("CARGO_TERM_QUIET", "true"));
+        let out = self.cargo_with("run", &env);
         assert!(
             out.status.success(),
             "{}",
@@ -243,5 +255,70 @@ fn no_transaction_statements_are_counted_by_the_parser() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn statements_refused_in_a_transaction_fail_the_build_without_the_marker() {
+    let fixture = Fixture::new("outside-transaction");
+    // From a real history: an undo file that drops an index concurrently, unmarked.
+    fixture.write(
+        "V3__email_index.sql",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n",
+    );
+    fixture.write(
+        "U3__email_index.sql",
+        "-- undo\nDROP INDEX CONCURRENTLY users_email;\n",
+    );
+    let out = fixture.cargo("build");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("error: build-fixture-outside-transaction@0.0.0: sql/U3__email_index.sql:2:1: DROP INDEX CONCURRENTLY cannot run inside a transaction block, and this file runs in one; add `-- no-transaction` as its first line"),
+        "{stderr}"
+    );
+    fixture.write(
+        "U3__email_index.sql",
+        "-- no-transaction\nDROP INDEX CONCURRENTLY users_email;\n",
+    );
+    let out = fixture.cargo("build");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn lint_baseline_silences_old_versions_and_statement_offsets_are_embedded() {
+    let fixture = Fixture::new("baseline");
+    fixture.write(
+        "V3__old_index.sql",
+        "\u{feff}-- ran in production long ago\nCREATE INDEX users_email ON users (email);\nSELECT 1;\n",
+    );
+    fixture.write(
+        "V4__new_index.sql",
+        "CREATE INDEX users_name ON users (name);\n",
+    );
+    let out = fixture.cargo_with("build", &[("APP_SQL_LINT_BASELINE", "3")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("sql/V3__old_index.sql"), "{stderr}");
+    assert!(
+        stderr.contains("sql/V4__new_index.sql:1:1: require-concurrent-index-creation"),
+        "{stderr}"
+    );
+    // Offsets count from after the byte-order mark, as the engine sends the text.
+    let embedded = fixture.embedded_with(&[("FIXTURE_STATEMENTS", "1")]);
+    assert!(
+        embedded.contains("3 old_index false [30, 73]"),
+        "{embedded}"
+    );
+
+    let bad = fixture.cargo_with("build", &[("APP_SQL_LINT_BASELINE", "three")]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("APP_SQL_LINT_BASELINE=`three` is not a version number"),
     );
 }

@@ -7,20 +7,23 @@ use app::testing::TestDb;
 const APP: &str = env!("CARGO_BIN_EXE_app");
 
 mod common;
-use common::{app, stderr, stdout};
+use common::{LIMIT, Spawned, app, bounded, output, stderr, stdout};
 
 async fn history_rows(db: &TestDb) -> Vec<(i64, String)> {
-    let client = db.pool().get().await.unwrap();
-    client
-        .query(
-            "SELECT version, name FROM refinery_schema_history ORDER BY version",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect()
+    bounded("reading the history table", async {
+        let client = db.pool().get().await.unwrap();
+        client
+            .query(
+                "SELECT version, name FROM refinery_schema_history ORDER BY version",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    })
+    .await
 }
 
 #[tokio::test]
@@ -136,6 +139,12 @@ async fn bad_revisions_exit_1_with_a_clear_error_and_usage_errors_exit_2() {
         let out = app(db.url(), &args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+        // Nothing but the error: no server warning from the lock's release.
+        assert!(
+            !stderr(&out).contains("WARNING"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
         assert_eq!(stdout(&out), "");
     }
     let usage = app(db.url(), &["migrate", "sideways"]);
@@ -143,22 +152,64 @@ async fn bad_revisions_exit_1_with_a_clear_error_and_usage_errors_exit_2() {
 }
 
 #[tokio::test]
+async fn a_reader_that_closes_stdout_early_is_no_error() {
+    let db = TestDb::new().await.unwrap();
+    // `app migrate history | head -0`: the reader is gone before the first line.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = common::Spawned::spawn(
+        std::process::Command::new(env!("CARGO_BIN_EXE_app"))
+            .args(["migrate", "history"])
+            .env("DATABASE_URL", db.url())
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped()),
+    )
+    .wait_within(common::LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn connection_errors_say_what_the_driver_said_without_the_pools_wrapper() {
+    // Nothing listens on port 1.
+    let out = app(
+        "postgres://postgres@127.0.0.1:1/postgres",
+        &["migrate", "current"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("error: connecting to postgres@127.0.0.1:1/postgres: "),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Error occurred while creating a new object"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn concurrent_upgrades_apply_each_migration_exactly_once() {
     let db = TestDb::empty().await.unwrap();
+    // They queue on the migration lock: one deadline for all, and whichever still run when
+    // the test fails are killed.
     let children: Vec<_> = (0..32)
         .map(|_| {
-            Command::new(APP)
-                .args(["migrate", "up"])
-                .env("DATABASE_URL", db.url())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            Spawned::spawn(
+                Command::new(APP)
+                    .args(["migrate", "up"])
+                    .env("DATABASE_URL", db.url())
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped()),
+            )
         })
         .collect();
+    let deadline = std::time::Instant::now() + LIMIT;
     let mut applied_lines = 0;
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_until(deadline);
         assert!(out.status.success(), "{}", stderr(&out));
         applied_lines += stdout(&out).lines().count();
     }
@@ -205,12 +256,12 @@ async fn password_is_printed_nowhere() {
         (with_password.as_str(), vec!["migrate", "up", "nonsense"]),
     ];
     for (url, args) in runs {
-        let out = Command::new(APP)
-            .args(&args)
-            .env("DATABASE_URL", url)
-            .env("RUST_LOG", "trace")
-            .output()
-            .unwrap();
+        let out = output(
+            Command::new(APP)
+                .args(&args)
+                .env("DATABASE_URL", url)
+                .env("RUST_LOG", "trace"),
+        );
         let all = format!("{}{}", stdout(&out), stderr(&out));
         assert!(
             !all.contains(secret),

@@ -6,7 +6,7 @@ use app::migrate::{Error, Migration, Migrator, Options, Rev, Script, State};
 use app::testing::TestDb;
 
 mod common;
-use common::{advisory_locks, versions};
+use common::{advisory_locks, bounded, versions};
 
 fn migration(version: i64, name: &str, sql: &str, undo: Option<&str>) -> Migration {
     Migration::new(
@@ -28,8 +28,14 @@ fn migrator(migrations: Vec<Migration>) -> Migrator {
     )
 }
 
+/// A run up to head, failing the test (not hanging it) if it never ends, say on a lock.
 async fn up(m: &Migrator, db: &TestDb) -> Result<app::migrate::Report, Error> {
-    m.up(db.pool(), &Rev::Head, &mut |_| {}).await
+    bounded("migrating up", m.up(db.pool(), &Rev::Head, &mut |_| {})).await
+}
+
+/// A run down to `target`, bounded like [`up`].
+async fn down(m: &Migrator, db: &TestDb, target: &Rev) -> Result<app::migrate::Report, Error> {
+    bounded("migrating down", m.down(db.pool(), target, &mut |_| {})).await
 }
 
 async fn table_exists(db: &TestDb, table: &str) -> bool {
@@ -104,10 +110,12 @@ async fn lock_wait_is_bounded_and_names_the_holder() {
         .batch_execute("SET application_name = 'the holder'")
         .await
         .unwrap();
-    holder
-        .execute("SELECT pg_advisory_lock($1)", &[&key])
-        .await
-        .unwrap();
+    bounded(
+        "taking the migration lock",
+        holder.execute("SELECT pg_advisory_lock($1)", &[&key]),
+    )
+    .await
+    .unwrap();
     let m = Migrator::new(
         vec![migration(1, "one", "CREATE TABLE one (id int);", None)],
         Options {
@@ -169,7 +177,9 @@ async fn edited_applied_migration_is_an_error_naming_file_and_checksums() {
             "migration V1__one (sql/V1__one.sql) was applied with checksum {old_checksum} but the file now hashes to {new_checksum}; restore the file, or run `app migrate repair` after review"
         )
     );
-    let report = edited.repair(db.pool()).await.unwrap();
+    let report = bounded("repairing", edited.repair(db.pool()))
+        .await
+        .unwrap();
     assert_eq!(report.steps.len(), 1);
     assert_eq!(report.steps[0].old_checksum, Some(old_checksum.to_string()));
     up(&edited, &db).await.unwrap();
@@ -277,10 +287,7 @@ async fn concurrent_index_builds_under_the_lock_while_another_migrator_waits() {
         .unwrap()
         .get(0);
     assert!(valid);
-    first
-        .down(db.pool(), &Rev::Base, &mut |_| {})
-        .await
-        .unwrap();
+    down(&first, &db, &Rev::Base).await.unwrap();
     assert!(versions(&db).await.is_empty());
     assert!(!table_exists(&db, "t").await);
 }
@@ -297,10 +304,12 @@ async fn plain_refinery_and_this_engine_recognise_each_other() {
         vec![refinery::Migration::unapplied("V1__one", "CREATE TABLE one (id int);").unwrap()];
     {
         let mut client = db.pool().get().await.unwrap();
-        refinery::Runner::new(&refinery_set)
-            .run_async(&mut **client)
-            .await
-            .unwrap();
+        bounded(
+            "refinery applying V1",
+            refinery::Runner::new(&refinery_set).run_async(&mut **client),
+        )
+        .await
+        .unwrap();
     }
     // ... we see it applied with a matching checksum, and apply V2.
     let client = db.pool().get().await.unwrap();
@@ -316,10 +325,12 @@ async fn plain_refinery_and_this_engine_recognise_each_other() {
         refinery::Migration::unapplied("V2__two", "CREATE TABLE two (id int);").unwrap(),
     ];
     let mut client = db.pool().get().await.unwrap();
-    let report = refinery::Runner::new(&both)
-        .run_async(&mut **client)
-        .await
-        .unwrap();
+    let report = bounded(
+        "refinery finding nothing to do",
+        refinery::Runner::new(&both).run_async(&mut **client),
+    )
+    .await
+    .unwrap();
     assert!(report.applied_migrations().is_empty());
     let applied = refinery::Runner::new(&both)
         .get_applied_migrations_async(&mut **client)
@@ -335,13 +346,19 @@ async fn stamp_records_versions_without_running_sql() {
         migration(1, "one", "CREATE TABLE one (id int);", None),
         migration(2, "two", "CREATE TABLE two (id int);", None),
     ]);
-    let report = m.stamp(db.pool(), &Rev::Head).await.unwrap();
+    let report = bounded("stamping head", m.stamp(db.pool(), &Rev::Head))
+        .await
+        .unwrap();
     assert_eq!(report.steps.len(), 2);
     assert_eq!(versions(&db).await, [1, 2]);
     assert!(!table_exists(&db, "one").await);
-    m.stamp(db.pool(), &Rev::Version(1)).await.unwrap();
+    bounded("stamping 1", m.stamp(db.pool(), &Rev::Version(1)))
+        .await
+        .unwrap();
     assert_eq!(versions(&db).await, [1]);
-    m.stamp(db.pool(), &Rev::Base).await.unwrap();
+    bounded("stamping base", m.stamp(db.pool(), &Rev::Base))
+        .await
+        .unwrap();
     assert!(versions(&db).await.is_empty());
 }
 
@@ -364,19 +381,14 @@ async fn downgrade_past_an_irreversible_migration_changes_nothing() {
         ),
     ]);
     up(&m, &db).await.unwrap();
-    let err = m
-        .down(db.pool(), &Rev::Base, &mut |_| {})
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = down(&m, &db, &Rev::Base).await.unwrap_err().to_string();
     assert_eq!(
         err,
         "migration V2__two has no undo file (U2__two.sql), so it cannot be reverted; nothing was changed"
     );
     assert_eq!(versions(&db).await, [1, 2, 3]);
     assert!(table_exists(&db, "three").await);
-    let err = m
-        .down(db.pool(), &Rev::Version(5), &mut |_| {})
+    let err = down(&m, &db, &Rev::Version(5))
         .await
         .unwrap_err()
         .to_string();
@@ -384,12 +396,9 @@ async fn downgrade_past_an_irreversible_migration_changes_nothing() {
         err,
         "no migration has version 5 (see `app migrate history`)"
     );
-    m.down(db.pool(), &Rev::Relative(-1), &mut |_| {})
-        .await
-        .unwrap();
+    down(&m, &db, &Rev::Relative(-1)).await.unwrap();
     assert_eq!(versions(&db).await, [1, 2]);
-    let err = m
-        .down(db.pool(), &Rev::Version(3), &mut |_| {})
+    let err = down(&m, &db, &Rev::Version(3))
         .await
         .unwrap_err()
         .to_string();
@@ -397,4 +406,92 @@ async fn downgrade_past_an_irreversible_migration_changes_nothing() {
         err,
         "cannot downgrade to 3: the database is at 2, below it (use `app migrate up 3`)"
     );
+}
+
+#[tokio::test]
+async fn a_failure_without_a_server_position_names_its_statement() {
+    let db = TestDb::empty().await.unwrap();
+    // 2BP01 (dependent objects) carries no position; the statement offsets say which one.
+    let sql = "-- drops a column a view still reads\nCREATE TABLE a (id int, c int);\n\
+               CREATE VIEW v AS SELECT c FROM a;\n\n  ALTER TABLE a\n    DROP COLUMN c;\n";
+    let starts: Vec<usize> = ["CREATE TABLE", "CREATE VIEW", "ALTER TABLE"]
+        .iter()
+        .map(|s| sql.find(s).unwrap())
+        .collect();
+    let m = Migrator::new(
+        vec![
+            Migration::new(
+                1,
+                "dependent",
+                Script::new("sql/V1__dependent.sql", sql).with_statements(&starts),
+                None,
+            )
+            .unwrap(),
+        ],
+        Options::default(),
+    );
+    let err = up(&m, &db).await.unwrap_err();
+    let Error::MigrationFailed { failure, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(failure.code.as_deref(), Some("2BP01"));
+    assert_eq!((failure.line, failure.column), (Some(5), Some(3)), "{err}");
+    assert_eq!(failure.line_text.as_deref(), Some("  ALTER TABLE a"));
+    assert!(
+        err.to_string()
+            .contains("sql/V1__dependent.sql:5:3: cannot drop column c of table a because other objects depend on it"),
+        "{err}"
+    );
+    // A server position inside a later statement is counted from the file's start.
+    let sql = "CREATE TABLE b (id int);\nSELECT 1;\nSELECT nope FROM b;\n";
+    let starts = [
+        0,
+        sql.find("SELECT 1").unwrap(),
+        sql.find("SELECT nope").unwrap(),
+    ];
+    let m = Migrator::new(
+        vec![
+            Migration::new(
+                1,
+                "positioned",
+                Script::new("sql/V1__positioned.sql", sql).with_statements(&starts),
+                None,
+            )
+            .unwrap(),
+        ],
+        Options::default(),
+    );
+    let db = TestDb::empty().await.unwrap();
+    let err = up(&m, &db).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("sql/V1__positioned.sql:3:8: column \"nope\" does not exist"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn stamp_is_one_transaction() {
+    let db = TestDb::empty().await.unwrap();
+    let m = migrator(vec![
+        migration(1, "one", "CREATE TABLE one (id int);", None),
+        migration(2, "two", "CREATE TABLE two (id int);", None),
+    ]);
+    // A trigger that refuses the second row: the first must not stay recorded alone.
+    let client = db.pool().get().await.unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE refinery_schema_history(version int8 PRIMARY KEY, name VARCHAR(255), \
+             applied_on VARCHAR(255), checksum VARCHAR(255));
+             CREATE FUNCTION refuse_two() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.version = 2 THEN RAISE EXCEPTION 'no'; END IF; RETURN NEW; END $$;
+             CREATE TRIGGER refuse_two BEFORE INSERT ON refinery_schema_history \
+             FOR EACH ROW EXECUTE FUNCTION refuse_two();",
+        )
+        .await
+        .unwrap();
+    bounded("stamp", m.stamp(db.pool(), &Rev::Head))
+        .await
+        .unwrap_err();
+    assert_eq!(versions(&db).await, Vec::<i64>::new());
 }

@@ -5,22 +5,38 @@
 //! The migrator runs in a child process: this test binary re-executes itself with
 //! `FAULT_CHILD_URL` set, which makes `child_migrator` run the migrations instead of returning.
 
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use app::migrate::{Migration, Migrator, Options, Rev, Script};
 use app::testing::PrivateCluster;
 
+mod common;
+use common::{LIMIT, Spawned};
+
 const MIGRATIONS: i64 = 24;
+
+/// The migration that passes through the gate: it takes a shared advisory lock on
+/// [`GATE_KEY`] after creating and filling its table, so a test holding that lock exclusively
+/// holds the run in flight inside this migration, with the ones before it committed. Nobody
+/// holds it in the SIGKILL test, where it costs nothing.
+const GATE_VERSION: i64 = 12;
+const GATE_KEY: i64 = 0x6661_756c_7467;
 
 /// Each migration creates a table, fills it, and takes a little while, so a kill lands inside
 /// one as often as between two.
 fn migrations() -> Vec<Migration> {
     (1..=MIGRATIONS)
         .map(|v| {
+            let gate = if v == GATE_VERSION {
+                format!("SELECT pg_advisory_xact_lock_shared({GATE_KEY}); -- fault gate\n")
+            } else {
+                String::new()
+            };
             let sql = format!(
                 "CREATE TABLE t{v} (id int PRIMARY KEY);\n\
                  INSERT INTO t{v} SELECT generate_series(1, 10);\n\
+                 {gate}\
                  SELECT pg_sleep(0.02);\n\
                  CREATE INDEX t{v}_id ON t{v} (id);\n"
             );
@@ -49,6 +65,9 @@ fn child_migrator() {
             migrations(),
             Options {
                 lock_wait: Duration::from_secs(60),
+                // The gate is held for as long as the test needs: no `lock_timeout` ends the
+                // wait first (the test's own deadline bounds it).
+                lock_timeout: None,
                 ..Options::default()
             },
         );
@@ -64,24 +83,27 @@ fn child_migrator() {
     }
 }
 
-fn spawn_child(url: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_migrator",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env("FAULT_CHILD_URL", url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+/// The child, killed if the test fails while it runs.
+fn spawn_child(url: &str) -> Spawned {
+    Spawned::spawn(
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_migrator",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env("FAULT_CHILD_URL", url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    )
 }
 
+/// A full run of the child, failing the test if it has not exited after [`LIMIT`].
 fn run_child(url: &str) -> Output {
-    spawn_child(url).wait_with_output().unwrap()
+    spawn_child(url).wait_within(LIMIT)
 }
 
 /// Every recorded migration is whole (table, ten rows, index); no unrecorded one left a trace.
@@ -144,8 +166,7 @@ fn sigkill_at_random_moments_never_leaves_a_half_applied_migration() {
         let mut child = spawn_child(&url);
         let delay = 20 + next_random(&mut seed) % 700;
         std::thread::sleep(Duration::from_millis(delay));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.kill(); // SIGKILL
         progress.push(assert_consistent(&url));
         // The killed process's lock is freed with its session; a rerun completes.
         let out = run_child(&url);
@@ -169,16 +190,50 @@ fn sigkill_at_random_moments_never_leaves_a_half_applied_migration() {
 fn server_restart_mid_run_is_a_clear_error_and_a_rerun_converges() {
     let cluster = PrivateCluster::start(&[], |_| Ok(())).unwrap();
     let url = cluster.url("postgres");
-    let child = spawn_child(&url);
-    std::thread::sleep(Duration::from_millis(200));
-    cluster.restart().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() {
-        // The run finished before the restart; nothing to check but consistency.
-        assert_eq!(assert_consistent(&url), MIGRATIONS as usize);
-        return;
+    // Close the gate: the child's run stops inside V12, with V1..V11 committed.
+    let mut gate = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    gate.execute("SELECT pg_advisory_lock($1)", &[&GATE_KEY])
+        .unwrap();
+    let mut child = spawn_child(&url);
+    // Wait until the child is provably mid-run: its backend waits on the gate, inside V12.
+    let pattern = format!("fault child (% pid {})", child.id());
+    let started = Instant::now();
+    loop {
+        let at_gate: bool = gate
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
+                 WHERE application_name LIKE $1 AND wait_event_type = 'Lock' \
+                 AND query LIKE '%-- fault gate%')",
+                &[&pattern],
+            )
+            .unwrap()
+            .get(0);
+        if at_gate {
+            break;
+        }
+        if let Some(status) = child.try_wait() {
+            let out = child.wait_within(LIMIT);
+            panic!(
+                "the child exited ({status}) before reaching the gate in V{GATE_VERSION}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            started.elapsed() < LIMIT,
+            "the child never reached the gate in V{GATE_VERSION}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
+    // The restart ends every session, the gate's included.
+    cluster.restart().unwrap();
+    drop(gate);
+    let out = child.wait_within(LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the run completed although the server restarted while V{GATE_VERSION} was in flight: \
+         the fault was not injected. The child said: {stderr}"
+    );
     assert!(
         stderr.contains("terminating connection due to administrator command")
             || stderr.contains("connection closed")
@@ -187,7 +242,11 @@ fn server_restart_mid_run_is_a_clear_error_and_a_rerun_converges() {
     );
     let partial = assert_consistent(&url);
     eprintln!("recorded when the server restarted: {partial}; the child said: {stderr}");
-    assert!(partial < MIGRATIONS as usize);
+    assert_eq!(
+        partial,
+        GATE_VERSION as usize - 1,
+        "the migrations before the gate are committed, the one in flight rolled back"
+    );
     let rerun = run_child(&url);
     assert!(
         rerun.status.success(),

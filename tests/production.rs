@@ -9,7 +9,7 @@ use app::testing::{PrivateCluster, TestDb};
 const APP: &str = env!("CARGO_BIN_EXE_app");
 
 mod common;
-use common::{advisory_locks, app, stderr, versions};
+use common::{LIMIT, Spawned, advisory_locks, app, bounded, output, stderr, versions};
 
 /// A database at V1 whose V2 will fail: V2 reads api_tokens, which is dropped here.
 async fn db_where_v2_fails() -> TestDb {
@@ -52,13 +52,15 @@ async fn sigterm_during_a_migration_rolls_it_back_releases_the_lock_and_exits_1(
         .await
         .unwrap();
 
-    let child = Command::new(APP)
-        .args(["migrate", "up", "--migration-lock-timeout", "0"])
-        .env("DATABASE_URL", db.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Killed if the test fails before it exits: nothing else would stop it.
+    let child = Spawned::spawn(
+        Command::new(APP)
+            .args(["migrate", "up", "--migration-lock-timeout", "0"])
+            .env("DATABASE_URL", db.url())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     // V2's ALTER TABLE waits behind the lock; the connection names the process.
     let pattern = format!("app migrate (% pid {})", child.id());
     wait_for_blocked(&db, &pattern).await;
@@ -71,7 +73,8 @@ async fn sigterm_during_a_migration_rolls_it_back_releases_the_lock_and_exits_1(
             .unwrap()
             .success()
     );
-    let out = child.wait_with_output().unwrap();
+    // Blocked with no lock timeout behind `tx`: only the SIGTERM handling can end it.
+    let out = child.wait_within(LIMIT);
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("SIGTERM received, stopping the migration run"));
@@ -108,11 +111,13 @@ async fn migration_lock_timeout_fails_a_blocked_migration_at_its_line() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(out.status.code(), Some(1));
     let text = stderr(&out);
-    // The server gives no position for a lock timeout, so the report names the file only.
+    // The server gives no position for a lock timeout: the report points at the statement
+    // that waited, by its first token, from the statement offsets the build recorded.
     assert!(
-        text.contains("migration V2__move_tokens_to_swagger_specs failed: sql/V2__move_tokens_to_swagger_specs.sql: canceling statement due to lock timeout (SQLSTATE 55P03)"),
+        text.contains("migration V2__move_tokens_to_swagger_specs failed: sql/V2__move_tokens_to_swagger_specs.sql:5:1: canceling statement due to lock timeout (SQLSTATE 55P03)"),
         "{text}"
     );
+    assert!(text.contains("  | ALTER TABLE swagger_specs"), "{text}");
     tx.rollback().await.unwrap();
     assert_eq!(versions(&db).await, [1]);
     assert_eq!(advisory_locks(&db).await, 0);
@@ -137,11 +142,13 @@ async fn statement_timeout_bounds_each_migration() {
         },
     );
     let started = Instant::now();
-    let err = migrator
-        .up(db.pool(), &Rev::Head, &mut |_| {})
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = bounded(
+        "the slow migration",
+        migrator.up(db.pool(), &Rev::Head, &mut |_| {}),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(
         err.starts_with("migration V1__slow failed: sql/V1__slow.sql: canceling statement due to statement timeout (SQLSTATE 57014)"),
@@ -178,21 +185,25 @@ async fn failed_migration_is_reported_with_position_in_text_and_json() {
 async fn replicas_booting_together_on_a_failing_migration_all_fail_fast_with_one_error() {
     let db = db_where_v2_fails().await;
     let started = Instant::now();
+    // A replica that wrongly succeeded would serve forever: every wait has one deadline, and
+    // the children still running when the test fails are killed.
     let children: Vec<_> = (0..32)
         .map(|_| {
-            Command::new(APP)
-                .args(["--migrate", "--listen", "127.0.0.1:0"])
-                .env("DATABASE_URL", db.url())
-                .env("APP_LOCK_TIMEOUT", "60s")
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            Spawned::spawn(
+                Command::new(APP)
+                    .args(["--migrate", "--listen", "127.0.0.1:0"])
+                    .env("DATABASE_URL", db.url())
+                    .env("APP_LOCK_TIMEOUT", "60s")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped()),
+            )
         })
         .collect();
+    let deadline = started + LIMIT;
     let mut errors = Vec::new();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_until(deadline);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let line = stderr(&out)
             .lines()
@@ -225,12 +236,13 @@ async fn unknown_versions_warn_and_strict_refuses_to_boot() {
     let lenient = app(db.url(), &["migrate", "up"]);
     assert!(lenient.status.success());
     assert!(stderr(&lenient).contains("the database has versions this binary does not know"));
-    let strict = Command::new(APP)
-        .args(["--migrate", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", db.url())
-        .env("APP_STRICT", "true")
-        .output()
-        .unwrap();
+    // Were strict ignored, it would boot and serve forever.
+    let strict = output(
+        Command::new(APP)
+            .args(["--migrate", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", db.url())
+            .env("APP_STRICT", "true"),
+    );
     assert_eq!(strict.status.code(), Some(1));
     assert!(
         stderr(&strict).contains("the database has versions this binary does not know: V3"),
@@ -242,12 +254,12 @@ async fn unknown_versions_warn_and_strict_refuses_to_boot() {
 #[tokio::test]
 async fn log_format_json_makes_every_log_line_json() {
     let db = TestDb::empty().await.unwrap();
-    let out = Command::new(APP)
-        .args(["migrate", "up"])
-        .env("DATABASE_URL", db.url())
-        .env("LOG_FORMAT", "json")
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new(APP)
+            .args(["migrate", "up"])
+            .env("DATABASE_URL", db.url())
+            .env("LOG_FORMAT", "json"),
+    );
     assert!(out.status.success());
     let lines: Vec<serde_json::Value> = stderr(&out)
         .lines()
@@ -266,16 +278,17 @@ async fn log_format_json_makes_every_log_line_json() {
 fn wait_retries_until_the_server_comes_up() {
     let cluster = PrivateCluster::start(&[], |_| Ok(())).unwrap();
     cluster.pg_ctl(&["-m", "fast", "stop"]).unwrap();
-    let child = Command::new(APP)
-        .args(["--wait", "30s", "migrate", "current"])
-        .env("DATABASE_URL", cluster.url("postgres"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Spawned::spawn(
+        Command::new(APP)
+            .args(["--wait", "30s", "migrate", "current"])
+            .env("DATABASE_URL", cluster.url("postgres"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     std::thread::sleep(Duration::from_millis(1500));
     cluster.pg_ctl(&["start"]).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_within(LIMIT);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "base\n");
     assert!(
@@ -312,7 +325,7 @@ async fn a_failed_run_reports_what_it_committed_before_failing() {
     let out = app(db.url(), &["migrate", "up", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("error: 1 step(s) committed before the failure (V1__initial): migration V2__move_tokens_to_swagger_specs failed: "),
+        stderr(&out).contains("error: 1 migration applied (V1__initial), committed before the failure: migration V2__move_tokens_to_swagger_specs failed: "),
         "{}",
         stderr(&out)
     );
@@ -324,4 +337,32 @@ async fn a_failed_run_reports_what_it_committed_before_failing() {
         "ALTER TABLE is refused here"
     );
     assert_eq!(versions(&db).await, [1]);
+}
+
+#[tokio::test]
+async fn an_undo_blocked_by_a_dependent_view_names_its_line() {
+    let db = TestDb::new().await.unwrap();
+    let client = db.pool().get().await.unwrap();
+    // The real case: U2 drops swagger_specs.jwt_token, which a view now reads; the server's
+    // 2BP01 error has no position.
+    client
+        .batch_execute("CREATE VIEW tokens AS SELECT jwt_token FROM swagger_specs")
+        .await
+        .unwrap();
+    let out = app(db.url(), &["migrate", "down", "base"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("sql/U2__move_tokens_to_swagger_specs.sql:20:1: cannot drop column jwt_token of table swagger_specs because other objects depend on it (SQLSTATE 2BP01)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  detail: view tokens depends on column jwt_token of table swagger_specs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  | ALTER TABLE swagger_specs DROP COLUMN jwt_token;"),
+        "{text}"
+    );
+    assert_eq!(versions(&db).await, [1, 2]);
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use app::testing::TestDb;
 
 mod common;
-use common::{call, request, serve};
+use common::{LIMIT, Spawned, bounded, call, request, serve};
 
 fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, serde_json::Value)> {
     request(addr, "GET", path, None)
@@ -32,11 +32,13 @@ async fn readyz_answers_200_only_when_nothing_is_pending() {
         serde_json::json!({ "head": 2, "current": 1, "pending": [2], "divergent": [], "unknown": [] })
     );
 
-    db.migrator()
-        .unwrap()
-        .up(db.pool(), &app::migrate::Rev::Head, &mut |_| {})
-        .await
-        .unwrap();
+    let migrator = db.migrator().unwrap();
+    bounded(
+        "migrating while the server runs",
+        migrator.up(db.pool(), &app::migrate::Rev::Head, &mut |_| {}),
+    )
+    .await
+    .unwrap();
     let (status, body) = call(addr, "GET", "/readyz", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["schema"]["current"], 2);
@@ -51,20 +53,22 @@ async fn boot_with_migrate_applies_the_schema_serves_and_drains_on_sigterm() {
         .unwrap()
         .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_app"))
-        .args(["--listen", &addr.to_string()])
-        .env("DATABASE_URL", db.url())
-        .env("APP_MIGRATE", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // A server never stops by itself: killed if the test fails before it exits.
+    let mut child = Spawned::spawn(
+        Command::new(env!("CARGO_BIN_EXE_app"))
+            .args(["--listen", &addr.to_string()])
+            .env("DATABASE_URL", db.url())
+            .env("APP_MIGRATE", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     let started = Instant::now();
     let ready = loop {
         if let Ok((200, body)) = get(addr, "/readyz") {
             break body;
         }
-        assert!(child.try_wait().unwrap().is_none(), "app exited early");
+        assert!(child.try_wait().is_none(), "app exited early");
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "never became ready"
@@ -78,7 +82,8 @@ async fn boot_with_migrate_applies_the_schema_serves_and_drains_on_sigterm() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
+    // A drain that never ends fails here instead of hanging.
+    let out = child.wait_within(LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("SIGTERM received, draining"), "{stderr}");

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use app::testing::TestDb;
 
 mod common;
-use common::app;
+use common::{LIMIT, Spawned, app, bounded, output};
 
 fn ok(url: &str, args: &[&str]) -> String {
     let out = app(url, args);
@@ -25,10 +25,14 @@ fn current(url: &str) -> String {
 
 /// The schema as `pg_dump -s` prints it, without the comment lines that name the database.
 fn schema(url: &str) -> String {
-    let out = Command::new("pg_dump")
-        .args(["--schema-only", "--no-owner", "--no-privileges", "-d", url])
-        .output()
-        .expect("pg_dump is installed (postgresql-client)");
+    // pg_dump takes a lock on every table: bounded, in case one is held.
+    let out = output(Command::new("pg_dump").args([
+        "--schema-only",
+        "--no-owner",
+        "--no-privileges",
+        "-d",
+        url,
+    ]));
     assert!(
         out.status.success(),
         "{}",
@@ -44,35 +48,41 @@ fn schema(url: &str) -> String {
         .join("\n")
 }
 
+/// Runs `script` with psql (postgresql-client), failing the test if psql is still running after
+/// [`LIMIT`] (a statement blocked on a lock).
 fn psql(url: &str, script: &str) -> Output {
-    let mut child = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("psql is installed (postgresql-client)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let mut child = Spawned::spawn(
+        Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    // Written from a thread, so a psql blocked before reading it all cannot block the test.
+    let mut stdin = child.stdin();
+    let script = script.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
+    let out = child.wait_within(LIMIT);
+    // A write error means psql stopped reading early: its status and stderr say why.
+    let _ = writer.join();
+    out
 }
 
 async fn history(db: &TestDb) -> Vec<(i64, String, String)> {
-    let client = db.pool().get().await.unwrap();
-    client
-        .query(
-            "SELECT version, name, checksum FROM refinery_schema_history ORDER BY version",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect()
+    bounded("reading the history table", async {
+        let client = db.pool().get().await.unwrap();
+        client
+            .query(
+                "SELECT version, name, checksum FROM refinery_schema_history ORDER BY version",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    })
+    .await
 }
 
 #[tokio::test]

@@ -1,23 +1,171 @@
-//! Helpers shared by the integration tests: a minimal HTTP client and an in-process server.
+//! Helpers shared by the integration tests: a minimal HTTP client, an in-process server, and
+//! bounded waits (child processes and futures) so that a test stuck on a lock fails instead of
+//! hanging.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
-
-use std::process::{Command, Output};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use app::testing::TestDb;
 
-/// Runs the real binary against `url`, with logs at info level.
+/// The longest a test waits for anything that could hang on a lock (a migration lock, a blocked
+/// statement, a child process that never exits) before it fails instead. Generous: above the
+/// binary's own 60 s lock wait, so that the binary's error is what a slow run reports.
+pub const LIMIT: Duration = Duration::from_secs(120);
+
+/// Awaits `fut`, panicking with `what` if it takes longer than `limit`: a test that would hang
+/// on a lock fails instead.
+pub async fn within<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("timed out after {limit:?}: {what}"),
+    }
+}
+
+/// [`within`] the default [`LIMIT`].
+pub async fn bounded<F: Future>(what: &str, fut: F) -> F::Output {
+    within(LIMIT, what, fut).await
+}
+
+/// A child process whose waits are bounded. It is killed (SIGKILL, by its pid) when it outlives
+/// its wait or when dropped unwaited, so a failing test leaves nothing running. Its stdout and
+/// stderr, when piped, are drained by threads from the start, so a child writing much cannot
+/// block on a full pipe while the test polls it.
+pub struct Spawned {
+    child: Child,
+    what: String,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+    reaped: bool,
+}
+
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Vec<u8>>> {
+    pipe.map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    })
+}
+
+fn joined(handle: Option<JoinHandle<Vec<u8>>>) -> Vec<u8> {
+    handle
+        .map(|h| h.join().unwrap_or_default())
+        .unwrap_or_default()
+}
+
+impl Spawned {
+    /// Spawns `command` as it is configured (pipes included).
+    pub fn spawn(command: &mut Command) -> Spawned {
+        let what = std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {what}: {e}"));
+        Spawned {
+            stdout: drain(child.stdout.take()),
+            stderr: drain(child.stderr.take()),
+            child,
+            what,
+            reaped: false,
+        }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The child's stdin, when it was piped.
+    pub fn stdin(&mut self) -> ChildStdin {
+        self.child.stdin.take().expect("stdin was piped")
+    }
+
+    /// Whether it has exited, without waiting.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        let status = self.child.try_wait().expect("polling a child process");
+        self.reaped |= status.is_some();
+        status
+    }
+
+    /// SIGKILL, then reap it.
+    pub fn kill(&mut self) {
+        if !self.reaped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            self.reaped = true;
+        }
+    }
+
+    /// Waits for it to exit, at most `limit`; past that, kills it and panics with what it wrote.
+    #[track_caller]
+    pub fn wait_within(self, limit: Duration) -> Output {
+        self.wait_until(Instant::now() + limit)
+    }
+
+    /// Waits for it to exit, until `deadline` at most (one deadline for many children); past
+    /// that, kills it and panics with what it wrote.
+    #[track_caller]
+    pub fn wait_until(mut self, deadline: Instant) -> Output {
+        loop {
+            if let Some(status) = self.try_wait() {
+                return Output {
+                    status,
+                    stdout: joined(self.stdout.take()),
+                    stderr: joined(self.stderr.take()),
+                };
+            }
+            if Instant::now() >= deadline {
+                let pid = self.id();
+                self.kill();
+                let stderr = joined(self.stderr.take());
+                panic!(
+                    "`{}` (pid {pid}) was still running at its deadline (hung on a lock?); \
+                     killed it. Its stderr:\n{}",
+                    self.what,
+                    String::from_utf8_lossy(&stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `command.output()`, bounded by [`LIMIT`]: stdout and stderr captured, stdin closed.
+#[track_caller]
+pub fn output(command: &mut Command) -> Output {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Spawned::spawn(command).wait_within(LIMIT)
+}
+
+/// Runs the real binary against `url`, with logs at info level; fails the test if it is still
+/// running after [`LIMIT`].
+#[track_caller]
 pub fn app(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_app"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env_remove("APP_MIGRATE")
-        .env("RUST_LOG", "info")
-        .output()
-        .expect("running app")
+    output(
+        Command::new(env!("CARGO_BIN_EXE_app"))
+            .args(args)
+            .env("DATABASE_URL", url)
+            .env_remove("APP_MIGRATE")
+            .env("RUST_LOG", "info"),
+    )
 }
 
 /// A process's stdout as text.
@@ -32,6 +180,10 @@ pub fn stderr(out: &Output) -> String {
 
 /// The versions in the history table, or none when it does not exist.
 pub async fn versions(db: &TestDb) -> Vec<i64> {
+    bounded("reading the history table", versions_now(db)).await
+}
+
+async fn versions_now(db: &TestDb) -> Vec<i64> {
     let client = db.pool().get().await.unwrap();
     let exists: bool = client
         .query_one(
@@ -58,16 +210,19 @@ pub async fn versions(db: &TestDb) -> Vec<i64> {
 
 /// How many advisory locks are held in the test's database.
 pub async fn advisory_locks(db: &TestDb) -> i64 {
-    let client = db.pool().get().await.unwrap();
-    client
-        .query_one(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0)
+    bounded("counting advisory locks", async {
+        let client = db.pool().get().await.unwrap();
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    })
+    .await
 }
 
 /// One HTTP/1.1 request, so the tests need no HTTP client crate. Blocking: call it from
