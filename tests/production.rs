@@ -9,7 +9,7 @@ use app::testing::{PrivateCluster, TestDb};
 const APP: &str = env!("CARGO_BIN_EXE_app");
 
 mod common;
-use common::{LIMIT, Spawned, advisory_locks, app, bounded, output, stderr, versions};
+use common::{LIMIT, Spawned, advisory_locks, app, bounded, output, stderr, stdout, versions};
 
 /// A database at V1 whose V2 will fail: V2 reads api_tokens, which is dropped here.
 async fn db_where_v2_fails() -> TestDb {
@@ -365,4 +365,86 @@ async fn an_undo_blocked_by_a_dependent_view_names_its_line() {
         "{text}"
     );
     assert_eq!(versions(&db).await, [1, 2]);
+}
+
+#[test]
+fn a_second_signal_exits_at_once_while_the_cancel_is_pending() {
+    // A private cluster: the test freezes one of its backends.
+    let cluster = PrivateCluster::start(&[], |_| Ok(())).unwrap();
+    let url = cluster.url("postgres");
+    let at_v1 = app(&url, &["migrate", "up", "1"]);
+    assert!(at_v1.status.success(), "{}", stderr(&at_v1));
+    let mut blocker = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut tx = blocker.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE swagger_specs IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+
+    let child = Spawned::spawn(
+        Command::new(APP)
+            .args(["migrate", "up", "--migration-lock-timeout", "0"])
+            .env("DATABASE_URL", &url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut watcher = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let pattern = format!("app migrate (% pid {})", child.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let backend: i32 = loop {
+        let row = watcher
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 \
+                 AND wait_event_type = 'Lock'",
+                &[&pattern],
+            )
+            .unwrap();
+        if let Some(row) = row {
+            break row.get(0);
+        }
+        assert!(Instant::now() < deadline, "the migration never blocked");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let signal = |sig: &str, pid: String| {
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    // A frozen backend cannot act on the cancel request: the first SIGTERM waits for it.
+    signal("-STOP", backend.to_string());
+    let mut child = child;
+    signal("-TERM", child.id().to_string());
+    std::thread::sleep(Duration::from_millis(500));
+    let still_running = child.try_wait().is_none();
+    signal("-TERM", child.id().to_string());
+    let started = Instant::now();
+    let out = child.wait_within(LIMIT);
+    signal("-CONT", backend.to_string());
+    assert!(
+        still_running,
+        "the first signal did not wait for the rollback"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("received again"), "{}", stderr(&out));
+    tx.rollback().unwrap();
+    // The closed connection rolled V2 back and freed the lock.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while watcher
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            &[],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+        > 0
+    {
+        assert!(Instant::now() < deadline, "the lock was never freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let current = app(&url, &["migrate", "current"]);
+    assert_eq!(stdout(&current), "1\n");
 }

@@ -212,6 +212,53 @@ async fn offline_script_from_a_version_holds_only_what_follows() {
 }
 
 #[tokio::test]
+async fn offline_script_refuses_a_database_that_is_not_at_its_start_and_holds_the_lock() {
+    let script = ok(
+        "postgres://nobody:pw@127.0.0.1:1/none",
+        &["migrate", "up", "head", "--sql", "--from", "1"],
+    );
+    assert!(script.contains("SELECT pg_advisory_lock("), "{script}");
+    assert!(
+        script.contains("SET LOCAL lock_timeout = '10000ms';"),
+        "{script}"
+    );
+    // A database at base, not at 1: the guard stops the script before V2 changes anything.
+    let db = TestDb::empty().await.unwrap();
+    let run = psql(db.url(), &script);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("the database is at version base, but this script starts at 1"),
+        "{stderr}"
+    );
+    let client = db.pool().get().await.unwrap();
+    let swagger: bool = client
+        .query_one("SELECT to_regclass('swagger_specs') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!swagger, "nothing ran");
+    let history: bool = client
+        .query_one(
+            "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!history, "not even the history table was created");
+    // At 1, it runs.
+    let at_one = TestDb::at(1).await.unwrap();
+    let run = psql(at_one.url(), &script);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(current(at_one.url()), "2");
+}
+
+#[tokio::test]
 async fn check_exit_codes_name_the_reason() {
     let db = TestDb::at(1).await.unwrap();
     let pending = app(db.url(), &["migrate", "check"]);

@@ -317,7 +317,28 @@ impl fmt::Display for SqlFailure {
 
 #[cfg(test)]
 mod tests {
-    use super::locate;
+    use super::{SqlFailure, locate};
+
+    #[test]
+    fn every_line_of_a_detail_is_indented() {
+        let failure = SqlFailure {
+            file: "sql/U2__x.sql".into(),
+            line: Some(3),
+            column: Some(1),
+            code: Some("2BP01".into()),
+            message: "cannot drop table a because other objects depend on it".into(),
+            detail: Some("view b depends on table a\nview c depends on view b".into()),
+            hint: Some("Use DROP ... CASCADE to drop the dependent objects too.".into()),
+            line_text: Some("DROP TABLE a;".into()),
+        };
+        assert_eq!(
+            failure.to_string(),
+            "sql/U2__x.sql:3:1: cannot drop table a because other objects depend on it (SQLSTATE 2BP01)\n  \
+             detail: view b depends on table a\n          view c depends on view b\n  \
+             hint: Use DROP ... CASCADE to drop the dependent objects too.\n  \
+             | DROP TABLE a;\n  | ^"
+        );
+    }
 
     #[test]
     fn error_positions_map_to_line_and_column() {

@@ -2,7 +2,7 @@
 //! changes, history rows and checksums included, as the online command.
 
 use super::error::Error;
-use super::history::HistoryTable;
+use super::history::{HistoryTable, quote_literal};
 use super::lock::lock_key;
 use super::migration::{Migration, Script};
 use super::migrator::{Options, timeouts_sql};
@@ -73,18 +73,21 @@ pub fn render(
         "-- The lock `app migrate` takes, so that no other migration run overlaps this one.\n\
          SET lock_timeout = '{wait_ms}ms';\nSELECT pg_advisory_lock({key});\nRESET lock_timeout;\n"
     ));
-    out.push_str(&table.create_sql());
-    out.push_str(";\n");
     let expected = (start > 0).then_some(start);
+    let quoted = quote_literal(table.quoted());
     out.push_str(&format!(
-        "-- Stop unless the database is where this script starts (--from {from}).\n\
-         DO $guard$ BEGIN\n  IF (SELECT max(version) FROM {table}) IS DISTINCT FROM {expected} THEN\n    \
+        "-- Stop, before changing anything, unless the database is where this script starts.\n\
+         DO $guard$ DECLARE at bigint; BEGIN\n  \
+         IF to_regclass({quoted}) IS NOT NULL THEN\n    \
+         EXECUTE 'SELECT max(version) FROM ' || {quoted} INTO at;\n  END IF;\n  \
+         IF at IS DISTINCT FROM {expected} THEN\n    \
          RAISE EXCEPTION 'the database is at version %, but this script starts at {from_text}', \
-         coalesce((SELECT max(version) FROM {table})::text, 'base');\n  END IF;\nEND $guard$;\n",
-        table = table.quoted(),
+         coalesce(at::text, 'base');\n  END IF;\nEND $guard$;\n",
         expected = expected.map_or_else(|| "NULL".to_string(), |v| v.to_string()),
         from_text = expected.map_or_else(|| "base".to_string(), |v| v.to_string()),
     ));
+    out.push_str(&table.create_sql());
+    out.push_str(";\n");
     let in_transaction = timeouts_sql(options, true);
     let outside = timeouts_sql(options, false);
     for m in plan {
@@ -188,6 +191,47 @@ mod tests {
             "-- no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id) -- trailing\n;\nINSERT INTO"
         ));
         assert_eq!(sql.matches("BEGIN;").count(), 1);
+    }
+
+    #[test]
+    fn timeouts_that_are_off_send_nothing() {
+        let set = set();
+        let table = HistoryTable::new("refinery_schema_history");
+        let off = Options {
+            lock_timeout: None,
+            statement_timeout: None,
+            ..Options::default()
+        };
+        let sql = render(
+            &set,
+            &table,
+            &off,
+            ScriptDirection::Up,
+            &Rev::Base,
+            &Rev::Head,
+        )
+        .unwrap();
+        assert!(!sql.contains("statement_timeout"), "{sql}");
+        assert!(!sql.contains("SET LOCAL"), "{sql}");
+        // The default bounds transactional migrations only; an explicit bound reaches the
+        // -- no-transaction one too, and is reset after it.
+        let explicit = Options {
+            no_transaction_lock_timeout: Some(std::time::Duration::from_secs(2)),
+            ..Options::default()
+        };
+        let sql = render(
+            &set,
+            &table,
+            &explicit,
+            ScriptDirection::Up,
+            &Rev::Base,
+            &Rev::Head,
+        )
+        .unwrap();
+        assert!(sql.contains(
+            "SET lock_timeout = '2000ms';\n-- no-transaction\nCREATE INDEX CONCURRENTLY"
+        ));
+        assert!(sql.contains("RESET lock_timeout;\nRESET statement_timeout;\nINSERT INTO"));
     }
 
     #[test]
