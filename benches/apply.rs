@@ -69,6 +69,36 @@ async fn bare(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `url` with `sslmode` set to `mode`, whatever query it already has.
+fn with_sslmode(url: &str, mode: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let setting = format!("sslmode={mode}");
+    let pairs: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("sslmode="))
+        .chain([setting.as_str()])
+        .collect();
+    format!("{base}?{}", pairs.join("&"))
+}
+
+/// How a connection made as `app` makes it with `url` is encrypted (protocol and cipher), or
+/// `None` when it is not.
+async fn tls_in_use(url: &str) -> anyhow::Result<Option<String>> {
+    let config: app::DatabaseConfig = url.parse()?;
+    let pool = app::pool(&config, 1)?;
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT ssl, coalesce(version, ''), coalesce(cipher, '') \
+             FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await?;
+    Ok(row
+        .get::<_, bool>(0)
+        .then(|| format!("{} {}", row.get::<_, String>(1), row.get::<_, String>(2))))
+}
+
 struct Stats {
     median: f64,
     min: f64,
@@ -304,7 +334,7 @@ async fn bench(full: bool) -> anyhow::Result<()> {
                 "app migrate up (no-op, sslmode=disable)" => time_command(
                     Command::new(&app_bin)
                         .args(["migrate", "up"])
-                        .env("DATABASE_URL", format!("{url}?sslmode=disable"))
+                        .env("DATABASE_URL", with_sslmode(&url, "disable"))
                         .env("RUST_LOG", "warn"),
                 )?,
                 "refinery (no-op)" => time_command(Command::new(&me).args([
@@ -338,6 +368,20 @@ async fn bench(full: bool) -> anyhow::Result<()> {
             s.median / psql_boot
         );
     }
+
+    // The default-sslmode row is a TLS figure only if the server offers TLS (and the URL does
+    // not turn it off): say which it measured.
+    let _ = match tls_in_use(&url).await? {
+        Some(how) => writeln!(
+            report,
+            "\n`app migrate up (no-op)` negotiated TLS with the server: {how}"
+        ),
+        None => writeln!(
+            report,
+            "\n`app migrate up (no-op)` did **not** negotiate TLS (the server offers none, or the \
+             URL disables it): its row is a plaintext boot"
+        ),
+    };
 
     // 3. Round trips of the no-op check, lock included, counted by a proxy.
     let trips = count_round_trips(&head).await?;

@@ -3,10 +3,11 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
@@ -87,31 +88,39 @@ pub enum TlsError {
     Rustls(String),
 }
 
+/// What a connection checks of the server's certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verification {
+    /// Nothing: no root certificate is loaded, not even the system's.
+    None,
+    /// A chain to a trusted root; the host name too when `check_host`.
+    Chain {
+        /// `verify-full`.
+        check_host: bool,
+    },
+}
+
 impl TlsSettings {
     /// The connector for deadpool and tokio-postgres.
+    ///
+    /// Only a mode that verifies (`verify-ca`, `verify-full`, or `require` with
+    /// `sslrootcert`) loads root certificates; `prefer` and `require` never read them.
     ///
     /// # Errors
     ///
     /// An unreadable `sslrootcert`, or no roots to verify against.
     pub fn connector(&self) -> Result<MakeRustlsConnect, TlsError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = provider();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Rustls(e.to_string()))?;
-        let verify = match self.mode {
-            SslMode::Disable | SslMode::Prefer => None,
-            SslMode::Require => self.root_cert.as_ref().map(|_| false),
-            SslMode::VerifyCa => Some(false),
-            SslMode::VerifyFull => Some(true),
-        };
-        let config = match verify {
-            None => builder
+        let config = match self.verification() {
+            Verification::None => builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
                 .with_no_client_auth(),
-            Some(check_host) => {
-                let roots = Arc::new(self.roots()?);
-                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+            Verification::Chain { check_host } => {
+                let webpki = WebPkiServerVerifier::builder_with_provider(self.roots()?, provider)
                     .build()
                     .map_err(|e| TlsError::Rustls(e.to_string()))?;
                 if check_host {
@@ -127,8 +136,18 @@ impl TlsSettings {
         Ok(MakeRustlsConnect::new(config))
     }
 
-    fn roots(&self) -> Result<RootCertStore, TlsError> {
-        let mut roots = RootCertStore::empty();
+    /// The README's table: `disable` and `prefer` never verify, `require` only against a
+    /// given `sslrootcert` (then as `verify-ca`).
+    fn verification(&self) -> Verification {
+        match self.mode {
+            SslMode::Disable | SslMode::Prefer => Verification::None,
+            SslMode::Require if self.root_cert.is_none() => Verification::None,
+            SslMode::Require | SslMode::VerifyCa => Verification::Chain { check_host: false },
+            SslMode::VerifyFull => Verification::Chain { check_host: true },
+        }
+    }
+
+    fn roots(&self) -> Result<Arc<RootCertStore>, TlsError> {
         match &self.root_cert {
             Some(path) if path.as_os_str() != "system" => {
                 let shown = path.display().to_string();
@@ -138,6 +157,7 @@ impl TlsSettings {
                         path: shown.clone(),
                         reason: e.to_string(),
                     })?;
+                let mut roots = RootCertStore::empty();
                 let (added, _) = roots.add_parsable_certificates(certs);
                 if added == 0 {
                     return Err(TlsError::RootCert {
@@ -145,17 +165,44 @@ impl TlsSettings {
                         reason: "holds no usable certificate".into(),
                     });
                 }
+                Ok(Arc::new(roots))
             }
-            _ => {
-                let found = rustls_native_certs::load_native_certs();
-                roots.add_parsable_certificates(found.certs);
-                if roots.is_empty() {
-                    return Err(TlsError::NoSystemRoots);
-                }
-            }
+            _ => system_roots(),
         }
-        Ok(roots)
     }
+}
+
+/// The ring provider, with P-256 as the first key-exchange group.
+///
+/// A TLS 1.3 client sends a key share for its first group only. rustls puts X25519 first, but
+/// PostgreSQL up to 17 accepts only `ssl_ecdh_curve` (default `prime256v1`), so the server
+/// answers with a HelloRetryRequest: one more round trip, a second ClientHello and a wasted
+/// X25519 key pair on every connection. PostgreSQL 18 accepts both (`ssl_groups` default
+/// `X25519:prime256v1`), and a server set to X25519 alone still gets it after one retry, as
+/// before. Every group stays offered; only the first guess changes.
+fn provider() -> Arc<CryptoProvider> {
+    use rustls::crypto::ring::kx_group::{SECP256R1, SECP384R1, X25519};
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.kx_groups = vec![SECP256R1, X25519, SECP384R1];
+    Arc::new(provider)
+}
+
+/// The system's roots, read once per process: rustls-native-certs parses every certificate
+/// under /etc/ssl, and a process builds more than one connector (the pool's, the cancel
+/// request's).
+fn system_roots() -> Result<Arc<RootCertStore>, TlsError> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    if let Some(roots) = ROOTS.get() {
+        return Ok(roots.clone());
+    }
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(found.certs);
+    if roots.is_empty() {
+        // Not remembered: a later connector looks again.
+        return Err(TlsError::NoSystemRoots);
+    }
+    Ok(ROOTS.get_or_init(|| Arc::new(roots)).clone())
 }
 
 /// `prefer` and `require` without a root certificate: encrypted, but anyone's certificate is
@@ -287,5 +334,59 @@ mod tests {
             err.starts_with("sslrootcert /nonexistent/ca.pem: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn only_verifying_modes_load_roots() {
+        let settings = |mode, root_cert: Option<&str>| TlsSettings {
+            mode,
+            root_cert: root_cert.map(PathBuf::from),
+        };
+        let ca = Verification::Chain { check_host: false };
+        let full = Verification::Chain { check_host: true };
+        for (mode, root_cert, expected) in [
+            (SslMode::Disable, None, Verification::None),
+            (SslMode::Prefer, None, Verification::None),
+            (SslMode::Prefer, Some("/etc/ca.pem"), Verification::None),
+            (SslMode::Require, None, Verification::None),
+            (SslMode::Require, Some("/etc/ca.pem"), ca),
+            (SslMode::Require, Some("system"), ca),
+            (SslMode::VerifyCa, None, ca),
+            (SslMode::VerifyFull, None, full),
+            (SslMode::VerifyFull, Some("/etc/ca.pem"), full),
+        ] {
+            assert_eq!(
+                settings(mode, root_cert).verification(),
+                expected,
+                "{mode:?} {root_cert:?}"
+            );
+        }
+        // An unreadable sslrootcert is never read when nothing is verified.
+        for mode in [SslMode::Disable, SslMode::Prefer] {
+            settings(mode, Some("/nonexistent/ca.pem"))
+                .connector()
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn p256_is_the_first_key_share() {
+        let groups: Vec<_> = provider().kx_groups.iter().map(|g| g.name()).collect();
+        assert_eq!(
+            groups,
+            [
+                rustls::NamedGroup::secp256r1,
+                rustls::NamedGroup::X25519,
+                rustls::NamedGroup::secp384r1
+            ]
+        );
+    }
+
+    #[test]
+    fn system_roots_are_read_once() {
+        // Skipped on a machine without system roots.
+        if let (Ok(a), Ok(b)) = (system_roots(), system_roots()) {
+            assert!(Arc::ptr_eq(&a, &b));
+        }
     }
 }
