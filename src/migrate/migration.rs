@@ -170,8 +170,11 @@ pub fn refinery_checksum(name: &str, version: i64, width: VersionWidth, sql: &st
 /// A migration known to the binary.
 #[derive(Clone, Debug)]
 pub struct Migration {
-    /// refinery's view of it: name, version and the checksum stored in an int8 table.
-    inner: refinery::Migration,
+    version: i64,
+    /// The description, as refinery stores it in the history table's `name` column.
+    name: String,
+    /// refinery's checksum of the normalised text, as an int8 history table records it.
+    checksum: u64,
     apply: Script,
     undo: Option<Script>,
 }
@@ -181,7 +184,8 @@ impl Migration {
     ///
     /// # Errors
     ///
-    /// Returns [`Error::InvalidMigration`] when refinery rejects the name.
+    /// Returns [`Error::InvalidMigration`] when the version or description breaks the file-name
+    /// grammar.
     pub fn new(
         version: i64,
         description: &str,
@@ -189,24 +193,38 @@ impl Migration {
         undo: Option<Script>,
     ) -> Result<Migration, Error> {
         let name = format!("V{version}__{description}");
-        // refinery computes the checksum (SipHasher13 over name, version and SQL), so a database
-        // migrated by plain refinery and one migrated by us recognise each other's rows. It is
-        // taken of the normalised text, so that line endings do not change it.
-        let inner =
-            refinery::Migration::unapplied(&name, &normalised(&apply.sql)).map_err(|err| {
-                Error::InvalidMigration {
-                    name: name.clone(),
-                    reason: err.to_string(),
-                }
-            })?;
-        Ok(Migration { inner, apply, undo })
+        // The build's own grammar, not refinery's `Migration::unapplied`: that compiles a regex
+        // on first use, which was more than half of a no-op boot's instructions.
+        super::source::parse_file_name(&format!("{name}.sql")).map_err(|err| {
+            Error::InvalidMigration {
+                name: name.clone(),
+                reason: err.to_string(),
+            }
+        })?;
+        // refinery's checksum (SipHasher13 over name, version and SQL; the unit tests pin it to
+        // refinery's own), so a database migrated by plain refinery and one migrated by us
+        // recognise each other's rows. It is taken of the normalised text, so that line
+        // endings do not change it.
+        let checksum = refinery_checksum(
+            description,
+            version,
+            VersionWidth::Int8,
+            &normalised(&apply.sql),
+        );
+        Ok(Migration {
+            version,
+            name: description.to_string(),
+            checksum,
+            apply,
+            undo,
+        })
     }
 
     /// Converts what `build.rs` embedded.
     ///
     /// # Errors
     ///
-    /// Returns [`Error::InvalidMigration`] when refinery rejects the name.
+    /// Returns [`Error::InvalidMigration`] when the name breaks the grammar.
     pub fn from_embedded(embedded: &EmbeddedMigration) -> Result<Migration, Error> {
         let undo = match (embedded.undo_path, embedded.undo_sql) {
             (Some(path), Some(sql)) => {
@@ -226,7 +244,7 @@ impl Migration {
     ///
     /// # Errors
     ///
-    /// Returns the first migration refinery rejects.
+    /// Returns the first migration whose name breaks the grammar.
     pub fn from_embedded_set(set: &[EmbeddedMigration]) -> Result<Vec<Migration>, Error> {
         let mut migrations = set
             .iter()
@@ -238,12 +256,12 @@ impl Migration {
 
     /// The version.
     pub fn version(&self) -> i64 {
-        self.inner.version()
+        self.version
     }
 
     /// The description, as stored in the history table's `name` column.
     pub fn name(&self) -> &str {
-        self.inner.name()
+        &self.name
     }
 
     /// The full name, `V{version}__{name}`.
@@ -253,7 +271,7 @@ impl Migration {
 
     /// refinery's checksum of the name, version and SQL, as an int8 history table records it.
     pub fn checksum(&self) -> u64 {
-        self.inner.checksum()
+        self.checksum
     }
 
     /// The checksum to record in a history table whose version column is `width`.
