@@ -256,9 +256,14 @@ impl HistoryTable {
         version: i64,
         direction: &str,
     ) -> Result<(), tokio_postgres::Error> {
+        // Checked first rather than `IF NOT EXISTS`, whose "already exists, skipping" notice
+        // would be logged for every such script; the migration lock rules out a race.
         let create = format!(
-            "CREATE TABLE IF NOT EXISTS {}(\n    version int8 PRIMARY KEY,\n    direction text NOT NULL,\n    \
-             started_on timestamptz NOT NULL DEFAULT clock_timestamp(),\n    pid int4 NOT NULL DEFAULT pg_backend_pid())",
+            "DO $create$ BEGIN IF to_regclass({}) IS NULL THEN CREATE TABLE {}(\n    \
+             version int8 PRIMARY KEY,\n    direction text NOT NULL,\n    \
+             started_on timestamptz NOT NULL DEFAULT clock_timestamp(),\n    \
+             pid int4 NOT NULL DEFAULT pg_backend_pid()); END IF; END $create$",
+            quote_literal(&self.unfinished),
             self.unfinished
         );
         let insert = format!(
