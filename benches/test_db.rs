@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use app::migrate::{Migration, Migrator, Options, Rev, Script};
 use app::testing::TestDb;
+use pg_migrate::{Migration, Migrator, Options, Rev, Script};
 
 /// N small migrations, each a table, an index and ten rows (the shape used in BENCHMARKS.md).
 fn generated(n: i64, tag: &str) -> Vec<Migration> {

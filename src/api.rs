@@ -42,7 +42,10 @@ impl IntoResponse for ApiError {
 
 /// The answer to a path no route serves, JSON like every other error.
 pub async fn no_route(uri: axum::http::Uri) -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, format!("no route for {}", uri.path()))
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!("no route for {}", uri.path()),
+    )
 }
 
 /// The answer to a method a route does not take, JSON like every other error.
@@ -55,7 +58,7 @@ pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> A
 
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(err: deadpool_postgres::PoolError) -> ApiError {
-        tracing::error!(error = %crate::db::error_chain(&err), "no database connection");
+        tracing::error!(error = %pg_migrate::error_chain(&err), "no database connection");
         ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
             "database unavailable".into(),
@@ -75,7 +78,7 @@ impl From<tokio_postgres::Error> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             _ => {
-                tracing::error!(error = %crate::db::error_chain(&err), "query failed");
+                tracing::error!(error = %pg_migrate::error_chain(&err), "query failed");
                 return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
             }
         };

@@ -10,10 +10,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::config::{DEFAULT_DATABASE_URL, DatabaseConfig, parse_duration};
-use crate::migrate::{
-    self, Migration, Migrator, Options, Report, Rev, ScriptDirection, State, Status, Step,
+use pg_migrate::{
+    self as migrate, Migration, Migrator, Options, Report, Rev, ScriptDirection, State, Status,
+    Step,
 };
+use pg_migrate::{DEFAULT_DATABASE_URL, DatabaseConfig, parse_duration};
 
 /// Writes a line of results to stdout. When the reader has gone (`app migrate history | head
 /// -1`), the process ends quietly with success, as ripgrep does, instead of panicking.
@@ -138,8 +139,8 @@ impl DatabaseUrl {
     ///
     /// # Errors
     ///
-    /// [`crate::InvalidDatabaseUrl`], which never repeats the URL.
-    pub fn parse(&self) -> Result<DatabaseConfig, crate::InvalidDatabaseUrl> {
+    /// [`pg_migrate::InvalidDatabaseUrl`], which never repeats the URL.
+    pub fn parse(&self) -> Result<DatabaseConfig, pg_migrate::InvalidDatabaseUrl> {
         self.0.parse()
     }
 }
@@ -314,7 +315,7 @@ fn options(global: &Global) -> Options {
         .database_url
         .parse()
         .ok()
-        .filter(|c| c.tls().mode != crate::tls::SslMode::Disable)
+        .filter(|c| c.tls().mode != pg_migrate::SslMode::Disable)
         .and_then(|c| c.tls().connector().ok());
     Options {
         lock_wait: global.lock_timeout,
@@ -324,17 +325,17 @@ fn options(global: &Global) -> Options {
             .map_or(Options::default().lock_timeout, off_if_zero),
         no_transaction_lock_timeout: global.migration_lock_timeout.and_then(off_if_zero),
         statement_timeout: off_if_zero(global.migration_statement_timeout),
-        cancel_tls: crate::migrate::CancelTls(cancel_tls),
+        cancel_tls: pg_migrate::CancelTls(cancel_tls),
         ..Options::default()
     }
 }
 
 async fn connect(global: &Global, role: &str) -> anyhow::Result<deadpool_postgres::Pool> {
     let config = global.database_url.parse()?.with_application_name(role);
-    let pool = crate::db::pool(&config, 4)?;
-    crate::db::wait_for(&pool, &config, global.wait)
+    let pool = pg_migrate::pool(&config, 4)?;
+    pg_migrate::wait_for(&pool, &config, global.wait)
         .await
-        .map_err(|err| anyhow::anyhow!("{}", crate::db::pool_error_text(&err)))
+        .map_err(|err| anyhow::anyhow!("{}", pg_migrate::pool_error_text(&err)))
         .with_context(|| format!("connecting to {config}"))?;
     Ok(pool)
 }
@@ -825,7 +826,7 @@ fn create(
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let root = dir.parent().unwrap_or(Path::new("."));
-    let scan = migrate::source::scan(root, &dir).map_err(|problems| {
+    let scan = pg_migrate::source::scan(root, &dir).map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("{} has bad files:\n  {}", dir.display(), lines.join("\n  "))
     })?;

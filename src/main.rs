@@ -26,7 +26,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             report(&err, format);
-            if err.downcast_ref::<app::InvalidDatabaseUrl>().is_some() {
+            if err
+                .downcast_ref::<pg_migrate::InvalidDatabaseUrl>()
+                .is_some()
+            {
                 // Like clap's own usage errors.
                 ExitCode::from(2)
             } else {
@@ -57,9 +60,9 @@ fn report(err: &anyhow::Error, format: app::Format) {
     if format == app::Format::Json {
         let failure = err
             .chain()
-            .find_map(|e| e.downcast_ref::<app::migrate::Error>())
+            .find_map(|e| e.downcast_ref::<pg_migrate::Error>())
             .and_then(|e| match e {
-                app::migrate::Error::MigrationFailed { migration, failure } => {
+                pg_migrate::Error::MigrationFailed { migration, failure } => {
                     Some(serde_json::json!({ "migration": migration, "failure": failure }))
                 }
                 _ => None,

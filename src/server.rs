@@ -11,7 +11,7 @@ use axum::routing::get;
 use deadpool_postgres::Pool;
 use serde_json::json;
 
-use crate::migrate::{Migrator, State};
+use pg_migrate::{Migrator, State};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -101,12 +101,12 @@ async fn schema_state(state: &AppState) -> Result<serde_json::Value, String> {
         .pool
         .get()
         .await
-        .map_err(|e| crate::db::error_chain(&e))?;
+        .map_err(|e| pg_migrate::error_chain(&e))?;
     let rows = state
         .migrator
         .history(&client)
         .await
-        .map_err(|e| crate::db::error_chain(&e))?;
+        .map_err(|e| pg_migrate::error_chain(&e))?;
     let status = state.migrator.status(&rows);
     Ok(json!({
         "head": status.head(),

@@ -1,8 +1,9 @@
 //! The real `build.rs`, run by a real `cargo build` on a small fixture crate: bad files fail
 //! the build, all named at once, and a new file is embedded without `cargo clean`.
 //!
-//! The fixture holds this project's `build.rs` and `src/migrate/source.rs` at the same paths,
-//! plus a `main.rs` that prints what was embedded, so a build takes seconds, not minutes.
+//! The fixture holds this project's `build.rs`, depends on `pg-migrate-build` (and on
+//! `pg-migrate` without its runtime) by path, and has a `main.rs` that prints what was
+//! embedded, so a build takes seconds, not minutes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,16 +19,10 @@ impl Fixture {
     fn new(name: &str) -> Fixture {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("build-fixture-{name}"));
         let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("src/migrate")).unwrap();
+        fs::create_dir_all(dir.join("src")).unwrap();
         fs::create_dir_all(dir.join("sql")).unwrap();
+        // The app's own build.rs, which uses pg-migrate-build as any service would.
         fs::copy(Path::new(ROOT).join("build.rs"), dir.join("build.rs")).unwrap();
-        for module in ["source.rs", "lint.rs"] {
-            fs::copy(
-                Path::new(ROOT).join("src/migrate").join(module),
-                dir.join("src/migrate").join(module),
-            )
-            .unwrap();
-        }
         fs::copy(Path::new(ROOT).join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
         for entry in fs::read_dir(Path::new(ROOT).join("sql")).unwrap() {
             let entry = entry.unwrap();
@@ -39,29 +34,17 @@ impl Fixture {
             dir.join("Cargo.toml"),
             format!(
                 "[package]\nname = \"build-fixture-{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
-                 [features]\ndefault = [\"sql-lint\"]\nsql-lint = [\"dep:squawk-syntax\", \"dep:squawk-linter\"]\n\n\
-                 [build-dependencies]\nwalkdir = \"2\"\n\
-                 squawk-syntax = {{ version = \"2\", optional = true }}\n\
-                 squawk-linter = {{ version = \"2\", optional = true }}\n\n[workspace]\n"
+                 [features]\ndefault = [\"sql-lint\"]\nsql-lint = [\"pg-migrate-build/lint\"]\n\n\
+                 [dependencies]\npg-migrate = {{ path = {engine:?}, default-features = false }}\n\n\
+                 [build-dependencies]\npg-migrate-build = {{ path = {build:?}, default-features = false }}\n\n[workspace]\n",
+                engine = Path::new(ROOT).join("crates/pg-migrate"),
+                build = Path::new(ROOT).join("crates/pg-migrate-build"),
             ),
         )
         .unwrap();
         fs::write(
             dir.join("src/main.rs"),
-            r#"mod migrate {
-    #[allow(dead_code)]
-    pub struct EmbeddedMigration {
-        pub version: i64,
-        pub description: &'static str,
-        pub path: &'static str,
-        pub sql: &'static str,
-        pub undo_path: Option<&'static str>,
-        pub undo_sql: Option<&'static str>,
-        pub statements: &'static [usize],
-        pub undo_statements: &'static [usize],
-    }
-}
-static MIGRATIONS: &[migrate::EmbeddedMigration] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+            r#"static MIGRATIONS: &[pg_migrate::EmbeddedMigration] = pg_migrate::include_migrations!();
 fn main() {
     for m in MIGRATIONS {
         if std::env::var_os("FIXTURE_STATEMENTS").is_some() {

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use app::migrate::{Error, Migration, Migrator, Options, Rev, Script, State};
 use app::testing::TestDb;
+use pg_migrate::{Error, Migration, Migrator, Options, Rev, Script, State};
 
 mod common;
 use common::{advisory_locks, bounded, versions};
@@ -29,12 +29,12 @@ fn migrator(migrations: Vec<Migration>) -> Migrator {
 }
 
 /// A run up to head, failing the test (not hanging it) if it never ends, say on a lock.
-async fn up(m: &Migrator, db: &TestDb) -> Result<app::migrate::Report, Error> {
+async fn up(m: &Migrator, db: &TestDb) -> Result<pg_migrate::Report, Error> {
     bounded("migrating up", m.up(db.pool(), &Rev::Head, &mut |_| {})).await
 }
 
 /// A run down to `target`, bounded like [`up`].
-async fn down(m: &Migrator, db: &TestDb, target: &Rev) -> Result<app::migrate::Report, Error> {
+async fn down(m: &Migrator, db: &TestDb, target: &Rev) -> Result<pg_migrate::Report, Error> {
     bounded("migrating down", m.down(db.pool(), target, &mut |_| {})).await
 }
 
@@ -105,7 +105,7 @@ async fn failed_run_releases_the_lock_so_the_next_run_fails_at_once() {
 async fn lock_wait_is_bounded_and_names_the_holder() {
     let db = TestDb::empty().await.unwrap();
     let holder = db.pool().get().await.unwrap();
-    let key = app::migrate::lock_key(app::migrate::DEFAULT_TABLE);
+    let key = pg_migrate::__private::lock_key(pg_migrate::DEFAULT_TABLE);
     holder
         .batch_execute("SET application_name = 'the holder'")
         .await

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use app::migrate::{Error, Migration, Migrator, Options, Rev, Script};
 use app::testing::TestDb;
+use pg_migrate::{Error, Migration, Migrator, Options, Rev, Script};
 
 mod common;
 use common::{bounded, versions};

@@ -125,7 +125,7 @@ async fn migration_lock_timeout_fails_a_blocked_migration_at_its_line() {
 
 #[tokio::test]
 async fn statement_timeout_bounds_each_migration() {
-    use app::migrate::{Migration, Migrator, Options, Rev, Script};
+    use pg_migrate::{Migration, Migrator, Options, Rev, Script};
     let db = TestDb::empty().await.unwrap();
     let slow = Migration::new(
         1,

@@ -35,7 +35,7 @@ async fn readyz_answers_200_only_when_nothing_is_pending() {
     let migrator = db.migrator().unwrap();
     bounded(
         "migrating while the server runs",
-        migrator.up(db.pool(), &app::migrate::Rev::Head, &mut |_| {}),
+        migrator.up(db.pool(), &pg_migrate::Rev::Head, &mut |_| {}),
     )
     .await
     .unwrap();

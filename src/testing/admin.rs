@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use super::server::TestServer;
-use crate::migrate::{Migration, Migrator, Options, Rev, quote_identifier};
+use pg_migrate::__private::quote_identifier;
+use pg_migrate::{Migration, Migrator, Options, Rev};
 
 /// Prefix of every per-test database, so stale ones can be found and swept.
 pub const TEST_DB_PREFIX: &str = "app_test_";
@@ -346,7 +347,7 @@ pub fn migration_set_hash(migrations: &[Migration]) -> String {
         bytes.extend_from_slice(&m.checksum().to_le_bytes());
         bytes.extend_from_slice(m.undo().map_or(&b"-"[..], |u| u.sql.as_bytes()));
     }
-    format!("{:016x}", crate::migrate::fnv1a(&bytes))
+    format!("{:016x}", pg_migrate::__private::fnv1a(&bytes))
 }
 
 /// The embedded migrations up to `upto`.
@@ -376,7 +377,7 @@ fn template(
     if exists(client)? {
         return Ok(name);
     }
-    let key = crate::migrate::lock_key(&name);
+    let key = pg_migrate::__private::lock_key(&name);
     client.execute("SELECT pg_advisory_lock($1)", &[&key])?;
     let built = (|| {
         if exists(client)? {
@@ -390,7 +391,7 @@ fn template(
             .enable_all()
             .build()?;
         runtime.block_on(async {
-            let pool = crate::db::pool(&server.config_for(&building), 1)?;
+            let pool = pg_migrate::pool(&server.config_for(&building), 1)?;
             Migrator::new(migrations, Options::default())
                 .up(&pool, &Rev::Head, &mut |_| {})
                 .await

@@ -20,8 +20,8 @@ mod server;
 
 use deadpool_postgres::Pool;
 
-use crate::config::DatabaseConfig;
-use crate::migrate::{Migration, Migrator, Options};
+use pg_migrate::DatabaseConfig;
+use pg_migrate::{Migration, Migrator, Options};
 
 pub use admin::{SPARE_PREFIX, TEMPLATE_PREFIX, TEST_DB_PREFIX, migration_set_hash};
 pub use cluster::{PrivateCluster, find_bindir};
@@ -116,7 +116,7 @@ impl TestDb {
         let admin = admin::admin()?;
         let name = admin.acquire(migrations, spares)?;
         let config = admin.server().config_for(&name);
-        let pool = crate::db::pool(&config, 8)?;
+        let pool = pg_migrate::pool(&config, 8)?;
         Ok(TestDb {
             url: admin.server().url_for(&name),
             name,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::cluster::{find_bindir, give_to_postgres, pg_command, run};
-use crate::config::DatabaseConfig;
+use pg_migrate::DatabaseConfig;
 
 /// Set to `1` to use the throwaway cluster even where a server answers (CI runs this path).
 pub const FORCE_CLUSTER_ENV: &str = "APP_TEST_CLUSTER";
@@ -105,7 +105,7 @@ impl TestServer {
         let tls = config.tls().connector()?;
         postgres::Config::from(config.pg().clone())
             .connect(tls)
-            .map_err(|e| anyhow::anyhow!(crate::db::error_chain(&e)))
+            .map_err(|e| anyhow::anyhow!(pg_migrate::error_chain(&e)))
             .with_context(|| format!("connecting to the test server {}", self.config))
     }
 }

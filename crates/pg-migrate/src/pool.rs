@@ -7,14 +7,27 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use tokio_postgres::error::SqlState;
 
 use crate::config::DatabaseConfig;
-pub use crate::migrate::{error_chain, pool_error_text};
+use crate::error::pool_error_text;
+use crate::tls::TlsError;
+
+/// A pool that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolSetupError {
+    /// The TLS settings cannot be turned into a client configuration.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// deadpool refused the configuration.
+    #[error("building the connection pool: {0}")]
+    Build(#[from] deadpool_postgres::BuildError),
+}
 
 /// Builds a pool; nothing connects until a connection is asked for.
 ///
 /// # Errors
 ///
-/// deadpool's build error (only when no runtime is configured, which is a bug).
-pub fn pool(config: &DatabaseConfig, max_size: usize) -> anyhow::Result<Pool> {
+/// A TLS setting that cannot be used, or deadpool's build error (only when no runtime is
+/// configured, which is a bug).
+pub fn pool(config: &DatabaseConfig, max_size: usize) -> Result<Pool, PoolSetupError> {
     let manager = Manager::from_config(
         config.pg().clone(),
         config.tls().connector()?,

@@ -222,7 +222,7 @@ impl SqlFailure {
         let mut failure = SqlFailure::new(&script.path, &script.sql[offset..piece_end], err);
         if let (Some(line), Some(column)) = (failure.line, failure.column) {
             // The server counted within the piece; shift to the file.
-            let (base_line, base_column) = super::source::line_col(&script.sql, offset);
+            let (base_line, base_column) = super::grammar::line_col(&script.sql, offset);
             failure.line = Some(line + base_line - 1);
             failure.column = Some(if line == 1 {
                 column + base_column - 1
@@ -230,7 +230,7 @@ impl SqlFailure {
                 column
             });
         } else if let Some(start) = script.statement_start(offset) {
-            let (line, column) = super::source::line_col(&script.sql, start);
+            let (line, column) = super::grammar::line_col(&script.sql, start);
             failure.line = Some(line);
             failure.column = Some(column);
             failure.line_text = script
@@ -281,7 +281,7 @@ pub fn locate(sql: &str, position: usize) -> Option<(usize, usize, &str)> {
         .nth(index)
         .map(|(b, _)| b)
         .or_else(|| (index == sql.chars().count()).then_some(sql.len()))?;
-    let (line, column) = super::source::line_col(sql, byte);
+    let (line, column) = super::grammar::line_col(sql, byte);
     let text = sql.lines().nth(line - 1).unwrap_or("");
     Some((line, column, text.trim_end_matches('\r')))
 }

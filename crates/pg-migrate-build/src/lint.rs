@@ -5,7 +5,7 @@
 //! Compiled by `build.rs` (through `#[path]`, with the default `sql-lint` feature) and by the
 //! library's unit tests; never into the binary.
 
-use super::source::line_col;
+use pg_migrate::grammar::line_col;
 use squawk_linter::{Linter, Rule};
 use squawk_syntax::SourceFile;
 use squawk_syntax::ast::AstNode;

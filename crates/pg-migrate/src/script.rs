@@ -132,7 +132,7 @@ fn push_sql(out: &mut String, script: &Script) {
     let sql = script.sql.trim_end();
     out.push_str(sql);
     out.push('\n');
-    let unterminated = super::source::split_statements(sql)
+    let unterminated = super::grammar::split_statements(sql)
         .last()
         .is_some_and(|s| !s.terminated);
     if unterminated {

@@ -122,8 +122,8 @@ impl FromStr for Rev {
         }
         let stem = trimmed.strip_suffix(".sql").unwrap_or(trimmed);
         let stem = stem.rsplit('/').next().unwrap_or(stem);
-        match super::source::parse_file_name(&format!("{stem}.sql")) {
-            Ok(name) if name.kind == super::source::FileKind::Apply => {
+        match super::grammar::parse_file_name(&format!("{stem}.sql")) {
+            Ok(name) if name.kind == super::grammar::FileKind::Apply => {
                 Ok(Rev::Name(name.version, name.description))
             }
             _ => Err(syntax()),

@@ -2,8 +2,9 @@
 
 use std::hash::{Hash, Hasher};
 
+use super::embedded::EmbeddedMigration;
 use super::error::Error;
-use super::source::is_no_transaction;
+use super::grammar::is_no_transaction;
 
 /// The type of the history table's `version` column, which decides how refinery hashes.
 ///
@@ -17,28 +18,6 @@ pub enum VersionWidth {
     /// `int8`: this engine, or refinery with `int8-versions`.
     #[default]
     Int8,
-}
-
-/// A migration as `build.rs` embeds it: static text, validated at compile time.
-#[derive(Clone, Copy, Debug)]
-pub struct EmbeddedMigration {
-    /// The version, from `V{version}__…`.
-    pub version: i64,
-    /// The description, from `…__{description}.sql`.
-    pub description: &'static str,
-    /// The `V` file, relative to the project root.
-    pub path: &'static str,
-    /// The `V` file's content.
-    pub sql: &'static str,
-    /// The `U` file, relative to the project root, if there is one.
-    pub undo_path: Option<&'static str>,
-    /// The `U` file's content, if there is one.
-    pub undo_sql: Option<&'static str>,
-    /// Where each statement of the `V` file starts (byte offsets, after a byte-order mark),
-    /// as the PostgreSQL grammar split it at build time; empty when the build did not parse.
-    pub statements: &'static [usize],
-    /// The same for the `U` file.
-    pub undo_statements: &'static [usize],
 }
 
 /// A SQL script of a migration, either the `V` or the `U` file.
@@ -195,7 +174,7 @@ impl Migration {
         let name = format!("V{version}__{description}");
         // The build's own grammar, not refinery's `Migration::unapplied`: that compiles a regex
         // on first use, which was more than half of a no-op boot's instructions.
-        super::source::parse_file_name(&format!("{name}.sql")).map_err(|err| {
+        super::grammar::parse_file_name(&format!("{name}.sql")).map_err(|err| {
             Error::InvalidMigration {
                 name: name.clone(),
                 reason: err.to_string(),

@@ -388,7 +388,7 @@ impl<'a> Status<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate::migration::Script;
+    use crate::migration::Script;
 
     fn migrations(spec: &[(i64, bool)]) -> Vec<Migration> {
         spec.iter()
