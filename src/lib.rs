@@ -13,6 +13,6 @@ mod schema;
 mod server;
 pub mod testing;
 
-pub use cli::{Cli, Committed, Format, run};
+pub use cli::{Cli, Command, Format, Settings, run, service};
 pub use schema::{MIGRATIONS, migrator};
 pub use server::{AppState, app, serve};

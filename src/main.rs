@@ -24,18 +24,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(app::run(cli)) {
         Ok(code) => code,
-        Err(err) => {
-            report(&err, format);
-            if err
-                .downcast_ref::<pg_migrate::InvalidDatabaseUrl>()
-                .is_some()
-            {
-                // Like clap's own usage errors.
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        // `error: …` on stderr (and JSON on stdout with --format json); 2 for a bad URL.
+        Err(err) => pg_migrate_cli::report_error(&err, format),
     }
 }
 
@@ -52,32 +42,5 @@ fn init_tracing() {
         builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
-    }
-}
-
-fn report(err: &anyhow::Error, format: app::Format) {
-    eprintln!("error: {err:#}");
-    if format == app::Format::Json {
-        let failure = err
-            .chain()
-            .find_map(|e| e.downcast_ref::<pg_migrate::Error>())
-            .and_then(|e| match e {
-                pg_migrate::Error::MigrationFailed { migration, failure } => {
-                    Some(serde_json::json!({ "migration": migration, "failure": failure }))
-                }
-                _ => None,
-            });
-        let committed = err.downcast_ref::<app::Committed>().map(|c| &c.0);
-        // A reader that has gone cannot be told anything more; the exit code still says it.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::json!({
-                "error": format!("{err:#}"),
-                "migration_failure": failure,
-                "committed": committed,
-            })
-        );
     }
 }

@@ -62,35 +62,6 @@ pub async fn serve(
         .await
 }
 
-/// Resolves on SIGTERM or SIGINT, logging that the server drains.
-pub async fn shutdown_signal() {
-    let name = termination().await;
-    tracing::info!("{name} received, draining");
-}
-
-/// Resolves on SIGTERM or SIGINT with the signal's name. The handlers are installed on the
-/// first poll, so a signal before that ends the process as usual.
-pub async fn termination() -> &'static str {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => "SIGINT",
-        () = terminate => "SIGTERM",
-    }
-}
-
 async fn healthz() -> &'static str {
     "ok"
 }

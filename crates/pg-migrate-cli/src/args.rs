@@ -1,0 +1,238 @@
+//! The command line's arguments: the settings every command takes and the `migrate`
+//! subcommands, as clap derives them, for a service to embed in its own parser.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use pg_migrate::{DEFAULT_DATABASE_URL, DatabaseConfig, parse_duration};
+
+/// The options every `migrate` command takes, and that a service flattens into its own command
+/// line (they are `global`, so they go before or after the subcommand).
+#[derive(Debug, Args)]
+pub struct Settings {
+    /// The database to use [default: postgres://postgres:***@localhost:5432/postgres].
+    ///
+    /// Its password is never printed: not in logs, errors or this help. `sslmode` is honoured.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        hide_default_value = true,
+        default_value = DEFAULT_DATABASE_URL,
+        value_name = "URL"
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// Output format of results on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+
+    /// How long to wait for another process's migration lock (e.g. 60s, 2m).
+    #[arg(long, env = "APP_LOCK_TIMEOUT", default_value = "60s", value_parser = parse_duration, global = true, value_name = "DURATION")]
+    pub lock_timeout: Duration,
+
+    /// Retry connecting, with backoff, for up to this long (0: try once).
+    #[arg(long, env = "APP_WAIT", default_value = "0", value_parser = parse_duration, global = true, value_name = "DURATION")]
+    pub wait: Duration,
+
+    /// Refuse to run when the database has versions this binary does not know.
+    #[arg(long, env = "APP_STRICT", global = true)]
+    pub strict: bool,
+
+    /// `lock_timeout` set inside each migration, so a migration stuck behind a long
+    /// transaction fails instead of stalling traffic [default: 10s] (0: the server's own).
+    ///
+    /// The default bounds transactional migrations only: a `-- no-transaction` one (CREATE
+    /// INDEX CONCURRENTLY) waits for every older transaction by design, and is bounded only
+    /// when this is given explicitly.
+    #[arg(long, env = "APP_MIGRATION_LOCK_TIMEOUT", value_parser = parse_duration, global = true, value_name = "DURATION")]
+    pub migration_lock_timeout: Option<Duration>,
+
+    /// `statement_timeout` set inside each migration (0: the server's own).
+    #[arg(long, env = "APP_MIGRATION_STATEMENT_TIMEOUT", default_value = "0", value_parser = parse_duration, global = true, value_name = "DURATION")]
+    pub migration_statement_timeout: Duration,
+}
+
+/// `--database-url` as given. It is parsed after clap, because clap repeats an invalid value in
+/// its error message, and that value may hold a password. Its `Debug` hides it too.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<DatabaseUrl, Self::Err> {
+        Ok(DatabaseUrl(url.to_string()))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(***)")
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses the URL.
+    ///
+    /// # Errors
+    ///
+    /// [`pg_migrate::InvalidDatabaseUrl`], which never repeats the URL.
+    pub fn parse(&self) -> Result<DatabaseConfig, pg_migrate::InvalidDatabaseUrl> {
+        self.0.parse()
+    }
+}
+
+/// Output format of results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns, one line per item.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// `migrate …`: the Alembic-style workflow.
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Apply pending migrations up to REV (default: head).
+    ///
+    /// REV is head, base, +N, a version number or a name like V3__add_users. Each migration
+    /// commits together with its history row.
+    ///
+    /// Examples:
+    ///   app migrate up
+    ///   app migrate up +1
+    ///   app migrate up 2
+    ///   app migrate up --sql > upgrade.sql
+    #[command(visible_alias = "upgrade", verbatim_doc_comment)]
+    Up {
+        /// Target revision.
+        #[arg(default_value = "head", allow_hyphen_values = true)]
+        rev: String,
+        /// Print the SQL script instead of connecting.
+        #[arg(long)]
+        sql: bool,
+        /// With --sql: the revision the database is at (default: base).
+        #[arg(long, requires = "sql", allow_hyphen_values = true)]
+        from: Option<String>,
+        /// Run every migration in one transaction.
+        #[arg(long)]
+        grouped: bool,
+    },
+    /// Revert applied migrations down to REV (default: -1), running their U files.
+    ///
+    /// REV is -N, base, a version number or a name. If a migration on the way has no undo
+    /// file, nothing is changed.
+    ///
+    /// Examples:
+    ///   app migrate down
+    ///   app migrate down -2
+    ///   app migrate down base
+    ///   app migrate down base --sql --from head > teardown.sql
+    #[command(visible_alias = "downgrade", verbatim_doc_comment)]
+    Down {
+        /// Target revision.
+        #[arg(default_value = "-1", allow_hyphen_values = true)]
+        rev: String,
+        /// Print the SQL script instead of connecting.
+        #[arg(long)]
+        sql: bool,
+        /// With --sql: the revision the database is at (default: head).
+        #[arg(long, requires = "sql", allow_hyphen_values = true)]
+        from: Option<String>,
+    },
+    /// Print the applied version alone on a line ("base" if none).
+    ///
+    /// Example:
+    ///   test "$(app migrate current)" = 2
+    #[command(verbatim_doc_comment)]
+    Current,
+    /// List every migration: version, name, applied/pending, when.
+    ///
+    /// Examples:
+    ///   app migrate history
+    ///   app migrate history --verbose --format json
+    #[command(verbatim_doc_comment)]
+    History {
+        /// Also show checksums and files.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Show one migration: name, checksum, when applied, its SQL and undo SQL.
+    ///
+    /// Examples:
+    ///   app migrate show 2
+    ///   app migrate show head
+    #[command(verbatim_doc_comment)]
+    Show {
+        /// The revision to show.
+        #[arg(allow_hyphen_values = true)]
+        rev: String,
+    },
+    /// Write sql/V{next}__{message}.sql and its undo file U{next}__{message}.sql.
+    ///
+    /// Example:
+    ///   app migrate create "add users email index"
+    #[command(verbatim_doc_comment)]
+    Create {
+        /// What the migration does; becomes the file's description.
+        message: String,
+        /// Do not write an undo file.
+        #[arg(long)]
+        no_undo: bool,
+        /// The migrations directory (default: ./sql, else the one this binary was built from).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Exit 0 when the database is in sync with the binary.
+    ///
+    /// Otherwise prints one line with the reason and exits 3 (pending migrations), 4 (an
+    /// applied file was edited) or 5 (the database has versions this binary does not know).
+    ///
+    /// Example:
+    ///   app migrate check || echo "schema out of sync"
+    #[command(verbatim_doc_comment)]
+    Check,
+    /// Record REV as applied without running any SQL, to baseline an existing database.
+    ///
+    /// Rows are added for every version up to REV and removed above it.
+    ///
+    /// Example:
+    ///   app migrate stamp head
+    #[command(verbatim_doc_comment)]
+    Stamp {
+        /// The revision to record.
+        #[arg(allow_hyphen_values = true)]
+        rev: String,
+    },
+    /// Re-record the checksums of applied migrations whose files were edited, after review.
+    ///
+    /// Example:
+    ///   app migrate repair
+    #[command(verbatim_doc_comment)]
+    Repair,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+        #[command(subcommand)]
+        command: MigrateCommand,
+    }
+
+    #[test]
+    fn help_never_shows_the_database_url() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("postgres://postgres:***@localhost"));
+        assert!(!help.contains("postgres:postgres@"));
+    }
+}

@@ -1,0 +1,184 @@
+//! Running the commands: connecting, the migrator's options, and each `migrate` command.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use pg_migrate::{Migrator, Options, Rev, ScriptDirection};
+
+use crate::Service;
+use crate::args::{MigrateCommand, Settings};
+use crate::output::*;
+
+/// The migrator's options from the command line's settings.
+pub(crate) fn options(global: &Settings) -> Options {
+    // PostgreSQL takes timeouts in milliseconds as a 32-bit integer (about 24.8 days).
+    let limit = Duration::from_millis(i32::MAX as u64);
+    let off_if_zero = |d: Duration| (!d.is_zero()).then_some(d.min(limit));
+    // A cancel request opens a connection of its own, with the same TLS as the pool's.
+    let cancel_tls = global
+        .database_url
+        .parse()
+        .ok()
+        .filter(|c| c.tls().mode != pg_migrate::SslMode::Disable)
+        .and_then(|c| c.tls().connector().ok());
+    Options {
+        lock_wait: global.lock_timeout,
+        strict: global.strict,
+        lock_timeout: global
+            .migration_lock_timeout
+            .map_or(Options::default().lock_timeout, off_if_zero),
+        no_transaction_lock_timeout: global.migration_lock_timeout.and_then(off_if_zero),
+        statement_timeout: off_if_zero(global.migration_statement_timeout),
+        cancel_tls: pg_migrate::CancelTls(cancel_tls),
+        ..Options::default()
+    }
+}
+
+/// A pool for `settings`' database, its connections named `role` (`application_name`), after
+/// waiting for the server as `--wait` says.
+///
+/// # Errors
+///
+/// A bad URL or TLS setting, or the connection error once the wait is over.
+pub async fn connect(
+    settings: &Settings,
+    role: &str,
+) -> anyhow::Result<pg_migrate::deadpool_postgres::Pool> {
+    let global = settings;
+    let config = global.database_url.parse()?.with_application_name(role);
+    let pool = pg_migrate::pool(&config, 4)?;
+    pg_migrate::wait_for(&pool, &config, global.wait)
+        .await
+        .map_err(|err| anyhow::anyhow!("{}", pg_migrate::pool_error_text(&err)))
+        .with_context(|| format!("connecting to {config}"))?;
+    Ok(pool)
+}
+
+pub(crate) async fn run_migrate(
+    service: &Service,
+    global: &Settings,
+    command: MigrateCommand,
+    migrator: Migrator,
+) -> anyhow::Result<ExitCode> {
+    let format = global.format;
+    match command {
+        MigrateCommand::Up {
+            rev,
+            sql: true,
+            from,
+            ..
+        } => {
+            let from = parse_rev(from.as_deref().unwrap_or("base"))?;
+            print_script(&migrator, ScriptDirection::Up, &from, &parse_rev(&rev)?)
+        }
+        MigrateCommand::Down {
+            rev,
+            sql: true,
+            from,
+        } => {
+            let from = parse_rev(from.as_deref().unwrap_or("head"))?;
+            print_script(&migrator, ScriptDirection::Down, &from, &parse_rev(&rev)?)
+        }
+        MigrateCommand::Create {
+            message,
+            no_undo,
+            dir,
+        } => crate::create::create(
+            &message,
+            no_undo,
+            dir.as_deref(),
+            service.source_dir.as_deref(),
+            format,
+        ),
+        MigrateCommand::Up { rev, grouped, .. } => {
+            let rev = parse_rev(&rev)?;
+            let migrator = if grouped {
+                Migrator::new(
+                    migrator.migrations().to_vec(),
+                    Options {
+                        grouped: true,
+                        ..migrator.options().clone()
+                    },
+                )
+            } else {
+                migrator
+            };
+            let pool = connect(global, &service.role("migrate")).await?;
+            let mut done = Vec::new();
+            let mut print = step_printer(format, &mut done);
+            let result = migrator
+                .up_until(&pool, &rev, &mut print, interrupt())
+                .await;
+            drop(print);
+            let report = with_committed(result, done)?;
+            finish_report(&report, format);
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateCommand::Down { rev, .. } => {
+            let rev = parse_rev(&rev)?;
+            let pool = connect(global, &service.role("migrate")).await?;
+            let mut done = Vec::new();
+            let mut print = step_printer(format, &mut done);
+            let result = migrator
+                .down_until(&pool, &rev, &mut print, interrupt())
+                .await;
+            drop(print);
+            let report = with_committed(result, done)?;
+            finish_report(&report, format);
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateCommand::Stamp { rev } => {
+            let rev = parse_rev(&rev)?;
+            let pool = connect(global, &service.role("migrate")).await?;
+            let report = migrator.stamp(&pool, &rev).await?;
+            print_report(&report, format);
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateCommand::Repair => {
+            let pool = connect(global, &service.role("migrate")).await?;
+            let report = migrator.repair(&pool).await?;
+            print_report(&report, format);
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateCommand::Current
+        | MigrateCommand::History { .. }
+        | MigrateCommand::Show { .. }
+        | MigrateCommand::Check => {
+            let pool = connect(global, &service.role("migrate")).await?;
+            let client = pool.get().await.context("connecting to the database")?;
+            let rows = migrator.history(&client).await?;
+            let status = migrator.status(&rows);
+            match command {
+                MigrateCommand::Current => print_current(&status, format),
+                MigrateCommand::History { verbose } => print_history(&status, verbose, format),
+                MigrateCommand::Show { rev } => {
+                    let Some(m) = status.resolve(&parse_rev(&rev)?)? else {
+                        bail!("`{rev}` is base, which is no migration");
+                    };
+                    print_show(&status, m, format)
+                }
+                _ => Ok(check(&status, format)),
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT during a migration: the engine rolls the migration in progress back and
+/// releases the lock, then the command fails.
+///
+/// A second signal while the cancel is pending ends the process at once: the server rolls back
+/// the migration in progress and frees the lock when the connection closes.
+pub async fn interrupt() {
+    let name = crate::signal::termination().await;
+    tracing::warn!("{name} received, stopping the migration run (again to exit at once)");
+    tokio::spawn(async {
+        let name = crate::signal::termination().await;
+        eprintln!("error: {name} received again: exiting without waiting for the rollback");
+        std::process::exit(1);
+    });
+}
+
+pub(crate) fn parse_rev(text: &str) -> anyhow::Result<Rev> {
+    Ok(text.parse::<Rev>()?)
+}

@@ -1,0 +1,130 @@
+//! `migrate create`: the next migration file and its undo file, never overwriting.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use crate::args::Format;
+
+/// `app migrate create`: the next version (a timestamp if the set uses timestamps), refusing to
+/// overwrite anything.
+pub(crate) fn create(
+    message: &str,
+    no_undo: bool,
+    dir: Option<&Path>,
+    built_from: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let slug = slugify(message);
+    if slug.is_empty() {
+        bail!("the message `{message}` has no letters or digits to name the file after");
+    }
+    // An explicit --dir, else ./sql, else the directory the binary was built from.
+    let dir = match (dir, built_from) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, _) if Path::new("sql").is_dir() => PathBuf::from("sql"),
+        (None, Some(built_from)) => built_from.to_path_buf(),
+        (None, None) => PathBuf::from("sql"),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let root = dir.parent().unwrap_or(Path::new("."));
+    let scan = pg_migrate::source::scan(root, &dir).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("{} has bad files:\n  {}", dir.display(), lines.join("\n  "))
+    })?;
+    let highest = scan.migrations.iter().map(|m| m.version).max().unwrap_or(0);
+    let version = next_version(highest, time::OffsetDateTime::now_utc());
+    let apply = dir.join(format!("V{version}__{slug}.sql"));
+    let undo = dir.join(format!("U{version}__{slug}.sql"));
+    let mut written = Vec::new();
+    let header = |kind: &str| {
+        format!(
+            "-- {kind} V{version}: {message}\n-- Add `-- no-transaction` as the first line to run outside a transaction\n-- (for CREATE INDEX CONCURRENTLY); such a file holds exactly one statement.\n\n"
+        )
+    };
+    write_new(&apply, &header("Applies"))?;
+    written.push(apply);
+    if !no_undo {
+        write_new(&undo, &header("Undoes"))?;
+        written.push(undo);
+    }
+    match format {
+        Format::Json => out!(
+            "{}",
+            json!({ "version": version, "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>() })
+        ),
+        Format::Text => {
+            for path in &written {
+                out!("{}", path.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_new(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("refusing to overwrite {}", path.display()))?;
+    file.write_all(content.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `highest + 1`, or the current UTC time as `YYYYMMDDHHMMSS` when the set already uses
+/// timestamps (and never below `highest + 1`).
+fn next_version(highest: i64, now: time::OffsetDateTime) -> i64 {
+    // Versions of 12 digits or more (YYYYMMDDHHMM, YYYYMMDDHHMMSS) are timestamps.
+    const TIMESTAMP_FLOOR: i64 = 100_000_000_000;
+    let next = highest.saturating_add(1);
+    if highest < TIMESTAMP_FLOOR {
+        return next;
+    }
+    let stamp = i64::from(now.year()) * 10_000_000_000
+        + i64::from(u8::from(now.month())) * 100_000_000
+        + i64::from(now.day()) * 1_000_000
+        + i64::from(now.hour()) * 10_000
+        + i64::from(now.minute()) * 100
+        + i64::from(now.second());
+    stamp.max(next)
+}
+
+fn slugify(message: &str) -> String {
+    let mut slug = String::new();
+    for c in message.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('_') && !slug.is_empty() {
+            slug.push('_');
+        }
+    }
+    slug.trim_end_matches('_').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_become_file_names() {
+        assert_eq!(slugify("Add users email index"), "add_users_email_index");
+        assert_eq!(
+            slugify("  move tokens -> swagger_specs!  "),
+            "move_tokens_swagger_specs"
+        );
+        assert_eq!(slugify("Добавить"), "");
+    }
+
+    #[test]
+    fn next_version_follows_the_set() {
+        let now = time::macros::datetime!(2026-11-22 09:30:00 UTC);
+        assert_eq!(next_version(0, now), 1);
+        assert_eq!(next_version(2, now), 3);
+        assert_eq!(next_version(20260101000000, now), 20261122093000);
+        assert_eq!(next_version(20991231000000, now), 20991231000001);
+    }
+}

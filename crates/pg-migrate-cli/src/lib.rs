@@ -1,0 +1,192 @@
+//! The `migrate` subcommand of `pg-migrate` for a service's own command line: `up`, `down`,
+//! `current`, `history`, `show`, `create`, `check`, `stamp`, `repair`, offline `--sql`, JSON
+//! output, and `--migrate` at boot, the workflow Alembic users know.
+//!
+//! ```no_run
+//! use clap::{Parser, Subcommand};
+//!
+//! static MIGRATIONS: &[pg_migrate::EmbeddedMigration] = &[];
+//!
+//! #[derive(Parser)]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     db: pg_migrate_cli::Settings,
+//!     #[command(subcommand)]
+//!     command: Option<Command>,
+//! }
+//!
+//! #[derive(Subcommand)]
+//! enum Command {
+//!     /// Manage the schema.
+//!     #[command(subcommand)]
+//!     Migrate(pg_migrate_cli::MigrateCommand),
+//! }
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> std::process::ExitCode {
+//!     let cli = Cli::parse();
+//!     let service = pg_migrate_cli::Service::new("my-service", MIGRATIONS);
+//!     let result = match cli.command {
+//!         Some(Command::Migrate(command)) => service.run(&cli.db, command).await,
+//!         None => Ok(std::process::ExitCode::SUCCESS), // serve here
+//!     };
+//!     result.unwrap_or_else(|err| pg_migrate_cli::report_error(&err, cli.db.format))
+//! }
+//! ```
+#![warn(missing_docs)]
+
+// First: its `out!` macro serves the modules after it.
+#[macro_use]
+mod output;
+mod args;
+mod command;
+mod create;
+mod signal;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use pg_migrate::deadpool_postgres::Pool;
+use pg_migrate::{EmbeddedMigration, Migration, Migrator, Report, Rev, State, Step};
+
+pub use args::{DatabaseUrl, Format, MigrateCommand, Settings};
+pub use command::{connect, interrupt};
+pub use output::{Committed, EXIT_DIVERGENT, EXIT_PENDING, EXIT_UNKNOWN};
+pub use signal::termination;
+
+/// A service's schema, as its binary embeds it.
+#[derive(Clone, Debug)]
+pub struct Service {
+    name: String,
+    migrations: &'static [EmbeddedMigration],
+    source_dir: Option<PathBuf>,
+}
+
+impl Service {
+    /// The service called `name` (it names its connections: `name (host pid N)`), with the
+    /// migrations `pg_migrate::include_migrations!()` embedded.
+    pub fn new(name: impl Into<String>, migrations: &'static [EmbeddedMigration]) -> Service {
+        Service {
+            name: name.into(),
+            migrations,
+            source_dir: None,
+        }
+    }
+
+    /// Where `migrate create` writes when neither `--dir` nor `./sql` exists, usually
+    /// `concat!(env!("CARGO_MANIFEST_DIR"), "/sql")`.
+    pub fn source_dir(mut self, dir: impl Into<PathBuf>) -> Service {
+        self.source_dir = Some(dir.into());
+        self
+    }
+
+    /// `name` or `name migrate`: the `application_name` prefix of this service's connections.
+    pub(crate) fn role(&self, what: &str) -> String {
+        if what.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} {what}", self.name)
+        }
+    }
+
+    /// The migrator over this service's migrations, with `settings`' options.
+    ///
+    /// # Errors
+    ///
+    /// A bad `--database-url` (a usage error: see [`exit_code`]), or a migration name the
+    /// engine rejects, which the build script rules out.
+    pub fn migrator(&self, settings: &Settings) -> anyhow::Result<Migrator> {
+        // A bad URL is a usage error, reported before anything else runs.
+        settings.database_url.parse()?;
+        Ok(Migrator::new(
+            Migration::from_embedded_set(self.migrations)?,
+            command::options(settings),
+        ))
+    }
+
+    /// Runs one `migrate` command; results go to stdout, logs to stderr.
+    ///
+    /// # Errors
+    ///
+    /// Anything that should end the process with [`exit_code`].
+    pub async fn run(
+        &self,
+        settings: &Settings,
+        command: MigrateCommand,
+    ) -> anyhow::Result<ExitCode> {
+        let migrator = self.migrator(settings)?;
+        command::run_migrate(self, settings, command, migrator).await
+    }
+
+    /// Connects and applies pending migrations before a service serves (`--migrate`); a signal
+    /// stops the run cleanly. Without `migrate`, it only warns about pending migrations and
+    /// unknown versions (and refuses unknown ones with `--strict`).
+    ///
+    /// # Errors
+    ///
+    /// A connection error, a failed migration, or unknown versions with `--strict`.
+    pub async fn boot(
+        &self,
+        settings: &Settings,
+        migrate: bool,
+    ) -> anyhow::Result<(Pool, Migrator)> {
+        let migrator = self.migrator(settings)?;
+        let pool = connect(settings, &self.role("")).await?;
+        if migrate {
+            let mut quiet = |_: &Step| {};
+            let report: Report = migrator
+                .up_until(&pool, &Rev::Head, &mut quiet, interrupt())
+                .await
+                .context("applying migrations at boot")?;
+            tracing::info!(
+                applied = report.steps.len(),
+                current = ?report.to,
+                "schema is up to date"
+            );
+        } else {
+            let client = pool.get().await.context("connecting to the database")?;
+            let history = migrator.history(&client).await?;
+            let status = migrator.status(&history);
+            let pending = status.versions(State::Pending);
+            if !pending.is_empty() {
+                tracing::warn!(
+                    ?pending,
+                    "migrations are pending; run `{} migrate up` or boot with --migrate",
+                    self.name
+                );
+            }
+            let unknown = status.versions(State::Unknown);
+            if !unknown.is_empty() {
+                if settings.strict {
+                    return Err(pg_migrate::Error::Unknown { versions: unknown }.into());
+                }
+                tracing::warn!(
+                    ?unknown,
+                    "the database has versions this binary does not know"
+                );
+            }
+        }
+        Ok((pool, migrator))
+    }
+}
+
+/// Prints `err` as `error: …` on stderr (and, with `--format json`, as one JSON document on
+/// stdout, with the failing migration's report and what committed before it), and gives the
+/// exit code: 2 for a bad `--database-url` (a usage error, as clap's own), else 1.
+pub fn report_error(err: &anyhow::Error, format: Format) -> ExitCode {
+    output::report_error(err, format);
+    exit_code(err)
+}
+
+/// 2 for a usage error (a bad `--database-url`), 1 for anything else.
+pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    if err
+        .downcast_ref::<pg_migrate::InvalidDatabaseUrl>()
+        .is_some()
+    {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,394 @@
+//! What the commands print: results on stdout (text columns or JSON), never logs.
+
+use std::process::ExitCode;
+
+use pg_migrate::{Migration, Migrator, Report, Rev, ScriptDirection, State, Status, Step};
+use serde_json::json;
+
+use crate::args::Format;
+
+/// Exit code of `check` when migrations are pending.
+pub const EXIT_PENDING: u8 = 3;
+/// Exit code of `check` when an applied file was edited.
+pub const EXIT_DIVERGENT: u8 = 4;
+/// Exit code of `check` when the database has unknown versions.
+pub const EXIT_UNKNOWN: u8 = 5;
+
+/// Writes a line of results to stdout. When the reader has gone (`app migrate history | head
+/// -1`), the process ends quietly with success, as ripgrep does, instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(err) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::output::stdout_failed(&err);
+        }
+    }};
+}
+
+pub(crate) fn stdout_failed(err: &std::io::Error) -> ! {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: writing to stdout: {err}");
+    std::process::exit(1);
+}
+
+pub(crate) fn print_script(
+    migrator: &Migrator,
+    direction: ScriptDirection,
+    from: &Rev,
+    to: &Rev,
+) -> anyhow::Result<ExitCode> {
+    let script = migrator.script(direction, from, to)?;
+    out!("{}", script.trim_end_matches('\n'));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints each step as it commits, so a long run shows progress and a failed run shows what
+/// did finish.
+pub(crate) fn step_printer(format: Format, done: &mut Vec<Step>) -> impl FnMut(&Step) + Send + '_ {
+    move |step: &Step| {
+        done.push(step.clone());
+        if format == Format::Text {
+            use std::io::Write as _;
+            // A closed stdout must not stop a run half way: the progress is lost, the run
+            // goes on, and its outcome is the exit code.
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{:<9} {:<5} {}  ({} ms)",
+                step.direction.as_str(),
+                format!("V{}", step.version),
+                step.name,
+                step.elapsed_ms
+            );
+        }
+    }
+}
+
+/// The steps a failed run committed before it failed: they stay applied and recorded, and the
+/// error says so (and `--format json` lists them).
+#[derive(Debug)]
+pub struct Committed(pub Vec<Step>);
+
+impl std::fmt::Display for Committed {
+    /// One short clause however long the run: `142 migrations reverted (V212 … V71)`; the
+    /// whole list is in `--format json`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (Some(first), Some(last)) = (self.0.first(), self.0.last()) else {
+            return f.write_str("nothing committed before the failure");
+        };
+        let count = self.0.len();
+        let noun = if count == 1 {
+            "migration"
+        } else {
+            "migrations"
+        };
+        let verb = first.direction.as_str();
+        let names = match count {
+            1 => format!("V{}__{}", first.version, first.name),
+            2 => format!("V{}, V{}", first.version, last.version),
+            _ => format!("V{} … V{}", first.version, last.version),
+        };
+        write!(
+            f,
+            "{count} {noun} {verb} ({names}), committed before the failure"
+        )
+    }
+}
+
+pub(crate) fn with_committed(
+    result: Result<Report, pg_migrate::Error>,
+    done: Vec<Step>,
+) -> anyhow::Result<Report> {
+    match result {
+        Ok(report) => Ok(report),
+        Err(err) if done.is_empty() => Err(err.into()),
+        Err(err) => Err(anyhow::Error::new(err).context(Committed(done))),
+    }
+}
+
+pub(crate) fn finish_report(report: &Report, format: Format) {
+    match format {
+        Format::Json => out!("{}", json!(report)),
+        Format::Text if report.steps.is_empty() => {
+            tracing::info!(current = ?report.to, "nothing to do");
+        }
+        Format::Text => {}
+    }
+}
+
+/// Prints a stamp or repair report.
+pub(crate) fn print_report(report: &Report, format: Format) {
+    match format {
+        Format::Json => out!("{}", json!(report)),
+        Format::Text => {
+            for step in &report.steps {
+                let version = format!("V{}", step.version);
+                match (&step.old_checksum, &step.new_checksum) {
+                    (Some(old), Some(new)) => out!(
+                        "{:<9} {version:<5} {}  checksum {old} -> {new}",
+                        step.direction.as_str(),
+                        step.name,
+                    ),
+                    _ => out!("{:<9} {version:<5} {}", step.direction.as_str(), step.name),
+                }
+            }
+            if report.steps.is_empty() {
+                tracing::info!("nothing to do");
+            }
+        }
+    }
+}
+
+pub(crate) fn version_text(version: Option<i64>) -> String {
+    version.map_or_else(|| "base".into(), |v| v.to_string())
+}
+
+pub(crate) fn print_current(status: &Status<'_>, format: Format) -> anyhow::Result<ExitCode> {
+    match format {
+        Format::Text => out!("{}", version_text(status.current())),
+        Format::Json => out!(
+            "{}",
+            json!({ "current": status.current(), "head": status.head() })
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn print_history(
+    status: &Status<'_>,
+    verbose: bool,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let entries: Vec<serde_json::Value> = status
+        .entries
+        .iter()
+        .map(|e| {
+            let mut value = json!({
+                "version": e.version,
+                "name": e.name,
+                "state": e.state,
+                "applied_on": e.row.as_ref().map(|r| &r.applied_on),
+            });
+            if verbose {
+                value["checksum"] = json!(e.migration.map(|m| m.checksum().to_string()));
+                value["applied_checksum"] = json!(e.row.as_ref().map(|r| &r.checksum));
+                value["file"] = json!(e.migration.map(|m| &m.apply().path));
+                value["undo_file"] = json!(e.migration.and_then(|m| m.undo()).map(|u| &u.path));
+                value["transaction"] = json!(e.migration.map(|m| !m.apply().no_transaction));
+            }
+            value
+        })
+        .collect();
+    if format == Format::Json {
+        out!("{}", serde_json::Value::Array(entries));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name_width = status
+        .entries
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0);
+    let version_width = status
+        .entries
+        .iter()
+        .map(|e| e.version.to_string().len() + 1)
+        .max()
+        .unwrap_or(0);
+    for e in &status.entries {
+        let mut line = format!(
+            "{:<9} {:<version_width$}  {:<name_width$}  {}",
+            e.state.as_str(),
+            format!("V{}", e.version),
+            e.name,
+            e.row.as_ref().map_or("", |r| r.applied_on.as_str())
+        );
+        if verbose {
+            let checksum = e
+                .migration
+                .map_or_else(|| "-".into(), |m| m.checksum().to_string());
+            let file = e.migration.map_or("-", |m| m.apply().path.as_str());
+            let undo = e
+                .migration
+                .and_then(|m| m.undo())
+                .map_or("-", |u| u.path.as_str());
+            line = format!(
+                "{:<9} {:<version_width$}  {:<name_width$}  {:<27}  {checksum:<20}  {file}  {undo}",
+                e.state.as_str(),
+                format!("V{}", e.version),
+                e.name,
+                e.row.as_ref().map_or("", |r| r.applied_on.as_str()),
+            );
+        }
+        out!("{}", line.trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn print_show(
+    status: &Status<'_>,
+    m: &Migration,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let entry = status.entries.iter().find(|e| e.version == m.version());
+    let state = entry.map_or(State::Pending, |e| e.state);
+    let applied_on = entry
+        .and_then(|e| e.row.as_ref())
+        .map(|r| r.applied_on.clone());
+    if format == Format::Json {
+        out!(
+            "{}",
+            json!({
+                "version": m.version(),
+                "name": m.name(),
+                "state": state,
+                "checksum": m.checksum().to_string(),
+                "applied_on": applied_on,
+                "file": m.apply().path,
+                "transaction": !m.apply().no_transaction,
+                "sql": m.apply().sql,
+                "undo_file": m.undo().map(|u| &u.path),
+                "undo_sql": m.undo().map(|u| &u.sql),
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    out!("version:     {}", m.version());
+    out!("name:        {}", m.name());
+    out!("state:       {}", state.as_str());
+    out!("applied on:  {}", applied_on.as_deref().unwrap_or("-"));
+    out!("checksum:    {}", m.checksum());
+    out!(
+        "transaction: {}",
+        if m.apply().no_transaction {
+            "no"
+        } else {
+            "yes"
+        }
+    );
+    out!("file:        {}", m.apply().path);
+    out!(
+        "undo file:   {}",
+        m.undo().map_or("- (irreversible)", |u| u.path.as_str())
+    );
+    out!("\n-- {}\n{}", m.apply().path, m.apply().sql.trim_end());
+    if let Some(undo) = m.undo() {
+        out!("\n-- {}\n{}", undo.path, undo.sql.trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn check(status: &Status<'_>, format: Format) -> ExitCode {
+    let divergent = status.versions(State::Divergent);
+    let unknown = status.versions(State::Unknown);
+    let pending = status.versions(State::Pending);
+    let list = |v: &[i64]| {
+        v.iter()
+            .map(|v| format!("V{v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (code, state, reason) = if !divergent.is_empty() {
+        (
+            EXIT_DIVERGENT,
+            "divergent",
+            format!(
+                "applied migrations were edited since: {} (see `app migrate repair`)",
+                list(&divergent)
+            ),
+        )
+    } else if !unknown.is_empty() {
+        (
+            EXIT_UNKNOWN,
+            "unknown",
+            format!(
+                "the database has versions this binary does not know: {}",
+                list(&unknown)
+            ),
+        )
+    } else if !pending.is_empty() {
+        (
+            EXIT_PENDING,
+            "pending",
+            format!("migrations are pending: {}", list(&pending)),
+        )
+    } else {
+        (
+            0,
+            "in_sync",
+            format!("in sync at {}", version_text(status.current())),
+        )
+    };
+    match format {
+        Format::Json => out!(
+            "{}",
+            json!({
+                "state": state,
+                "reason": reason,
+                "current": status.current(),
+                "head": status.head(),
+                "pending": pending,
+                "divergent": divergent,
+                "unknown": unknown,
+            })
+        ),
+        Format::Text => out!("{reason}"),
+    }
+    ExitCode::from(code)
+}
+
+/// `error: …` on stderr; with `--format json`, also one JSON document on stdout.
+pub(crate) fn report_error(err: &anyhow::Error, format: Format) {
+    eprintln!("error: {err:#}");
+    if format == Format::Json {
+        let failure = err
+            .chain()
+            .find_map(|e| e.downcast_ref::<pg_migrate::Error>())
+            .and_then(|e| match e {
+                pg_migrate::Error::MigrationFailed { migration, failure } => {
+                    Some(serde_json::json!({ "migration": migration, "failure": failure }))
+                }
+                _ => None,
+            });
+        let committed = err.downcast_ref::<Committed>().map(|c| &c.0);
+        // A reader that has gone cannot be told anything more; the exit code still says it.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::json!({
+                "error": format!("{err:#}"),
+                "migration_failure": failure,
+                "committed": committed,
+            })
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_run_is_summarised_in_one_clause() {
+        let step = |version: i64| Step {
+            direction: pg_migrate::Direction::Reverted,
+            version,
+            name: format!("m{version}"),
+            elapsed_ms: 1,
+            old_checksum: None,
+            new_checksum: None,
+        };
+        let many = Committed((71..=212).rev().map(step).collect());
+        assert_eq!(
+            many.to_string(),
+            "142 migrations reverted (V212 … V71), committed before the failure"
+        );
+        let one = Committed(vec![step(3)]);
+        assert_eq!(
+            one.to_string(),
+            "1 migration reverted (V3__m3), committed before the failure"
+        );
+    }
+}
