@@ -4,6 +4,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY crates ./crates
+COPY examples ./examples
 COPY sql ./sql
 COPY benches ./benches
 RUN cargo build --release --locked --bin app

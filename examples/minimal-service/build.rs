@@ -1,0 +1,3 @@
+fn main() {
+    pg_migrate_build::Embed::new("sql").run();
+}

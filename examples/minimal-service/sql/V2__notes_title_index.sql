@@ -1,0 +1,2 @@
+-- no-transaction
+CREATE INDEX CONCURRENTLY notes_title ON notes (title);
