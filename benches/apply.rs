@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use app::testing::TestDb;
 use pg_migrate::{Migration, Migrator, Options, Rev};
+use pg_migrate_testing::TestDb;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -293,7 +293,7 @@ async fn bench(full: bool) -> anyhow::Result<()> {
     }
 
     // 2. No-op boot, whole process: nothing pending.
-    let head = TestDb::new().await?;
+    let head = TestDb::new(app::MIGRATIONS).await?;
     let url = head.url().to_string();
     let app_bin = PathBuf::from(env!("CARGO_BIN_EXE_app"));
     // refinery reads U files as its "unversioned" migrations, so it gets the V files only.

@@ -3,7 +3,7 @@
 //! The SQL files in `sql/` are checked and embedded at compile time by `build.rs` through
 //! `pg-migrate-build`. The same binary applies them at boot (`app --migrate`), manages them by
 //! hand (`app migrate …`), and gives every test a freshly migrated database
-//! ([`testing::TestDb`]). The engine is the `pg-migrate` crate, used here as any other service
+//! (`pg_migrate_testing::TestDb`). The engine is the `pg-migrate` crate, used here as any other service
 //! would use it.
 #![warn(missing_docs)]
 
@@ -11,7 +11,6 @@ mod api;
 mod cli;
 mod schema;
 mod server;
-pub mod testing;
 
 pub use cli::{Cli, Command, Format, Settings, run, service};
 pub use schema::{MIGRATIONS, migrator};

@@ -7,13 +7,13 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use app::testing::TestDb;
 use common::{call, serve};
+use pg_migrate_testing::TestDb;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_created_listed_and_fetched() {
-    let db = TestDb::new().await.unwrap();
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     let (addr, _stop) = serve(&db).await;
 
     let (status, ann) = call(
@@ -61,7 +61,7 @@ async fn users_are_created_listed_and_fetched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_sessions_keep_their_messages_in_order() {
-    let db = TestDb::new().await.unwrap();
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     let (addr, _stop) = serve(&db).await;
     let (_, user) = call(
         addr,
@@ -122,7 +122,7 @@ async fn chat_sessions_keep_their_messages_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_answered_with_json_errors() {
-    let db = TestDb::new().await.unwrap();
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     let (addr, _stop) = serve(&db).await;
 
     let cases = [

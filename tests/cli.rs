@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use app::testing::TestDb;
+use pg_migrate_testing::TestDb;
 
 const APP: &str = env!("CARGO_BIN_EXE_app");
 
@@ -64,7 +64,7 @@ async fn up_applies_both_migrations_and_current_prints_2() {
 
 #[tokio::test]
 async fn history_lists_applied_and_pending_in_text_and_json() {
-    let db = TestDb::at(1).await.unwrap();
+    let db = TestDb::at(app::MIGRATIONS, 1).await.unwrap();
     let text = app(db.url(), &["migrate", "history"]);
     assert!(text.status.success(), "{}", stderr(&text));
     let lines: Vec<&str> = std::str::from_utf8(&text.stdout).unwrap().lines().collect();
@@ -93,7 +93,7 @@ async fn history_lists_applied_and_pending_in_text_and_json() {
 
 #[tokio::test]
 async fn show_prints_one_migration_with_its_sql_and_undo() {
-    let db = TestDb::new().await.unwrap();
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     let out = app(
         db.url(),
         &["migrate", "show", "V2__move_tokens_to_swagger_specs"],
@@ -153,7 +153,7 @@ async fn bad_revisions_exit_1_with_a_clear_error_and_usage_errors_exit_2() {
 
 #[tokio::test]
 async fn a_reader_that_closes_stdout_early_is_no_error() {
-    let db = TestDb::new().await.unwrap();
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     // `app migrate history | head -0`: the reader is gone before the first line.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
@@ -228,7 +228,8 @@ async fn password_is_printed_nowhere() {
         .url()
         .replacen("postgres@", &format!("postgres:{secret}@"), 1);
     let unreachable = format!("postgres://postgres:{secret}@127.0.0.1:1/nowhere");
-    let missing_db = app::testing::url_with_dbname(&with_password, "no_such_db_for_app_tests");
+    let missing_db =
+        pg_migrate_testing::url_with_dbname(&with_password, "no_such_db_for_app_tests");
     let malformed = format!("postgres://postgres:{secret}@127.0.0.1:notaport/db");
     let runs = [
         (with_password.as_str(), vec!["--help"]),
@@ -287,7 +288,7 @@ async fn password_is_printed_nowhere() {
 #[tokio::test]
 async fn missing_database_fails_at_once_even_with_wait() {
     let db = TestDb::empty().await.unwrap();
-    let missing = app::testing::url_with_dbname(db.url(), "no_such_db_for_app_tests");
+    let missing = pg_migrate_testing::url_with_dbname(db.url(), "no_such_db_for_app_tests");
     let started = std::time::Instant::now();
     let out = app(&missing, &["--wait", "30s", "migrate", "current"]);
     assert_eq!(out.status.code(), Some(1));

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use app::testing::TestDb;
 use pg_migrate::{Error, Migration, Migrator, Options, Rev, Script, State};
+use pg_migrate_testing::TestDb;
 
 mod common;
 use common::{advisory_locks, bounded, versions};

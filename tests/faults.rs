@@ -8,8 +8,8 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use app::testing::PrivateCluster;
 use pg_migrate::{Migration, Migrator, Options, Rev, Script};
+use pg_migrate_testing::PrivateCluster;
 
 mod common;
 use common::{LIMIT, Spawned};

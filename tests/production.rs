@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app::testing::{PrivateCluster, TestDb};
+use pg_migrate_testing::{PrivateCluster, TestDb};
 
 const APP: &str = env!("CARGO_BIN_EXE_app");
 
@@ -13,7 +13,7 @@ use common::{LIMIT, Spawned, advisory_locks, app, bounded, output, stderr, stdou
 
 /// A database at V1 whose V2 will fail: V2 reads api_tokens, which is dropped here.
 async fn db_where_v2_fails() -> TestDb {
-    let db = TestDb::at(1).await.unwrap();
+    let db = TestDb::at(app::MIGRATIONS, 1).await.unwrap();
     let client = db.pool().get().await.unwrap();
     client.batch_execute("DROP TABLE api_tokens").await.unwrap();
     db
@@ -45,7 +45,7 @@ async fn wait_for_blocked(db: &TestDb, pattern: &str) -> i32 {
 
 #[tokio::test]
 async fn sigterm_during_a_migration_rolls_it_back_releases_the_lock_and_exits_1() {
-    let db = TestDb::at(1).await.unwrap();
+    let db = TestDb::at(app::MIGRATIONS, 1).await.unwrap();
     let mut blocker = db.pool().get().await.unwrap();
     let tx = blocker.transaction().await.unwrap();
     tx.batch_execute("LOCK TABLE swagger_specs IN ACCESS EXCLUSIVE MODE")
@@ -97,7 +97,7 @@ async fn sigterm_during_a_migration_rolls_it_back_releases_the_lock_and_exits_1(
 
 #[tokio::test]
 async fn migration_lock_timeout_fails_a_blocked_migration_at_its_line() {
-    let db = TestDb::at(1).await.unwrap();
+    let db = TestDb::at(app::MIGRATIONS, 1).await.unwrap();
     let mut blocker = db.pool().get().await.unwrap();
     let tx = blocker.transaction().await.unwrap();
     tx.batch_execute("LOCK TABLE swagger_specs IN ACCESS SHARE MODE")
@@ -227,7 +227,7 @@ async fn replicas_booting_together_on_a_failing_migration_all_fail_fast_with_one
 
 #[tokio::test]
 async fn unknown_versions_warn_and_strict_refuses_to_boot() {
-    let db = TestDb::new().await.unwrap();
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     let client = db.pool().get().await.unwrap();
     client
         .batch_execute("INSERT INTO refinery_schema_history VALUES (3, 'from_a_newer_binary', '2026-11-22T00:00:00Z', '1')")
@@ -341,7 +341,7 @@ async fn a_failed_run_reports_what_it_committed_before_failing() {
 
 #[tokio::test]
 async fn an_undo_blocked_by_a_dependent_view_names_its_line() {
-    let db = TestDb::new().await.unwrap();
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     let client = db.pool().get().await.unwrap();
     // The real case: U2 drops swagger_specs.jwt_token, which a view now reads; the server's
     // 2BP01 error has no position.

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app::testing::TestDb;
+use pg_migrate_testing::TestDb;
 
 mod common;
 use common::{LIMIT, Spawned, bounded, call, request, serve};
@@ -15,7 +15,7 @@ fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, serde_json::Value)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_answers_200_only_when_nothing_is_pending() {
-    let db = TestDb::at(1).await.unwrap();
+    let db = TestDb::at(app::MIGRATIONS, 1).await.unwrap();
     let (addr, _stop) = serve(&db).await;
 
     let (status, body) = call(addr, "GET", "/healthz", None).await;
@@ -32,7 +32,7 @@ async fn readyz_answers_200_only_when_nothing_is_pending() {
         serde_json::json!({ "head": 2, "current": 1, "pending": [2], "divergent": [], "unknown": [] })
     );
 
-    let migrator = db.migrator().unwrap();
+    let migrator = app::migrator(pg_migrate::Options::default()).unwrap();
     bounded(
         "migrating while the server runs",
         migrator.up(db.pool(), &pg_migrate::Rev::Head, &mut |_| {}),

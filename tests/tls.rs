@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use app::testing::PrivateCluster;
+use pg_migrate_testing::PrivateCluster;
 
 const APP: &str = env!("CARGO_BIN_EXE_app");
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use app::testing::TestDb;
+use pg_migrate_testing::TestDb;
 
 mod common;
 use common::{LIMIT, Spawned, app, bounded, output};
@@ -117,7 +117,7 @@ async fn head_minus_one_plus_one_base_version_head() {
 
 #[tokio::test]
 async fn undo_moves_tokens_back_into_api_tokens() {
-    let db = TestDb::at(1).await.unwrap();
+    let db = TestDb::at(app::MIGRATIONS, 1).await.unwrap();
     let client = db.pool().get().await.unwrap();
     client
         .batch_execute(
@@ -173,7 +173,7 @@ async fn offline_upgrade_script_matches_the_online_run() {
 
 #[tokio::test]
 async fn offline_downgrade_script_removes_everything() {
-    let db = TestDb::new().await.unwrap();
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     let script = ok(
         "postgres://nobody:pw@127.0.0.1:1/none",
         &["migrate", "down", "base", "--sql", "--from", "head"],
@@ -248,7 +248,7 @@ async fn offline_script_refuses_a_database_that_is_not_at_its_start_and_holds_th
         .get(0);
     assert!(!history, "not even the history table was created");
     // At 1, it runs.
-    let at_one = TestDb::at(1).await.unwrap();
+    let at_one = TestDb::at(app::MIGRATIONS, 1).await.unwrap();
     let run = psql(at_one.url(), &script);
     assert!(
         run.status.success(),
@@ -260,7 +260,7 @@ async fn offline_script_refuses_a_database_that_is_not_at_its_start_and_holds_th
 
 #[tokio::test]
 async fn check_exit_codes_name_the_reason() {
-    let db = TestDb::at(1).await.unwrap();
+    let db = TestDb::at(app::MIGRATIONS, 1).await.unwrap();
     let pending = app(db.url(), &["migrate", "check"]);
     assert_eq!(pending.status.code(), Some(3));
     assert_eq!(
@@ -367,7 +367,7 @@ fn create_writes_the_next_version_with_its_undo_and_never_overwrites() {
 
 #[test]
 fn blocking_test_db_serves_plain_tests() {
-    let db = app::testing::BlockingTestDb::new().unwrap();
+    let db = pg_migrate_testing::BlockingTestDb::new(app::MIGRATIONS).unwrap();
     let mut client = db.client().unwrap();
     let users: i64 = client
         .query_one("SELECT count(*) FROM users", &[])

@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use app::testing::TestDb;
+use pg_migrate_testing::TestDb;
 
 /// The longest a test waits for anything that could hang on a lock (a migration lock, a blocked
 /// statement, a child process that never exits) before it fails instead. Generous: above the
@@ -272,7 +272,9 @@ pub async fn call(
 pub async fn serve(db: &TestDb) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = app::AppState::new(db.pool().clone(), db.migrator().unwrap());
+    // The whole embedded set, as the binary serves it, whatever the database was migrated to.
+    let migrator = app::migrator(pg_migrate::Options::default()).unwrap();
+    let state = app::AppState::new(db.pool().clone(), migrator);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app::serve(listener, state, async {
         let _ = stopped.await;

@@ -1,9 +1,12 @@
-//! Test databases: every test gets a database of its own with the embedded migrations applied,
-//! in milliseconds. It is dropped when the test passes and kept (its name printed) when it fails.
+//! Test databases for services that use `pg-migrate`: every test gets a database of its own
+//! with the service's migrations applied, in milliseconds. It is dropped when the test passes
+//! and kept (its name printed) when it fails. A dev-dependency: a production binary never
+//! compiles initdb handling or the synchronous client.
 //!
 //! ```no_run
+//! # static MIGRATIONS: &[pg_migrate::EmbeddedMigration] = &[];
 //! # async fn example() -> anyhow::Result<()> {
-//! let db = app::testing::TestDb::new().await?;
+//! let db = pg_migrate_testing::TestDb::new(MIGRATIONS).await?;
 //! let client = db.pool().get().await?;
 //! client.execute("INSERT INTO users (username, email) VALUES ('ann', 'ann@example.com')", &[]).await?;
 //! # Ok(())
@@ -14,14 +17,14 @@
 //! answers (or `APP_TEST_CLUSTER=1`), a throwaway cluster is started from the installed
 //! PostgreSQL binaries and shared by every test process.
 
+#![warn(missing_docs)]
+
 mod admin;
 mod cluster;
 mod server;
 
-use deadpool_postgres::Pool;
-
-use pg_migrate::DatabaseConfig;
-use pg_migrate::{Migration, Migrator, Options};
+use pg_migrate::deadpool_postgres::Pool;
+use pg_migrate::{DatabaseConfig, EmbeddedMigration, Migration, Migrator, Options};
 
 pub use admin::{SPARE_PREFIX, TEMPLATE_PREFIX, TEST_DB_PREFIX, migration_set_hash};
 pub use cluster::{PrivateCluster, find_bindir};
@@ -33,16 +36,19 @@ pub struct TestDb {
     url: String,
     config: DatabaseConfig,
     pool: Pool,
+    /// The migrations applied to it, for [`TestDb::migrator`].
+    migrations: Vec<Migration>,
 }
 
 impl TestDb {
-    /// A new database with every embedded migration applied.
+    /// A new database with every migration of `set` applied (what
+    /// `pg_migrate::include_migrations!()` embedded).
     ///
     /// # Errors
     ///
     /// No server can be reached or started, or the template cannot be built.
-    pub async fn new() -> anyhow::Result<TestDb> {
-        TestDb::acquire(Some(admin::embedded(None)?), true).await
+    pub async fn new(set: &'static [EmbeddedMigration]) -> anyhow::Result<TestDb> {
+        TestDb::acquire(Some(admin::embedded(set, None)?), true).await
     }
 
     /// A new database with `migrations` applied instead of the embedded ones: for testing the
@@ -66,13 +72,13 @@ impl TestDb {
         tokio::task::spawn_blocking(move || admin::admin()?.warm(migrations, spares)).await?
     }
 
-    /// A new database migrated up to `version` only, for testing one migration itself.
+    /// A new database with `set` migrated up to `version` only, for testing one migration.
     ///
     /// # Errors
     ///
     /// As for [`TestDb::new`].
-    pub async fn at(version: i64) -> anyhow::Result<TestDb> {
-        TestDb::acquire(Some(admin::embedded(Some(version))?), false).await
+    pub async fn at(set: &'static [EmbeddedMigration], version: i64) -> anyhow::Result<TestDb> {
+        TestDb::acquire(Some(admin::embedded(set, Some(version))?), false).await
     }
 
     /// Drops the template of `migrations` and its spare clones, for a set that will not be used
@@ -114,6 +120,7 @@ impl TestDb {
         spares: bool,
     ) -> anyhow::Result<TestDb> {
         let admin = admin::admin()?;
+        let applied = migrations.clone().unwrap_or_default();
         let name = admin.acquire(migrations, spares)?;
         let config = admin.server().config_for(&name);
         let pool = pg_migrate::pool(&config, 8)?;
@@ -122,6 +129,7 @@ impl TestDb {
             name,
             config,
             pool,
+            migrations: applied,
         })
     }
 
@@ -145,13 +153,10 @@ impl TestDb {
         &self.pool
     }
 
-    /// A migrator over the embedded migrations, as the binary builds it.
-    ///
-    /// # Errors
-    ///
-    /// Never in practice: the embedded set was validated at build time.
-    pub fn migrator(&self) -> anyhow::Result<Migrator> {
-        Ok(Migrator::new(admin::embedded(None)?, Options::default()))
+    /// A migrator over the migrations this database was made with (none for
+    /// [`TestDb::empty`]), with default options.
+    pub fn migrator(&self) -> Migrator {
+        Migrator::new(self.migrations.clone(), Options::default())
     }
 }
 
@@ -183,15 +188,15 @@ pub struct BlockingTestDb {
 }
 
 impl BlockingTestDb {
-    /// A new database with every embedded migration applied. Call it outside any runtime.
+    /// A new database with every migration of `set` applied. Call it outside any runtime.
     ///
     /// # Errors
     ///
     /// As for [`TestDb::new`].
-    pub fn new() -> anyhow::Result<BlockingTestDb> {
+    pub fn new(set: &'static [EmbeddedMigration]) -> anyhow::Result<BlockingTestDb> {
         Ok(BlockingTestDb {
             db: Some(TestDb::acquire_blocking(
-                Some(admin::embedded(None)?),
+                Some(admin::embedded(set, None)?),
                 true,
             )?),
         })

@@ -16,7 +16,7 @@ use anyhow::Context;
 
 use super::server::TestServer;
 use pg_migrate::__private::quote_identifier;
-use pg_migrate::{Migration, Migrator, Options, Rev};
+use pg_migrate::{EmbeddedMigration, Migration, Migrator, Options, Rev};
 
 /// Prefix of every per-test database, so stale ones can be found and swept.
 pub const TEST_DB_PREFIX: &str = "app_test_";
@@ -66,8 +66,7 @@ pub fn admin() -> anyhow::Result<&'static Admin> {
     ADMIN
         .get_or_init(|| {
             let server = TestServer::discover()?;
-            let mut client = server.connect_blocking()?;
-            sweep(&mut client);
+            let client = server.connect_blocking()?;
             let (sender, receiver) = mpsc::channel();
             let thread_server = server.clone();
             thread::Builder::new()
@@ -168,6 +167,7 @@ impl Admin {
 /// The admin thread: answers requests one at a time on one connection.
 fn serve(server: TestServer, mut client: postgres::Client, requests: mpsc::Receiver<Request>) {
     let mut refills: HashMap<String, mpsc::Sender<()>> = HashMap::new();
+    let mut swept = false;
     for request in requests {
         match request {
             Request::Acquire {
@@ -175,6 +175,12 @@ fn serve(server: TestServer, mut client: postgres::Client, requests: mpsc::Recei
                 spares,
                 reply,
             } => {
+                // The first migrated acquisition names the set this process works on, whose
+                // templates the sweep keeps.
+                if let (false, Some(set)) = (swept, &migrations) {
+                    sweep(&mut client, set);
+                    swept = true;
+                }
                 let result = acquire(&server, &mut client, migrations, spares, &mut refills);
                 let _ = reply.send(result);
             }
@@ -350,9 +356,9 @@ pub fn migration_set_hash(migrations: &[Migration]) -> String {
     format!("{:016x}", pg_migrate::__private::fnv1a(&bytes))
 }
 
-/// The embedded migrations up to `upto`.
-pub fn embedded(upto: Option<i64>) -> anyhow::Result<Vec<Migration>> {
-    Ok(Migration::from_embedded_set(crate::schema::MIGRATIONS)?
+/// The migrations of `set` up to `upto`.
+pub fn embedded(set: &[EmbeddedMigration], upto: Option<i64>) -> anyhow::Result<Vec<Migration>> {
+    Ok(Migration::from_embedded_set(set)?
         .into_iter()
         .filter(|m| upto.is_none_or(|v| m.version() <= v))
         .collect())
@@ -414,11 +420,8 @@ fn template(
 
 /// Drops per-test databases left by processes long gone, and spares and templates of migration
 /// sets that nobody uses any more. Failures are ignored: sweeping is housekeeping.
-fn sweep(client: &mut postgres::Client) {
-    let Ok(migrations) = embedded(None) else {
-        return;
-    };
-    let current = migration_set_hash(&migrations);
+fn sweep(client: &mut postgres::Client, migrations: &[Migration]) {
+    let current = migration_set_hash(migrations);
     // Templates of every prefix of the current set stay: `TestDb::at(version)` uses them.
     let wanted: Vec<String> = (0..=migrations.len())
         .map(|n| format!("{TEMPLATE_PREFIX}{}", migration_set_hash(&migrations[..n])))
