@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The API's routes, merged into [`crate::app`].
 pub fn routes() -> Router<AppState> {

@@ -80,7 +80,7 @@ async fn serve(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    let state = crate::server::AppState::new(pool, migrator);
+    let state = crate::state::AppState::new(pool, migrator);
     crate::server::serve(listener, state, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

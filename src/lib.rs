@@ -11,7 +11,9 @@ mod api;
 mod cli;
 mod schema;
 mod server;
+mod state;
 
 pub use cli::{Cli, Command, Format, Settings, run, service};
 pub use schema::{MIGRATIONS, migrator};
-pub use server::{AppState, app, serve};
+pub use server::{app, serve};
+pub use state::AppState;

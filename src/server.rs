@@ -1,39 +1,16 @@
 //! The HTTP service: health, readiness against the schema, and the schema's state as JSON.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::Router;
 use axum::extract::State as AxumState;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use deadpool_postgres::Pool;
 use serde_json::json;
 
-use pg_migrate::{Migrator, State};
+use pg_migrate::State;
 
-/// What the handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pool: Pool,
-    migrator: Arc<Migrator>,
-}
-
-impl AppState {
-    /// State over a pool and the binary's migrator.
-    pub fn new(pool: Pool, migrator: Migrator) -> AppState {
-        AppState {
-            pool,
-            migrator: Arc::new(migrator),
-        }
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
-}
+use crate::state::AppState;
 
 /// The router, without a socket, so tests can call it directly.
 pub fn app(state: AppState) -> Router {
@@ -69,16 +46,16 @@ async fn healthz() -> &'static str {
 /// The schema as the database and the binary see it; `Err` when the database does not answer.
 async fn schema_state(state: &AppState) -> Result<serde_json::Value, String> {
     let client = state
-        .pool
+        .pool()
         .get()
         .await
         .map_err(|e| pg_migrate::error_chain(&e))?;
     let rows = state
-        .migrator
+        .migrator()
         .history(&client)
         .await
         .map_err(|e| pg_migrate::error_chain(&e))?;
-    let status = state.migrator.status(&rows);
+    let status = state.migrator().status(&rows);
     Ok(json!({
         "head": status.head(),
         "current": status.current(),

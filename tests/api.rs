@@ -3,21 +3,17 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
-
-use common::{call, serve};
+use common::{call, raw_call, router};
 use pg_migrate_testing::TestDb;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_created_listed_and_fetched() {
     let db = TestDb::new(app::MIGRATIONS).await.unwrap();
-    let (addr, _stop) = serve(&db).await;
+    let app = router(&db);
 
     let (status, ann) = call(
-        addr,
+        &app,
         "POST",
         "/users",
         Some(json!({"username": "ann", "email": "ann@example.com"})),
@@ -29,7 +25,7 @@ async fn users_are_created_listed_and_fetched() {
     let id = ann["id"].as_i64().unwrap();
 
     let (status, dup) = call(
-        addr,
+        &app,
         "POST",
         "/users",
         Some(json!({"username": "ann", "email": "other@example.com"})),
@@ -38,7 +34,7 @@ async fn users_are_created_listed_and_fetched() {
     assert_eq!(status, 409, "{dup}");
 
     let (status, bad) = call(
-        addr,
+        &app,
         "POST",
         "/users",
         Some(json!({"username": "bob", "email": "nope"})),
@@ -46,25 +42,25 @@ async fn users_are_created_listed_and_fetched() {
     .await;
     assert_eq!(status, 422, "{bad}");
 
-    let (status, list) = call(addr, "GET", "/users", None).await;
+    let (status, list) = call(&app, "GET", "/users", None).await;
     assert_eq!(status, 200);
     assert_eq!(list.as_array().unwrap().len(), 1);
 
-    let (status, got) = call(addr, "GET", &format!("/users/{id}"), None).await;
+    let (status, got) = call(&app, "GET", &format!("/users/{id}"), None).await;
     assert_eq!(
         (status, got["email"].clone()),
         (200, json!("ann@example.com"))
     );
-    let (status, _) = call(addr, "GET", "/users/999999", None).await;
+    let (status, _) = call(&app, "GET", "/users/999999", None).await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_sessions_keep_their_messages_in_order() {
     let db = TestDb::new(app::MIGRATIONS).await.unwrap();
-    let (addr, _stop) = serve(&db).await;
+    let app = router(&db);
     let (_, user) = call(
-        addr,
+        &app,
         "POST",
         "/users",
         Some(json!({"username": "cat", "email": "cat@example.com"})),
@@ -73,7 +69,7 @@ async fn chat_sessions_keep_their_messages_in_order() {
     let user_id = user["id"].as_i64().unwrap();
 
     let (status, session) = call(
-        addr,
+        &app,
         "POST",
         &format!("/users/{user_id}/sessions"),
         Some(json!({})),
@@ -85,7 +81,7 @@ async fn chat_sessions_keep_their_messages_in_order() {
 
     for (role, content) in [("user", "list the pets"), ("assistant", "GET /pets")] {
         let (status, message) = call(
-            addr,
+            &app,
             "POST",
             &format!("/sessions/{session_id}/messages"),
             Some(json!({"role": role, "content": content})),
@@ -94,7 +90,7 @@ async fn chat_sessions_keep_their_messages_in_order() {
         assert_eq!(status, 201, "{message}");
     }
     let (status, bad_role) = call(
-        addr,
+        &app,
         "POST",
         &format!("/sessions/{session_id}/messages"),
         Some(json!({"role": "robot", "content": "beep"})),
@@ -102,7 +98,7 @@ async fn chat_sessions_keep_their_messages_in_order() {
     .await;
     assert_eq!(status, 422, "{bad_role}");
 
-    let (status, full) = call(addr, "GET", &format!("/sessions/{session_id}"), None).await;
+    let (status, full) = call(&app, "GET", &format!("/sessions/{session_id}"), None).await;
     assert_eq!(status, 200);
     let roles: Vec<&str> = full["messages"]
         .as_array()
@@ -112,18 +108,18 @@ async fn chat_sessions_keep_their_messages_in_order() {
         .collect();
     assert_eq!(roles, ["user", "assistant"]);
 
-    let (status, sessions) = call(addr, "GET", &format!("/users/{user_id}/sessions"), None).await;
+    let (status, sessions) = call(&app, "GET", &format!("/users/{user_id}/sessions"), None).await;
     assert_eq!((status, sessions.as_array().unwrap().len()), (200, 1));
-    let (status, _) = call(addr, "POST", "/users/424242/sessions", Some(json!({}))).await;
+    let (status, _) = call(&app, "POST", "/users/424242/sessions", Some(json!({}))).await;
     assert_eq!(status, 404);
-    let (status, _) = call(addr, "GET", "/sessions/424242/messages", None).await;
+    let (status, _) = call(&app, "GET", "/sessions/424242/messages", None).await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_answered_with_json_errors() {
     let db = TestDb::new(app::MIGRATIONS).await.unwrap();
-    let (addr, _stop) = serve(&db).await;
+    let app = router(&db);
 
     let cases = [
         (
@@ -159,11 +155,7 @@ async fn bad_requests_are_answered_with_json_errors() {
         ),
     ];
     for (method, path, content_type, body, expected) in cases {
-        let (status, text) = tokio::task::spawn_blocking(move || {
-            raw_request(addr, method, path, content_type, body)
-        })
-        .await
-        .unwrap();
+        let (status, text) = raw_call(&app, method, path, content_type, body).await;
         let what = format!("{method} {path} with {content_type:?} and {body:?}");
         assert_eq!(status, expected, "{what}: {text}");
         let json: serde_json::Value = serde_json::from_str(&text)
@@ -171,39 +163,4 @@ async fn bad_requests_are_answered_with_json_errors() {
         let error = json["error"].as_str();
         assert!(error.is_some_and(|e| !e.is_empty()), "{what}: {json}");
     }
-}
-
-/// A request with a body sent as is and an optional Content-Type, which `common::request`
-/// (always valid JSON, always `application/json`) cannot send. Returns the status and the
-/// body as text.
-fn raw_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    content_type: Option<&str>,
-    body: &str,
-) -> (u16, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let content_type = content_type
-        .map(|t| format!("Content-Type: {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
-         {content_type}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_string())
 }

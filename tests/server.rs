@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use pg_migrate_testing::TestDb;
 
 mod common;
-use common::{LIMIT, Spawned, bounded, call, request, serve};
+use common::{LIMIT, Spawned, bounded, call, request, router};
 
 fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, serde_json::Value)> {
     request(addr, "GET", path, None)
@@ -16,16 +16,16 @@ fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, serde_json::Value)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_answers_200_only_when_nothing_is_pending() {
     let db = TestDb::at(app::MIGRATIONS, 1).await.unwrap();
-    let (addr, _stop) = serve(&db).await;
+    let app = router(&db);
 
-    let (status, body) = call(addr, "GET", "/healthz", None).await;
+    let (status, body) = call(&app, "GET", "/healthz", None).await;
     assert_eq!((status, body), (200, serde_json::json!("ok")));
 
-    let (status, body) = call(addr, "GET", "/readyz", None).await;
+    let (status, body) = call(&app, "GET", "/readyz", None).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["ready"], false);
 
-    let (status, schema) = call(addr, "GET", "/schema", None).await;
+    let (status, schema) = call(&app, "GET", "/schema", None).await;
     assert_eq!(status, 200);
     assert_eq!(
         schema,
@@ -39,7 +39,7 @@ async fn readyz_answers_200_only_when_nothing_is_pending() {
     )
     .await
     .unwrap();
-    let (status, body) = call(addr, "GET", "/readyz", None).await;
+    let (status, body) = call(&app, "GET", "/readyz", None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["schema"]["current"], 2);
 }

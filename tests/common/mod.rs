@@ -254,30 +254,50 @@ pub fn request(
     Ok((status, json))
 }
 
-/// `request` from async code.
+/// The app's router over `db`, with the whole embedded set as the binary serves it (whatever
+/// the database was migrated to), for calling in-process.
+pub fn router(db: &TestDb) -> axum::Router {
+    let migrator = app::migrator(pg_migrate::Options::default()).unwrap();
+    app::app(app::AppState::new(db.pool().clone(), migrator))
+}
+
+/// One request through the router in-process (`tower::ServiceExt::oneshot`, no socket), with
+/// `body` as is and an optional Content-Type; the status and the body as text.
+pub async fn raw_call(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().method(method).uri(path);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let request = request
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = bounded(path, router.clone().oneshot(request))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A JSON request through the router in-process; the status and the body as JSON (a string
+/// when it is not JSON).
 pub async fn call(
-    addr: SocketAddr,
-    method: &'static str,
+    router: &axum::Router,
+    method: &str,
     path: &str,
     body: Option<serde_json::Value>,
 ) -> (u16, serde_json::Value) {
-    let path = path.to_string();
-    tokio::task::spawn_blocking(move || request(addr, method, &path, body.as_ref()))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-/// Serves the app over `db` on an ephemeral port until the returned sender is dropped.
-pub async fn serve(db: &TestDb) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    // The whole embedded set, as the binary serves it, whatever the database was migrated to.
-    let migrator = app::migrator(pg_migrate::Options::default()).unwrap();
-    let state = app::AppState::new(db.pool().clone(), migrator);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    (addr, stop)
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let (status, text) = raw_call(router, method, path, Some("application/json"), &body).await;
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, json)
 }

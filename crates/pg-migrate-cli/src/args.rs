@@ -11,6 +11,8 @@ use pg_migrate::{DEFAULT_DATABASE_URL, DatabaseConfig, parse_duration};
 /// line (they are `global`, so they go before or after the subcommand).
 #[derive(Debug, Args)]
 pub struct Settings {
+    // The brackets are clap's help convention, not an intra-doc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     /// The database to use [default: postgres://postgres:***@localhost:5432/postgres].
     ///
     /// Its password is never printed: not in logs, errors or this help. `sslmode` is honoured.
