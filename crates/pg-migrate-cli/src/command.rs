@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use pg_migrate::{Migrator, Options, Rev, ScriptDirection};
+use pg_migrate::{Direction, Migrator, Options, Rev};
 
 use crate::Service;
 use crate::args::{MigrateCommand, Settings};
@@ -70,7 +70,7 @@ pub(crate) async fn run_migrate(
             ..
         } => {
             let from = parse_rev(from.as_deref().unwrap_or("base"))?;
-            print_script(&migrator, ScriptDirection::Up, &from, &parse_rev(&rev)?)
+            print_script(&migrator, Direction::Up, &from, &parse_rev(&rev)?)
         }
         MigrateCommand::Down {
             rev,
@@ -78,7 +78,7 @@ pub(crate) async fn run_migrate(
             from,
         } => {
             let from = parse_rev(from.as_deref().unwrap_or("head"))?;
-            print_script(&migrator, ScriptDirection::Down, &from, &parse_rev(&rev)?)
+            print_script(&migrator, Direction::Down, &from, &parse_rev(&rev)?)
         }
         MigrateCommand::Create {
             message,

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use pg_migrate::{Migration, Migrator, Report, Rev, ScriptDirection, State, Status, Step};
+use pg_migrate::{Direction, Migration, Migrator, Report, Rev, State, Status, Step};
 use serde_json::json;
 
 use crate::args::Format;
@@ -35,7 +35,7 @@ pub(crate) fn stdout_failed(err: &std::io::Error) -> ! {
 
 pub(crate) fn print_script(
     migrator: &Migrator,
-    direction: ScriptDirection,
+    direction: Direction,
     from: &Rev,
     to: &Rev,
 ) -> anyhow::Result<ExitCode> {
@@ -56,7 +56,7 @@ pub(crate) fn step_printer(format: Format, done: &mut Vec<Step>) -> impl FnMut(&
             let _ = writeln!(
                 std::io::stdout().lock(),
                 "{:<9} {:<5} {}  ({} ms)",
-                step.direction.as_str(),
+                step.action.as_str(),
                 format!("V{}", step.version),
                 step.name,
                 step.elapsed_ms
@@ -83,7 +83,7 @@ impl std::fmt::Display for Committed {
         } else {
             "migrations"
         };
-        let verb = first.direction.as_str();
+        let verb = first.action.as_str();
         let names = match count {
             1 => format!("V{}__{}", first.version, first.name),
             2 => format!("V{}, V{}", first.version, last.version),
@@ -127,10 +127,10 @@ pub(crate) fn print_report(report: &Report, format: Format) {
                 match (&step.old_checksum, &step.new_checksum) {
                     (Some(old), Some(new)) => out!(
                         "{:<9} {version:<5} {}  checksum {old} -> {new}",
-                        step.direction.as_str(),
+                        step.action.as_str(),
                         step.name,
                     ),
-                    _ => out!("{:<9} {version:<5} {}", step.direction.as_str(), step.name),
+                    _ => out!("{:<9} {version:<5} {}", step.action.as_str(), step.name),
                 }
             }
             if report.steps.is_empty() {
@@ -373,7 +373,7 @@ mod tests {
     #[test]
     fn a_long_run_is_summarised_in_one_clause() {
         let step = |version: i64| Step {
-            direction: pg_migrate::Direction::Reverted,
+            action: pg_migrate::Action::Reverted,
             version,
             name: format!("m{version}"),
             elapsed_ms: 1,

@@ -27,6 +27,8 @@ pub mod source;
 #[cfg(feature = "runtime")]
 mod config;
 #[cfg(feature = "runtime")]
+mod direction;
+#[cfg(feature = "runtime")]
 mod error;
 #[cfg(feature = "runtime")]
 mod history;
@@ -67,15 +69,15 @@ pub mod __private {
 #[cfg(feature = "runtime")]
 pub use {
     config::{DEFAULT_DATABASE_URL, DatabaseConfig, InvalidDatabaseUrl, parse_duration},
+    direction::Direction,
     error::{Error, SqlFailure, error_chain, pool_error_text},
     history::{DEFAULT_TABLE, History, Unfinished},
     lock::CancelTls,
     migration::{Migration, Script, VersionWidth},
-    migrator::{Direction, Migrator, Options, Report, Step},
+    migrator::{Action, Migrator, Options, Report, Step},
     plan::{AppliedRow, Entry, State, Status},
     pool::{PoolSetupError, is_permanent, pool, wait_for},
     rev::{Rev, RevError},
-    script::ScriptDirection,
     tls::{SslMode, TlsError, TlsSettings},
 };
 

@@ -7,6 +7,7 @@ use futures_util::future::{join, join_all, join4};
 use serde::Serialize;
 use tokio_postgres::Client;
 
+use super::direction::Direction;
 use super::error::{Error, SqlFailure};
 use super::history::{DEFAULT_TABLE, History, HistoryTable, Unfinished};
 use super::lock::{CancelTls, LockedConnection};
@@ -57,10 +58,10 @@ impl Default for Options {
     }
 }
 
-/// Which way a step went.
+/// What a step did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Direction {
+pub enum Action {
     /// The `V` file ran.
     Applied,
     /// The `U` file ran.
@@ -75,16 +76,16 @@ pub enum Direction {
     Cleared,
 }
 
-impl Direction {
+impl Action {
     /// The word the CLI prints.
     pub fn as_str(self) -> &'static str {
         match self {
-            Direction::Applied => "applied",
-            Direction::Reverted => "reverted",
-            Direction::Stamped => "stamped",
-            Direction::Unstamped => "unstamped",
-            Direction::Repaired => "repaired",
-            Direction::Cleared => "cleared",
+            Action::Applied => "applied",
+            Action::Reverted => "reverted",
+            Action::Stamped => "stamped",
+            Action::Unstamped => "unstamped",
+            Action::Repaired => "repaired",
+            Action::Cleared => "cleared",
         }
     }
 }
@@ -92,8 +93,9 @@ impl Direction {
 /// One finished step of a run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
-    /// What happened.
-    pub direction: Direction,
+    /// What happened; `direction` in JSON, as before there were other actions than the two.
+    #[serde(rename = "direction")]
+    pub action: Action,
     /// The version.
     pub version: i64,
     /// The description.
@@ -200,7 +202,7 @@ impl Migrator {
         on_step: &mut (dyn FnMut(&Step) + Send),
         stop: impl Future<Output = ()>,
     ) -> Result<Report, Error> {
-        self.run_until(pool, Direction::Applied, rev, on_step, stop)
+        self.run_until(pool, Direction::Up, rev, on_step, stop)
             .await
     }
 
@@ -232,7 +234,7 @@ impl Migrator {
         on_step: &mut (dyn FnMut(&Step) + Send),
         stop: impl Future<Output = ()>,
     ) -> Result<Report, Error> {
-        self.run_until(pool, Direction::Reverted, rev, on_step, stop)
+        self.run_until(pool, Direction::Down, rev, on_step, stop)
             .await
     }
 
@@ -252,7 +254,7 @@ impl Migrator {
             () = &mut stop => return Err(Error::Interrupted),
         };
         let work = async {
-            if way == Direction::Applied {
+            if way == Direction::Up {
                 self.up_locked(lock.client(), rev, on_step).await
             } else {
                 self.down_locked(lock.client(), rev, on_step).await
@@ -352,7 +354,7 @@ impl Migrator {
                 .await?;
             for migration in plan {
                 let step = self
-                    .run_one(client, migration, Direction::Applied, status.width, &marks)
+                    .run_one(client, migration, Direction::Up, status.width, &marks)
                     .await?;
                 report.to = Some(step.version);
                 on_step(&step);
@@ -377,7 +379,7 @@ impl Migrator {
             .await?;
         for migration in plan {
             let step = self
-                .run_one(client, migration, Direction::Reverted, status.width, &marks)
+                .run_one(client, migration, Direction::Down, status.width, &marks)
                 .await?;
             on_step(&step);
             report.steps.push(step);
@@ -432,16 +434,16 @@ impl Migrator {
         for entry in &status.entries {
             match (entry.state, entry.migration) {
                 (State::Pending, Some(m)) if entry.version <= target => {
-                    changes.push((Direction::Stamped, entry, Some(m)));
+                    changes.push((Action::Stamped, entry, Some(m)));
                 }
                 (state, _) if state.is_applied() && entry.version > target => {
-                    changes.push((Direction::Unstamped, entry, None));
+                    changes.push((Action::Unstamped, entry, None));
                 }
                 _ => {}
             }
         }
         if let Some(&(_, entry, _)) = changes.iter().find(|(d, _, m)| {
-            *d == Direction::Stamped && m.is_some_and(|m| i32::try_from(m.version()).is_err())
+            *d == Action::Stamped && m.is_some_and(|m| i32::try_from(m.version()).is_err())
         }) {
             if status.width == VersionWidth::Int4 {
                 return Err(Error::VersionTooLarge {
@@ -458,9 +460,9 @@ impl Migrator {
             .map(|u| u.version)
             .collect();
         let started = Instant::now();
-        let writes = changes.iter().map(|(direction, entry, m)| async move {
-            match (direction, m) {
-                (Direction::Stamped, Some(m)) => self.table.record(client, m, status.width).await,
+        let writes = changes.iter().map(|(action, entry, m)| async move {
+            match (action, m) {
+                (Action::Stamped, Some(m)) => self.table.record(client, m, status.width).await,
                 _ => self.table.unrecord(client, entry.version).await,
             }
         });
@@ -483,9 +485,9 @@ impl Migrator {
             .map_err(Error::db("recording stamped versions"))?;
         committed.map_err(Error::db("committing the stamp"))?;
         let elapsed = elapsed_ms(started);
-        for (direction, entry, _) in changes {
+        for (action, entry, _) in changes {
             report.steps.push(Step {
-                direction,
+                action,
                 version: entry.version,
                 name: entry.name.clone(),
                 elapsed_ms: elapsed,
@@ -541,7 +543,7 @@ impl Migrator {
             let new = m.checksum_for(status.width);
             tracing::info!(version = m.version(), old = %old, new, "re-recorded checksum");
             report.steps.push(Step {
-                direction: Direction::Repaired,
+                action: Action::Repaired,
                 version: m.version(),
                 name: m.name().to_string(),
                 elapsed_ms: elapsed,
@@ -557,7 +559,7 @@ impl Migrator {
                 "cleared the mark of an unfinished -- no-transaction script; the next run runs it again"
             );
             report.steps.push(Step {
-                direction: Direction::Cleared,
+                action: Action::Cleared,
                 version: u.version,
                 name: self
                     .migrations
@@ -582,12 +584,7 @@ impl Migrator {
     /// # Errors
     ///
     /// A revision that cannot be reached, or a downgrade past a migration without undo.
-    pub fn script(
-        &self,
-        direction: super::ScriptDirection,
-        from: &Rev,
-        to: &Rev,
-    ) -> Result<String, Error> {
+    pub fn script(&self, direction: Direction, from: &Rev, to: &Rev) -> Result<String, Error> {
         super::script::render(
             &self.migrations,
             &self.table,
@@ -608,8 +605,8 @@ impl Migrator {
         marks: &[Unfinished],
     ) -> Result<Step, Error> {
         let script = match direction {
-            Direction::Applied => m.apply(),
-            _ => m.undo().ok_or_else(|| Error::Irreversible {
+            Direction::Up => m.apply(),
+            Direction::Down => m.undo().ok_or_else(|| Error::Irreversible {
                 migration: m.full_name(),
                 version: m.version(),
                 name: m.name().to_string(),
@@ -617,8 +614,8 @@ impl Migrator {
         };
         let record = async {
             match direction {
-                Direction::Applied => self.table.record(client, m, width).await,
-                _ => self.table.unrecord(client, m.version()).await,
+                Direction::Up => self.table.record(client, m, width).await,
+                Direction::Down => self.table.unrecord(client, m.version()).await,
             }
         };
         let started = Instant::now();
@@ -629,15 +626,19 @@ impl Migrator {
         } else {
             self.run_in_transaction(client, m, script, record).await?;
         }
+        let action = match direction {
+            Direction::Up => Action::Applied,
+            Direction::Down => Action::Reverted,
+        };
         let step = Step {
-            direction,
+            action,
             version: m.version(),
             name: m.name().to_string(),
             elapsed_ms: elapsed_ms(started),
             old_checksum: None,
             new_checksum: None,
         };
-        tracing::info!(version = step.version, name = %step.name, elapsed_ms = step.elapsed_ms, "{} migration", direction.as_str());
+        tracing::info!(version = step.version, name = %step.name, elapsed_ms = step.elapsed_ms, "{} migration", action.as_str());
         Ok(step)
     }
 
@@ -689,7 +690,7 @@ impl Migrator {
         record: impl Future<Output = Result<(), tokio_postgres::Error>>,
     ) -> Result<(), Error> {
         let concurrent = recovery::classify(&script.sql);
-        let verb = if direction == Direction::Applied {
+        let verb = if direction == Direction::Up {
             "apply"
         } else {
             "revert"
@@ -814,7 +815,7 @@ impl Migrator {
                 return Err(err);
             }
             steps.push(Step {
-                direction: Direction::Applied,
+                action: Action::Applied,
                 version: m.version(),
                 name: m.name().to_string(),
                 elapsed_ms: elapsed_ms(step_started),
