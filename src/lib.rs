@@ -9,6 +9,8 @@
 
 mod api;
 mod cli;
+#[cfg(debug_assertions)]
+mod dev_cluster;
 mod schema;
 mod server;
 mod state;

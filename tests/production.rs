@@ -448,3 +448,50 @@ fn a_second_signal_exits_at_once_while_the_cancel_is_pending() {
     let current = app(&url, &["migrate", "current"]);
     assert_eq!(stdout(&current), "1\n");
 }
+
+#[test]
+fn a_debug_build_without_a_database_starts_a_development_cluster_and_reuses_it() {
+    // What `cargo run -- --migrate` does on a machine with PostgreSQL's binaries and no server:
+    // forced here (a server answers at 5432), in a directory and on a port of the test's own.
+    let dir = std::env::temp_dir().join(format!("app-dev-cluster-test-{}", std::process::id()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let run = |args: &[&str]| {
+        output(
+            Command::new(APP)
+                .args(args)
+                .env_remove("DATABASE_URL")
+                .env("APP_DEV_CLUSTER", "1")
+                .env("APP_DEV_CLUSTER_DIR", &dir)
+                .env("APP_DEV_CLUSTER_PORT", &port)
+                .env("RUST_LOG", "info"),
+        )
+    };
+    let up = run(&["migrate", "up"]);
+    let stop = || {
+        let bindir = pg_migrate_testing::find_bindir().unwrap();
+        let _ = pg_migrate_testing::pg_command(&bindir.join("pg_ctl"))
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&dir);
+    };
+    let again = run(&["migrate", "current"]);
+    stop();
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert!(
+        stderr(&up).contains(&format!(
+            "using the development cluster (stop it with pg_ctl -D <data> stop) url=postgres://postgres@127.0.0.1:{port}/postgres"
+        )),
+        "{}",
+        stderr(&up)
+    );
+    // The second run reuses it: the schema the first applied is there.
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(stdout(&again), "2\n");
+}

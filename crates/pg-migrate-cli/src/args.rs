@@ -85,6 +85,12 @@ impl DatabaseUrl {
     pub fn parse(&self) -> Result<DatabaseConfig, pg_migrate::InvalidDatabaseUrl> {
         self.0.parse()
     }
+
+    /// Whether this is the built-in default, neither `--database-url` nor `DATABASE_URL`
+    /// having named another.
+    pub fn is_default(&self) -> bool {
+        self.0 == DEFAULT_DATABASE_URL && std::env::var_os("DATABASE_URL").is_none()
+    }
 }
 
 /// Output format of results.

@@ -93,16 +93,10 @@ fn next_version(highest: i64, now: time::OffsetDateTime) -> i64 {
     stamp.max(next)
 }
 
+/// The file's description: the message transliterated to ASCII (the seeds' teams write in
+/// Russian), lowercased, with `_` between words, as the file-name grammar wants.
 fn slugify(message: &str) -> String {
-    let mut slug = String::new();
-    for c in message.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('_') && !slug.is_empty() {
-            slug.push('_');
-        }
-    }
-    slug.trim_end_matches('_').to_string()
+    slug::slugify(message).replace('-', "_")
 }
 
 #[cfg(test)]
@@ -116,7 +110,8 @@ mod tests {
             slugify("  move tokens -> swagger_specs!  "),
             "move_tokens_swagger_specs"
         );
-        assert_eq!(slugify("Добавить"), "");
+        assert_eq!(slugify("Добавить индекс"), "dobavit_indeks");
+        assert_eq!(slugify("!!!"), "");
     }
 
     #[test]

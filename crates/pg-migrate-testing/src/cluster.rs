@@ -48,7 +48,7 @@ pub(crate) fn is_root() -> bool {
 }
 
 /// `initdb` and `pg_ctl` refuse to run as root, so as root they run as `postgres`.
-pub(crate) fn pg_command(bin: &Path) -> Command {
+pub fn pg_command(bin: &Path) -> Command {
     if is_root() {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--"]).arg(bin);
@@ -89,7 +89,7 @@ pub(crate) fn run(mut command: Command, what: &str) -> anyhow::Result<()> {
 
 /// A cluster of a test's own, stopped and deleted when dropped.
 pub struct PrivateCluster {
-    dir: PathBuf,
+    dir: tempfile::TempDir,
     bindir: PathBuf,
     port: u16,
 }
@@ -106,20 +106,15 @@ impl PrivateCluster {
         settings: &[&str],
         prepare: impl FnOnce(&Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<PrivateCluster> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let bindir = find_bindir().context("no initdb/pg_ctl found; install PostgreSQL")?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let dir = std::env::temp_dir().join(format!(
-            "app-private-cluster-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir)?;
-        give_to_postgres(&dir)?;
+        // Removed when the cluster is dropped, after the server is stopped.
+        let dir = tempfile::Builder::new()
+            .prefix("app-private-cluster-")
+            .tempdir()?;
+        give_to_postgres(dir.path())?;
         let cluster = PrivateCluster { dir, bindir, port };
         let mut initdb = pg_command(&cluster.bindir.join("initdb"));
         initdb.arg("-D").arg(cluster.data_dir()).args([
@@ -133,7 +128,7 @@ impl PrivateCluster {
         let mut conf = format!(
             "\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
              fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n",
-            cluster.dir.display()
+            cluster.dir.path().display()
         );
         for line in settings {
             conf.push_str(line);
@@ -150,7 +145,7 @@ impl PrivateCluster {
 
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
+        self.dir.path().join("data")
     }
 
     /// The port.
@@ -174,7 +169,7 @@ impl PrivateCluster {
             .arg("-D")
             .arg(self.data_dir())
             .arg("-l")
-            .arg(self.dir.join("log"))
+            .arg(self.dir.path().join("log"))
             .arg("-w")
             .args(args);
         run(command, "pg_ctl")
@@ -193,6 +188,5 @@ impl PrivateCluster {
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
         let _ = self.pg_ctl(&["-m", "immediate", "stop"]);
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -27,7 +27,7 @@ use pg_migrate::deadpool_postgres::Pool;
 use pg_migrate::{DatabaseConfig, EmbeddedMigration, Migration, Migrator, Options};
 
 pub use admin::{SPARE_PREFIX, TEMPLATE_PREFIX, TEST_DB_PREFIX, migration_set_hash};
-pub use cluster::{PrivateCluster, find_bindir};
+pub use cluster::{PrivateCluster, find_bindir, pg_command};
 pub use server::{CLUSTER_PORT, FORCE_CLUSTER_ENV, TestServer, url_with_dbname};
 
 /// A database of a test's own.

@@ -91,24 +91,11 @@ fn split_tls(url: &str) -> Result<(String, TlsSettings), InvalidDatabaseUrl> {
     Ok((url, tls))
 }
 
-/// Decodes `%XX` escapes (and `+` is left alone, as in a URL's path).
+/// Decodes `%XX` escapes (`+` stays a plus, as in a URL's path: a file name may hold one).
 fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl DatabaseConfig {
@@ -232,6 +219,14 @@ mod tests {
         assert_eq!(
             config.pg().get_connect_timeout(),
             Some(&Duration::from_secs(3))
+        );
+        // An escape at the very end is decoded too (the hand-written decoder missed it).
+        let escaped: DatabaseConfig = "postgres://u@db/app?sslrootcert=%2Fca%2Bx.pe%6D"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            escaped.tls().root_cert.as_deref(),
+            Some(std::path::Path::new("/ca+x.pem"))
         );
         assert_eq!(
             config.pg().get_ssl_mode(),

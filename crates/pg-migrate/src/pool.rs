@@ -1,7 +1,6 @@
 //! The connection pool, and waiting for the database at boot.
 
-use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
 use tokio_postgres::error::SqlState;
@@ -55,8 +54,9 @@ pub fn is_permanent(err: &PoolError) -> bool {
     )
 }
 
-/// Waits until a connection can be had, retrying with exponential backoff and jitter for at
-/// most `wait`. A zero `wait` tries once.
+/// Waits until a connection can be had, retrying with exponential backoff (100 ms doubling to
+/// 5 s) and jitter, so replicas that boot together do not retry in lockstep, for at most
+/// `wait`. A zero `wait` tries once.
 ///
 /// # Errors
 ///
@@ -66,38 +66,30 @@ pub async fn wait_for(
     config: &DatabaseConfig,
     wait: Duration,
 ) -> Result<(), PoolError> {
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(100);
-    let mut attempt = 1u32;
-    loop {
-        match pool.get().await {
-            Ok(_) => return Ok(()),
-            Err(err) if is_permanent(&err) => return Err(err),
-            Err(err) => {
-                let left = wait.saturating_sub(started.elapsed());
-                if left.is_zero() {
-                    return Err(err);
-                }
-                let sleep = jitter(delay).min(left);
-                tracing::warn!(
-                    database = %config,
-                    attempt,
-                    retry_in_ms = sleep.as_millis() as u64,
-                    error = %pool_error_text(&err),
-                    "database not reachable yet"
-                );
-                tokio::time::sleep(sleep).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-                attempt += 1;
-            }
-        }
+    use backon::{ExponentialBuilder, Retryable};
+    if wait.is_zero() {
+        return pool.get().await.map(drop);
     }
-}
-
-/// Between half and all of `delay`, so replicas that boot together do not retry in lockstep.
-fn jitter(delay: Duration) -> Duration {
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    delay / 2 + delay.mul_f64((random % 1000) as f64 / 2000.0)
+    let policy = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .with_jitter()
+        .with_total_delay(Some(wait))
+        .without_max_times();
+    let attempt = std::cell::Cell::new(1u32);
+    (|| async { pool.get().await.map(drop) })
+        .retry(policy)
+        .sleep(tokio::time::sleep)
+        .when(|err| !is_permanent(err))
+        .notify(|err, sleep| {
+            tracing::warn!(
+                database = %config,
+                attempt = attempt.get(),
+                retry_in_ms = sleep.as_millis() as u64,
+                error = %pool_error_text(err),
+                "database not reachable yet"
+            );
+            attempt.set(attempt.get() + 1);
+        })
+        .await
 }
