@@ -61,13 +61,17 @@ pub fn service() -> pg_migrate_cli::Service {
 /// # Errors
 ///
 /// Anything that should end the process with `pg_migrate_cli::exit_code`.
-pub async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // A debug build with no database configured and none at the default address gets a
     // development cluster under target/ (see dev_cluster.rs); a release build never does.
     #[cfg(debug_assertions)]
-    if let Some(url) = crate::dev_cluster::replace_default(&cli.global.database_url)? {
-        cli.global.database_url = url.parse()?;
-    }
+    let cli = {
+        let mut cli = cli;
+        if let Some(url) = crate::dev_cluster::replace_default(&cli.global.database_url)? {
+            cli.global.database_url = url.parse()?;
+        }
+        cli
+    };
     let service = service();
     match cli.command {
         Some(Command::Migrate(command)) => service.run(&cli.global, command).await,

@@ -124,7 +124,7 @@ async fn bad_revisions_exit_1_with_a_clear_error_and_usage_errors_exit_2() {
         (vec!["migrate", "up", "+x"], "error: invalid revision `+x`"),
         (
             vec!["migrate", "up", "7"],
-            "error: no migration has version 7",
+            "error: no migration has version 7\n  hint: see `app migrate history`",
         ),
         (
             vec!["migrate", "down", "-0"],

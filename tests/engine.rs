@@ -174,7 +174,7 @@ async fn edited_applied_migration_is_an_error_naming_file_and_checksums() {
     assert_eq!(
         err,
         format!(
-            "migration V1__one (sql/V1__one.sql) was applied with checksum {old_checksum} but the file now hashes to {new_checksum}; restore the file, or run `app migrate repair` after review"
+            "migration V1__one (sql/V1__one.sql) was applied with checksum {old_checksum} but the file now hashes to {new_checksum}"
         )
     );
     let report = bounded("repairing", edited.repair(db.pool()))
@@ -392,20 +392,14 @@ async fn downgrade_past_an_irreversible_migration_changes_nothing() {
         .await
         .unwrap_err()
         .to_string();
-    assert_eq!(
-        err,
-        "no migration has version 5 (see `app migrate history`)"
-    );
+    assert_eq!(err, "no migration has version 5");
     down(&m, &db, &Rev::Relative(-1)).await.unwrap();
     assert_eq!(versions(&db).await, [1, 2]);
     let err = down(&m, &db, &Rev::Version(3))
         .await
         .unwrap_err()
         .to_string();
-    assert_eq!(
-        err,
-        "cannot downgrade to 3: the database is at 2, below it (use `app migrate up 3`)"
-    );
+    assert_eq!(err, "cannot downgrade to 3: the database is at 2, below it");
 }
 
 #[tokio::test]

@@ -280,8 +280,10 @@ async fn an_unrecognised_unfinished_script_is_reported_with_what_to_do_and_repai
         err.starts_with("migration V2__vacuum (sql/V2__vacuum.sql) was started at "),
         "{err}"
     );
-    assert!(err.contains("`app migrate stamp`"), "{err}");
-    assert!(err.contains("`app migrate repair`"), "{err}");
+    assert!(
+        err.contains("the catalog cannot tell whether it took effect"),
+        "{err}"
+    );
     assert!(!err.contains("already exists"), "{err}");
     assert_eq!(versions(&db).await, [1]);
 

@@ -294,8 +294,9 @@ pub(crate) fn check(status: &Status<'_>, format: Format) -> ExitCode {
             EXIT_DIVERGENT,
             "divergent",
             format!(
-                "applied migrations were edited since: {} (see `app migrate repair`)",
-                list(&divergent)
+                "applied migrations were edited since: {} (see `{} migrate repair`)",
+                list(&divergent),
+                program()
             ),
         )
     } else if !unknown.is_empty() {
@@ -341,6 +342,9 @@ pub(crate) fn check(status: &Status<'_>, format: Format) -> ExitCode {
 /// `error: …` on stderr; with `--format json`, also one JSON document on stdout.
 pub(crate) fn report_error(err: &anyhow::Error, format: Format) {
     eprintln!("error: {err:#}");
+    if let Some(hint) = hint(err) {
+        eprintln!("  hint: {hint}");
+    }
     if format == Format::Json {
         let failure = err
             .chain()
@@ -363,6 +367,57 @@ pub(crate) fn report_error(err: &anyhow::Error, format: Format) {
                 "committed": committed,
             })
         );
+    }
+}
+
+/// The running binary's name, for hints that name a command.
+pub(crate) fn program() -> String {
+    std::env::args()
+        .next()
+        .and_then(|arg0| {
+            std::path::Path::new(&arg0)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "app".into())
+}
+
+/// What to do next, in this command line's words: the engine's errors carry data only.
+pub(crate) fn hint(err: &anyhow::Error) -> Option<String> {
+    let program = program();
+    let rev = err
+        .chain()
+        .find_map(|e| match e.downcast_ref::<pg_migrate::Error>() {
+            Some(pg_migrate::Error::Rev(rev)) => Some(rev),
+            _ => e.downcast_ref::<pg_migrate::RevError>(),
+        });
+    if let Some(rev) = rev {
+        return match rev {
+            pg_migrate::RevError::NoSuchVersion(_) => {
+                Some(format!("see `{program} migrate history`"))
+            }
+            pg_migrate::RevError::UpgradeBelowCurrent { target, .. } => {
+                Some(format!("use `{program} migrate down {target}`"))
+            }
+            pg_migrate::RevError::DowngradeAboveCurrent { target, .. } => {
+                Some(format!("use `{program} migrate up {target}`"))
+            }
+            _ => None,
+        };
+    }
+    match err
+        .chain()
+        .find_map(|e| e.downcast_ref::<pg_migrate::Error>())?
+    {
+        pg_migrate::Error::Divergent { .. } => Some(format!(
+            "restore the file, or run `{program} migrate repair` after review"
+        )),
+        pg_migrate::Error::Unfinished { version, .. } => Some(format!(
+            "check whether it took effect: if it did, record that with `{program} migrate stamp {version}` \
+             (after an undo, stamp the version below it); if not, `{program} migrate repair` clears the \
+             mark so that the next run runs it again"
+        )),
+        _ => None,
     }
 }
 

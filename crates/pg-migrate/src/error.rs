@@ -40,8 +40,7 @@ pub enum Error {
     },
     /// An applied migration's file was edited after it was applied.
     #[error(
-        "migration {migration} ({path}) was applied with checksum {applied} but the file now hashes to {current}; \
-         restore the file, or run `app migrate repair` after review"
+        "migration {migration} ({path}) was applied with checksum {applied} but the file now hashes to {current}"
     )]
     Divergent {
         /// The full name.
@@ -112,13 +111,14 @@ pub enum Error {
     /// its outcome, and the catalog cannot tell whether it took effect.
     #[error(
         "migration {migration} ({path}) was started at {started_on} (server pid {pid}) to {direction} it, \
-         but the run stopped before recording the outcome of this `-- no-transaction` script; \
-         check whether it took effect, then record the outcome with `app migrate stamp`, or clear \
-         the mark with `app migrate repair` so that the next run runs it again"
+         but the run stopped before recording the outcome of this `-- no-transaction` script, \
+         and the catalog cannot tell whether it took effect"
     )]
     Unfinished {
         /// The full name.
         migration: String,
+        /// The version.
+        version: i64,
         /// The script's file.
         path: String,
         /// `apply` or `revert`.

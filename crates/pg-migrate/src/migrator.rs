@@ -700,6 +700,7 @@ impl Migrator {
             let Some(statement) = &concurrent else {
                 return Err(Error::Unfinished {
                     migration: m.full_name(),
+                    version: m.version(),
                     path: script.path.clone(),
                     direction: mark.direction.clone(),
                     started_on: mark.started_on.clone(),

@@ -443,14 +443,8 @@ mod tests {
                 "+3",
                 "cannot go up 3 step(s): only 2 migration(s) are pending",
             ),
-            (
-                "1",
-                "cannot upgrade to 1: the database is already at 2 (use `app migrate down 1`)",
-            ),
-            (
-                "4",
-                "no migration has version 4 (see `app migrate history`)",
-            ),
+            ("1", "cannot upgrade to 1: the database is already at 2"),
+            ("4", "no migration has version 4"),
             (
                 "V3__other",
                 "no migration is named V3__other; version 3 is V3__m3",
@@ -458,7 +452,7 @@ mod tests {
             ("-1", "`-1` points the wrong way for this command"),
             (
                 "base",
-                "cannot upgrade to base: the database is already at 2 (use `app migrate down base`)",
+                "cannot upgrade to base: the database is already at 2",
             ),
         ];
         for (rev, message) in cases {
@@ -502,10 +496,7 @@ mod tests {
         let status = Status::new(&set, &partial);
         assert_eq!(
             versions(status.plan_down(&"3".parse().unwrap())),
-            Err(
-                "cannot downgrade to 3: the database is at 1, below it (use `app migrate up 3`)"
-                    .into()
-            )
+            Err("cannot downgrade to 3: the database is at 1, below it".into())
         );
     }
 

@@ -30,7 +30,7 @@ pub enum RevError {
     #[error("invalid revision `{0}`: a relative step must be at least 1")]
     ZeroStep(String),
     /// The version is not embedded in this binary.
-    #[error("no migration has version {0} (see `app migrate history`)")]
+    #[error("no migration has version {0}")]
     NoSuchVersion(i64),
     /// The version exists but under another description.
     #[error("no migration is named V{version}__{name}; version {version} is V{version}__{actual}")]
@@ -59,9 +59,7 @@ pub enum RevError {
         available: usize,
     },
     /// An upgrade target below the current version.
-    #[error(
-        "cannot upgrade to {target}: the database is already at {current} (use `app migrate down {target}`)"
-    )]
+    #[error("cannot upgrade to {target}: the database is already at {current}")]
     UpgradeBelowCurrent {
         /// The target.
         target: String,
@@ -69,9 +67,7 @@ pub enum RevError {
         current: i64,
     },
     /// A downgrade target above the current version.
-    #[error(
-        "cannot downgrade to {target}: the database is at {current}, below it (use `app migrate up {target}`)"
-    )]
+    #[error("cannot downgrade to {target}: the database is at {current}, below it")]
     DowngradeAboveCurrent {
         /// The target.
         target: String,
