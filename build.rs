@@ -31,4 +31,9 @@ fn main() {
         .lint(lint)
         .lint_baseline(baseline)
         .run();
+    // The declared schema (`app migrate check` compares it with the migrations): a syntax
+    // error in it fails the build too.
+    if lint != pg_migrate_build::Lint::Off {
+        pg_migrate_build::check_schema("schema");
+    }
 }

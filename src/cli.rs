@@ -54,6 +54,7 @@ pub enum Command {
 pub fn service() -> pg_migrate_cli::Service {
     pg_migrate_cli::Service::new("app", crate::MIGRATIONS)
         .source_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql"))
+        .schema_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/schema"))
 }
 
 /// Runs the parsed command line.

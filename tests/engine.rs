@@ -489,3 +489,48 @@ async fn stamp_is_one_transaction() {
         .unwrap_err();
     assert_eq!(versions(&db).await, Vec::<i64>::new());
 }
+
+#[tokio::test]
+async fn catalogs_compare_what_the_server_holds_not_how_it_was_written() {
+    let one = TestDb::empty().await.unwrap();
+    let two = TestDb::empty().await.unwrap();
+    let read = async |db: &TestDb| {
+        let client = db.pool().get().await.unwrap();
+        pg_migrate::Catalog::read(&client, &[]).await.unwrap()
+    };
+    one.pool()
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "CREATE TABLE t (id bigserial PRIMARY KEY, name text NOT NULL, n int DEFAULT 1);
+             CREATE INDEX t_name ON t (name);",
+        )
+        .await
+        .unwrap();
+    // Another spelling, another column order, the same schema.
+    two.pool()
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "create table T (N integer default (1), ID BIGSERIAL, NAME TEXT not null);
+             alter table t add constraint t_pkey primary key (id);
+             create index T_NAME on t using btree (name);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(read(&one).await.diff(&read(&two).await), vec![]);
+    two.pool()
+        .get()
+        .await
+        .unwrap()
+        .batch_execute("ALTER TABLE t ALTER COLUMN n SET DEFAULT 2")
+        .await
+        .unwrap();
+    let differences = read(&one).await.diff(&read(&two).await);
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert_eq!(differences[0].name, "public.t.n");
+    assert_eq!(differences[0].from.as_deref(), Some("integer DEFAULT 1"));
+    assert_eq!(differences[0].to.as_deref(), Some("integer DEFAULT 2"));
+}

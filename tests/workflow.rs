@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use pg_migrate_testing::TestDb;
 
 mod common;
-use common::{LIMIT, Spawned, app, bounded, output};
+use common::{LIMIT, Spawned, app, bounded, output, stderr, stdout};
 
 fn ok(url: &str, args: &[&str]) -> String {
     let out = app(url, args);
@@ -376,4 +376,95 @@ fn blocking_test_db_serves_plain_tests() {
     assert_eq!(users, 0);
     let out = app(db.url(), &["migrate", "current"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n");
+}
+
+#[tokio::test]
+async fn check_compares_the_declared_schema_with_the_migrations() {
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
+    // ./schema is this repository's declared schema, equal to the head of sql/.
+    let in_sync = app(db.url(), &["migrate", "check"]);
+    assert_eq!(in_sync.status.code(), Some(0), "{}", stderr(&in_sync));
+    assert_eq!(stdout(&in_sync), "in sync at 2\n");
+
+    // Someone edited the declared schema without writing a migration.
+    let dir = std::env::temp_dir().join(format!("app-schema-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir("schema").unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    let specs = dir.join("02_swagger_specs.sql");
+    let text = std::fs::read_to_string(&specs).unwrap().replace(
+        "    jwt_token  TEXT,\n",
+        "    jwt_token  TEXT,\n    archived   BOOLEAN NOT NULL DEFAULT FALSE,\n",
+    );
+    std::fs::write(&specs, text).unwrap();
+    let schema = dir.to_str().unwrap();
+    let differs = app(db.url(), &["migrate", "check", "--schema", schema]);
+    assert_eq!(differs.status.code(), Some(6), "{}", stderr(&differs));
+    assert!(
+        stdout(&differs)
+            .contains("+ column public.swagger_specs.archived: boolean NOT NULL DEFAULT false"),
+        "{}",
+        stdout(&differs)
+    );
+    let json = app(
+        db.url(),
+        &["migrate", "check", "--schema", schema, "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["state"], "schema_differs");
+    assert_eq!(json["schema_differences"][0]["kind"], "column");
+    assert_eq!(
+        json["schema_differences"][0]["name"],
+        "public.swagger_specs.archived"
+    );
+
+    // A declared schema that does not load names its file and line.
+    std::fs::write(
+        dir.join("99_broken.sql"),
+        "SELECT 1;\nCREATE TABLE x (id nosuchtype);\n",
+    )
+    .unwrap();
+    let broken = app(db.url(), &["migrate", "check", "--schema", schema]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        stderr(&broken).contains("99_broken.sql:2:") && stderr(&broken).contains("nosuchtype"),
+        "{}",
+        stderr(&broken)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn drift_finds_what_was_changed_by_hand() {
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
+    let clean = app(db.url(), &["migrate", "drift"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    let client = db.pool().get().await.unwrap();
+    client
+        .batch_execute(
+            "ALTER TABLE users ADD COLUMN nickname text; \
+             ALTER TABLE chat_sessions ALTER COLUMN title SET DEFAULT 'Untitled'; \
+             DROP INDEX api_calls_user_id_created_at_idx;",
+        )
+        .await
+        .unwrap();
+    let drifted = app(db.url(), &["migrate", "drift"]);
+    assert_eq!(drifted.status.code(), Some(7), "{}", stderr(&drifted));
+    let text = stdout(&drifted);
+    assert!(text.starts_with("drift: 3 difference(s)"), "{text}");
+    assert!(
+        text.contains("+ column public.users.nickname: text"),
+        "{text}"
+    );
+    assert!(
+        text.contains("~ column public.chat_sessions.title"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- index public.api_calls_user_id_created_at_idx"),
+        "{text}"
+    );
 }

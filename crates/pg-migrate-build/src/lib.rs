@@ -148,6 +148,72 @@ impl Embed {
     }
 }
 
+/// Parses a declared schema (`schema/`: ordinary `CREATE` statements) so that a syntax error
+/// fails the build at file:line:column, as in the migrations; prints `cargo::` lines and
+/// `rerun-if-changed` for the directory. A missing directory is no error: a project may have
+/// none. Without the `lint` feature only the directory is watched.
+///
+/// # Panics
+///
+/// Outside a build script, where `CARGO_MANIFEST_DIR` is unset.
+pub fn check_schema(dir: impl AsRef<Path>) {
+    let root = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR: run from build.rs"),
+    );
+    for line in schema_lines(&root, dir.as_ref()) {
+        println!("{line}");
+    }
+}
+
+/// What [`check_schema`] prints.
+pub fn schema_lines(root: &Path, dir: &Path) -> Vec<String> {
+    let dir = root.join(dir);
+    let mut lines = vec![format!("cargo::rerun-if-changed={}", dir.display())];
+    if !dir.is_dir() {
+        return lines;
+    }
+    for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                lines.push(format!("cargo::error={}: {err}", dir.display()));
+                continue;
+            }
+        };
+        let name = entry.file_name().to_string_lossy();
+        if !entry.file_type().is_file() || !name.ends_with(".sql") || name.starts_with('.') {
+            continue;
+        }
+        let display = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(entry.path())
+            .display()
+            .to_string();
+        lines.push(format!(
+            "cargo::rerun-if-changed={}",
+            entry.path().display()
+        ));
+        match std::fs::read_to_string(entry.path()) {
+            Ok(sql) => {
+                let _ = &sql;
+                #[cfg(feature = "lint")]
+                for finding in lint::check(
+                    &display,
+                    sql.trim_start_matches('\u{feff}'),
+                    false,
+                    false,
+                    false,
+                ) {
+                    lines.push(format!("cargo::error={}", finding.message));
+                }
+            }
+            Err(err) => lines.push(format!("cargo::error={display}: cannot be read: {err}")),
+        }
+    }
+    lines
+}
+
 /// Scans with the PostgreSQL grammar's statement split when linting is on; the engine then
 /// sends each statement on its own, so that a failure names its line.
 fn scan_dir(root: &Path, dir: &Path, parse: bool) -> Result<Scan, Vec<Problem>> {

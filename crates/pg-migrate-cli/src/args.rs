@@ -195,15 +195,36 @@ pub enum MigrateCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
-    /// Exit 0 when the database is in sync with the binary.
+    /// Exit 0 when the database is in sync with the binary, and the declared schema with the
+    /// migrations.
     ///
-    /// Otherwise prints one line with the reason and exits 3 (pending migrations), 4 (an
-    /// applied file was edited) or 5 (the database has versions this binary does not know).
+    /// Otherwise prints the reason and exits 3 (pending migrations), 4 (an applied file was
+    /// edited), 5 (the database has versions this binary does not know) or 6 (the declared
+    /// schema in schema/ differs from what the migrations build: someone edited schema/
+    /// without a migration, or wrote a migration without updating schema/). The declared
+    /// schema is compared when its directory exists: both are built in scratch databases on
+    /// the same server (CREATEDB needed) and their catalogs compared.
+    ///
+    /// Examples:
+    ///   app migrate check || echo "schema out of sync"
+    ///   app migrate check --schema db/schema
+    #[command(verbatim_doc_comment)]
+    Check {
+        /// The declared schema (default: ./schema, else the one this binary was built from).
+        #[arg(long, value_name = "DIR")]
+        schema: Option<PathBuf>,
+    },
+    /// Exit 0 when the database holds what its recorded history builds; 7, with the
+    /// differences, when it was changed by hand.
+    ///
+    /// The applied versions are replayed in a scratch database on the same server and the two
+    /// catalogs compared: tables, columns, constraints, indexes, views, functions, triggers,
+    /// sequences, enums, domains, policies, extensions.
     ///
     /// Example:
-    ///   app migrate check || echo "schema out of sync"
+    ///   app migrate drift --format json
     #[command(verbatim_doc_comment)]
-    Check,
+    Drift,
     /// Record REV as applied without running any SQL, to baseline an existing database.
     ///
     /// Rows are added for every version up to REV and removed above it.

@@ -4,7 +4,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use pg_migrate::{Direction, Migrator, Options, Rev};
+use std::path::{Path, PathBuf};
+
+use pg_migrate::deadpool_postgres::Pool;
+use pg_migrate::{Difference, Direction, Migrator, Options, Rev, Scratch};
 
 use crate::Service;
 use crate::args::{MigrateCommand, Settings};
@@ -141,10 +144,21 @@ pub(crate) async fn run_migrate(
             print_report(&report, format);
             Ok(ExitCode::SUCCESS)
         }
+        MigrateCommand::Drift => {
+            let pool = connect(global, &service.role("migrate")).await?;
+            let differences = drift(global, &pool, &migrator).await?;
+            Ok(print_differences(
+                &differences,
+                "drift",
+                "the database holds what its history builds",
+                EXIT_DRIFT,
+                format,
+            ))
+        }
         MigrateCommand::Current
         | MigrateCommand::History { .. }
         | MigrateCommand::Show { .. }
-        | MigrateCommand::Check => {
+        | MigrateCommand::Check { .. } => {
             let pool = connect(global, &service.role("migrate")).await?;
             let client = pool.get().await.context("connecting to the database")?;
             let rows = migrator.history(&client).await?;
@@ -158,10 +172,115 @@ pub(crate) async fn run_migrate(
                     };
                     print_show(&status, m, format)
                 }
-                _ => Ok(check(&status, format)),
+                MigrateCommand::Check { schema } => {
+                    let declared = schema_dir(schema.as_deref(), service);
+                    let differences = match &declared {
+                        Some(dir) => Some((
+                            dir.as_path(),
+                            declared_differences(global, &pool, &migrator, dir).await?,
+                        )),
+                        None => None,
+                    };
+                    Ok(check(&status, differences, format))
+                }
+                _ => unreachable!("the outer match lists the commands"),
             }
         }
     }
+}
+
+/// The declared schema: `--schema`, else `./schema`, else the one the binary was built from.
+fn schema_dir(explicit: Option<&Path>, service: &Service) -> Option<PathBuf> {
+    if let Some(dir) = explicit {
+        return Some(dir.to_path_buf());
+    }
+    let local = Path::new("schema");
+    if local.is_dir() {
+        return Some(local.to_path_buf());
+    }
+    service.schema_dir.clone().filter(|dir| dir.is_dir())
+}
+
+/// Creates `count` scratch databases beside the target, runs `work` on them, and drops them
+/// whatever happened.
+async fn with_scratch<T>(
+    settings: &Settings,
+    pool: &Pool,
+    count: usize,
+    work: impl AsyncFnOnce(&[Scratch]) -> Result<T, pg_migrate::Error>,
+) -> anyhow::Result<T> {
+    let config = settings.database_url.parse()?;
+    let mut scratches = Vec::with_capacity(count);
+    let mut result = Ok(());
+    for _ in 0..count {
+        match Scratch::create(pool, &config).await {
+            Ok(scratch) => scratches.push(scratch),
+            Err(err) => {
+                result = Err(err);
+                break;
+            }
+        }
+    }
+    let outcome = match result {
+        Ok(()) => work(&scratches).await,
+        Err(err) => Err(err),
+    };
+    for scratch in scratches {
+        if let Err(err) = scratch.drop(pool).await {
+            tracing::warn!(error = %err, "dropping a scratch database");
+        }
+    }
+    Ok(outcome?)
+}
+
+/// What differs from the migrations' head to the declared schema in `dir`.
+async fn declared_differences(
+    settings: &Settings,
+    pool: &Pool,
+    migrator: &Migrator,
+    dir: &Path,
+) -> anyhow::Result<Vec<Difference>> {
+    let table = migrator.options().table.clone();
+    with_scratch(settings, pool, 2, async |scratch: &[Scratch]| {
+        scratch[0].replay(migrator.migrations(), &Rev::Head).await?;
+        scratch[1].load(dir).await?;
+        let head = scratch[0].catalog(&table).await?;
+        let declared = scratch[1].catalog(&table).await?;
+        Ok(head.diff(&declared))
+    })
+    .await
+    .with_context(|| format!("comparing {} with the migrations", dir.display()))
+}
+
+/// What differs from a replay of the database's applied versions to the database itself.
+async fn drift(
+    settings: &Settings,
+    pool: &Pool,
+    migrator: &Migrator,
+) -> anyhow::Result<Vec<Difference>> {
+    let client = pool.get().await.context("connecting to the database")?;
+    let history = migrator.history(&client).await?;
+    let status = migrator.status(&history);
+    status.verify_checksums()?;
+    let unknown = status.versions(pg_migrate::State::Unknown);
+    if !unknown.is_empty() {
+        return Err(pg_migrate::Error::Unknown { versions: unknown }.into());
+    }
+    let applied: Vec<_> = status
+        .entries
+        .iter()
+        .filter(|e| e.state.is_applied())
+        .filter_map(|e| e.migration.cloned())
+        .collect();
+    let table = migrator.options().table.clone();
+    let live = pg_migrate::Catalog::read(&client, &pg_migrate::history_tables(&table)).await?;
+    drop(client);
+    with_scratch(settings, pool, 1, async |scratch: &[Scratch]| {
+        scratch[0].replay(&applied, &Rev::Head).await?;
+        Ok(scratch[0].catalog(&table).await?.diff(&live))
+    })
+    .await
+    .context("replaying the applied migrations")
 }
 
 /// Resolves on SIGTERM or SIGINT during a migration: the engine rolls the migration in progress back and

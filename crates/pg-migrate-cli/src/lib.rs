@@ -52,7 +52,7 @@ use pg_migrate::{EmbeddedMigration, Migration, Migrator, Report, Rev, State, Ste
 
 pub use args::{DatabaseUrl, Format, MigrateCommand, Settings};
 pub use command::{connect, interrupt};
-pub use output::{Committed, EXIT_DIVERGENT, EXIT_PENDING, EXIT_UNKNOWN};
+pub use output::{Committed, EXIT_DIVERGENT, EXIT_DRIFT, EXIT_PENDING, EXIT_SCHEMA, EXIT_UNKNOWN};
 pub use signal::termination;
 
 /// A service's schema, as its binary embeds it.
@@ -61,6 +61,7 @@ pub struct Service {
     name: String,
     migrations: &'static [EmbeddedMigration],
     source_dir: Option<PathBuf>,
+    schema_dir: Option<PathBuf>,
 }
 
 impl Service {
@@ -71,7 +72,16 @@ impl Service {
             name: name.into(),
             migrations,
             source_dir: None,
+            schema_dir: None,
         }
+    }
+
+    /// The declared schema `migrate check` compares with the migrations when neither
+    /// `--schema` nor `./schema` exists, usually `concat!(env!("CARGO_MANIFEST_DIR"),
+    /// "/schema")`.
+    pub fn schema_dir(mut self, dir: impl Into<PathBuf>) -> Service {
+        self.schema_dir = Some(dir.into());
+        self
     }
 
     /// Where `migrate create` writes when neither `--dir` nor `./sql` exists, usually

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use pg_migrate::{Direction, Migration, Migrator, Report, Rev, State, Status, Step};
+use pg_migrate::{Difference, Direction, Migration, Migrator, Report, Rev, State, Status, Step};
 use serde_json::json;
 
 use crate::args::Format;
@@ -13,6 +13,10 @@ pub const EXIT_PENDING: u8 = 3;
 pub const EXIT_DIVERGENT: u8 = 4;
 /// Exit code of `check` when the database has unknown versions.
 pub const EXIT_UNKNOWN: u8 = 5;
+/// Exit code of `check` when the declared schema differs from what the migrations build.
+pub const EXIT_SCHEMA: u8 = 6;
+/// Exit code of `drift` when the database differs from what its history builds.
+pub const EXIT_DRIFT: u8 = 7;
 
 /// Writes a line of results to stdout. When the reader has gone (`app migrate history | head
 /// -1`), the process ends quietly with success, as ripgrep does, instead of panicking.
@@ -279,7 +283,11 @@ pub(crate) fn print_show(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn check(status: &Status<'_>, format: Format) -> ExitCode {
+pub(crate) fn check(
+    status: &Status<'_>,
+    declared: Option<(&std::path::Path, Vec<Difference>)>,
+    format: Format,
+) -> ExitCode {
     let divergent = status.versions(State::Divergent);
     let unknown = status.versions(State::Unknown);
     let pending = status.versions(State::Pending);
@@ -314,6 +322,18 @@ pub(crate) fn check(status: &Status<'_>, format: Format) -> ExitCode {
             "pending",
             format!("migrations are pending: {}", list(&pending)),
         )
+    } else if let Some((dir, differences)) = declared.as_ref().filter(|(_, d)| !d.is_empty()) {
+        (
+            EXIT_SCHEMA,
+            "schema_differs",
+            format!(
+                "{} differs from what the migrations build ({} difference(s); from: the migrations' head, to: {}); write a migration, or update {}",
+                dir.display(),
+                differences.len(),
+                dir.display(),
+                dir.display()
+            ),
+        )
     } else {
         (
             0,
@@ -332,11 +352,51 @@ pub(crate) fn check(status: &Status<'_>, format: Format) -> ExitCode {
                 "pending": pending,
                 "divergent": divergent,
                 "unknown": unknown,
+                "schema": declared.as_ref().map(|(dir, _)| dir.display().to_string()),
+                "schema_differences": declared.as_ref().map(|(_, d)| d),
             })
         ),
-        Format::Text => out!("{reason}"),
+        Format::Text => {
+            out!("{reason}");
+            if code == EXIT_SCHEMA {
+                for difference in declared.iter().flat_map(|(_, d)| d) {
+                    out!("{difference}");
+                }
+            }
+        }
     }
     ExitCode::from(code)
+}
+
+/// Prints catalog differences; `code` when there are any, else success.
+pub(crate) fn print_differences(
+    differences: &[Difference],
+    what: &str,
+    in_sync: &str,
+    code: u8,
+    format: Format,
+) -> ExitCode {
+    match format {
+        Format::Json => out!(
+            "{}",
+            json!({ "state": if differences.is_empty() { "in_sync" } else { what }, "differences": differences })
+        ),
+        Format::Text if differences.is_empty() => out!("{in_sync}"),
+        Format::Text => {
+            out!(
+                "{what}: {} difference(s) (from: the replay, to: the database)",
+                differences.len()
+            );
+            for difference in differences {
+                out!("{difference}");
+            }
+        }
+    }
+    if differences.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(code)
+    }
 }
 
 /// `error: …` on stderr; with `--format json`, also one JSON document on stdout.

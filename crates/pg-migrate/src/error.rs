@@ -140,6 +140,18 @@ pub enum Error {
         /// The history table.
         table: String,
     },
+    /// A declared schema's file failed to load into a scratch database.
+    #[error("loading the declared schema: {failure}")]
+    SchemaFailed {
+        /// Where and why.
+        failure: SqlFailure,
+    },
+    /// A scratch database could not be set up or filled.
+    #[error("scratch database: {reason}")]
+    Scratch {
+        /// Why.
+        reason: String,
+    },
     /// The history table holds a row that cannot be read.
     #[error("the history table holds an unreadable row for version {version}: {reason}")]
     CorruptHistory {

@@ -25,6 +25,8 @@ pub mod grammar;
 pub mod source;
 
 #[cfg(feature = "runtime")]
+mod catalog;
+#[cfg(feature = "runtime")]
 mod config;
 #[cfg(feature = "runtime")]
 mod direction;
@@ -47,6 +49,8 @@ mod recovery;
 #[cfg(feature = "runtime")]
 mod rev;
 #[cfg(feature = "runtime")]
+mod scratch;
+#[cfg(feature = "runtime")]
 mod script;
 #[cfg(feature = "runtime")]
 mod tls;
@@ -68,6 +72,7 @@ pub mod __private {
 
 #[cfg(feature = "runtime")]
 pub use {
+    catalog::{Catalog, Difference, Kind},
     config::{DEFAULT_DATABASE_URL, DatabaseConfig, InvalidDatabaseUrl, parse_duration},
     direction::Direction,
     error::{Error, SqlFailure, error_chain, pool_error_text},
@@ -78,6 +83,7 @@ pub use {
     plan::{AppliedRow, Entry, State, Status},
     pool::{PoolSetupError, is_permanent, pool, wait_for},
     rev::{Rev, RevError},
+    scratch::{Scratch, history_tables},
     tls::{SslMode, TlsError, TlsSettings},
 };
 

@@ -1,0 +1,345 @@
+//! A schema as PostgreSQL's catalog describes it, and the differences between two of them: what
+//! `check` (declared schema against migrations) and `drift` (a live database against its
+//! recorded history) compare.
+//!
+//! Every object is read back through the server's own deparsers (`format_type`,
+//! `pg_get_constraintdef`, `pg_get_indexdef`, `pg_get_viewdef`, `pg_get_functiondef`,
+//! `pg_get_triggerdef`), so two schemas built by different SQL compare equal when the server
+//! holds the same thing. Column order is not compared (a migration can only append columns),
+//! nor are objects that extensions own, nor the history tables.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use tokio_postgres::Client;
+use tokio_postgres::types::Type;
+
+use super::error::Error;
+
+/// What kind of object a catalog entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// `CREATE EXTENSION`.
+    Extension,
+    /// `CREATE SCHEMA`.
+    Schema,
+    /// An enum type, with its labels in order.
+    Enum,
+    /// A domain, with its base type.
+    Domain,
+    /// A sequence not owned by a column.
+    Sequence,
+    /// A table (its kind: plain or partitioned).
+    Table,
+    /// A column: type, nullability, default, identity, generation.
+    Column,
+    /// A constraint: primary key, unique, foreign key, check, exclusion.
+    Constraint,
+    /// An index that backs no constraint.
+    Index,
+    /// A view or materialized view.
+    View,
+    /// A function or procedure.
+    Function,
+    /// A trigger.
+    Trigger,
+    /// A row-level security policy.
+    Policy,
+}
+
+impl Kind {
+    /// The word printed before the object's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Extension => "extension",
+            Kind::Schema => "schema",
+            Kind::Enum => "enum",
+            Kind::Domain => "domain",
+            Kind::Sequence => "sequence",
+            Kind::Table => "table",
+            Kind::Column => "column",
+            Kind::Constraint => "constraint",
+            Kind::Index => "index",
+            Kind::View => "view",
+            Kind::Function => "function",
+            Kind::Trigger => "trigger",
+            Kind::Policy => "policy",
+        }
+    }
+}
+
+/// Every object of a database's schema, by kind and qualified name, with its definition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Catalog {
+    objects: BTreeMap<(Kind, String), String>,
+}
+
+/// One object that differs between two catalogs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// The object's kind.
+    pub kind: Kind,
+    /// Its qualified name (`schema.table.column` for a column).
+    pub name: String,
+    /// Its definition on the `from` side, `None` when it exists only on the `to` side.
+    pub from: Option<String>,
+    /// Its definition on the `to` side, `None` when it exists only on the `from` side.
+    pub to: Option<String>,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = self.kind.as_str();
+        match (&self.from, &self.to) {
+            (None, Some(to)) => write!(f, "+ {kind} {}: {to}", self.name),
+            (Some(from), None) => write!(f, "- {kind} {}: {from}", self.name),
+            (Some(from), Some(to)) => write!(
+                f,
+                "~ {kind} {}\n    from: {from}\n    to:   {to}",
+                self.name
+            ),
+            (None, None) => write!(f, "? {kind} {}", self.name),
+        }
+    }
+}
+
+/// The objects of extensions, the system schemas and the history tables are left out.
+const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
+     AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'";
+
+/// Not owned by an extension.
+fn not_in_extension(oid: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = {oid} AND e.deptype = 'e')")
+}
+
+impl Catalog {
+    /// Reads the schema of the database `client` is connected to, leaving out the history
+    /// tables named in `exclude` (unqualified names).
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub async fn read(client: &Client, exclude: &[String]) -> Result<Catalog, Error> {
+        let ext_class = not_in_extension("c.oid");
+        let queries: Vec<(Kind, String)> = vec![
+            (
+                Kind::Extension,
+                "SELECT extname, '' FROM pg_extension WHERE extname <> 'plpgsql'".into(),
+            ),
+            (
+                Kind::Schema,
+                format!(
+                    "SELECT n.nspname, '' FROM pg_namespace n WHERE {USER_SCHEMAS} AND n.nspname <> 'public' AND {}",
+                    not_in_extension("n.oid")
+                ),
+            ),
+            (
+                Kind::Enum,
+                format!(
+                    "SELECT format('%I.%I', n.nspname, t.typname), \
+                            string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) \
+                     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                     JOIN pg_enum e ON e.enumtypid = t.oid \
+                     WHERE {USER_SCHEMAS} AND {} GROUP BY 1",
+                    not_in_extension("t.oid")
+                ),
+            ),
+            (
+                Kind::Domain,
+                format!(
+                    "SELECT format('%I.%I', n.nspname, t.typname), \
+                            format_type(t.typbasetype, t.typtypmod) \
+                            || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END \
+                            || coalesce(' DEFAULT ' || t.typdefault, '') \
+                            || coalesce((SELECT ' ' || string_agg(pg_get_constraintdef(c.oid), ' ' ORDER BY c.conname) \
+                                         FROM pg_constraint c WHERE c.contypid = t.oid), '') \
+                     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                     WHERE t.typtype = 'd' AND {USER_SCHEMAS} AND {}",
+                    not_in_extension("t.oid")
+                ),
+            ),
+            (
+                Kind::Sequence,
+                format!(
+                    "SELECT format('%I.%I', n.nspname, c.relname), \
+                            format('%s start %s increment %s min %s max %s cache %s%s', \
+                                   format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
+                                   s.seqmin, s.seqmax, s.seqcache, \
+                                   CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) \
+                     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE {USER_SCHEMAS} AND {ext_class} \
+                       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid \
+                                       AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0)"
+                ),
+            ),
+            (
+                Kind::Table,
+                format!(
+                    "SELECT format('%I.%I', n.nspname, c.relname), \
+                            CASE c.relkind WHEN 'p' THEN 'partitioned by ' || pg_get_partkeydef(c.oid) \
+                                           ELSE 'table' END \
+                            || CASE WHEN c.relpersistence = 'u' THEN ' unlogged' ELSE '' END \
+                            || CASE WHEN c.relrowsecurity THEN ' row level security' ELSE '' END \
+                            || coalesce(' partition of ' || (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) \
+                                        || ' ' || pg_get_expr(c.relpartbound, c.oid), '') \
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {ext_class} \
+                       AND NOT (c.relname = ANY($1))"
+                ),
+            ),
+            (
+                Kind::Column,
+                format!(
+                    "SELECT format('%I.%I.%I', n.nspname, c.relname, a.attname), \
+                            format_type(a.atttypid, a.atttypmod) \
+                            || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END \
+                            || CASE a.attidentity WHEN 'a' THEN ' GENERATED ALWAYS AS IDENTITY' \
+                                                  WHEN 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY' ELSE '' END \
+                            || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_get_expr(d.adbin, d.adrelid) || ') STORED' \
+                                    ELSE coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') END \
+                            || CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 \
+                                    THEN ' COLLATE ' || (SELECT quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) ELSE '' END \
+                     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     JOIN pg_type t ON t.oid = a.atttypid \
+                     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                     WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+                       AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1))"
+                ),
+            ),
+            (
+                Kind::Constraint,
+                format!(
+                    "SELECT format('%I.%I.%I', n.nspname, c.relname, con.conname), \
+                            pg_get_constraintdef(con.oid) \
+                     FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1))"
+                ),
+            ),
+            (
+                Kind::Index,
+                format!(
+                    "SELECT format('%I.%I', n.nspname, ic.relname), pg_get_indexdef(i.indexrelid) \
+                            || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END \
+                     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+                     JOIN pg_class c ON c.oid = i.indrelid \
+                     JOIN pg_namespace n ON n.oid = ic.relnamespace \
+                     WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+                       AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid \
+                                       AND con.contype IN ('p', 'u', 'x'))"
+                ),
+            ),
+            (
+                Kind::View,
+                format!(
+                    "SELECT format('%I.%I', n.nspname, c.relname), \
+                            CASE c.relkind WHEN 'm' THEN 'materialized ' ELSE '' END || pg_get_viewdef(c.oid, true) \
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMAS} AND {ext_class}"
+                ),
+            ),
+            (
+                Kind::Function,
+                format!(
+                    "SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), \
+                            pg_get_functiondef(p.oid) \
+                     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                     WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND {}",
+                    not_in_extension("p.oid")
+                ),
+            ),
+            (
+                Kind::Trigger,
+                format!(
+                    "SELECT format('%I.%I.%I', n.nspname, c.relname, t.tgname), pg_get_triggerdef(t.oid) \
+                     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE NOT t.tgisinternal AND {USER_SCHEMAS} AND {ext_class}"
+                ),
+            ),
+            (
+                Kind::Policy,
+                "SELECT format('%I.%I.%I', schemaname, tablename, policyname), \
+                        format('%s for %s to %s using (%s) with check (%s)', permissive, cmd, \
+                               array_to_string(roles, ','), qual, with_check) \
+                 FROM pg_policies"
+                    .into(),
+            ),
+        ];
+        let reads = queries.iter().map(|(kind, sql)| async move {
+            let rows = if sql.contains("$1") {
+                client
+                    .query_typed(sql, &[(&exclude, Type::TEXT_ARRAY)])
+                    .await
+            } else {
+                client.query_typed(sql, &[]).await
+            };
+            rows.map(|rows| (*kind, rows))
+        });
+        let mut catalog = Catalog::default();
+        for result in futures_util::future::join_all(reads).await {
+            let (kind, rows) = result.map_err(Error::db("reading the catalog"))?;
+            for row in rows {
+                let name: String = row.get(0);
+                let definition: Option<String> = row.get(1);
+                catalog
+                    .objects
+                    .insert((kind, name), normalise(&definition.unwrap_or_default()));
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Whether the catalog holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// How many objects it holds.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// What differs from `self` to `to`, by kind then name.
+    pub fn diff(&self, to: &Catalog) -> Vec<Difference> {
+        let mut differences = Vec::new();
+        for ((kind, name), from) in &self.objects {
+            match to.objects.get(&(*kind, name.clone())) {
+                None => differences.push(Difference {
+                    kind: *kind,
+                    name: name.clone(),
+                    from: Some(from.clone()),
+                    to: None,
+                }),
+                Some(other) if other != from => differences.push(Difference {
+                    kind: *kind,
+                    name: name.clone(),
+                    from: Some(from.clone()),
+                    to: Some(other.clone()),
+                }),
+                Some(_) => {}
+            }
+        }
+        for ((kind, name), definition) in &to.objects {
+            if !self.objects.contains_key(&(*kind, name.clone())) {
+                differences.push(Difference {
+                    kind: *kind,
+                    name: name.clone(),
+                    from: None,
+                    to: Some(definition.clone()),
+                });
+            }
+        }
+        differences.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        differences
+    }
+}
+
+/// One line, single spaces: deparsed bodies differ only in layout otherwise.
+fn normalise(definition: &str) -> String {
+    definition.split_whitespace().collect::<Vec<_>>().join(" ")
+}
