@@ -468,3 +468,65 @@ async fn drift_finds_what_was_changed_by_hand() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn diff_lists_what_differs_between_any_two_schemas() {
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
+    let between = app(
+        db.url(),
+        &[
+            "migrate",
+            "diff",
+            "--from",
+            "migrations@1",
+            "--to",
+            "migrations",
+        ],
+    );
+    assert_eq!(between.status.code(), Some(0), "{}", stderr(&between));
+    let text = stdout(&between);
+    assert!(
+        text.starts_with("differs: 14 difference(s) (from: migrations@1, to: migrations@head)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("+ column public.swagger_specs.jwt_token: text"),
+        "{text}"
+    );
+    assert!(text.contains("- table public.api_tokens: table"), "{text}");
+    // The declared schema is the migrations' head.
+    let same = app(
+        db.url(),
+        &["migrate", "diff", "--from", "migrations", "--to", "schema"],
+    );
+    assert_eq!(stdout(&same), "no differences\n", "{}", stderr(&same));
+    // A database read in place; its password is never printed.
+    let with_password = db.url().replacen("postgres@", "postgres:hunter2@", 1);
+    let live = app(
+        db.url(),
+        &[
+            "migrate",
+            "diff",
+            "--from",
+            "migrations",
+            "--to",
+            &with_password,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(live.status.code(), Some(0), "{}", stderr(&live));
+    assert!(!stdout(&live).contains("hunter2") && !stderr(&live).contains("hunter2"));
+    let json: serde_json::Value = serde_json::from_slice(&live.stdout).unwrap();
+    assert_eq!(json["state"], "in_sync");
+    let bad = app(
+        db.url(),
+        &["migrate", "diff", "--from", "migrations", "--to", "nowhere"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("`nowhere` is neither a database URL"),
+        "{}",
+        stderr(&bad)
+    );
+}

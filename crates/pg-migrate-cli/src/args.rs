@@ -214,6 +214,26 @@ pub enum MigrateCommand {
         #[arg(long, value_name = "DIR")]
         schema: Option<PathBuf>,
     },
+    /// Print what differs from one schema to another; nothing is written to either.
+    ///
+    /// Each SRC is a database URL (read in place), a directory or file of SQL (loaded into a
+    /// scratch database), `migrations` (the embedded set replayed to head) or
+    /// `migrations@REV`. Objects are listed as added (+), removed (-) or changed (~). The SQL
+    /// that turns one into the other is not generated yet.
+    ///
+    /// Examples:
+    ///   app migrate diff --from migrations --to schema
+    ///   app migrate diff --from migrations@1 --to migrations --format json
+    ///   app migrate diff --from "$STAGING_URL" --to migrations
+    #[command(verbatim_doc_comment)]
+    Diff {
+        /// The schema to start from.
+        #[arg(long, value_name = "SRC")]
+        from: String,
+        /// The schema to reach.
+        #[arg(long, value_name = "SRC")]
+        to: String,
+    },
     /// Exit 0 when the database holds what its recorded history builds; 7, with the
     /// differences, when it was changed by hand.
     ///

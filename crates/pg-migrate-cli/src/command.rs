@@ -150,8 +150,28 @@ pub(crate) async fn run_migrate(
             Ok(print_differences(
                 &differences,
                 "drift",
+                ("the replay of its history", "the database"),
                 "the database holds what its history builds",
                 EXIT_DRIFT,
+                format,
+            ))
+        }
+        MigrateCommand::Diff { from, to } => {
+            let pool = connect(global, &service.role("migrate")).await?;
+            let (from, to) = (Source::parse(&from)?, Source::parse(&to)?);
+            let table = migrator.options().table.clone();
+            let differences = with_scratch(global, &pool, 2, async |scratch: &[Scratch]| {
+                let from_catalog = from.catalog(&scratch[0], &migrator, &table).await?;
+                let to_catalog = to.catalog(&scratch[1], &migrator, &table).await?;
+                Ok(from_catalog.diff(&to_catalog))
+            })
+            .await?;
+            Ok(print_differences(
+                &differences,
+                "differs",
+                (&from.to_string(), &to.to_string()),
+                "no differences",
+                0,
                 format,
             ))
         }
@@ -185,6 +205,75 @@ pub(crate) async fn run_migrate(
                 }
                 _ => unreachable!("the outer match lists the commands"),
             }
+        }
+    }
+}
+
+/// A schema to compare: a database, SQL files, or the migrations replayed.
+enum Source {
+    /// A live database, read where it is (nothing is written to it).
+    Database(pg_migrate::DatabaseConfig),
+    /// A directory or file of SQL, loaded into a scratch database.
+    Files(PathBuf),
+    /// The embedded migrations replayed to a revision in a scratch database.
+    Migrations(Rev),
+}
+
+impl Source {
+    fn parse(text: &str) -> anyhow::Result<Source> {
+        if text.contains("://") {
+            return Ok(Source::Database(text.parse()?));
+        }
+        if text == "migrations" {
+            return Ok(Source::Migrations(Rev::Head));
+        }
+        if let Some(rev) = text.strip_prefix("migrations@") {
+            return Ok(Source::Migrations(parse_rev(rev)?));
+        }
+        let path = PathBuf::from(text);
+        if !path.exists() {
+            bail!(
+                "`{text}` is neither a database URL, `migrations`, `migrations@REV`, nor an existing file or directory"
+            );
+        }
+        Ok(Source::Files(path))
+    }
+
+    /// Its catalog; `scratch` is the database to build it in when it must be built.
+    async fn catalog(
+        &self,
+        scratch: &Scratch,
+        migrator: &Migrator,
+        table: &str,
+    ) -> Result<pg_migrate::Catalog, pg_migrate::Error> {
+        match self {
+            Source::Database(config) => {
+                let pool =
+                    pg_migrate::pool(config, 1).map_err(|err| pg_migrate::Error::Scratch {
+                        reason: err.to_string(),
+                    })?;
+                let client = pool.get().await.map_err(pg_migrate::Error::Pool)?;
+                pg_migrate::Catalog::read(&client, &pg_migrate::history_tables(table)).await
+            }
+            Source::Files(path) => {
+                scratch.load(path).await?;
+                scratch.catalog(table).await
+            }
+            Source::Migrations(rev) => {
+                scratch.replay(migrator.migrations(), rev).await?;
+                scratch.catalog(table).await
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The config's Display: never the password.
+            Source::Database(config) => write!(f, "{config}"),
+            Source::Files(path) => write!(f, "{}", path.display()),
+            Source::Migrations(rev) => write!(f, "migrations@{rev}"),
         }
     }
 }

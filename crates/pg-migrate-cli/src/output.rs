@@ -372,6 +372,7 @@ pub(crate) fn check(
 pub(crate) fn print_differences(
     differences: &[Difference],
     what: &str,
+    sides: (&str, &str),
     in_sync: &str,
     code: u8,
     format: Format,
@@ -379,13 +380,20 @@ pub(crate) fn print_differences(
     match format {
         Format::Json => out!(
             "{}",
-            json!({ "state": if differences.is_empty() { "in_sync" } else { what }, "differences": differences })
+            json!({
+                "state": if differences.is_empty() { "in_sync" } else { what },
+                "from": sides.0,
+                "to": sides.1,
+                "differences": differences,
+            })
         ),
         Format::Text if differences.is_empty() => out!("{in_sync}"),
         Format::Text => {
             out!(
-                "{what}: {} difference(s) (from: the replay, to: the database)",
-                differences.len()
+                "{what}: {} difference(s) (from: {}, to: {})",
+                differences.len(),
+                sides.0,
+                sides.1
             );
             for difference in differences {
                 out!("{difference}");
