@@ -214,12 +214,14 @@ pub enum MigrateCommand {
         #[arg(long, value_name = "DIR")]
         schema: Option<PathBuf>,
     },
-    /// Print what differs from one schema to another; nothing is written to either.
+    /// Print the SQL that turns one schema into another; nothing is written to either.
     ///
     /// Each SRC is a database URL (read in place), a directory or file of SQL (loaded into a
     /// scratch database), `migrations` (the embedded set replayed to head) or
-    /// `migrations@REV`. Objects are listed as added (+), removed (-) or changed (~). The SQL
-    /// that turns one into the other is not generated yet.
+    /// `migrations@REV`. New indexes on existing tables are built CONCURRENTLY, foreign keys
+    /// and checks added NOT VALID then validated; statements that delete data carry a
+    /// `-- hazard:` comment; what cannot be generated yet is a `-- unsupported:` comment.
+    /// `--format json` gives each statement with its hazard, and the differences.
     ///
     /// Examples:
     ///   app migrate diff --from migrations --to schema

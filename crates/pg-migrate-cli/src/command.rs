@@ -160,20 +160,30 @@ pub(crate) async fn run_migrate(
             let pool = connect(global, &service.role("migrate")).await?;
             let (from, to) = (Source::parse(&from)?, Source::parse(&to)?);
             let table = migrator.options().table.clone();
-            let differences = with_scratch(global, &pool, 2, async |scratch: &[Scratch]| {
-                let from_catalog = from.catalog(&scratch[0], &migrator, &table).await?;
-                let to_catalog = to.catalog(&scratch[1], &migrator, &table).await?;
-                Ok(from_catalog.diff(&to_catalog))
-            })
-            .await?;
-            Ok(print_differences(
-                &differences,
-                "differs",
+            // Scratch databases only for the sides that must be built.
+            let needed = [&from, &to].iter().filter(|s| s.needs_scratch()).count();
+            let (from_catalog, to_catalog) =
+                with_scratch(global, &pool, needed, async |scratch: &[Scratch]| {
+                    let mut scratch = scratch.iter();
+                    let mut next = |source: &Source| {
+                        if source.needs_scratch() {
+                            scratch.next()
+                        } else {
+                            None
+                        }
+                    };
+                    let a = from.catalog(next(&from), &migrator, &table).await?;
+                    let b = to.catalog(next(&to), &migrator, &table).await?;
+                    Ok((a, b))
+                })
+                .await?;
+            print_plan(
+                &from_catalog.plan(&to_catalog),
+                &from_catalog.diff(&to_catalog),
                 (&from.to_string(), &to.to_string()),
-                "no differences",
-                0,
                 format,
-            ))
+            );
+            Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Current
         | MigrateCommand::History { .. }
@@ -239,13 +249,23 @@ impl Source {
         Ok(Source::Files(path))
     }
 
+    /// Whether it is built in a scratch database rather than read in place.
+    fn needs_scratch(&self) -> bool {
+        !matches!(self, Source::Database(_))
+    }
+
     /// Its catalog; `scratch` is the database to build it in when it must be built.
     async fn catalog(
         &self,
-        scratch: &Scratch,
+        scratch: Option<&Scratch>,
         migrator: &Migrator,
         table: &str,
     ) -> Result<pg_migrate::Catalog, pg_migrate::Error> {
+        let scratch = || {
+            scratch.ok_or_else(|| pg_migrate::Error::Scratch {
+                reason: "no scratch database for this side".into(),
+            })
+        };
         match self {
             Source::Database(config) => {
                 let pool =
@@ -256,12 +276,12 @@ impl Source {
                 pg_migrate::Catalog::read(&client, &pg_migrate::history_tables(table)).await
             }
             Source::Files(path) => {
-                scratch.load(path).await?;
-                scratch.catalog(table).await
+                scratch()?.load(path).await?;
+                scratch()?.catalog(table).await
             }
             Source::Migrations(rev) => {
-                scratch.replay(migrator.migrations(), rev).await?;
-                scratch.catalog(table).await
+                scratch()?.replay(migrator.migrations(), rev).await?;
+                scratch()?.catalog(table).await
             }
         }
     }

@@ -368,6 +368,29 @@ pub(crate) fn check(
     ExitCode::from(code)
 }
 
+/// Prints the SQL that turns one schema into another (hazards as comments), or, in JSON, each
+/// statement with its hazard and the differences it answers.
+pub(crate) fn print_plan(
+    changes: &[pg_migrate::Change],
+    differences: &[Difference],
+    sides: (&str, &str),
+    format: Format,
+) {
+    match format {
+        Format::Json => out!(
+            "{}",
+            json!({ "from": sides.0, "to": sides.1, "changes": changes, "differences": differences })
+        ),
+        Format::Text if changes.is_empty() => {
+            out!("-- no differences from {} to {}", sides.0, sides.1)
+        }
+        Format::Text => {
+            out!("-- from {} to {}", sides.0, sides.1);
+            out!("{}", pg_migrate::render_changes(changes).trim_end());
+        }
+    }
+}
+
 /// Prints catalog differences; `code` when there are any, else success.
 pub(crate) fn print_differences(
     differences: &[Difference],

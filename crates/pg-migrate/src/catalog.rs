@@ -73,7 +73,9 @@ impl Kind {
 /// Every object of a database's schema, by kind and qualified name, with its definition.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Catalog {
-    objects: BTreeMap<(Kind, String), String>,
+    /// The definition as the server deparsed it (to write it back), and with its whitespace
+    /// collapsed (to compare it: layout is no difference).
+    objects: BTreeMap<(Kind, String), (String, String)>,
 }
 
 /// One object that differs between two catalogs.
@@ -285,13 +287,26 @@ impl Catalog {
             let (kind, rows) = result.map_err(Error::db("reading the catalog"))?;
             for row in rows {
                 let name: String = row.get(0);
-                let definition: Option<String> = row.get(1);
-                catalog
-                    .objects
-                    .insert((kind, name), normalise(&definition.unwrap_or_default()));
+                let definition: String = row.get::<_, Option<String>>(1).unwrap_or_default();
+                let compared = normalise(&definition);
+                catalog.objects.insert((kind, name), (definition, compared));
             }
         }
         Ok(catalog)
+    }
+
+    /// Every object: kind, qualified name, definition.
+    pub fn objects(&self) -> impl Iterator<Item = (Kind, &str, &str)> {
+        self.objects
+            .iter()
+            .map(|((kind, name), (def, _))| (*kind, name.as_str(), def.as_str()))
+    }
+
+    /// The definition of one object.
+    pub fn get(&self, kind: Kind, name: &str) -> Option<&str> {
+        self.objects
+            .get(&(kind, name.to_string()))
+            .map(|(def, _)| def.as_str())
     }
 
     /// Whether the catalog holds nothing.
@@ -307,7 +322,7 @@ impl Catalog {
     /// What differs from `self` to `to`, by kind then name.
     pub fn diff(&self, to: &Catalog) -> Vec<Difference> {
         let mut differences = Vec::new();
-        for ((kind, name), from) in &self.objects {
+        for ((kind, name), (from, compared)) in &self.objects {
             match to.objects.get(&(*kind, name.clone())) {
                 None => differences.push(Difference {
                     kind: *kind,
@@ -315,16 +330,18 @@ impl Catalog {
                     from: Some(from.clone()),
                     to: None,
                 }),
-                Some(other) if other != from => differences.push(Difference {
-                    kind: *kind,
-                    name: name.clone(),
-                    from: Some(from.clone()),
-                    to: Some(other.clone()),
-                }),
+                Some((other, other_compared)) if other_compared != compared => {
+                    differences.push(Difference {
+                        kind: *kind,
+                        name: name.clone(),
+                        from: Some(from.clone()),
+                        to: Some(other.clone()),
+                    })
+                }
                 Some(_) => {}
             }
         }
-        for ((kind, name), definition) in &to.objects {
+        for ((kind, name), (definition, _)) in &to.objects {
             if !self.objects.contains_key(&(*kind, name.clone())) {
                 differences.push(Difference {
                     kind: *kind,

@@ -29,6 +29,8 @@ mod catalog;
 #[cfg(feature = "runtime")]
 mod config;
 #[cfg(feature = "runtime")]
+mod ddl;
+#[cfg(feature = "runtime")]
 mod direction;
 #[cfg(feature = "runtime")]
 mod error;
@@ -74,6 +76,7 @@ pub mod __private {
 pub use {
     catalog::{Catalog, Difference, Kind},
     config::{DEFAULT_DATABASE_URL, DatabaseConfig, InvalidDatabaseUrl, parse_duration},
+    ddl::{Change, render_changes},
     direction::Direction,
     error::{Error, SqlFailure, error_chain, pool_error_text},
     history::{DEFAULT_TABLE, History, Unfinished},

@@ -1,0 +1,154 @@
+//! The schema planner: the SQL `migrate diff` writes turns one database into the other, which
+//! a second read of both catalogs confirms.
+
+use pg_migrate::{Catalog, Change};
+use pg_migrate_testing::TestDb;
+
+mod common;
+use common::bounded;
+
+async fn catalog(db: &TestDb) -> Catalog {
+    let client = db.pool().get().await.unwrap();
+    Catalog::read(&client, &[]).await.unwrap()
+}
+
+async fn run(db: &TestDb, sql: &str) {
+    db.pool()
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(sql)
+        .await
+        .unwrap();
+}
+
+/// Plans `from` → `to`, applies the plan to `from` statement by statement (as psql does, so
+/// that CONCURRENTLY runs outside a transaction), and returns the plan.
+async fn converge(from: &TestDb, to: &TestDb) -> Vec<Change> {
+    let plan = catalog(from).await.plan(&catalog(to).await);
+    let client = from.pool().get().await.unwrap();
+    for change in &plan {
+        bounded(&change.sql, client.batch_execute(&change.sql))
+            .await
+            .unwrap_or_else(|err| panic!("{}: {err:?}", change.sql));
+    }
+    let left = catalog(from).await.diff(&catalog(to).await);
+    assert!(
+        left.is_empty(),
+        "left after the plan: {left:#?}\nplan: {plan:#?}"
+    );
+    plan
+}
+
+const BEFORE: &str = "
+    CREATE TYPE mood AS ENUM ('sad', 'ok');
+    CREATE TABLE users (id bigserial PRIMARY KEY, name varchar(50) NOT NULL, legacy text,
+                        nick text);
+    CREATE TABLE posts (id serial PRIMARY KEY, user_id bigint, body text);
+    CREATE VIEW named_users AS SELECT id, name FROM users;
+    CREATE FUNCTION shout(t text) RETURNS text LANGUAGE sql AS $$ SELECT upper(t) $$;
+    INSERT INTO users (name, nick) VALUES ('ann', 'a');
+";
+
+const AFTER: &str = "
+    CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+    CREATE TABLE users (id bigserial PRIMARY KEY, name varchar(100) NOT NULL,
+                        nick text NOT NULL, joined date DEFAULT current_date);
+    CREATE TABLE posts (id serial PRIMARY KEY, user_id bigint REFERENCES users (id),
+                        body text, mood mood);
+    CREATE INDEX posts_user_id ON posts (user_id);
+    CREATE TABLE tags (id serial PRIMARY KEY, post_id int NOT NULL REFERENCES posts (id),
+                       label text UNIQUE);
+    CREATE VIEW named_users AS SELECT id, name, joined FROM users;
+    CREATE VIEW post_authors AS SELECT p.id, u.name FROM posts p JOIN named_users u ON u.id = p.user_id;
+    CREATE FUNCTION shout(t text) RETURNS text LANGUAGE sql AS $$
+        -- a comment that must not swallow the body
+        SELECT upper(t) || '!'
+    $$;
+";
+
+#[tokio::test]
+async fn the_plan_turns_one_schema_into_the_other() {
+    let (from, to) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    run(&from, BEFORE).await;
+    run(&to, AFTER).await;
+    let plan = converge(&from, &to).await;
+    let sql: Vec<&str> = plan.iter().map(|c| c.sql.as_str()).collect();
+    // Online-safe forms, hazards marked.
+    assert!(
+        plan.iter().any(|c| c.no_transaction
+            && c.sql
+                == "CREATE INDEX CONCURRENTLY posts_user_id ON public.posts USING btree (user_id)"),
+        "{sql:#?}"
+    );
+    assert!(
+        sql.contains(&"ALTER TABLE public.posts ADD CONSTRAINT posts_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) NOT VALID"),
+        "{sql:#?}"
+    );
+    assert!(sql.contains(&"ALTER TABLE public.posts VALIDATE CONSTRAINT posts_user_id_fkey"));
+    assert!(sql.contains(&"ALTER TABLE public.users ALTER COLUMN nick SET NOT NULL"));
+    assert!(sql.contains(&"ALTER TYPE public.mood ADD VALUE 'happy'"));
+    let dropped = plan
+        .iter()
+        .find(|c| c.sql == "ALTER TABLE public.users DROP COLUMN legacy")
+        .unwrap();
+    assert_eq!(dropped.hazard.as_deref(), Some("deletes the column's data"));
+    // Widening varchar(50) to varchar(100) is no hazard.
+    let widened = plan
+        .iter()
+        .find(|c| {
+            c.sql
+                .contains("ALTER COLUMN name TYPE character varying(100)")
+        })
+        .unwrap();
+    assert_eq!(widened.hazard, None);
+
+    // And back: the reverse plan is the undo (an enum keeps its labels: removing one is not
+    // generated, see below).
+    let (back, before) = (from, TestDb::empty().await.unwrap());
+    run(
+        &before,
+        &BEFORE.replace("('sad', 'ok')", "('sad', 'ok', 'happy')"),
+    )
+    .await;
+    let reverse = converge(&back, &before).await;
+    assert!(
+        reverse
+            .iter()
+            .any(|c| c.sql == "DROP TABLE public.tags" && c.hazard.is_some()),
+        "{reverse:#?}"
+    );
+}
+
+#[tokio::test]
+async fn identical_schemas_plan_nothing() {
+    let (one, two) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    run(&one, AFTER).await;
+    run(&two, AFTER).await;
+    assert_eq!(catalog(&one).await.plan(&catalog(&two).await), vec![]);
+}
+
+#[tokio::test]
+async fn what_cannot_be_generated_is_said_not_dropped() {
+    let (one, two) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    run(&one, "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');").await;
+    run(&two, "CREATE TYPE mood AS ENUM ('sad', 'ok');").await;
+    let plan = catalog(&one).await.plan(&catalog(&two).await);
+    assert_eq!(plan.len(), 1, "{plan:#?}");
+    assert!(
+        plan[0]
+            .sql
+            .starts_with("-- unsupported: enum labels removed or reordered")
+    );
+    assert!(plan[0].hazard.is_some());
+    assert!(pg_migrate::render_changes(&plan).starts_with("-- hazard: "));
+}
