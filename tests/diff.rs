@@ -65,6 +65,8 @@ const AFTER: &str = "
         -- a comment that must not swallow the body
         SELECT upper(t) || '!'
     $$;
+    COMMENT ON COLUMN users.joined IS 'the day they signed up, it''s a date';
+    COMMENT ON TABLE tags IS 'labels';
 ";
 
 #[tokio::test]

@@ -29,6 +29,8 @@ pub enum Kind {
     Enum,
     /// A domain, with its base type.
     Domain,
+    /// A composite type, with its attributes.
+    Composite,
     /// A sequence not owned by a column.
     Sequence,
     /// A table (its kind: plain or partitioned).
@@ -47,6 +49,8 @@ pub enum Kind {
     Trigger,
     /// A row-level security policy.
     Policy,
+    /// A comment, named by what it is on (`COLUMN public.users.email`).
+    Comment,
 }
 
 impl Kind {
@@ -57,6 +61,7 @@ impl Kind {
             Kind::Schema => "schema",
             Kind::Enum => "enum",
             Kind::Domain => "domain",
+            Kind::Composite => "type",
             Kind::Sequence => "sequence",
             Kind::Table => "table",
             Kind::Column => "column",
@@ -66,6 +71,7 @@ impl Kind {
             Kind::Function => "function",
             Kind::Trigger => "trigger",
             Kind::Policy => "policy",
+            Kind::Comment => "comment on",
         }
     }
 }
@@ -159,6 +165,19 @@ impl Catalog {
                                          FROM pg_constraint c WHERE c.contypid = t.oid), '') \
                      FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
                      WHERE t.typtype = 'd' AND {USER_SCHEMAS} AND {}",
+                    not_in_extension("t.oid")
+                ),
+            ),
+            (
+                Kind::Composite,
+                format!(
+                    "SELECT format('%I.%I', n.nspname, t.typname), \
+                            '(' || string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), \
+                                              ', ' ORDER BY a.attnum) || ')' \
+                     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                     JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c' \
+                     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                     WHERE t.typtype = 'c' AND {USER_SCHEMAS} AND {} GROUP BY 1",
                     not_in_extension("t.oid")
                 ),
             ),
@@ -270,6 +289,46 @@ impl Catalog {
                                array_to_string(roles, ','), qual, with_check) \
                  FROM pg_policies"
                     .into(),
+            ),
+            (
+                Kind::Comment,
+                format!(
+                    "SELECT CASE WHEN d.objsubid = 0 THEN \
+                                format('%s %I.%I', CASE c.relkind WHEN 'v' THEN 'VIEW' \
+                                       WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'i' THEN 'INDEX' \
+                                       WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, c.relname) \
+                            ELSE format('COLUMN %I.%I.%I', n.nspname, c.relname, a.attname) END, \
+                            d.description \
+                     FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid \
+                     WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+                     UNION ALL \
+                     SELECT format('FUNCTION %I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), d.description \
+                     FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid \
+                     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMAS} AND {ext_proc} \
+                     UNION ALL \
+                     SELECT format('TYPE %I.%I', n.nspname, t.typname), d.description \
+                     FROM pg_description d JOIN pg_type t ON d.classoid = 'pg_type'::regclass AND d.objoid = t.oid \
+                     JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER_SCHEMAS} AND {ext_type} \
+                     UNION ALL \
+                     SELECT format('SCHEMA %I', n.nspname), d.description \
+                     FROM pg_description d JOIN pg_namespace n ON d.classoid = 'pg_namespace'::regclass AND d.objoid = n.oid \
+                     WHERE {USER_SCHEMAS} AND n.nspname <> 'public' AND {ext_ns} \
+                     UNION ALL \
+                     SELECT format('CONSTRAINT %I ON %I.%I', con.conname, n.nspname, c.relname), d.description \
+                     FROM pg_description d JOIN pg_constraint con ON d.classoid = 'pg_constraint'::regclass AND d.objoid = con.oid \
+                     JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE {USER_SCHEMAS} AND NOT (c.relname = ANY($1)) \
+                     UNION ALL \
+                     SELECT format('TRIGGER %I ON %I.%I', t.tgname, n.nspname, c.relname), d.description \
+                     FROM pg_description d JOIN pg_trigger t ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid \
+                     JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE {USER_SCHEMAS}",
+                    ext_proc = not_in_extension("p.oid"),
+                    ext_type = not_in_extension("t.oid"),
+                    ext_ns = not_in_extension("n.oid"),
+                ),
             ),
         ];
         let reads = queries.iter().map(|(kind, sql)| async move {

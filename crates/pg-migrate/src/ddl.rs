@@ -229,6 +229,32 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             changes.push(Change::plain(format!("DROP TRIGGER {name} ON {table}")));
         }
     }
+    // An unchanged trigger that names a column whose type changes pins it: it is dropped
+    // here and created again after the change.
+    let retyped: Vec<(String, &str)> = differences
+        .iter()
+        .filter(|d| d.kind == Kind::Column)
+        .filter(|d| match (&d.from, &d.to) {
+            (Some(a), Some(b)) => column(a).data_type != column(b).data_type,
+            _ => false,
+        })
+        .map(|d| split_last(&d.name))
+        .collect();
+    let pinned_triggers: Vec<(String, String)> = from
+        .objects()
+        .filter(|(kind, name, def)| {
+            *kind == Kind::Trigger
+                && to.get(Kind::Trigger, name).map(collapse) == Some(collapse(def))
+                && retyped
+                    .iter()
+                    .any(|(t, c)| *t == split_last(name).0 && mentions(def, c))
+        })
+        .map(|(_, name, def)| (name.to_string(), def.to_string()))
+        .collect();
+    for (name, _) in &pinned_triggers {
+        let (table, trigger) = split_last(name);
+        changes.push(Change::plain(format!("DROP TRIGGER {trigger} ON {table}")));
+    }
     for d in of(Kind::Policy).filter(|d| d.from.is_some()) {
         let (table, name) = split_last(&d.name);
         if !old_tables.contains(&table.as_str()) {
@@ -304,6 +330,9 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for d in of(Kind::Domain).filter(|d| d.to.is_none()) {
         changes.push(Change::plain(format!("DROP DOMAIN {}", d.name)));
     }
+    for d in of(Kind::Composite).filter(|d| d.to.is_none()) {
+        changes.push(Change::plain(format!("DROP TYPE {}", d.name)));
+    }
     for d in of(Kind::Enum).filter(|d| d.to.is_none()) {
         changes.push(Change::plain(format!("DROP TYPE {}", d.name)));
     }
@@ -360,6 +389,16 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             Some(_) => changes.push(unsupported(d, "a changed domain")),
         }
     }
+    for d in of(Kind::Composite).filter(|d| d.to.is_some()) {
+        match d.from {
+            None => changes.push(Change::plain(format!(
+                "CREATE TYPE {} AS {}",
+                d.name,
+                d.to.as_deref().unwrap_or_default()
+            ))),
+            Some(_) => changes.push(unsupported(d, "a changed composite type")),
+        }
+    }
     for d in of(Kind::Sequence).filter(|d| d.to.is_some()) {
         let def = d.to.as_deref().unwrap_or_default();
         let words: Vec<&str> = def.split_whitespace().collect();
@@ -393,6 +432,14 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         )));
     }
     for d in of(Kind::Function).filter(|d| d.to.is_some()) {
+        // CREATE OR REPLACE cannot change a function's return type: drop it first.
+        if let Some(from_def) = d.from.as_deref() {
+            if returns(from_def) != returns(d.to.as_deref().unwrap_or_default()) {
+                let procedure = from_def.contains("CREATE OR REPLACE PROCEDURE");
+                let what = if procedure { "PROCEDURE" } else { "FUNCTION" };
+                changes.push(Change::plain(format!("DROP {what} {}", d.name)));
+            }
+        }
         changes.push(Change::plain(d.to.clone().unwrap_or_default()));
     }
     // New tables, parents before their partitions.
@@ -401,6 +448,36 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         d.to.as_deref()
             .is_some_and(|t| t.contains(" partition of "))
     });
+    // A default that takes its values from a sequence the column owns under another name than
+    // serial's (a renamed table's): the sequence is created first and owned after.
+    let mut owned_sequences = Vec::new();
+    for (_, name, column_def) in to.objects().filter(|(kind, name, _)| {
+        *kind == Kind::Column
+            && (new_tables.contains(&split_last(name).0.as_str())
+                || from.get(Kind::Column, name).is_none())
+    }) {
+        let (table, column_name) = split_last(name);
+        let c = column(column_def);
+        if let Some(seq) = c.default.and_then(nextval_sequence) {
+            let serial = declaration(&table, column_name, column_def).ends_with("serial");
+            let known = |c: &Catalog| {
+                c.get(Kind::Sequence, seq).is_some()
+                    || c.get(Kind::Sequence, &format!("public.{seq}")).is_some()
+            };
+            if !serial && !known(to) && !known(from) {
+                let as_type = match c.data_type {
+                    "integer" | "smallint" => format!(" AS {}", c.data_type),
+                    _ => String::new(),
+                };
+                changes.push(Change::plain(format!(
+                    "CREATE SEQUENCE IF NOT EXISTS {seq}{as_type}"
+                )));
+                owned_sequences.push(format!(
+                    "ALTER SEQUENCE {seq} OWNED BY {table}.{column_name}"
+                ));
+            }
+        }
+    }
     for d in created {
         let def = d.to.as_deref().unwrap_or_default();
         let columns: Vec<String> = to
@@ -479,12 +556,23 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 let (old, new) = (column(from_def), column(to_def));
                 let alter =
                     |what: String| format!("ALTER TABLE {table} ALTER COLUMN {name} {what}");
-                if old.data_type != new.data_type || old.collate != new.collate {
+                let retyped = old.data_type != new.data_type || old.collate != new.collate;
+                // A default of the old type may not cast to the new one: it goes first and
+                // comes back after.
+                if retyped && old.default.is_some() {
+                    changes.push(Change::plain(alter("DROP DEFAULT".into())));
+                }
+                if retyped {
                     let collate = new
                         .collate
                         .map(|c| format!(" COLLATE {c}"))
                         .unwrap_or_default();
-                    let sql = alter(format!("TYPE {}{collate}", new.data_type));
+                    // USING: an explicit cast converts where no implicit one exists (text to
+                    // an enum, say).
+                    let sql = alter(format!(
+                        "TYPE {}{collate} USING {name}::{}",
+                        new.data_type, new.data_type
+                    ));
                     if narrowing(old.data_type, new.data_type) {
                         changes.push(Change::hazard(
                             sql,
@@ -497,7 +585,9 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                         changes.push(Change::plain(sql));
                     }
                 }
-                if old.default != new.default && old.identity == new.identity {
+                if (old.default != new.default || (retyped && new.default.is_some()))
+                    && old.identity == new.identity
+                {
                     changes.push(Change::plain(match new.default {
                         Some(default) => alter(format!("SET DEFAULT {default}")),
                         None => alter("DROP DEFAULT".into()),
@@ -528,6 +618,9 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 }
             }
         }
+    }
+    for own in owned_sequences {
+        changes.push(Change::plain(own));
     }
     // Keys before the foreign keys that reference them.
     let mut added_constraints: Vec<&Difference> =
@@ -611,10 +704,57 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for d in of(Kind::Trigger).filter(|d| d.to.is_some()) {
         changes.push(Change::plain(d.to.clone().unwrap_or_default()));
     }
+    for (_, def) in pinned_triggers {
+        changes.push(Change::plain(def));
+    }
     for d in of(Kind::Policy).filter(|d| d.to.is_some()) {
         changes.push(unsupported(d, "policies"));
     }
+    // Comments last, once their objects exist; a removed comment only where its object stays.
+    for d in of(Kind::Comment) {
+        match &d.to {
+            Some(text) => changes.push(Change::plain(format!(
+                "COMMENT ON {} IS {}",
+                d.name,
+                super::history::quote_literal(text)
+            ))),
+            None if comment_target_stays(&d.name, to) => {
+                changes.push(Change::plain(format!("COMMENT ON {} IS NULL", d.name)));
+            }
+            None => {}
+        }
+    }
     changes
+}
+
+/// Whether the object a comment (`COLUMN a.b.c`, `TABLE a.b`, …) is on exists in `to`.
+fn comment_target_stays(name: &str, to: &Catalog) -> bool {
+    let (what, object) = name.split_once(' ').unwrap_or(("", name));
+    let kind = match what {
+        "COLUMN" => Kind::Column,
+        "TABLE" => Kind::Table,
+        "VIEW" | "MATERIALIZED" => Kind::View,
+        "FUNCTION" => Kind::Function,
+        "INDEX" => Kind::Index,
+        "SEQUENCE" => Kind::Sequence,
+        _ => return false,
+    };
+    let object = object.strip_prefix("VIEW ").unwrap_or(object);
+    to.get(kind, object).is_some()
+}
+
+/// The sequence of a `nextval('seq'::regclass)` default.
+fn nextval_sequence(default: &str) -> Option<&str> {
+    default
+        .strip_prefix("nextval('")?
+        .strip_suffix("'::regclass)")
+}
+
+/// What a function definition returns (`RETURNS …` up to its line's end).
+fn returns(def: &str) -> Option<&str> {
+    let start = def.find(" RETURNS ")? + 9;
+    let rest = &def[start..];
+    Some(rest.split('\n').next().unwrap_or(rest).trim())
 }
 
 /// Whitespace collapsed, as the catalog compares definitions.
