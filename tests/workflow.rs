@@ -534,3 +534,103 @@ async fn diff_prints_the_sql_between_any_two_schemas() {
         stderr(&bad)
     );
 }
+
+#[tokio::test]
+async fn autogenerate_writes_verified_migrations_and_refuses_data_loss() {
+    let db = TestDb::empty().await.unwrap();
+    let root = std::env::temp_dir().join(format!("app-autogenerate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for sub in ["sql", "schema"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+        for entry in std::fs::read_dir(sub).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), root.join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    let (sql, schema) = (root.join("sql"), root.join("schema"));
+    let args = |message: &'static str, extra: &[&'static str]| {
+        let mut args = vec![
+            "migrate".to_string(),
+            "create".into(),
+            "--autogenerate".into(),
+            message.into(),
+            "--dir".into(),
+            sql.display().to_string(),
+            "--schema".into(),
+            schema.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let create = |message: &'static str, extra: &[&'static str]| {
+        let args = args(message, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        app(db.url(), &args)
+    };
+
+    // In sync: nothing to write.
+    let nothing = create("nothing", &[]);
+    assert_eq!(nothing.status.code(), Some(0), "{}", stderr(&nothing));
+    assert!(
+        stdout(&nothing).starts_with("no differences"),
+        "{}",
+        stdout(&nothing)
+    );
+
+    // A column and an index on an existing table: two versions, the index in a
+    // no-transaction file of its own, each with its undo.
+    let specs = schema.join("02_swagger_specs.sql");
+    let text = std::fs::read_to_string(&specs).unwrap().replace(
+        "    jwt_token  TEXT,\n",
+        "    jwt_token  TEXT,\n    archived   BOOLEAN NOT NULL DEFAULT FALSE,\n",
+    );
+    std::fs::write(&specs, text).unwrap();
+    let mut users = std::fs::OpenOptions::new()
+        .append(true)
+        .open(schema.join("01_users.sql"))
+        .unwrap();
+    writeln!(
+        users,
+        "CREATE INDEX users_created_at_idx ON users (created_at);"
+    )
+    .unwrap();
+    let made = create("archive specs", &[]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    assert_eq!(
+        stdout(&made),
+        format!(
+            "{0}/V3__archive_specs_1.sql\n{0}/U3__archive_specs_1.sql\n{0}/V4__archive_specs_2.sql\n{0}/U4__archive_specs_2.sql\n",
+            sql.display()
+        )
+    );
+    let v4 = std::fs::read_to_string(sql.join("V4__archive_specs_2.sql")).unwrap();
+    assert!(v4.starts_with("-- no-transaction\n"), "{v4}");
+    assert!(v4.contains("CREATE INDEX CONCURRENTLY users_created_at_idx ON public.users"));
+    let u3 = std::fs::read_to_string(sql.join("U3__archive_specs_1.sql")).unwrap();
+    assert!(
+        u3.contains("ALTER TABLE public.swagger_specs DROP COLUMN archived;"),
+        "{u3}"
+    );
+
+    // Dropping a column is refused without --allow-data-loss, and nothing is written.
+    std::fs::write(
+        &specs,
+        std::fs::read_to_string(&specs)
+            .unwrap()
+            .replace("    base_url   TEXT,\n", ""),
+    )
+    .unwrap();
+    let before = std::fs::read_dir(&sql).unwrap().count();
+    let refused = create("drop base url", &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("would lose data")
+            && stderr(&refused).contains("DROP COLUMN base_url"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(std::fs::read_dir(&sql).unwrap().count(), before);
+    let allowed = create("drop base url", &["--allow-data-loss"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    let _ = std::fs::remove_dir_all(&root);
+}

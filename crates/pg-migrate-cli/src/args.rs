@@ -194,6 +194,19 @@ pub enum MigrateCommand {
         /// The migrations directory (default: ./sql, else the one this binary was built from).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Write the SQL from the migrations' head to the declared schema (and its undo),
+        /// verified by replay before anything is written. A new index on an existing table
+        /// gets a `-- no-transaction` file of its own, so one run may write several versions.
+        #[arg(long)]
+        autogenerate: bool,
+        /// With --autogenerate: the declared schema (default: ./schema, else the one this
+        /// binary was built from).
+        #[arg(long, value_name = "DIR", requires = "autogenerate")]
+        schema: Option<PathBuf>,
+        /// With --autogenerate: write statements that delete data (DROP TABLE, DROP COLUMN,
+        /// a narrowing type change), which are refused otherwise.
+        #[arg(long, requires = "autogenerate")]
+        allow_data_loss: bool,
     },
     /// Exit 0 when the database is in sync with the binary, and the declared schema with the
     /// migrations.

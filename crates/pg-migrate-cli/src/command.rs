@@ -85,8 +85,33 @@ pub(crate) async fn run_migrate(
         }
         MigrateCommand::Create {
             message,
+            dir,
+            autogenerate: true,
+            schema,
+            allow_data_loss,
+            ..
+        } => {
+            let declared = schema_dir(schema.as_deref(), service).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--autogenerate needs the declared schema: no ./schema, and none where the binary was built (use --schema DIR)"
+                )
+            })?;
+            let pool = connect(global, &service.role("migrate")).await?;
+            let plan = crate::autogenerate::plan(global, &pool, &migrator, &declared).await?;
+            crate::autogenerate::write(
+                plan,
+                &message,
+                allow_data_loss,
+                dir.as_deref(),
+                service.source_dir.as_deref(),
+                format,
+            )
+        }
+        MigrateCommand::Create {
+            message,
             no_undo,
             dir,
+            ..
         } => crate::create::create(
             &message,
             no_undo,
@@ -312,7 +337,7 @@ fn schema_dir(explicit: Option<&Path>, service: &Service) -> Option<PathBuf> {
 
 /// Creates `count` scratch databases beside the target, runs `work` on them, and drops them
 /// whatever happened.
-async fn with_scratch<T>(
+pub(crate) async fn with_scratch<T>(
     settings: &Settings,
     pool: &Pool,
     count: usize,

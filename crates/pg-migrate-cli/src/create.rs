@@ -64,7 +64,7 @@ pub(crate) fn create(
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_new(path: &Path, content: &str) -> anyhow::Result<()> {
+pub(crate) fn write_new(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -77,7 +77,7 @@ fn write_new(path: &Path, content: &str) -> anyhow::Result<()> {
 
 /// `highest + 1`, or the current UTC time as `YYYYMMDDHHMMSS` when the set already uses
 /// timestamps (and never below `highest + 1`).
-fn next_version(highest: i64, now: time::OffsetDateTime) -> i64 {
+pub(crate) fn next_version(highest: i64, now: time::OffsetDateTime) -> i64 {
     // Versions of 12 digits or more (YYYYMMDDHHMM, YYYYMMDDHHMMSS) are timestamps.
     const TIMESTAMP_FLOOR: i64 = 100_000_000_000;
     let next = highest.saturating_add(1);
@@ -95,7 +95,7 @@ fn next_version(highest: i64, now: time::OffsetDateTime) -> i64 {
 
 /// The file's description: the message transliterated to ASCII (the seeds' teams write in
 /// Russian), lowercased, with `_` between words, as the file-name grammar wants.
-fn slugify(message: &str) -> String {
+pub(crate) fn slugify(message: &str) -> String {
     slug::slugify(message).replace('-', "_")
 }
 

@@ -39,6 +39,7 @@
 #[macro_use]
 mod output;
 mod args;
+mod autogenerate;
 mod command;
 mod create;
 mod signal;

@@ -875,7 +875,7 @@ fn unsupported(d: &Difference, what: &str) -> Change {
             d.kind.as_str(),
             d.name
         ),
-        format!("{what} are not generated yet"),
+        format!("not generated yet: {what}"),
     )
 }
 
