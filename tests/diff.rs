@@ -247,3 +247,57 @@ async fn random_edits_plan_forward_and_back() {
         assert!(left.is_empty(), "{what}, back: left {left:#?}");
     }
 }
+
+#[tokio::test]
+async fn declared_renames_are_renamed_not_dropped() {
+    let (from, to) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    run(
+        &from,
+        "CREATE TABLE people (id bigserial PRIMARY KEY, nick text, age int);
+         CREATE INDEX people_nick_idx ON people (nick);
+         INSERT INTO people (nick, age) VALUES ('ann', 30);",
+    )
+    .await;
+    let declared = "-- renamed from: people
+        CREATE TABLE persons (
+            id bigserial PRIMARY KEY,
+            handle text, -- renamed from: nick
+            age int
+        );
+        CREATE INDEX persons_nick_idx ON persons (handle);";
+    run(&to, declared).await;
+    let renames = pg_migrate::declared_renames(declared);
+    assert_eq!(renames.len(), 2, "{renames:?}");
+    let plan = catalog(&from)
+        .await
+        .plan_with_renames(&catalog(&to).await, &renames);
+    let sql: Vec<&str> = plan.iter().map(|c| c.sql.as_str()).collect();
+    assert!(
+        sql.contains(&"ALTER TABLE public.people RENAME TO persons"),
+        "{sql:#?}"
+    );
+    assert!(
+        sql.contains(&"ALTER TABLE public.persons RENAME COLUMN nick TO handle"),
+        "{sql:#?}"
+    );
+    assert!(!sql.iter().any(|s| s.starts_with("DROP TABLE")), "{sql:#?}");
+    let client = from.pool().get().await.unwrap();
+    for change in &plan {
+        client
+            .batch_execute(&change.sql)
+            .await
+            .unwrap_or_else(|err| panic!("{}: {err:?}", change.sql));
+    }
+    let left = catalog(&from).await.diff(&catalog(&to).await);
+    assert!(left.is_empty(), "left {left:#?}\nplan {sql:#?}");
+    // The data came along.
+    let handle: String = client
+        .query_one("SELECT handle FROM persons WHERE age = 30", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(handle, "ann");
+}

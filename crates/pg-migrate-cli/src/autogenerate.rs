@@ -94,10 +94,14 @@ pub(crate) async fn plan(
         declared.load(dir).await?;
         let start = work.catalog(&table).await?;
         let goal = declared.catalog(&table).await?;
+        let renames = pg_migrate::declared_renames_in(dir)?;
         let mut steps = Vec::new();
         let mut before = start.clone();
         let mut set = migrator.migrations().to_vec();
-        for (i, changes) in cut(start.plan(&goal)).into_iter().enumerate() {
+        for (i, changes) in cut(start.plan_with_renames(&goal, &renames))
+            .into_iter()
+            .enumerate()
+        {
             let version = head + 1 + i as i64;
             let (apply, _) = script(&changes);
             // Applied through the engine, as `up` will run it; its undo planned from what it
@@ -107,7 +111,7 @@ pub(crate) async fn plan(
                 .up(work.pool(), &Rev::Head, &mut |_| {})
                 .await?;
             let after = work.catalog(&table).await?;
-            let undo = after.plan(&before);
+            let undo = after.plan_with_renames(&before, &pg_migrate::invert_renames(&renames));
             set.pop();
             set.push(migration(
                 version,

@@ -202,8 +202,13 @@ pub(crate) async fn run_migrate(
                     Ok((a, b))
                 })
                 .await?;
+            // Renames declared in the target's files (`-- renamed from: old`).
+            let renames = match &to {
+                Source::Files(path) => pg_migrate::declared_renames_in(path)?,
+                _ => Vec::new(),
+            };
             print_plan(
-                &from_catalog.plan(&to_catalog),
+                &from_catalog.plan_with_renames(&to_catalog, &renames),
                 &from_catalog.diff(&to_catalog),
                 (&from.to_string(), &to.to_string()),
                 format,

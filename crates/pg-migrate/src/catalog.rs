@@ -368,6 +368,49 @@ impl Catalog {
             .map(|(def, _)| def.as_str())
     }
 
+    /// The catalog with every name and definition passed through `rewrite`: what a rename
+    /// does to the server's deparsed text, for planning what is left after it.
+    pub(crate) fn rewritten(&self, rewrite: impl Fn(&str) -> String) -> Catalog {
+        Catalog {
+            objects: self
+                .objects
+                .iter()
+                .map(|((kind, name), (def, _))| {
+                    let def = rewrite(def);
+                    ((*kind, rewrite(name)), (def.clone(), normalise(&def)))
+                })
+                .collect(),
+        }
+    }
+
+    /// The catalog after `ALTER TABLE table RENAME COLUMN old TO new`, as far as the names of
+    /// the table's column and the definitions on that table tell.
+    pub(crate) fn renamed_column(&self, table: &str, old: &str, new: &str) -> Catalog {
+        let old_key = format!("{table}.{old}");
+        let new_key = format!("{table}.{new}");
+        Catalog {
+            objects: self
+                .objects
+                .iter()
+                .map(|((kind, name), (def, compared))| {
+                    let on_table = match kind {
+                        Kind::Constraint | Kind::Trigger => name.starts_with(&format!("{table}.")),
+                        Kind::Index => def.contains(&format!(" ON {table} ")),
+                        _ => false,
+                    };
+                    if *kind == Kind::Column && *name == old_key {
+                        ((*kind, new_key.clone()), (def.clone(), compared.clone()))
+                    } else if on_table {
+                        let def = crate::ddl::replace_word(def, old, new);
+                        ((*kind, name.clone()), (def.clone(), normalise(&def)))
+                    } else {
+                        ((*kind, name.clone()), (def.clone(), compared.clone()))
+                    }
+                })
+                .collect(),
+        }
+    }
+
     /// Whether the catalog holds nothing.
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()

@@ -76,7 +76,7 @@ pub mod __private {
 pub use {
     catalog::{Catalog, Difference, Kind},
     config::{DEFAULT_DATABASE_URL, DatabaseConfig, InvalidDatabaseUrl, parse_duration},
-    ddl::{Change, render_changes},
+    ddl::{Change, Rename, declared_renames, invert_renames, render_changes},
     direction::Direction,
     error::{Error, SqlFailure, error_chain, pool_error_text},
     history::{DEFAULT_TABLE, History, Unfinished},
@@ -86,7 +86,7 @@ pub use {
     plan::{AppliedRow, Entry, State, Status},
     pool::{PoolSetupError, is_permanent, pool, wait_for},
     rev::{Rev, RevError},
-    scratch::{Scratch, history_tables},
+    scratch::{Scratch, declared_renames_in, history_tables},
     tls::{SslMode, TlsError, TlsSettings},
 };
 

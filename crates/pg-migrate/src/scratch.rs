@@ -118,6 +118,22 @@ impl Scratch {
     }
 }
 
+/// The renames declared (`-- renamed from: old`) in the `*.sql` files under `path`.
+///
+/// # Errors
+///
+/// A file that cannot be read.
+pub fn declared_renames_in(path: &Path) -> Result<Vec<crate::ddl::Rename>, Error> {
+    let mut renames = Vec::new();
+    for file in sql_files(path)? {
+        let sql = std::fs::read_to_string(&file).map_err(|err| Error::Scratch {
+            reason: format!("reading {}: {err}", file.display()),
+        })?;
+        renames.extend(crate::ddl::declared_renames(&sql));
+    }
+    Ok(renames)
+}
+
 /// The history table and its table of unfinished marks, unqualified, as the catalog names them.
 pub fn history_tables(table: &str) -> Vec<String> {
     let name = table.rsplit('.').next().unwrap_or(table);
