@@ -221,14 +221,9 @@ async fn a_build_that_finished_before_the_run_died_is_recorded_not_rebuilt() {
         .unwrap();
     // What a run killed between the build and its history row leaves: the mark and the index.
     let client = db.pool().get().await.unwrap();
+    mark_unfinished(&client, 2).await;
     client
-        .batch_execute(
-            "CREATE TABLE refinery_schema_history_unfinished (version int8 PRIMARY KEY, \
-             direction text NOT NULL, started_on timestamptz NOT NULL DEFAULT clock_timestamp(), \
-             pid int4 NOT NULL DEFAULT pg_backend_pid());
-             INSERT INTO refinery_schema_history_unfinished (version, direction) VALUES (2, 'apply');
-             CREATE INDEX items_code ON items (code);",
-        )
+        .batch_execute("CREATE INDEX items_code ON items (code);")
         .await
         .unwrap();
     let oid_before: u32 = client
@@ -263,15 +258,7 @@ async fn an_unrecognised_unfinished_script_is_reported_with_what_to_do_and_repai
         .await
         .unwrap();
     let client = db.pool().get().await.unwrap();
-    client
-        .batch_execute(
-            "CREATE TABLE refinery_schema_history_unfinished (version int8 PRIMARY KEY, \
-             direction text NOT NULL, started_on timestamptz NOT NULL DEFAULT clock_timestamp(), \
-             pid int4 NOT NULL DEFAULT pg_backend_pid());
-             INSERT INTO refinery_schema_history_unfinished (version, direction) VALUES (2, 'apply');",
-        )
-        .await
-        .unwrap();
+    mark_unfinished(&client, 2).await;
     let err = bounded("the run", m.up(db.pool(), &Rev::Head, &mut |_| {}))
         .await
         .unwrap_err()
@@ -297,6 +284,20 @@ async fn an_unrecognised_unfinished_script_is_reported_with_what_to_do_and_repai
     .await
     .unwrap();
     assert_eq!(versions(&db).await, [1, 2]);
+}
+
+/// What a run that died inside the `-- no-transaction` script of `version` leaves: its mark,
+/// in the table the engine creates for marks.
+async fn mark_unfinished(client: &deadpool_postgres::Object, version: i64) {
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE refinery_schema_history_unfinished (version int8 PRIMARY KEY, \
+             direction text NOT NULL, started_on timestamptz NOT NULL DEFAULT clock_timestamp(), \
+             pid int4 NOT NULL DEFAULT pg_backend_pid());
+             INSERT INTO refinery_schema_history_unfinished (version, direction) VALUES ({version}, 'apply');"
+        ))
+        .await
+        .unwrap();
 }
 
 /// The rows of the table where `-- no-transaction` scripts mark themselves started.
