@@ -467,6 +467,14 @@ async fn drift_finds_what_was_changed_by_hand() {
         text.contains("- index public.api_calls_user_id_created_at_idx"),
         "{text}"
     );
+    // The replay on a dev server of its own (here the same one, named with a password that
+    // must never be printed).
+    let dev = db.url().replacen("postgres@", "postgres:hunter2@", 1);
+    let elsewhere = app(db.url(), &["migrate", "drift", "--dev-url", &dev]);
+    assert_eq!(elsewhere.status.code(), Some(7), "{}", stderr(&elsewhere));
+    assert!(!stdout(&elsewhere).contains("hunter2") && !stderr(&elsewhere).contains("hunter2"));
+    let bad = app(db.url(), &["migrate", "drift", "--dev-url", "mysql://nope"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
 }
 
 #[tokio::test]

@@ -55,6 +55,18 @@ pub struct Settings {
     /// `statement_timeout` set inside each migration (0: the server's own).
     #[arg(long, env = "APP_MIGRATION_STATEMENT_TIMEOUT", default_value = "0", value_parser = parse_duration, global = true, value_name = "DURATION")]
     pub migration_statement_timeout: Duration,
+
+    /// The server for scratch databases (`check` with a declared schema, `drift`, `diff`,
+    /// `create --autogenerate`): default TEST_DATABASE_URL, else the target's own server.
+    /// Give one when the target is production: its replay is then built elsewhere.
+    #[arg(
+        long,
+        env = "APP_DEV_DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub dev_url: Option<DatabaseUrl>,
 }
 
 /// `--database-url` as given. It is parsed after clap, because clap repeats an invalid value in

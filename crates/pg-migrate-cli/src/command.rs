@@ -348,7 +348,23 @@ pub(crate) async fn with_scratch<T>(
     count: usize,
     work: impl AsyncFnOnce(&[Scratch]) -> Result<T, pg_migrate::Error>,
 ) -> anyhow::Result<T> {
-    let config = settings.database_url.parse()?;
+    // The dev server when one is named (never build a replay on production), else the
+    // target's.
+    let dev = match &settings.dev_url {
+        Some(url) => Some(url.parse()?),
+        None => match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if count > 0 => Some(url.parse::<pg_migrate::DatabaseConfig>()?),
+            _ => None,
+        },
+    };
+    let (config, dev_pool) = match dev {
+        Some(config) => {
+            let dev_pool = pg_migrate::pool(&config, 2)?;
+            (config, Some(dev_pool))
+        }
+        None => (settings.database_url.parse()?, None),
+    };
+    let pool = dev_pool.as_ref().unwrap_or(pool);
     let mut scratches = Vec::with_capacity(count);
     let mut result = Ok(());
     for _ in 0..count {
