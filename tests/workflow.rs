@@ -475,6 +475,24 @@ async fn drift_finds_what_was_changed_by_hand() {
     assert!(!stdout(&elsewhere).contains("hunter2") && !stderr(&elsewhere).contains("hunter2"));
     let bad = app(db.url(), &["migrate", "drift", "--dev-url", "mysql://nope"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    // An unreachable dev server is named as such.
+    let down = app(
+        db.url(),
+        &[
+            "migrate",
+            "drift",
+            "--dev-url",
+            "postgres://postgres@127.0.0.1:1/postgres",
+        ],
+    );
+    assert_eq!(down.status.code(), Some(1));
+    assert!(
+        stderr(&down).contains(
+            "creating a scratch database on postgres@127.0.0.1:1/postgres (see --dev-url)"
+        ),
+        "{}",
+        stderr(&down)
+    );
 }
 
 #[tokio::test]

@@ -211,7 +211,9 @@ pub(crate) fn write(
     })?;
     let highest = scan.migrations.iter().map(|m| m.version).max().unwrap_or(0);
     let mut version = next_version(highest, time::OffsetDateTime::now_utc());
-    let mut written = Vec::new();
+    // Every file is composed first, then written; if one cannot be written, the ones before it
+    // are removed, so that no half-written migration is left in the directory.
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
     for (i, (apply, undo)) in plan.steps.iter().enumerate() {
         let name = if plan.steps.len() == 1 {
             slug.clone()
@@ -254,11 +256,19 @@ pub(crate) fn write(
         };
         let v = dir.join(format!("V{version}__{name}.sql"));
         let u = dir.join(format!("U{version}__{name}.sql"));
-        write_new(&v, &with_header(&apply_sql, no_transaction, "Applies"))?;
-        write_new(&u, &with_header(&undo_sql, undo_no_transaction, "Undoes"))?;
-        written.push(v);
-        written.push(u);
+        files.push((v, with_header(&apply_sql, no_transaction, "Applies")));
+        files.push((u, with_header(&undo_sql, undo_no_transaction, "Undoes")));
         version += 1;
+    }
+    let mut written: Vec<PathBuf> = Vec::new();
+    for (path, content) in &files {
+        if let Err(err) = write_new(path, content) {
+            for done in &written {
+                let _ = std::fs::remove_file(done);
+            }
+            return Err(err);
+        }
+        written.push(path.clone());
     }
     match format {
         Format::Json => out!(

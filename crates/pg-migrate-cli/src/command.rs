@@ -376,10 +376,16 @@ pub(crate) async fn with_scratch<T>(
             }
         }
     }
-    let outcome = match result {
-        Ok(()) => work(&scratches).await,
-        Err(err) => Err(err),
-    };
+    if let Err(err) = result {
+        for scratch in scratches {
+            let _ = scratch.drop(pool).await;
+        }
+        // Name the server, which may be the dev server rather than the target.
+        return Err(anyhow::Error::new(err).context(format!(
+            "creating a scratch database on {config} (see --dev-url)"
+        )));
+    }
+    let outcome = work(&scratches).await;
     for scratch in scratches {
         if let Err(err) = scratch.drop(pool).await {
             tracing::warn!(error = %err, "dropping a scratch database");
