@@ -301,3 +301,63 @@ async fn declared_renames_are_renamed_not_dropped() {
         .get(0);
     assert_eq!(handle, "ann");
 }
+
+/// A replay in a scratch database is a clone of the template the harness built for its tests,
+/// and a history table of another name stays out of the catalog.
+#[tokio::test]
+async fn scratch_replays_clone_the_harness_template() {
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
+    let expected = catalog(&db).await;
+    let server = db.config().with_dbname("postgres");
+    let admin = pg_migrate::pool(&server, 2).unwrap();
+    let migrations = pg_migrate::Migration::from_embedded_set(app::MIGRATIONS).unwrap();
+    let template = pg_migrate::template_name(&migrations, pg_migrate::DEFAULT_TABLE);
+    let client = admin.get().await.unwrap();
+    let templates = async |name: &str| -> i64 {
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE datname = $1 AND datistemplate",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    };
+    // TestDb::new built it; the scratch replay must not build another.
+    assert_eq!(templates(&template).await, 1);
+
+    for table in [pg_migrate::DEFAULT_TABLE, "other_history"] {
+        let scratch = pg_migrate::Scratch::create(&admin, &server).await.unwrap();
+        bounded(
+            "replaying",
+            scratch.replay(&migrations, &pg_migrate::Rev::Head, table),
+        )
+        .await
+        .unwrap();
+        let replayed = scratch.catalog(table).await.unwrap();
+        // The harness's database holds refinery_schema_history, left out by the caller's
+        // `&[]`; compare with it left out on both sides.
+        let left: Vec<_> = replayed
+            .diff(&expected)
+            .into_iter()
+            .filter(|d| !d.to_string().contains(pg_migrate::DEFAULT_TABLE))
+            .collect();
+        assert!(left.is_empty(), "{table}: {left:#?}");
+        scratch.drop().await.unwrap();
+    }
+    assert_eq!(templates(&template).await, 1);
+    assert_eq!(
+        templates(&pg_migrate::template_name(&migrations, "other_history")).await,
+        1,
+        "a history table of another name gets a template of its own"
+    );
+    let left: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE $1",
+            &[&format!("pgm\\_scratch\\_{}\\_%", std::process::id())],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "scratch databases are dropped");
+}

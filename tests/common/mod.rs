@@ -159,10 +159,15 @@ pub fn output(command: &mut Command) -> Output {
 /// running after [`LIMIT`].
 #[track_caller]
 pub fn app(url: &str, args: &[&str]) -> Output {
+    // Scratch databases (diff, check, drift) on the test server, as a developer's
+    // TEST_DATABASE_URL would put them: `drift` never builds on the server it inspects.
+    let dev = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| pg_migrate_testing::url_with_dbname(url, "postgres"));
     output(
         Command::new(env!("CARGO_BIN_EXE_app"))
             .args(args)
             .env("DATABASE_URL", url)
+            .env("TEST_DATABASE_URL", dev)
             .env_remove("APP_MIGRATE")
             .env("RUST_LOG", "info"),
     )

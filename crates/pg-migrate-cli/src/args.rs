@@ -57,8 +57,9 @@ pub struct Settings {
     pub migration_statement_timeout: Duration,
 
     /// The server for scratch databases (`check` with a declared schema, `drift`, `diff`,
-    /// `create --autogenerate`): default TEST_DATABASE_URL, else the target's own server.
-    /// Give one when the target is production: its replay is then built elsewhere.
+    /// `create --autogenerate`): default TEST_DATABASE_URL, else the target's own server
+    /// (never for `drift`), else 127.0.0.1:5432 if it answers. Replays are cloned from a
+    /// template cached there per migration set (`pgm_tpl_*`), the one tests clone.
     #[arg(
         long,
         env = "APP_DEV_DATABASE_URL",

@@ -96,8 +96,7 @@ pub(crate) async fn run_migrate(
                     "--autogenerate needs the declared schema: no ./schema, and none where the binary was built (use --schema DIR)"
                 )
             })?;
-            let pool = connect(global, &service.role("migrate")).await?;
-            let plan = crate::autogenerate::plan(global, &pool, &migrator, &declared).await?;
+            let plan = crate::autogenerate::plan(global, &migrator, &declared).await?;
             crate::autogenerate::write(
                 plan,
                 &message,
@@ -182,13 +181,12 @@ pub(crate) async fn run_migrate(
             ))
         }
         MigrateCommand::Diff { from, to } => {
-            let pool = connect(global, &service.role("migrate")).await?;
             let (from, to) = (Source::parse(&from)?, Source::parse(&to)?);
             let table = migrator.options().table.clone();
             // Scratch databases only for the sides that must be built.
             let needed = [&from, &to].iter().filter(|s| s.needs_scratch()).count();
             let (from_catalog, to_catalog) =
-                with_scratch(global, &pool, needed, async |scratch: &[Scratch]| {
+                with_scratch(global, true, needed, async |scratch: &[Scratch]| {
                     let mut scratch = scratch.iter();
                     let mut next = |source: &Source| {
                         if source.needs_scratch() {
@@ -237,7 +235,7 @@ pub(crate) async fn run_migrate(
                     let differences = match &declared {
                         Some(dir) => Some((
                             dir.as_path(),
-                            declared_differences(global, &pool, &migrator, dir).await?,
+                            declared_differences(global, &migrator, dir).await?,
                         )),
                         None => None,
                     };
@@ -310,7 +308,7 @@ impl Source {
                 scratch()?.catalog(table).await
             }
             Source::Migrations(rev) => {
-                scratch()?.replay(migrator.migrations(), rev).await?;
+                scratch()?.replay(migrator.migrations(), rev, table).await?;
                 scratch()?.catalog(table).await
             }
         }
@@ -340,70 +338,97 @@ fn schema_dir(explicit: Option<&Path>, service: &Service) -> Option<PathBuf> {
     service.schema_dir.clone().filter(|dir| dir.is_dir())
 }
 
-/// Creates `count` scratch databases beside the target, runs `work` on them, and drops them
-/// whatever happened.
+/// The local server, tried after the environment's URLs, as the test harness does.
+const LOCAL_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Where scratch databases go: `--dev-url` (`APP_DEV_DATABASE_URL`), else `TEST_DATABASE_URL`,
+/// else the target's own server unless `beside_target` is false (`drift` reads production and
+/// never builds there), else the local server if it answers. The test harness's order, so a
+/// replay is cloned from the template its tests already built.
+async fn scratch_server(
+    settings: &Settings,
+    beside_target: bool,
+) -> anyhow::Result<(pg_migrate::DatabaseConfig, Pool)> {
+    let named = match &settings.dev_url {
+        Some(url) => Some(url.parse()?),
+        None => match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) => Some(url.parse::<pg_migrate::DatabaseConfig>()?),
+            Err(_) => None,
+        },
+    };
+    let mut candidates: Vec<(pg_migrate::DatabaseConfig, bool)> = Vec::new();
+    if let Some(config) = named {
+        candidates.push((config, true));
+    } else {
+        if beside_target {
+            candidates.push((settings.database_url.parse()?, true));
+        }
+        // The local server is a guess: skipped when it does not answer.
+        candidates.push((LOCAL_URL.parse()?, false));
+    }
+    for (config, given) in candidates {
+        let pool = pg_migrate::pool(&config, 2)?;
+        if given {
+            return Ok((config, pool));
+        }
+        let answers = tokio::time::timeout(std::time::Duration::from_secs(2), pool.get()).await;
+        if matches!(answers, Ok(Ok(_))) {
+            return Ok((config, pool));
+        }
+    }
+    bail!(
+        "no dev server for scratch databases: `drift` never builds its replay on the database it \
+         inspects, and nothing answers at {LOCAL_URL}; set --dev-url (APP_DEV_DATABASE_URL) or \
+         TEST_DATABASE_URL"
+    )
+}
+
+/// Names `count` scratch databases on the dev server (see [`scratch_server`]), runs `work` on
+/// them, and drops them whatever happened. A replay in one is a clone of the server's cached
+/// template of that migration set.
 pub(crate) async fn with_scratch<T>(
     settings: &Settings,
-    pool: &Pool,
+    beside_target: bool,
     count: usize,
     work: impl AsyncFnOnce(&[Scratch]) -> Result<T, pg_migrate::Error>,
 ) -> anyhow::Result<T> {
-    // The dev server when one is named (never build a replay on production), else the
-    // target's.
-    let dev = match &settings.dev_url {
-        Some(url) => Some(url.parse()?),
-        None => match std::env::var("TEST_DATABASE_URL") {
-            Ok(url) if count > 0 => Some(url.parse::<pg_migrate::DatabaseConfig>()?),
-            _ => None,
-        },
-    };
-    let (config, dev_pool) = match dev {
-        Some(config) => {
-            let dev_pool = pg_migrate::pool(&config, 2)?;
-            (config, Some(dev_pool))
-        }
-        None => (settings.database_url.parse()?, None),
-    };
-    let pool = dev_pool.as_ref().unwrap_or(pool);
+    if count == 0 {
+        return Ok(work(&[]).await?);
+    }
+    let (config, pool) = scratch_server(settings, beside_target).await?;
     let mut scratches = Vec::with_capacity(count);
-    let mut result = Ok(());
     for _ in 0..count {
-        match Scratch::create(pool, &config).await {
+        match Scratch::create(&pool, &config).await {
             Ok(scratch) => scratches.push(scratch),
+            // Name the server, which may be the dev server rather than the target.
             Err(err) => {
-                result = Err(err);
-                break;
+                return Err(anyhow::Error::new(err).context(format!(
+                    "creating a scratch database on {config} (see --dev-url)"
+                )));
             }
         }
     }
-    if let Err(err) = result {
-        for scratch in scratches {
-            let _ = scratch.drop(pool).await;
-        }
-        // Name the server, which may be the dev server rather than the target.
-        return Err(anyhow::Error::new(err).context(format!(
-            "creating a scratch database on {config} (see --dev-url)"
-        )));
-    }
     let outcome = work(&scratches).await;
     for scratch in scratches {
-        if let Err(err) = scratch.drop(pool).await {
+        if let Err(err) = scratch.drop().await {
             tracing::warn!(error = %err, "dropping a scratch database");
         }
     }
+    pool.close();
     Ok(outcome?)
 }
 
 /// What differs from the migrations' head to the declared schema in `dir`.
 async fn declared_differences(
     settings: &Settings,
-    pool: &Pool,
     migrator: &Migrator,
     dir: &Path,
 ) -> anyhow::Result<Vec<Difference>> {
     let table = migrator.options().table.clone();
-    with_scratch(settings, pool, 2, async |scratch: &[Scratch]| {
-        scratch[0].replay(migrator.migrations(), &Rev::Head).await?;
+    with_scratch(settings, true, 2, async |scratch: &[Scratch]| {
+        scratch[0]
+            .replay(migrator.migrations(), &Rev::Head, &table)
+            .await?;
         scratch[1].load(dir).await?;
         let head = scratch[0].catalog(&table).await?;
         let declared = scratch[1].catalog(&table).await?;
@@ -436,8 +461,8 @@ async fn drift(
     let table = migrator.options().table.clone();
     let live = pg_migrate::Catalog::read(&client, &pg_migrate::history_tables(&table)).await?;
     drop(client);
-    with_scratch(settings, pool, 1, async |scratch: &[Scratch]| {
-        scratch[0].replay(&applied, &Rev::Head).await?;
+    with_scratch(settings, false, 1, async |scratch: &[Scratch]| {
+        scratch[0].replay(&applied, &Rev::Head, &table).await?;
         Ok(scratch[0].catalog(&table).await?.diff(&live))
     })
     .await

@@ -16,12 +16,12 @@ use anyhow::Context;
 
 use super::server::TestServer;
 use pg_migrate::__private::quote_identifier;
-use pg_migrate::{EmbeddedMigration, Migration, Migrator, Options, Rev};
+use pg_migrate::{DEFAULT_TABLE, EmbeddedMigration, Migration};
 
 /// Prefix of every per-test database, so stale ones can be found and swept.
 pub const TEST_DB_PREFIX: &str = "app_test_";
 /// Prefix of template databases; the rest of the name is the migration set's hash.
-pub const TEMPLATE_PREFIX: &str = "app_tpl_";
+pub use pg_migrate::{TEMPLATE_PREFIX, migration_set_hash};
 /// Prefix of prepared clones waiting to be claimed.
 pub const SPARE_PREFIX: &str = "app_spare_";
 /// How many spare clones to keep ready (`APP_TEST_SPARES` overrides).
@@ -189,12 +189,12 @@ fn serve(server: TestServer, mut client: postgres::Client, requests: mpsc::Recei
                 count,
                 reply,
             } => {
-                let result = template(&server, &mut client, migrations)
+                let result = template(&server, migrations)
                     .and_then(|template| top_up(&mut client, &template, count));
                 let _ = reply.send(result);
             }
             Request::Discard { migrations, reply } => {
-                let template = format!("{TEMPLATE_PREFIX}{}", migration_set_hash(&migrations));
+                let template = pg_migrate::template_name(&migrations, DEFAULT_TABLE);
                 // Stop refilling first, so no new spare appears behind the sweep.
                 refills.remove(&template);
                 let _ = reply.send(discard(&mut client, &template));
@@ -222,7 +222,7 @@ fn acquire(
         client.batch_execute(&format!("CREATE DATABASE {}", quote_identifier(&name)))?;
         return Ok(name);
     };
-    let template = template(server, client, migrations)?;
+    let template = template(server, migrations)?;
     if spares {
         let refill = refills
             .entry(template.clone())
@@ -343,19 +343,6 @@ fn top_up(client: &mut postgres::Client, template: &str, target: usize) -> anyho
     }
 }
 
-/// A hash of a migration set (versions, names, checksums and undo scripts): a changed set gets
-/// a new template.
-pub fn migration_set_hash(migrations: &[Migration]) -> String {
-    let mut bytes = Vec::new();
-    for m in migrations {
-        bytes.extend_from_slice(&m.version().to_le_bytes());
-        bytes.extend_from_slice(m.name().as_bytes());
-        bytes.extend_from_slice(&m.checksum().to_le_bytes());
-        bytes.extend_from_slice(m.undo().map_or(&b"-"[..], |u| u.sql.as_bytes()));
-    }
-    format!("{:016x}", pg_migrate::__private::fnv1a(&bytes))
-}
-
 /// The migrations of `set` up to `upto`.
 pub fn embedded(set: &[EmbeddedMigration], upto: Option<i64>) -> anyhow::Result<Vec<Migration>> {
     Ok(Migration::from_embedded_set(set)?
@@ -364,58 +351,20 @@ pub fn embedded(set: &[EmbeddedMigration], upto: Option<i64>) -> anyhow::Result<
         .collect())
 }
 
-/// Creates (once per migration set, under an advisory lock that every test process shares) the
-/// template holding `migrations`, and returns its name.
-fn template(
-    server: &TestServer,
-    client: &mut postgres::Client,
-    migrations: Vec<Migration>,
-) -> anyhow::Result<String> {
-    let name = format!("{TEMPLATE_PREFIX}{}", migration_set_hash(&migrations));
-    let exists = |client: &mut postgres::Client| -> anyhow::Result<bool> {
-        Ok(client
-            .query_opt(
-                "SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate",
-                &[&name],
-            )?
-            .is_some())
-    };
-    if exists(client)? {
-        return Ok(name);
-    }
-    let key = pg_migrate::__private::lock_key(&name);
-    client.execute("SELECT pg_advisory_lock($1)", &[&key])?;
-    let built = (|| {
-        if exists(client)? {
-            return Ok(());
-        }
-        let building = format!("{name}_building");
-        let quoted = quote_identifier(&building);
-        client.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))?;
-        client.batch_execute(&format!("CREATE DATABASE {quoted}"))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(async {
-            let pool = pg_migrate::pool(&server.config_for(&building), 1)?;
-            Migrator::new(migrations, Options::default())
-                .up(&pool, &Rev::Head, &mut |_| {})
-                .await
-                .context("migrating the template database")?;
-            pool.close();
-            anyhow::Ok(())
-        })?;
-        drop(runtime);
-        // Renamed only when complete, so a crash mid-build never leaves a half-made template.
-        client.batch_execute(&format!(
-            "ALTER DATABASE {quoted} RENAME TO {0}; ALTER DATABASE {0} WITH IS_TEMPLATE true",
-            quote_identifier(&name)
-        ))?;
-        anyhow::Ok(())
-    })();
-    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&key]);
-    built?;
-    Ok(name)
+/// The template holding `migrations` (built once per migration set by the engine, which
+/// `migrate diff`/`check`/`create --autogenerate` clone too), and its name.
+fn template(server: &TestServer, migrations: Vec<Migration>) -> anyhow::Result<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let admin = pg_migrate::pool(server.config(), 1)?;
+        let name = pg_migrate::template(&admin, server.config(), &migrations, DEFAULT_TABLE)
+            .await
+            .context("building the template database")?;
+        admin.close();
+        anyhow::Ok(name)
+    })
 }
 
 /// Drops per-test databases left by processes long gone, and spares and templates of migration
@@ -424,12 +373,13 @@ fn sweep(client: &mut postgres::Client, migrations: &[Migration]) {
     let current = migration_set_hash(migrations);
     // Templates of every prefix of the current set stay: `TestDb::at(version)` uses them.
     let wanted: Vec<String> = (0..=migrations.len())
-        .map(|n| format!("{TEMPLATE_PREFIX}{}", migration_set_hash(&migrations[..n])))
+        .map(|n| pg_migrate::template_name(&migrations[..n], DEFAULT_TABLE))
         .collect();
     let now = unix_seconds();
     let Ok(rows) = client.query(
         "SELECT datname::text, datistemplate FROM pg_database \
-         WHERE datname LIKE 'app\\_test\\_%' OR datname LIKE 'app\\_spare\\_%' OR datname LIKE 'app\\_tpl\\_%'",
+         WHERE datname LIKE 'app\\_test\\_%' OR datname LIKE 'app\\_spare\\_%' OR datname LIKE 'pgm\\_tpl\\_%' \
+         OR datname LIKE 'app\\_tpl\\_%'",
         &[],
     ) else {
         return;

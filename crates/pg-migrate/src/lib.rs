@@ -86,7 +86,10 @@ pub use {
     plan::{AppliedRow, Entry, State, Status},
     pool::{PoolSetupError, is_permanent, pool, wait_for},
     rev::{Rev, RevError},
-    scratch::{Scratch, declared_renames_in, history_tables},
+    scratch::{
+        Scratch, TEMPLATE_PREFIX, declared_renames_in, history_tables, migration_set_hash,
+        template, template_name,
+    },
     tls::{SslMode, TlsError, TlsSettings},
 };
 

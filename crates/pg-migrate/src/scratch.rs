@@ -1,31 +1,46 @@
-//! Scratch databases on the target's server: a replay of the migrations, or a declared schema
-//! loaded from SQL files, built to be read by [`crate::Catalog`] and dropped afterwards.
+//! Scratch databases on a dev server: a replay of the migrations, or a declared schema loaded
+//! from SQL files, built to be read by [`crate::Catalog`] and dropped afterwards.
+//!
+//! A replay is a clone of a template database cached on the server per migration set, the one
+//! the test harness clones for its tests, so comparing with a long history costs a
+//! `CREATE DATABASE … TEMPLATE` instead of replaying every file.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use deadpool_postgres::Pool;
+use tokio::sync::OnceCell;
 
 use super::catalog::Catalog;
 use super::config::DatabaseConfig;
 use super::error::{Error, SqlFailure};
-use super::history::quote_identifier;
+use super::history::{DEFAULT_TABLE, quote_identifier};
+use super::lock::{fnv1a, lock_key};
 use super::migration::Migration;
 use super::migrator::{Migrator, Options};
+use super::plan::Status;
 use super::rev::Rev;
 
-/// A database of its own, created on the server `admin` is connected to.
+/// Prefix of the cached replays; the rest of the name is [`migration_set_hash`]. The test
+/// harness builds and clones the same templates, so a diff after a test run starts warm.
+pub const TEMPLATE_PREFIX: &str = "pgm_tpl_";
+
+/// A database of its own on a dev server, made on first use: empty for [`Scratch::load`], or
+/// a clone of the cached replay for [`Scratch::replay`].
 pub struct Scratch {
     name: String,
-    pool: Pool,
+    admin: Pool,
+    config: DatabaseConfig,
+    pool: OnceCell<Pool>,
 }
 
 impl Scratch {
-    /// Creates an empty database beside the one `config` names.
+    /// Names a database beside the one `config` names, after checking that `admin` connects.
+    /// The database itself is created on first use.
     ///
     /// # Errors
     ///
-    /// The server's error (creating a database needs the `CREATEDB` privilege).
+    /// The server does not answer.
     pub async fn create(admin: &Pool, config: &DatabaseConfig) -> Result<Scratch, Error> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
@@ -33,38 +48,82 @@ impl Scratch {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let client = admin.get().await.map_err(Error::Pool)?;
-        client
-            .batch_execute(&format!("CREATE DATABASE {}", quote_identifier(&name)))
-            .await
-            .map_err(Error::db("creating a scratch database"))?;
-        let pool =
-            super::pool::pool(&config.with_dbname(&name), 2).map_err(|err| Error::Scratch {
-                reason: err.to_string(),
-            })?;
-        Ok(Scratch { name, pool })
+        drop(admin.get().await.map_err(Error::Pool)?);
+        Ok(Scratch {
+            name,
+            admin: admin.clone(),
+            config: config.clone(),
+            pool: OnceCell::new(),
+        })
     }
 
-    /// The database's pool.
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
-
-    /// Applies `migrations` up to `rev`, as a replay of what the history records.
+    /// The database's pool, creating it empty if nothing made it yet.
     ///
     /// # Errors
     ///
-    /// A failing migration.
-    pub async fn replay(&self, migrations: &[Migration], rev: &Rev) -> Result<(), Error> {
-        use tracing::Instrument;
-        let migrator = Migrator::new(migrations.to_vec(), Options::default());
-        // The migrator's own log lines, marked as the scratch database's.
-        let span = tracing::info_span!("scratch", database = %self.name);
-        migrator
-            .up(&self.pool, rev, &mut |_| {})
-            .instrument(span)
+    /// The server's error (creating a database needs the `CREATEDB` privilege).
+    pub async fn pool(&self) -> Result<&Pool, Error> {
+        self.made(None).await
+    }
+
+    /// The pool of the database, made from `template` (or empty) when it does not exist yet.
+    async fn made(&self, template: Option<&str>) -> Result<&Pool, Error> {
+        self.pool
+            .get_or_try_init(|| async {
+                let client = self.admin.get().await.map_err(Error::Pool)?;
+                let from = template.map_or(String::new(), |t| {
+                    format!(" TEMPLATE {}", quote_identifier(t))
+                });
+                client
+                    .batch_execute(&format!(
+                        "CREATE DATABASE {}{from}",
+                        quote_identifier(&self.name)
+                    ))
+                    .await
+                    .map_err(Error::db("creating a scratch database"))?;
+                super::pool::pool(&self.config.with_dbname(&self.name), 2).map_err(|err| {
+                    Error::Scratch {
+                        reason: err.to_string(),
+                    }
+                })
+            })
             .await
-            .map(drop)
+    }
+
+    /// Applies `migrations` up to `rev`, as a replay of what the history records, with the
+    /// history in `table`.
+    ///
+    /// A fresh scratch database is a clone of the server's cached replay of that set (built
+    /// once per set, see [`template`]), so a long history costs one `CREATE DATABASE`. One
+    /// that already exists is migrated in place.
+    ///
+    /// # Errors
+    ///
+    /// A revision that is not in `migrations`, or a failing migration.
+    pub async fn replay(
+        &self,
+        migrations: &[Migration],
+        rev: &Rev,
+        table: &str,
+    ) -> Result<(), Error> {
+        use tracing::Instrument;
+        if self.pool.initialized() {
+            let migrator = Migrator::new(migrations.to_vec(), options(table));
+            // The migrator's own log lines, marked as the scratch database's.
+            let span = tracing::info_span!("scratch", database = %self.name);
+            return migrator
+                .up(self.pool().await?, rev, &mut |_| {})
+                .instrument(span)
+                .await
+                .map(drop);
+        }
+        let set: Vec<Migration> = Status::new(migrations, &[])
+            .plan_up(rev)?
+            .into_iter()
+            .cloned()
+            .collect();
+        let template = template(&self.admin, &self.config, &set, table).await?;
+        self.made(Some(&template)).await.map(drop)
     }
 
     /// Runs every `*.sql` file under `dir`, in path order (subdirectories included): a declared
@@ -74,7 +133,7 @@ impl Scratch {
     ///
     /// A file that cannot be read, or a failing statement, named at its file and line.
     pub async fn load(&self, dir: &Path) -> Result<(), Error> {
-        let client = self.pool.get().await.map_err(Error::Pool)?;
+        let client = self.pool().await?.get().await.map_err(Error::Pool)?;
         for path in sql_files(dir)? {
             let sql = std::fs::read_to_string(&path).map_err(|err| Error::Scratch {
                 reason: format!("reading {}: {err}", path.display()),
@@ -96,7 +155,7 @@ impl Scratch {
     ///
     /// The server's error.
     pub async fn catalog(&self, table: &str) -> Result<Catalog, Error> {
-        let client = self.pool.get().await.map_err(Error::Pool)?;
+        let client = self.pool().await?.get().await.map_err(Error::Pool)?;
         Catalog::read(&client, &history_tables(table)).await
     }
 
@@ -105,9 +164,12 @@ impl Scratch {
     /// # Errors
     ///
     /// The server's error; a scratch database left behind is named `pgm_scratch_*`.
-    pub async fn drop(self, admin: &Pool) -> Result<(), Error> {
-        self.pool.close();
-        let client = admin.get().await.map_err(Error::Pool)?;
+    pub async fn drop(self) -> Result<(), Error> {
+        let Some(pool) = self.pool.get() else {
+            return Ok(());
+        };
+        pool.close();
+        let client = self.admin.get().await.map_err(Error::Pool)?;
         client
             .batch_execute(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -116,6 +178,121 @@ impl Scratch {
             .await
             .map_err(Error::db("dropping a scratch database"))
     }
+}
+
+fn options(table: &str) -> Options {
+    Options {
+        table: table.to_string(),
+        ..Options::default()
+    }
+}
+
+/// A hash of a migration set (versions, names, checksums and undo scripts): a changed set gets
+/// a new template.
+pub fn migration_set_hash(migrations: &[Migration]) -> String {
+    let mut bytes = Vec::new();
+    for m in migrations {
+        bytes.extend_from_slice(&m.version().to_le_bytes());
+        bytes.extend_from_slice(m.name().as_bytes());
+        bytes.extend_from_slice(&m.checksum().to_le_bytes());
+        bytes.extend_from_slice(m.undo().map_or(&b"-"[..], |u| u.sql.as_bytes()));
+    }
+    format!("{:016x}", fnv1a(&bytes))
+}
+
+/// The name of the template holding `migrations` with its history in `table`.
+pub fn template_name(migrations: &[Migration], table: &str) -> String {
+    let hash = migration_set_hash(migrations);
+    if table == DEFAULT_TABLE {
+        format!("{TEMPLATE_PREFIX}{hash}")
+    } else {
+        // Another history table is another database; the name stays within 63 bytes.
+        format!(
+            "{TEMPLATE_PREFIX}{hash}_{:08x}",
+            fnv1a(table.as_bytes()) as u32
+        )
+    }
+}
+
+/// Creates (once per migration set and history table, under an advisory lock that every
+/// process on the server shares) the template database holding `migrations` applied, and
+/// returns its name. `admin` is a pool on the server's maintenance database, `config` the
+/// server's address (its database name is replaced).
+///
+/// The template is built under a temporary name and renamed only when complete, so a crash
+/// mid-build never leaves a half-made template.
+///
+/// # Errors
+///
+/// The server's error (it needs `CREATEDB`), or a failing migration.
+pub async fn template(
+    admin: &Pool,
+    config: &DatabaseConfig,
+    migrations: &[Migration],
+    table: &str,
+) -> Result<String, Error> {
+    let name = template_name(migrations, table);
+    let client = admin.get().await.map_err(Error::Pool)?;
+    let exists = async || -> Result<bool, Error> {
+        Ok(client
+            .query_opt(
+                "SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate",
+                &[&name],
+            )
+            .await
+            .map_err(Error::db("looking for a template database"))?
+            .is_some())
+    };
+    if exists().await? {
+        return Ok(name);
+    }
+    let key = lock_key(&name);
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .await
+        .map_err(Error::db("locking the template database's build"))?;
+    let built = async {
+        if exists().await? {
+            return Ok(());
+        }
+        let building = format!("{name}_building");
+        let quoted = quote_identifier(&building);
+        client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+            .await
+            .map_err(Error::db("dropping a half-built template database"))?;
+        client
+            .batch_execute(&format!("CREATE DATABASE {quoted}"))
+            .await
+            .map_err(Error::db("creating a template database"))?;
+        let pool =
+            super::pool::pool(&config.with_dbname(&building), 1).map_err(|err| Error::Scratch {
+                reason: err.to_string(),
+            })?;
+        let span = tracing::info_span!("template", database = %name);
+        let applied = tracing::Instrument::instrument(
+            Migrator::new(migrations.to_vec(), options(table)).up(&pool, &Rev::Head, &mut |_| {}),
+            span,
+        )
+        .await;
+        pool.close();
+        applied?;
+        client
+            .batch_execute(&format!(
+                "ALTER DATABASE {quoted} RENAME TO {0}; ALTER DATABASE {0} WITH IS_TEMPLATE true",
+                quote_identifier(&name)
+            ))
+            .await
+            .map_err(Error::db("naming the template database"))?;
+        Ok::<(), Error>(())
+    }
+    .await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .await;
+    built?;
+    unlocked.map_err(Error::db("unlocking the template database's build"))?;
+    Ok(name)
 }
 
 /// The renames declared (`-- renamed from: old`) in the `*.sql` files under `path`.
