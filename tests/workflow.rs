@@ -2,12 +2,12 @@
 //! stamp and create. Schemas are compared with `pg_dump -s`.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use pg_migrate_testing::TestDb;
 
 mod common;
-use common::{LIMIT, Spawned, app, bounded, output, stderr, stdout};
+use common::{app, bounded, output, psql, stderr, stdout};
 
 fn ok(url: &str, args: &[&str]) -> String {
     let out = app(url, args);
@@ -46,26 +46,6 @@ fn schema(url: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Runs `script` with psql (postgresql-client), failing the test if psql is still running after
-/// [`LIMIT`] (a statement blocked on a lock).
-fn psql(url: &str, script: &str) -> Output {
-    let mut child = Spawned::spawn(
-        Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
-    // Written from a thread, so a psql blocked before reading it all cannot block the test.
-    let mut stdin = child.stdin();
-    let script = script.to_string();
-    let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
-    let out = child.wait_within(LIMIT);
-    // A write error means psql stopped reading early: its status and stderr say why.
-    let _ = writer.join();
-    out
 }
 
 async fn history(db: &TestDb) -> Vec<(i64, String, String)> {

@@ -306,3 +306,23 @@ pub async fn call(
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
     (status, json)
 }
+
+/// Runs `script` with psql (postgresql-client), failing the test if psql is still running after
+/// [`LIMIT`] (a statement blocked on a lock).
+pub fn psql(url: &str, script: &str) -> Output {
+    let mut child = Spawned::spawn(
+        Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    // Written from a thread, so a psql blocked before reading it all cannot block the test.
+    let mut stdin = child.stdin();
+    let script = script.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
+    let out = child.wait_within(LIMIT);
+    // A write error means psql stopped reading early: its status and stderr say why.
+    let _ = writer.join();
+    out
+}

@@ -150,10 +150,12 @@ fn outside_transaction(
     found
 }
 
-/// The rules a file silences with `-- lint: allow …` lines.
+/// The rules a file silences with `-- lint: allow …` lines; a reason may follow the rules
+/// after ` -- `.
 fn allowed(sql: &str) -> Vec<String> {
     sql.lines()
         .filter_map(|line| line.trim().strip_prefix(ALLOW_PREFIX))
+        .map(|rest| rest.split(" -- ").next().unwrap_or(rest))
         .flat_map(|rest| rest.split(',').map(|r| r.trim().to_string()))
         .filter(|r| !r.is_empty())
         .collect()
@@ -349,6 +351,12 @@ mod tests {
         let found = lint(sql);
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].contains(": ban-drop-column: "));
+        // A reason may follow the rules.
+        let reasoned = lint(
+            "-- lint: allow ban-drop-table, ban-drop-column -- allowed by --allow-data-loss\n\
+             DROP TABLE users;\nALTER TABLE t DROP COLUMN c;\n",
+        );
+        assert!(reasoned.is_empty(), "{reasoned:#?}");
         let unknown = lint("-- lint: allow no-such-rule\nSELECT 1;\n");
         assert_eq!(
             unknown,

@@ -366,10 +366,23 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             Some(from) => {
                 let old: Vec<&str> = from.split(", ").collect();
                 let new: Vec<&str> = to.split(", ").collect();
-                if new.starts_with(&old) {
-                    for label in &new[old.len()..] {
+                // The old labels must keep their order; new ones may go anywhere, each placed
+                // by its neighbour (squawk's require-enum-value-ordering: a bare ADD VALUE
+                // appends).
+                let kept: Vec<&str> = new.iter().copied().filter(|l| old.contains(l)).collect();
+                if kept == old {
+                    for (i, label) in new.iter().enumerate() {
+                        if old.contains(label) {
+                            continue;
+                        }
+                        // An enum that had no label takes its first one bare.
+                        let place = match i {
+                            0 if old.is_empty() => String::new(),
+                            0 => format!(" BEFORE {}", new[1]),
+                            _ => format!(" AFTER {}", new[i - 1]),
+                        };
                         changes.push(Change::plain(format!(
-                            "ALTER TYPE {} ADD VALUE {label}",
+                            "ALTER TYPE {} ADD VALUE {label}{place}",
                             d.name
                         )));
                     }
@@ -444,6 +457,14 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
     // New tables, parents before their partitions.
     let mut created: Vec<&Difference> = of(Kind::Table).filter(|d| d.from.is_none()).collect();
+    let partitions: Vec<&str> = created
+        .iter()
+        .filter(|d| {
+            d.to.as_deref()
+                .is_some_and(|t| t.contains(" partition of "))
+        })
+        .map(|d| d.name.as_str())
+        .collect();
     created.sort_by_key(|d| {
         d.to.as_deref()
             .is_some_and(|t| t.contains(" partition of "))
@@ -490,10 +511,21 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             let (parent, bound) = rest.split_once(' ').unwrap_or((rest, ""));
             format!("CREATE TABLE {} PARTITION OF {parent} {bound}", d.name)
         } else {
+            // Keys and checks inside the statement: an ALTER TABLE … ADD PRIMARY KEY on a new
+            // table is one more statement that squawk rightly flags on a table with rows.
+            let inline = to.objects().filter(|(kind, name, def)| {
+                *kind == Kind::Constraint && split_last(name).0 == d.name && inlined_constraint(def)
+            });
+            let items: Vec<String> = columns
+                .into_iter()
+                .chain(
+                    inline.map(|(_, name, def)| format!("CONSTRAINT {} {def}", split_last(name).1)),
+                )
+                .collect();
             format!(
                 "CREATE TABLE {} (\n    {}\n)",
                 d.name,
-                columns.join(",\n    ")
+                items.join(",\n    ")
             )
         };
         if let Some(key) = def
@@ -514,6 +546,10 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             )));
         }
     }
+    // What validates a constraint added NOT VALID: after everything else that runs in a
+    // transaction, and (see `cut_into_files`) in a transaction of its own, so the long scan
+    // holds only the weak lock VALIDATE takes.
+    let mut validations: Vec<Change> = Vec::new();
     for d in of(Kind::Table).filter(|d| d.from.is_some() && d.to.is_some()) {
         let (from, to) = (
             d.from.as_deref().unwrap_or(""),
@@ -605,11 +641,11 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                         changes.push(Change::plain(format!(
                             "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({name} IS NOT NULL) NOT VALID"
                         )));
-                        changes.push(Change::plain(format!(
+                        validations.push(Change::plain(format!(
                             "ALTER TABLE {table} VALIDATE CONSTRAINT {check}"
                         )));
-                        changes.push(Change::plain(alter("SET NOT NULL".into())));
-                        changes.push(Change::plain(format!(
+                        validations.push(Change::plain(alter("SET NOT NULL".into())));
+                        validations.push(Change::plain(format!(
                             "ALTER TABLE {table} DROP CONSTRAINT {check}"
                         )));
                     }
@@ -633,6 +669,9 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         let (table, name) = split_last(&d.name);
         let def = d.to.as_deref().unwrap_or_default();
         let existing = !new_tables.contains(&table.as_str());
+        if !existing && inlined_constraint(def) && !partitions.contains(&table.as_str()) {
+            continue; // in its CREATE TABLE
+        }
         let validate_later = existing
             && (def.starts_with("FOREIGN KEY") || def.starts_with("CHECK"))
             && !def.ends_with("NOT VALID");
@@ -640,7 +679,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             changes.push(Change::plain(format!(
                 "ALTER TABLE {table} ADD CONSTRAINT {name} {def} NOT VALID"
             )));
-            changes.push(Change::plain(format!(
+            validations.push(Change::plain(format!(
                 "ALTER TABLE {table} VALIDATE CONSTRAINT {name}"
             )));
         } else {
@@ -658,6 +697,9 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         })
         .map(|(_, name, _)| name.to_string())
         .collect();
+    // Built CONCURRENTLY, each in a file of its own: after the views and triggers, so that a
+    // view dropped to change a column comes back in the same transaction.
+    let mut concurrent_indexes = Vec::new();
     for d in of(Kind::Index).filter(|d| d.to.is_some()) {
         let def = d.to.as_deref().unwrap_or_default();
         let def = def.strip_suffix(" (INVALID)").unwrap_or(def);
@@ -675,7 +717,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     1,
                 )
                 .replacen("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1);
-            changes.push(Change::concurrent(concurrent));
+            concurrent_indexes.push(Change::concurrent(concurrent));
         }
     }
     for name in order_by_reference(&created_views, to, false) {
@@ -710,6 +752,8 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for d in of(Kind::Policy).filter(|d| d.to.is_some()) {
         changes.push(unsupported(d, "policies"));
     }
+    changes.extend(validations);
+    changes.extend(concurrent_indexes);
     // Comments last, once their objects exist; a removed comment only where its object stays.
     for d in of(Kind::Comment) {
         match &d.to {
@@ -725,6 +769,12 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         }
     }
     changes
+}
+
+/// Whether a new table's constraint is written inside its `CREATE TABLE`: all but foreign keys
+/// (the table they reference may come later) and what is `NOT VALID` (not allowed there).
+fn inlined_constraint(def: &str) -> bool {
+    !def.starts_with("FOREIGN KEY") && !def.ends_with("NOT VALID")
 }
 
 /// Whether the object a comment (`COLUMN a.b.c`, `TABLE a.b`, …) is on exists in `to`.
@@ -893,6 +943,134 @@ pub fn render_changes(changes: &[Change]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A plan cut into migration files: a run of transactional statements is one file, each
+/// statement that must run outside a transaction (`CREATE INDEX CONCURRENTLY`) one of its own,
+/// and the validation of constraints added `NOT VALID` starts a new one.
+pub fn cut_into_files(changes: Vec<Change>) -> Vec<Vec<Change>> {
+    let mut files: Vec<Vec<Change>> = Vec::new();
+    for change in changes {
+        let alone = change.no_transaction;
+        // VALIDATE after a NOT VALID in the same transaction would keep the ADD's strong lock
+        // through the whole scan (squawk: constraint-missing-not-valid).
+        let validates_after_not_valid = |file: &[Change]| {
+            change.sql.contains(" VALIDATE CONSTRAINT ")
+                && file.iter().any(|c| c.sql.ends_with(" NOT VALID"))
+        };
+        match files.last_mut() {
+            Some(last)
+                if !alone
+                    && !last.iter().any(|c| c.no_transaction)
+                    && !validates_after_not_valid(last) =>
+            {
+                last.push(change)
+            }
+            _ => files.push(vec![change]),
+        }
+    }
+    files
+}
+
+/// The squawk rules a generated file may trip on purpose, each with the reason written beside
+/// it in the file's `-- lint: allow` line: what `--allow-data-loss` allowed, and steps that are
+/// safe as generated (a view dropped and re-created in one transaction) or that `schema/`
+/// declares (a view or constraint removed, a column's type changed).
+fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)> {
+    let has = |what: &str| changes.iter().any(|c| c.sql.contains(what));
+    let hazard_has = |what: &str| {
+        changes
+            .iter()
+            .any(|c| c.hazard.is_some() && c.sql.contains(what))
+    };
+    let mut allowed = Vec::new();
+    if hazard_has(" DROP COLUMN ") {
+        allowed.push((
+            "ban-drop-column",
+            "allowed by --allow-data-loss".to_string(),
+        ));
+    }
+    if hazard_has("DROP TABLE ") {
+        allowed.push(("ban-drop-table", "allowed by --allow-data-loss".to_string()));
+    }
+    if has(" ALTER COLUMN ") && has(" TYPE ") {
+        let why = if hazard_has(" TYPE ") {
+            "allowed by --allow-data-loss"
+        } else {
+            "schema/ changes the type; the table is rewritten under an ACCESS EXCLUSIVE lock"
+        };
+        allowed.push(("changing-column-type", why.to_string()));
+    }
+    let dropped_views: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| {
+            c.sql
+                .strip_prefix("DROP VIEW ")
+                .or_else(|| c.sql.strip_prefix("DROP MATERIALIZED VIEW "))
+        })
+        .collect();
+    if !dropped_views.is_empty() {
+        let recreated = dropped_views.iter().all(|v| {
+            changes.iter().any(|c| {
+                c.sql.starts_with(&format!("CREATE VIEW {v} "))
+                    || c.sql.starts_with(&format!("CREATE MATERIALIZED VIEW {v} "))
+            })
+        });
+        let why = if recreated {
+            "re-created below, in the same transaction"
+        } else {
+            "schema/ no longer declares it; a view holds no data"
+        };
+        allowed.push(("ban-drop-view", why.to_string()));
+    }
+    let dropped_constraints: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| c.sql.split_once(" DROP CONSTRAINT ").map(|(_, name)| name))
+        .collect();
+    if !dropped_constraints.is_empty() {
+        let helpers = dropped_constraints.iter().all(|name| {
+            changes
+                .iter()
+                .any(|c| c.sql.ends_with(&format!(" VALIDATE CONSTRAINT {name}")))
+                && name.trim_matches('"').ends_with("_not_null")
+        });
+        let why = if helpers {
+            "the validated check only spared SET NOT NULL its scan"
+        } else {
+            "schema/ drops or changes it"
+        };
+        allowed.push(("ban-drop-constraint", why.to_string()));
+    }
+    allowed
+}
+
+/// The text of a migration file holding `changes`, and whether it runs outside a transaction:
+/// one such statement, under `-- no-transaction`, or statements in one transaction (where an
+/// undo rebuilds indexes without CONCURRENTLY). The rules it trips on purpose are named in
+/// `-- lint: allow` lines with their reasons, so the build's lint stays quiet about exactly
+/// those.
+pub fn file_text(changes: &[Change]) -> (String, bool) {
+    let no_transaction = changes.len() == 1 && changes[0].no_transaction;
+    let changes: Vec<Change> = changes
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            if c.no_transaction && !no_transaction {
+                c.sql = c.sql.replacen(" CONCURRENTLY", "", 1);
+                c.no_transaction = false;
+            }
+            c
+        })
+        .collect();
+    let mut text = String::new();
+    if no_transaction {
+        text.push_str("-- no-transaction\n");
+    }
+    for (rule, why) in lint_allowances(&changes) {
+        text.push_str(&format!("-- lint: allow {rule} -- {why}\n"));
+    }
+    text.push_str(&render_changes(&changes));
+    (text, no_transaction)
 }
 
 #[cfg(test)]

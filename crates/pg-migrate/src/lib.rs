@@ -76,7 +76,9 @@ pub mod __private {
 pub use {
     catalog::{Catalog, Difference, Kind},
     config::{DEFAULT_DATABASE_URL, DatabaseConfig, InvalidDatabaseUrl, parse_duration},
-    ddl::{Change, Rename, declared_renames, invert_renames, render_changes},
+    ddl::{
+        Change, Rename, cut_into_files, declared_renames, file_text, invert_renames, render_changes,
+    },
     direction::Direction,
     error::{Error, SqlFailure, error_chain, pool_error_text},
     history::{DEFAULT_TABLE, History, Unfinished},
