@@ -425,3 +425,67 @@ async fn scratch_replays_clone_the_harness_template() {
         .get(0);
     assert_eq!(left, 0, "scratch databases are dropped");
 }
+
+/// Grants are compared and planned only when asked for; a view re-created around a column
+/// change gets its grants back.
+#[tokio::test]
+async fn privileges_are_planned_and_survive_a_view_rebuild() {
+    let (from, to) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    // Roles are the cluster's: made once, kept (a test cannot drop a role that other
+    // databases' objects may still name).
+    run(
+        &from,
+        "DO $$ BEGIN CREATE ROLE pgm_test_reader NOLOGIN; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+         DO $$ BEGIN CREATE ROLE pgm_test_writer NOLOGIN; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;",
+    )
+    .await;
+    let base = "CREATE TABLE t (id serial PRIMARY KEY, n int, gone text);
+        CREATE VIEW v AS SELECT id, n FROM t;
+        CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS $$ SELECT x $$;
+        GRANT SELECT ON t, v TO pgm_test_reader;
+        GRANT INSERT ON t TO pgm_test_writer;";
+    run(&from, base).await;
+    run(
+        &to,
+        &base.replace("n int", "n bigint").replace(
+            "GRANT INSERT ON t TO pgm_test_writer;",
+            "GRANT INSERT, UPDATE ON t TO pgm_test_writer WITH GRANT OPTION;
+             GRANT USAGE ON SEQUENCE t_id_seq TO pgm_test_writer;
+             REVOKE EXECUTE ON FUNCTION f(int) FROM PUBLIC;
+             GRANT EXECUTE ON FUNCTION f(int) TO pgm_test_reader;",
+        ),
+    )
+    .await;
+    let read = async |db: &TestDb, privileges: bool| {
+        let client = db.pool().get().await.unwrap();
+        Catalog::read_with(&client, &[], privileges).await.unwrap()
+    };
+    // Without privileges, only the column differs.
+    let plain = read(&from, false).await.diff(&read(&to, false).await);
+    assert_eq!(plain.len(), 1, "{plain:#?}");
+
+    let plan = read(&from, true).await.plan(&read(&to, true).await);
+    let sql: Vec<&str> = plan.iter().map(|c| c.sql.as_str()).collect();
+    for expected in [
+        "REVOKE ALL ON TABLE public.t FROM pgm_test_writer",
+        "GRANT INSERT, UPDATE ON TABLE public.t TO pgm_test_writer WITH GRANT OPTION",
+        "GRANT USAGE ON SEQUENCE public.t_id_seq TO pgm_test_writer",
+        "GRANT SELECT ON TABLE public.v TO pgm_test_reader",
+    ] {
+        assert!(sql.contains(&expected), "{expected} missing from {sql:#?}");
+    }
+    let client = from.pool().get().await.unwrap();
+    for change in &plan {
+        client
+            .batch_execute(&change.sql)
+            .await
+            .unwrap_or_else(|err| panic!("{}: {err:?}", change.sql));
+    }
+    let left = read(&from, true).await.diff(&read(&to, true).await);
+    assert!(left.is_empty(), "left {left:#?}\nplan {sql:#?}");
+}

@@ -68,6 +68,12 @@ pub struct Settings {
         value_name = "URL"
     )]
     pub dev_url: Option<DatabaseUrl>,
+
+    /// Compare and generate privileges too (`check`, `drift`, `diff`, `create
+    /// --autogenerate`): each role's grants on tables, views, sequences, schemas, functions and
+    /// types, beyond the owner's. The roles must exist on the dev server.
+    #[arg(long, env = "APP_WITH_PRIVILEGES", global = true)]
+    pub with_privileges: bool,
 }
 
 /// `--database-url` as given. It is parsed after clap, because clap repeats an invalid value in

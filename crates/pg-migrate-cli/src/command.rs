@@ -195,8 +195,12 @@ pub(crate) async fn run_migrate(
                             None
                         }
                     };
-                    let a = from.catalog(next(&from), &migrator, &table).await?;
-                    let b = to.catalog(next(&to), &migrator, &table).await?;
+                    let a = from
+                        .catalog(next(&from), &migrator, &table, global.with_privileges)
+                        .await?;
+                    let b = to
+                        .catalog(next(&to), &migrator, &table, global.with_privileges)
+                        .await?;
                     Ok((a, b))
                 })
                 .await?;
@@ -288,6 +292,7 @@ impl Source {
         scratch: Option<&Scratch>,
         migrator: &Migrator,
         table: &str,
+        privileges: bool,
     ) -> Result<pg_migrate::Catalog, pg_migrate::Error> {
         let scratch = || {
             scratch.ok_or_else(|| pg_migrate::Error::Scratch {
@@ -301,7 +306,12 @@ impl Source {
                         reason: err.to_string(),
                     })?;
                 let client = pool.get().await.map_err(pg_migrate::Error::Pool)?;
-                pg_migrate::Catalog::read(&client, &pg_migrate::history_tables(table)).await
+                pg_migrate::Catalog::read_with(
+                    &client,
+                    &pg_migrate::history_tables(table),
+                    privileges,
+                )
+                .await
             }
             Source::Files(path) => {
                 scratch()?.load(path).await?;
@@ -399,7 +409,7 @@ pub(crate) async fn with_scratch<T>(
     let mut scratches = Vec::with_capacity(count);
     for _ in 0..count {
         match Scratch::create(&pool, &config).await {
-            Ok(scratch) => scratches.push(scratch),
+            Ok(scratch) => scratches.push(scratch.with_privileges(settings.with_privileges)),
             // Name the server, which may be the dev server rather than the target.
             Err(err) => {
                 return Err(anyhow::Error::new(err).context(format!(
@@ -459,7 +469,12 @@ async fn drift(
         .filter_map(|e| e.migration.cloned())
         .collect();
     let table = migrator.options().table.clone();
-    let live = pg_migrate::Catalog::read(&client, &pg_migrate::history_tables(&table)).await?;
+    let live = pg_migrate::Catalog::read_with(
+        &client,
+        &pg_migrate::history_tables(&table),
+        settings.with_privileges,
+    )
+    .await?;
     drop(client);
     with_scratch(settings, false, 1, async |scratch: &[Scratch]| {
         scratch[0].replay(&applied, &Rev::Head, &table).await?;

@@ -51,6 +51,9 @@ pub enum Kind {
     Policy,
     /// A comment, named by what it is on (`COLUMN public.users.email`).
     Comment,
+    /// The privileges one role holds on one object beyond its owner's, named
+    /// `TABLE public.users TO reader` (read only with privileges, `--with-privileges`).
+    Privilege,
 }
 
 impl Kind {
@@ -72,6 +75,7 @@ impl Kind {
             Kind::Trigger => "trigger",
             Kind::Policy => "policy",
             Kind::Comment => "comment on",
+            Kind::Privilege => "grant on",
         }
     }
 }
@@ -130,8 +134,25 @@ impl Catalog {
     ///
     /// The server's error.
     pub async fn read(client: &Client, exclude: &[String]) -> Result<Catalog, Error> {
+        Catalog::read_with(client, exclude, false).await
+    }
+
+    /// [`Catalog::read`], with the privileges granted on tables, views, sequences, schemas,
+    /// functions and types when `privileges` is true: each role's beyond the owner's, as
+    /// [`Kind::Privilege`] entries. An object never granted on holds the server's defaults
+    /// (`acldefault`: EXECUTE on a function and USAGE on a type for PUBLIC), so a first GRANT,
+    /// which spells them out, changes nothing else.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub async fn read_with(
+        client: &Client,
+        exclude: &[String],
+        privileges: bool,
+    ) -> Result<Catalog, Error> {
         let ext_class = not_in_extension("c.oid");
-        let queries: Vec<(Kind, String)> = vec![
+        let mut queries: Vec<(Kind, String)> = vec![
             (
                 Kind::Extension,
                 "SELECT extname, '' FROM pg_extension WHERE extname <> 'plpgsql'".into(),
@@ -331,6 +352,47 @@ impl Catalog {
                 ),
             ),
         ];
+        if privileges {
+            queries.push((
+                Kind::Privilege,
+                format!(
+                    "WITH objects AS ( \
+                       SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, \
+                              format('%I.%I', n.nspname, c.relname) AS name, \
+                              coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner)) AS acl, \
+                              c.relowner AS owner \
+                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                       WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
+                         AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+                       UNION ALL \
+                       SELECT 'SCHEMA', quote_ident(n.nspname), coalesce(n.nspacl, acldefault('n', n.nspowner)), n.nspowner \
+                       FROM pg_namespace n WHERE {USER_SCHEMAS} AND {ext_ns} \
+                       UNION ALL \
+                       SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, \
+                              format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), \
+                              coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner \
+                       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                       WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND {ext_proc} \
+                       UNION ALL \
+                       SELECT 'TYPE', format('%I.%I', n.nspname, t.typname), \
+                              coalesce(t.typacl, acldefault('T', t.typowner)), t.typowner \
+                       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                       WHERE t.typtype IN ('e', 'd', 'c') AND {USER_SCHEMAS} AND {ext_type} \
+                         AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_class r WHERE r.oid = t.typrelid AND r.relkind = 'c')) \
+                     ) \
+                     SELECT format('%s %s TO %s', o.kind, o.name, \
+                                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END), \
+                            string_agg(a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, \
+                                       ', ' ORDER BY a.privilege_type) \
+                     FROM objects o, aclexplode(o.acl) a \
+                     WHERE a.grantee <> o.owner \
+                     GROUP BY 1",
+                    ext_ns = not_in_extension("n.oid"),
+                    ext_proc = not_in_extension("p.oid"),
+                    ext_type = not_in_extension("t.oid"),
+                ),
+            ));
+        }
         let reads = queries.iter().map(|(kind, sql)| async move {
             let rows = if sql.contains("$1") {
                 client

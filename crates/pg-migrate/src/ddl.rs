@@ -768,7 +768,71 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             None => {}
         }
     }
+    privileges(&of(Kind::Privilege).collect::<Vec<_>>(), to, &mut changes);
     changes
+}
+
+/// `GRANT`/`REVOKE` last, once every object exists: revoked where a role's privileges changed
+/// or went (not on what the plan drops: that takes its grants along), granted where they are
+/// new or changed, and granted again on what the plan dropped and re-created (a view over a
+/// changed column, a function whose result type changed).
+fn privileges(differences: &[&Difference], to: &Catalog, changes: &mut Vec<Change>) {
+    // `TABLE public.users TO reader` → ("TABLE", "public.users", "reader").
+    fn split(key: &str) -> Option<(&str, &str, &str)> {
+        let (what, rest) = key.split_once(' ')?;
+        let (object, grantee) = rest.rsplit_once(" TO ")?;
+        Some((what, object, grantee))
+    }
+    let dropped = |object: &str| {
+        changes
+            .iter()
+            .any(|c| c.sql.starts_with("DROP ") && c.sql.ends_with(&format!(" {object}")))
+    };
+    let mut out = Vec::new();
+    for d in differences {
+        let Some((what, object, grantee)) = split(&d.name) else {
+            continue;
+        };
+        if d.from.is_some() && !dropped(object) {
+            out.push(Change::plain(format!(
+                "REVOKE ALL ON {what} {object} FROM {grantee}"
+            )));
+        }
+    }
+    let regranted = to.objects().filter(|(kind, name, _)| {
+        *kind == Kind::Privilege
+            && !differences.iter().any(|d| d.name == *name)
+            && split(name).is_some_and(|(_, object, _)| dropped(object))
+    });
+    let granted = differences
+        .iter()
+        .filter_map(|d| Some((d.name.as_str(), d.to.as_deref()?)))
+        .chain(regranted.map(|(_, name, def)| (name, def)));
+    for (key, def) in granted {
+        let Some((what, object, grantee)) = split(key) else {
+            continue;
+        };
+        let (with_option, plain): (Vec<&str>, Vec<&str>) = def
+            .split(", ")
+            .partition(|p| p.ends_with(" WITH GRANT OPTION"));
+        if !plain.is_empty() {
+            out.push(Change::plain(format!(
+                "GRANT {} ON {what} {object} TO {grantee}",
+                plain.join(", ")
+            )));
+        }
+        if !with_option.is_empty() {
+            let privileges: Vec<&str> = with_option
+                .iter()
+                .map(|p| p.trim_end_matches(" WITH GRANT OPTION"))
+                .collect();
+            out.push(Change::plain(format!(
+                "GRANT {} ON {what} {object} TO {grantee} WITH GRANT OPTION",
+                privileges.join(", ")
+            )));
+        }
+    }
+    changes.extend(out);
 }
 
 /// Whether a new table's constraint is written inside its `CREATE TABLE`: all but foreign keys

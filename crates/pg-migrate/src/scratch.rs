@@ -32,6 +32,7 @@ pub struct Scratch {
     admin: Pool,
     config: DatabaseConfig,
     pool: OnceCell<Pool>,
+    privileges: bool,
 }
 
 impl Scratch {
@@ -54,7 +55,14 @@ impl Scratch {
             admin: admin.clone(),
             config: config.clone(),
             pool: OnceCell::new(),
+            privileges: false,
         })
+    }
+
+    /// Reads privileges too in [`Scratch::catalog`] (`--with-privileges`).
+    pub fn with_privileges(mut self, privileges: bool) -> Scratch {
+        self.privileges = privileges;
+        self
     }
 
     /// The database's pool, creating it empty if nothing made it yet.
@@ -156,7 +164,7 @@ impl Scratch {
     /// The server's error.
     pub async fn catalog(&self, table: &str) -> Result<Catalog, Error> {
         let client = self.pool().await?.get().await.map_err(Error::Pool)?;
-        Catalog::read(&client, &history_tables(table)).await
+        Catalog::read_with(&client, &history_tables(table), self.privileges).await
     }
 
     /// Drops the database.
