@@ -160,6 +160,7 @@ const BASE: &str = "
     CREATE TYPE mood AS ENUM ('sad', 'ok');
     CREATE TABLE t (id serial PRIMARY KEY, a int, b text, c int, d text, e int, m mood);
     CREATE VIEW v AS SELECT id, c FROM t;
+    CREATE TYPE pair AS (x int, y text);
 ";
 
 /// Edits a schema can go through, each as the SQL a developer would run; `true` when the
@@ -187,6 +188,10 @@ const EDITS: &[(&str, bool)] = &[
         false,
     ),
     ("COMMENT ON COLUMN t.e IS 'an e'", false),
+    (
+        "ALTER TYPE pair ADD ATTRIBUTE z int, ALTER ATTRIBUTE x TYPE bigint",
+        false,
+    ),
     (
         "CREATE FUNCTION twice(n int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT n * 2 $$; \
          CREATE INDEX t_twice ON t (twice(e))",

@@ -409,7 +409,10 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 d.name,
                 d.to.as_deref().unwrap_or_default()
             ))),
-            Some(_) => changes.push(unsupported(d, "a changed composite type")),
+            Some(ref from) => match alter_composite(&d.name, from, d.to.as_deref().unwrap_or("")) {
+                Some(change) => changes.push(change),
+                None => changes.push(unsupported(d, "a composite type's attributes reordered")),
+            },
         }
     }
     for d in of(Kind::Sequence).filter(|d| d.to.is_some()) {
@@ -835,6 +838,82 @@ fn privileges(differences: &[&Difference], to: &Catalog, changes: &mut Vec<Chang
     changes.extend(out);
 }
 
+/// The attributes of a composite type's definition, `(a integer, b numeric(12,2))`, as
+/// (name, type) pairs.
+fn attributes(def: &str) -> Vec<(&str, &str)> {
+    let inner = def
+        .trim()
+        .strip_prefix('(')
+        .and_then(|d| d.strip_suffix(')'))
+        .unwrap_or(def);
+    // The name is the first word, quoted or not.
+    fn pair(piece: &str) -> Option<(&str, &str)> {
+        let piece = piece.trim();
+        let split = if let Some(rest) = piece.strip_prefix('"') {
+            rest.find('"').map(|i| i + 2)
+        } else {
+            piece.find(' ')
+        }?;
+        Some((piece[..split].trim(), piece[split..].trim()))
+    }
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.extend(pair(&inner[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.extend(pair(&inner[start..]));
+    out
+}
+
+/// `ALTER TYPE … DROP/ADD/ALTER ATTRIBUTE` from one composite definition to another, or `None`
+/// when the attributes kept would end up in another order (ADD appends).
+fn alter_composite(name: &str, from: &str, to: &str) -> Option<Change> {
+    let (old, new) = (attributes(from), attributes(to));
+    let kept_order: Vec<&str> = old
+        .iter()
+        .filter(|(a, _)| new.iter().any(|(b, _)| a == b))
+        .map(|(a, _)| *a)
+        .chain(
+            new.iter()
+                .filter(|(b, _)| !old.iter().any(|(a, _)| a == b))
+                .map(|(b, _)| *b),
+        )
+        .collect();
+    if kept_order != new.iter().map(|(b, _)| *b).collect::<Vec<_>>() {
+        return None;
+    }
+    let mut actions = Vec::new();
+    for (attr, _) in old.iter().filter(|(a, _)| !new.iter().any(|(b, _)| a == b)) {
+        actions.push(format!("DROP ATTRIBUTE {attr}"));
+    }
+    for (attr, ty) in &new {
+        match old.iter().find(|(a, _)| a == attr) {
+            Some((_, old_ty)) if old_ty != ty => {
+                actions.push(format!("ALTER ATTRIBUTE {attr} TYPE {ty}"))
+            }
+            Some(_) => {}
+            None => actions.push(format!("ADD ATTRIBUTE {attr} {ty}")),
+        }
+    }
+    let sql = format!("ALTER TYPE {name} {}", actions.join(", "));
+    Some(if actions.iter().any(|a| a.starts_with("DROP ")) {
+        Change::hazard(
+            sql,
+            "deletes the attribute's data wherever the type is stored",
+        )
+    } else {
+        Change::plain(sql)
+    })
+}
+
 /// Whether a new table's constraint is written inside its `CREATE TABLE`: all but foreign keys
 /// (the table they reference may come later) and what is `NOT VALID` (not allowed there).
 fn inlined_constraint(def: &str) -> bool {
@@ -1057,11 +1136,15 @@ fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)> {
     if hazard_has("DROP TABLE ") {
         allowed.push(("ban-drop-table", "allowed by --allow-data-loss".to_string()));
     }
-    if has(" ALTER COLUMN ") && has(" TYPE ") {
+    let retypes = changes.iter().any(|c| {
+        (c.sql.contains(" ALTER COLUMN ") || c.sql.contains(" ALTER ATTRIBUTE "))
+            && c.sql.contains(" TYPE ")
+    });
+    if retypes {
         let why = if hazard_has(" TYPE ") {
             "allowed by --allow-data-loss"
         } else {
-            "schema/ changes the type; the table is rewritten under an ACCESS EXCLUSIVE lock"
+            "schema/ changes the type; a table is rewritten under an ACCESS EXCLUSIVE lock"
         };
         allowed.push(("changing-column-type", why.to_string()));
     }
@@ -1140,6 +1223,31 @@ pub fn file_text(changes: &[Change]) -> (String, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn composite_types_are_altered_in_place() {
+        assert_eq!(
+            alter_composite(
+                "public.money",
+                "(amount numeric(12,2), currency text, \"Old\" integer)",
+                "(amount numeric(14,2), currency text, rate double precision)"
+            )
+            .map(|c| (c.sql, c.hazard.is_some())),
+            Some((
+                "ALTER TYPE public.money DROP ATTRIBUTE \"Old\", ALTER ATTRIBUTE amount TYPE numeric(14,2), ADD ATTRIBUTE rate double precision".into(),
+                true
+            ))
+        );
+        // ADD appends: a new attribute in the middle cannot be generated.
+        assert!(
+            alter_composite(
+                "public.t",
+                "(a integer, b text)",
+                "(a integer, c text, b text)"
+            )
+            .is_none()
+        );
+    }
 
     #[test]
     fn column_definitions_come_apart() {
