@@ -85,9 +85,11 @@ else
   echo "migra not found (pip install migra, or MIGRA=/path): app alone"
 fi
 # The plan must turn a into b: applied to a copy of a, the diff back to b is empty.
-psql -X -q -d "$base" -c "DROP DATABASE IF EXISTS ${a}_applied" -c "CREATE DATABASE ${a}_applied TEMPLATE $a"
+psql -X -q -d "$base" -c "DROP DATABASE IF EXISTS ${a}_applied" -c "CREATE DATABASE ${a}_applied TEMPLATE $a" 2>/dev/null
 RUST_LOG=error DATABASE_URL="$base" "$app" migrate diff --from "$server/$a" --to "$server/$b" \
   | psql -X -q -v ON_ERROR_STOP=1 -d "$server/${a}_applied" >/dev/null
 left=$(RUST_LOG=error DATABASE_URL="$base" "$app" migrate diff --from "$server/${a}_applied" --to "$server/$b")
 case "$left" in "" | "-- no differences"*) echo "the plan reaches $b exactly" ;; *) echo "left after the plan:"; echo "$left"; exit 1 ;; esac
-psql -X -q -d "$base" -c "DROP DATABASE ${a}_applied" -c "DROP DATABASE $a" -c "DROP DATABASE $b"
+psql -X -q -d "$base" -c "DROP DATABASE ${a}_applied"
+# KEEP=1 leaves the pair for profiling.
+[ "${KEEP:-0}" = 1 ] || psql -X -q -d "$base" -c "DROP DATABASE $a" -c "DROP DATABASE $b"

@@ -195,13 +195,12 @@ pub(crate) async fn run_migrate(
                             None
                         }
                     };
-                    let a = from
-                        .catalog(next(&from), &migrator, &table, global.with_privileges)
-                        .await?;
-                    let b = to
-                        .catalog(next(&to), &migrator, &table, global.with_privileges)
-                        .await?;
-                    Ok((a, b))
+                    let (from_scratch, to_scratch) = (next(&from), next(&to));
+                    // Both sides at once: each is its own connection (and server process).
+                    tokio::try_join!(
+                        from.catalog(from_scratch, &migrator, &table, global.with_privileges),
+                        to.catalog(to_scratch, &migrator, &table, global.with_privileges),
+                    )
                 })
                 .await?;
             // Renames declared in the target's files (`-- renamed from: old`).

@@ -1120,7 +1120,6 @@ pub fn cut_into_files(changes: Vec<Change>) -> Vec<Vec<Change>> {
 /// safe as generated (a view dropped and re-created in one transaction) or that `schema/`
 /// declares (a view or constraint removed, a column's type changed).
 fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)> {
-    let has = |what: &str| changes.iter().any(|c| c.sql.contains(what));
     let hazard_has = |what: &str| {
         changes
             .iter()
