@@ -1129,11 +1129,14 @@ fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)> {
     if hazard_has(" DROP COLUMN ") {
         allowed.push((
             "ban-drop-column",
-            "allowed by --allow-data-loss".to_string(),
+            "deletes data, as the hazard below says".to_string(),
         ));
     }
     if hazard_has("DROP TABLE ") {
-        allowed.push(("ban-drop-table", "allowed by --allow-data-loss".to_string()));
+        allowed.push((
+            "ban-drop-table",
+            "deletes data, as the hazard below says".to_string(),
+        ));
     }
     let retypes = changes.iter().any(|c| {
         (c.sql.contains(" ALTER COLUMN ") || c.sql.contains(" ALTER ATTRIBUTE "))
@@ -1141,7 +1144,7 @@ fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)> {
     });
     if retypes {
         let why = if hazard_has(" TYPE ") {
-            "allowed by --allow-data-loss"
+            "deletes data, as the hazard below says"
         } else {
             "schema/ changes the type; a table is rewritten under an ACCESS EXCLUSIVE lock"
         };
