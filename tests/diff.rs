@@ -193,6 +193,12 @@ const EDITS: &[(&str, bool)] = &[
         false,
     ),
     (
+        "ALTER TABLE t ENABLE ROW LEVEL SECURITY; \
+         CREATE POLICY t_positive ON t AS RESTRICTIVE FOR SELECT TO public USING (a > 0); \
+         CREATE POLICY t_own ON t FOR UPDATE USING (true) WITH CHECK (e IS NOT NULL)",
+        false,
+    ),
+    (
         "CREATE FUNCTION twice(n int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT n * 2 $$; \
          CREATE INDEX t_twice ON t (twice(e))",
         false,

@@ -306,8 +306,10 @@ impl Catalog {
             (
                 Kind::Policy,
                 "SELECT format('%I.%I.%I', schemaname, tablename, policyname), \
-                        format('%s for %s to %s using (%s) with check (%s)', permissive, cmd, \
-                               array_to_string(roles, ','), qual, with_check) \
+                        format('AS %s FOR %s TO %s', permissive, cmd, \
+                               (SELECT string_agg(quote_ident(r), ', ' ORDER BY r) FROM unnest(roles) r)) \
+                        || coalesce(' USING (' || qual || ')', '') \
+                        || coalesce(' WITH CHECK (' || with_check || ')', '') \
                  FROM pg_policies"
                     .into(),
             ),

@@ -753,7 +753,12 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         changes.push(Change::plain(def));
     }
     for d in of(Kind::Policy).filter(|d| d.to.is_some()) {
-        changes.push(unsupported(d, "policies"));
+        // Dropped above when it changed: a policy's command cannot be altered.
+        let (table, name) = split_last(&d.name);
+        changes.push(Change::plain(format!(
+            "CREATE POLICY {name} ON {table} {}",
+            d.to.as_deref().unwrap_or_default()
+        )));
     }
     changes.extend(validations);
     changes.extend(concurrent_indexes);
