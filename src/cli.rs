@@ -52,9 +52,13 @@ pub enum Command {
 /// This service's schema for `pg-migrate-cli`: `migrate create` writes into the `sql/` it was
 /// built from when run elsewhere.
 pub fn service() -> pg_migrate_cli::Service {
-    pg_migrate_cli::Service::new("app", crate::MIGRATIONS)
+    let service = pg_migrate_cli::Service::new("app", crate::MIGRATIONS)
         .source_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql"))
-        .schema_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/schema"))
+        .schema_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/schema"));
+    // Scratch databases' last resort, as for DATABASE_URL: debug builds only.
+    #[cfg(debug_assertions)]
+    let service = service.dev_server(crate::dev_cluster::scratch_server);
+    service
 }
 
 /// Runs the parsed command line.

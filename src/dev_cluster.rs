@@ -37,6 +37,22 @@ pub fn replace_default(url: &pg_migrate_cli::DatabaseUrl) -> anyhow::Result<Opti
     if !forced && (!url.is_default() || answers(5432)) {
         return Ok(None);
     }
+    started().map(Some)
+}
+
+/// The development cluster as the last resort for scratch databases (`migrate drift`, `diff`,
+/// `check`, `create --autogenerate`), once no dev server is named and nothing answers at
+/// localhost:5432: see `pg_migrate_cli::Service::dev_server`.
+///
+/// # Errors
+///
+/// As [`replace_default`].
+pub fn scratch_server() -> anyhow::Result<Option<String>> {
+    started().map(Some)
+}
+
+/// Starts (or joins) the development cluster and returns its URL.
+fn started() -> anyhow::Result<String> {
     let dir = match std::env::var_os("APP_DEV_CLUSTER_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dev-cluster"),
@@ -54,7 +70,7 @@ pub fn replace_default(url: &pg_migrate_cli::DatabaseUrl) -> anyhow::Result<Opti
         data = %dir.join("data").display(),
         "no database at localhost:5432 and DATABASE_URL unset: using the development cluster (stop it with pg_ctl -D <data> stop)"
     );
-    Ok(Some(url))
+    Ok(url)
 }
 
 fn answers(port: u16) -> bool {

@@ -482,6 +482,17 @@ fn a_debug_build_without_a_database_starts_a_development_cluster_and_reuses_it()
         let _ = std::fs::remove_dir_all(&dir);
     };
     let again = run(&["migrate", "current"]);
+    // No dev server named and the local one passed over: drift replays on the cluster too.
+    let drift = output(
+        Command::new(APP)
+            .args(["migrate", "drift"])
+            .env_remove("DATABASE_URL")
+            .env_remove("TEST_DATABASE_URL")
+            .env_remove("APP_DEV_DATABASE_URL")
+            .env("APP_DEV_CLUSTER", "1")
+            .env("APP_DEV_CLUSTER_DIR", &dir)
+            .env("APP_DEV_CLUSTER_PORT", &port),
+    );
     stop();
     assert!(up.status.success(), "{}", stderr(&up));
     assert!(
@@ -494,4 +505,10 @@ fn a_debug_build_without_a_database_starts_a_development_cluster_and_reuses_it()
     // The second run reuses it: the schema the first applied is there.
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(stdout(&again), "2\n");
+    assert!(drift.status.success(), "{}", stderr(&drift));
+    assert!(
+        stdout(&drift).contains("the database holds what its history builds"),
+        "{}",
+        stdout(&drift)
+    );
 }

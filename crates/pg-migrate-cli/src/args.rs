@@ -9,7 +9,7 @@ use pg_migrate::{DEFAULT_DATABASE_URL, DatabaseConfig, parse_duration};
 
 /// The options every `migrate` command takes, and that a service flattens into its own command
 /// line (they are `global`, so they go before or after the subcommand).
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct Settings {
     // The brackets are clap's help convention, not an intra-doc link.
     #[allow(rustdoc::broken_intra_doc_links)]
@@ -58,7 +58,8 @@ pub struct Settings {
 
     /// The server for scratch databases (`check` with a declared schema, `drift`, `diff`,
     /// `create --autogenerate`): default TEST_DATABASE_URL, else the target's own server
-    /// (never for `drift`), else 127.0.0.1:5432 if it answers. Replays are cloned from a
+    /// (never for `drift`), else 127.0.0.1:5432 if it answers, else the service's development
+    /// cluster (debug builds of `app`). Replays are cloned from a
     /// template cached there per migration set (`pgm_tpl_*`), the one tests clone.
     #[arg(
         long,
@@ -74,6 +75,11 @@ pub struct Settings {
     /// types, beyond the owner's. The roles must exist on the dev server.
     #[arg(long, env = "APP_WITH_PRIVILEGES", global = true)]
     pub with_privileges: bool,
+
+    /// The service's last resort for scratch databases (see [`crate::Service::dev_server`]),
+    /// set by [`crate::Service::run`].
+    #[arg(skip)]
+    pub(crate) dev_server: Option<crate::DevServer>,
 }
 
 /// `--database-url` as given. It is parsed after clap, because clap repeats an invalid value in

@@ -368,10 +368,10 @@ async fn scratch_server(
     let mut candidates: Vec<(pg_migrate::DatabaseConfig, bool)> = Vec::new();
     if let Some(config) = named {
         candidates.push((config, true));
-    } else {
-        if beside_target {
-            candidates.push((settings.database_url.parse()?, true));
-        }
+    } else if beside_target {
+        candidates.push((settings.database_url.parse()?, true));
+    }
+    if candidates.is_empty() {
         // The local server is a guess: skipped when it does not answer.
         candidates.push((LOCAL_URL.parse()?, false));
     }
@@ -381,7 +381,17 @@ async fn scratch_server(
             return Ok((config, pool));
         }
         let answers = tokio::time::timeout(std::time::Duration::from_secs(2), pool.get()).await;
-        if matches!(answers, Ok(Ok(_))) {
+        if matches!(answers, Ok(Ok(_))) && !(dev_server_forced() && settings.dev_server.is_some()) {
+            return Ok((config, pool));
+        }
+    }
+    if let Some(start) = settings.dev_server {
+        let started = tokio::task::spawn_blocking(start)
+            .await
+            .context("starting the development cluster")??;
+        if let Some(url) = started {
+            let config: pg_migrate::DatabaseConfig = url.parse()?;
+            let pool = pg_migrate::pool(&config, 2)?;
             return Ok((config, pool));
         }
     }
@@ -390,6 +400,12 @@ async fn scratch_server(
          inspects, and nothing answers at {LOCAL_URL}; set --dev-url (APP_DEV_DATABASE_URL) or \
          TEST_DATABASE_URL"
     )
+}
+
+/// `APP_DEV_CLUSTER=1`: the service's development cluster even where a local server answers
+/// (how its tests reach that path on a machine that has one).
+fn dev_server_forced() -> bool {
+    std::env::var("APP_DEV_CLUSTER").is_ok_and(|v| v == "1" || v == "true")
 }
 
 /// Names `count` scratch databases on the dev server (see [`scratch_server`]), runs `work` on

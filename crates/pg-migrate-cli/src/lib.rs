@@ -63,7 +63,13 @@ pub struct Service {
     migrations: &'static [EmbeddedMigration],
     source_dir: Option<PathBuf>,
     schema_dir: Option<PathBuf>,
+    dev_server: Option<DevServer>,
 }
+
+/// Starts or finds a server for scratch databases when none is named and nothing answers at
+/// 127.0.0.1:5432 (or when the service forces its own), returning its URL; `None` when it has
+/// none to offer. It runs on a blocking thread: it may start a cluster.
+pub type DevServer = fn() -> anyhow::Result<Option<String>>;
 
 impl Service {
     /// The service called `name` (it names its connections: `name (host pid N)`), with the
@@ -74,6 +80,7 @@ impl Service {
             migrations,
             source_dir: None,
             schema_dir: None,
+            dev_server: None,
         }
     }
 
@@ -82,6 +89,14 @@ impl Service {
     /// "/schema")`.
     pub fn schema_dir(mut self, dir: impl Into<PathBuf>) -> Service {
         self.schema_dir = Some(dir.into());
+        self
+    }
+
+    /// The last resort for scratch databases (`drift`, `diff`, `check` with a declared schema,
+    /// `create --autogenerate`), after `--dev-url`, `TEST_DATABASE_URL`, the target's server and
+    /// 127.0.0.1:5432: a throwaway or development cluster the service knows how to start.
+    pub fn dev_server(mut self, start: DevServer) -> Service {
+        self.dev_server = Some(start);
         self
     }
 
@@ -127,7 +142,11 @@ impl Service {
         command: MigrateCommand,
     ) -> anyhow::Result<ExitCode> {
         let migrator = self.migrator(settings)?;
-        command::run_migrate(self, settings, command, migrator).await
+        let settings = Settings {
+            dev_server: self.dev_server,
+            ..settings.clone()
+        };
+        command::run_migrate(self, &settings, command, migrator).await
     }
 
     /// Connects and applies pending migrations before a service serves (`--migrate`); a signal
