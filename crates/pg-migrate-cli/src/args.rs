@@ -127,19 +127,68 @@ pub enum Format {
     Json,
 }
 
+/// What to do with the rest of a fleet after a target fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OnError {
+    /// Start no new target; the ones in flight finish.
+    #[default]
+    Stop,
+    /// Go on with every other target.
+    Continue,
+}
+
+/// `--targets`: the same command over many databases (or schemas) at once.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Fleet")]
+pub struct FleetArgs {
+    /// Run against every target in FILE (`-`: standard input), one database URL per line;
+    /// blank lines and `#` comments are skipped. `?schema=NAME` on a URL makes it a
+    /// schema-per-tenant target: its history table and lock live in that schema and
+    /// `search_path` is pinned to it.
+    #[arg(long, value_name = "FILE", conflicts_with = "targets_query")]
+    pub targets: Option<PathBuf>,
+
+    /// Run against the URLs this query returns (first column) from DATABASE_URL.
+    #[arg(long, value_name = "SQL")]
+    pub targets_query: Option<String>,
+
+    /// At most N targets in flight, and so at most N connections to any one server.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+
+    /// After a target fails: start no other (`stop`; those in flight finish) or go on.
+    /// `current`, `check` and `history` read every target whatever fails.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnError::Stop)]
+    pub on_error: OnError,
+
+    /// Run the first N targets first; the rest start only if all of them succeeded.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub canary: usize,
+}
+
+impl FleetArgs {
+    /// Whether the command runs over a fleet.
+    pub fn given(&self) -> bool {
+        self.targets.is_some() || self.targets_query.is_some()
+    }
+}
+
 /// `migrate …`: the Alembic-style workflow.
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Apply pending migrations up to REV (default: head).
     ///
     /// REV is head, base, +N, a version number or a name like V3__add_users. Each migration
-    /// commits together with its history row.
+    /// commits together with its history row. With --targets, every target is migrated, at
+    /// most --parallel at a time, each under its own lock; a rerun resumes where each stood.
     ///
     /// Examples:
     ///   app migrate up
     ///   app migrate up +1
     ///   app migrate up 2
     ///   app migrate up --sql > upgrade.sql
+    ///   app migrate up --targets tenants.txt --parallel 16 --canary 2
+    ///   psql -Atc 'SELECT url FROM tenants' | app migrate up --targets - --on-error continue
     #[command(visible_alias = "upgrade", verbatim_doc_comment)]
     Up {
         /// Target revision.
@@ -154,6 +203,9 @@ pub enum MigrateCommand {
         /// Run every migration in one transaction.
         #[arg(long)]
         grouped: bool,
+        /// Over many databases: --targets, --parallel, --on-error, --canary.
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Revert applied migrations down to REV (default: -1), running their U files.
     ///
@@ -176,23 +228,35 @@ pub enum MigrateCommand {
         /// With --sql: the revision the database is at (default: head).
         #[arg(long, requires = "sql", allow_hyphen_values = true)]
         from: Option<String>,
+        /// Over many databases: --targets, --parallel, --on-error, --canary.
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Print the applied version alone on a line ("base" if none).
     ///
     /// Example:
     ///   test "$(app migrate current)" = 2
+    ///   app migrate current --targets tenants.txt
     #[command(verbatim_doc_comment)]
-    Current,
+    Current {
+        /// Over many databases: --targets, --parallel, --on-error, --canary.
+        #[command(flatten)]
+        fleet: FleetArgs,
+    },
     /// List every migration: version, name, applied/pending, when.
     ///
     /// Examples:
     ///   app migrate history
     ///   app migrate history --verbose --format json
+    ///   app migrate history --targets tenants.txt
     #[command(verbatim_doc_comment)]
     History {
         /// Also show checksums and files.
         #[arg(long, short)]
         verbose: bool,
+        /// Over many databases: --targets, --parallel, --on-error, --canary.
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Show one migration: name, checksum, when applied, its SQL and undo SQL.
     ///
@@ -246,11 +310,15 @@ pub enum MigrateCommand {
     /// Examples:
     ///   app migrate check || echo "schema out of sync"
     ///   app migrate check --schema db/schema
+    ///   app migrate check --targets-query "SELECT url FROM tenants"
     #[command(verbatim_doc_comment)]
     Check {
         /// The declared schema (default: ./schema, else the one this binary was built from).
         #[arg(long, value_name = "DIR")]
         schema: Option<PathBuf>,
+        /// Over many databases: --targets, --parallel, --on-error, --canary.
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Print the SQL that turns one schema into another; nothing is written to either.
     ///
@@ -303,6 +371,20 @@ pub enum MigrateCommand {
     ///   app migrate repair
     #[command(verbatim_doc_comment)]
     Repair,
+}
+
+impl MigrateCommand {
+    /// The `--targets` options of a command that takes them.
+    pub fn fleet(&self) -> Option<&FleetArgs> {
+        match self {
+            MigrateCommand::Up { fleet, .. }
+            | MigrateCommand::Down { fleet, .. }
+            | MigrateCommand::Current { fleet }
+            | MigrateCommand::History { fleet, .. }
+            | MigrateCommand::Check { fleet, .. } => Some(fleet),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -65,6 +65,9 @@ pub(crate) async fn run_migrate(
     migrator: Migrator,
 ) -> anyhow::Result<ExitCode> {
     let format = global.format;
+    if let Some(fleet) = command.fleet().filter(|f| f.given()) {
+        return crate::fleet::run(service, global, &command, fleet.clone(), migrator).await;
+    }
     match command {
         MigrateCommand::Up {
             rev,
@@ -79,6 +82,7 @@ pub(crate) async fn run_migrate(
             rev,
             sql: true,
             from,
+            ..
         } => {
             let from = parse_rev(from.as_deref().unwrap_or("head"))?;
             print_script(&migrator, Direction::Down, &from, &parse_rev(&rev)?)
@@ -216,7 +220,7 @@ pub(crate) async fn run_migrate(
             );
             Ok(ExitCode::SUCCESS)
         }
-        MigrateCommand::Current
+        MigrateCommand::Current { .. }
         | MigrateCommand::History { .. }
         | MigrateCommand::Show { .. }
         | MigrateCommand::Check { .. } => {
@@ -225,15 +229,15 @@ pub(crate) async fn run_migrate(
             let rows = migrator.history(&client).await?;
             let status = migrator.status(&rows);
             match command {
-                MigrateCommand::Current => print_current(&status, format),
-                MigrateCommand::History { verbose } => print_history(&status, verbose, format),
+                MigrateCommand::Current { .. } => print_current(&status, format),
+                MigrateCommand::History { verbose, .. } => print_history(&status, verbose, format),
                 MigrateCommand::Show { rev } => {
                     let Some(m) = status.resolve(&parse_rev(&rev)?)? else {
                         bail!("`{rev}` is base, which is no migration");
                     };
                     print_show(&status, m, format)
                 }
-                MigrateCommand::Check { schema } => {
+                MigrateCommand::Check { schema, .. } => {
                     let declared = schema_dir(schema.as_deref(), service);
                     let differences = match &declared {
                         Some(dir) => Some((

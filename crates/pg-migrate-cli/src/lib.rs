@@ -42,6 +42,7 @@ mod args;
 mod autogenerate;
 mod command;
 mod create;
+mod fleet;
 mod signal;
 
 use std::path::PathBuf;
@@ -49,7 +50,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pg_migrate::deadpool_postgres::Pool;
-use pg_migrate::{EmbeddedMigration, Migration, Migrator, Report, Rev, State, Step};
+use pg_migrate::{EmbeddedMigration, Migration, Migrator, Options, Report, Rev, State, Step};
 
 pub use args::{DatabaseUrl, Format, MigrateCommand, Settings};
 pub use command::{connect, interrupt};
@@ -124,10 +125,15 @@ impl Service {
     /// engine rejects, which the build script rules out.
     pub fn migrator(&self, settings: &Settings) -> anyhow::Result<Migrator> {
         // A bad URL is a usage error, reported before anything else runs.
-        settings.database_url.parse()?;
+        let config = settings.database_url.parse()?;
+        let options = command::options(settings);
         Ok(Migrator::new(
             Migration::from_embedded_set(self.migrations)?,
-            command::options(settings),
+            Options {
+                // `?schema=NAME`: the history table, and so the lock, in that schema.
+                table: config.history_table(&options.table),
+                ..options
+            },
         ))
     }
 

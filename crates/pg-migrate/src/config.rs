@@ -14,6 +14,9 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@localhost:5
 pub struct DatabaseConfig {
     pg: tokio_postgres::Config,
     tls: TlsSettings,
+    /// `?schema=NAME`: a schema-per-tenant target, whose history table and lock live in that
+    /// schema and whose connections have `search_path` pinned to it.
+    schema: Option<String>,
 }
 
 /// A `DATABASE_URL` that cannot be parsed. The message never repeats the URL, which may hold a
@@ -46,7 +49,7 @@ impl FromStr for DatabaseConfig {
         }
         // tokio-postgres knows sslmode disable, prefer and require only, and no sslrootcert:
         // both are taken out here and handled by rustls (see crate::tls).
-        let (url, tls) = split_tls(&url)?;
+        let (url, tls, schema) = split_tls(&url)?;
         let mut pg = tokio_postgres::Config::from_str(&url).map_err(|err| InvalidDatabaseUrl {
             // tokio-postgres names the option at fault, never its value.
             reason: std::error::Error::source(&err)
@@ -61,15 +64,41 @@ impl FromStr for DatabaseConfig {
             pg.connect_timeout(Duration::from_secs(10));
         }
         pg.ssl_mode(tls.mode.transport());
-        Ok(DatabaseConfig { pg, tls })
+        if let Some(schema) = &schema {
+            // Quoted, so the name is taken as written; after any `options` of the URL's own.
+            let pin = format!("-c search_path=\"{schema}\"");
+            let options = match pg.get_options() {
+                Some(given) if !given.is_empty() => format!("{given} {pin}"),
+                _ => pin,
+            };
+            pg.options(&options);
+        }
+        Ok(DatabaseConfig { pg, tls, schema })
     }
 }
 
-/// Takes `sslmode` and `sslrootcert` out of a URL's query.
-fn split_tls(url: &str) -> Result<(String, TlsSettings), InvalidDatabaseUrl> {
+/// A `?schema=` value: letters, digits and underscores, not starting with a digit, at most 63
+/// bytes, so that it needs no escaping in `search_path` or in a lock key's text.
+fn valid_schema(name: &str) -> Result<String, InvalidDatabaseUrl> {
+    let plain = !name.is_empty()
+        && name.len() <= 63
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        Ok(name.to_string())
+    } else {
+        Err(InvalidDatabaseUrl {
+            reason: "`schema` must be letters, digits and underscores (at most 63), not starting with a digit".into(),
+        })
+    }
+}
+
+/// Takes `sslmode`, `sslrootcert` and `schema` (Prisma's name for it) out of a URL's query.
+fn split_tls(url: &str) -> Result<(String, TlsSettings, Option<String>), InvalidDatabaseUrl> {
     let mut tls = TlsSettings::default();
+    let mut schema = None;
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), tls));
+        return Ok((url.to_string(), tls, schema));
     };
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -80,6 +109,7 @@ fn split_tls(url: &str) -> Result<(String, TlsSettings), InvalidDatabaseUrl> {
                     .map_err(|reason| InvalidDatabaseUrl { reason })?;
             }
             "sslrootcert" => tls.root_cert = Some(percent_decode(value).into()),
+            "schema" => schema = Some(valid_schema(&percent_decode(value))?),
             _ => kept.push(pair),
         }
     }
@@ -88,7 +118,7 @@ fn split_tls(url: &str) -> Result<(String, TlsSettings), InvalidDatabaseUrl> {
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    Ok((url, tls))
+    Ok((url, tls, schema))
 }
 
 /// Decodes `%XX` escapes (`+` stays a plus, as in a URL's path: a file name may hold one).
@@ -107,6 +137,20 @@ impl DatabaseConfig {
     /// `sslmode` and `sslrootcert`.
     pub fn tls(&self) -> &TlsSettings {
         &self.tls
+    }
+
+    /// The schema of a schema-per-tenant target (`?schema=NAME`).
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// `table` in this target's schema when it names one (`tenant_7.refinery_schema_history`),
+    /// so that its history and its lock key are its own.
+    pub fn history_table(&self, table: &str) -> String {
+        match &self.schema {
+            Some(schema) if !table.contains('.') => format!("{schema}.{table}"),
+            _ => table.to_string(),
+        }
     }
 
     /// Sets `application_name` unless the URL already does, so that `pg_stat_activity` (and a
@@ -129,6 +173,7 @@ impl DatabaseConfig {
         DatabaseConfig {
             pg,
             tls: self.tls.clone(),
+            schema: self.schema.clone(),
         }
     }
 }
@@ -150,7 +195,11 @@ impl fmt::Display for DatabaseConfig {
             self.pg
                 .get_dbname()
                 .unwrap_or(self.pg.get_user().unwrap_or("?"))
-        )
+        )?;
+        match &self.schema {
+            Some(schema) => write!(f, "?schema={schema}"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -77,9 +77,23 @@ impl HistoryTable {
     }
 
     /// `CREATE TABLE IF NOT EXISTS`, with refinery's columns (int8 versions).
+    ///
+    /// A schema-qualified table's schema is created first when missing: a schema-per-tenant
+    /// target (`?schema=tenant_7`) starts out without one.
     pub fn create_sql(&self) -> String {
+        let schema = match self.name.rsplit_once('.') {
+            Some((schema, _)) => format!(
+                "CREATE SCHEMA IF NOT EXISTS {};\n",
+                schema
+                    .split('.')
+                    .map(quote_identifier)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            ),
+            None => String::new(),
+        };
         format!(
-            "CREATE TABLE IF NOT EXISTS {}(\n    version int8 PRIMARY KEY,\n    name VARCHAR(255),\n    applied_on VARCHAR(255),\n    checksum VARCHAR(255))",
+            "{schema}CREATE TABLE IF NOT EXISTS {}(\n    version int8 PRIMARY KEY,\n    name VARCHAR(255),\n    applied_on VARCHAR(255),\n    checksum VARCHAR(255))",
             self.quoted
         )
     }
@@ -363,6 +377,11 @@ mod tests {
     fn names_and_values_are_quoted() {
         let table = HistoryTable::new("ops.my\"history");
         assert!(table.create_sql().contains("\"ops\".\"my\"\"history\"("));
+        assert!(
+            table
+                .create_sql()
+                .starts_with("CREATE SCHEMA IF NOT EXISTS \"ops\";\n")
+        );
         assert_eq!(
             table.delete_literal_sql(3),
             "DELETE FROM \"ops\".\"my\"\"history\" WHERE version = 3"

@@ -86,7 +86,7 @@ pub use {
     migration::{Migration, Script, VersionWidth},
     migrator::{Action, Migrator, Options, Report, Step},
     plan::{AppliedRow, Entry, State, Status},
-    pool::{PoolSetupError, is_permanent, pool, wait_for},
+    pool::{PoolSetupError, gated_pool, is_permanent, pool, wait_for},
     rev::{Rev, RevError},
     scratch::{
         Scratch, TEMPLATE_PREFIX, declared_renames_in, history_tables, migration_set_hash,

@@ -41,6 +41,66 @@ pub fn pool(config: &DatabaseConfig, max_size: usize) -> Result<Pool, PoolSetupE
         .build()?)
 }
 
+/// A pool whose connections each hold a permit of `gate` from before they connect until
+/// their socket is closed, so that the connections to one server never outnumber the gate's
+/// permits, however quickly targets finish and start (`migrate up --targets` shares one gate
+/// per server among its targets).
+///
+/// # Errors
+///
+/// As [`pool`].
+pub fn gated_pool(
+    config: &DatabaseConfig,
+    max_size: usize,
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+) -> Result<Pool, PoolSetupError> {
+    let manager = Manager::from_connect(
+        config.pg().clone(),
+        Gated {
+            tls: config.tls().connector()?,
+            gate,
+        },
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()?)
+}
+
+/// Connects as deadpool's own `ConfigConnectImpl` does, with a permit held by the connection
+/// task: dropping the client aborts that task, which closes the socket and frees the permit.
+struct Gated {
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl deadpool_postgres::Connect for Gated {
+    fn connect(
+        &self,
+        pg_config: &tokio_postgres::Config,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error>,
+    > {
+        let (tls, gate, pg_config) = (self.tls.clone(), self.gate.clone(), pg_config.clone());
+        Box::pin(async move {
+            // The gate is never closed, so acquiring only waits.
+            let permit = gate.acquire_owned().await.ok();
+            let (client, connection) = pg_config.connect(tls).await?;
+            let task = tokio::spawn(async move {
+                let _permit = permit;
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, "connection closed");
+                }
+            });
+            Ok((client, task))
+        })
+    }
+}
+
 /// Whether retrying cannot help: bad credentials or a database that does not exist.
 pub fn is_permanent(err: &PoolError) -> bool {
     let PoolError::Backend(err) = err else {
