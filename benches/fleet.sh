@@ -7,7 +7,8 @@
 #
 # Runs on a private cluster of its own (fsync off, max_connections 300) on port PORT (default
 # 55433), removed at the end. Each size runs RUNS times (default 3), loop and fleet alternating,
-# every run on databases created fresh for it; the medians are reported with their ratio.
+# every run on databases created fresh for it (then a CHECKPOINT); the medians are reported
+# with their ratio. The peak of connections comes from one more, untimed, fleet run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
@@ -34,7 +35,7 @@ as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
   start >/dev/null
 trap 'as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 server=postgres://postgres@127.0.0.1:$port
-psql_admin() { psql -X -q -v ON_ERROR_STOP=1 -d "$server/postgres" "$@"; }
+psql_admin() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -d "$server/postgres" "$@"; }
 
 fresh() { # count: drops and creates bench_0 … bench_{count-1}, writes $dir/targets
   local count=$1 i
@@ -43,6 +44,9 @@ fresh() { # count: drops and creates bench_0 … bench_{count-1}, writes $dir/ta
     echo "DROP DATABASE IF EXISTS bench_$i; CREATE DATABASE bench_$i;"
     echo "$server/bench_$i" >>"$dir/targets"
   done | psql_admin >/dev/null
+  # Settle what CREATE DATABASE left to the checkpointer, so that it runs in neither timing.
+  psql_admin -c CHECKPOINT >/dev/null
+  sleep 1
 }
 
 run_loop() {
@@ -55,21 +59,22 @@ run_fleet() { RUST_LOG=error "$app" migrate up --targets "$dir/targets" --parall
 # Peak migrating connections: one psql polls pg_stat_activity every 5 ms while the fleet runs.
 sample_start() {
   yes "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'app migrate%'; SELECT pg_sleep(0.005);" \
-    | psql -X -At -d "$server/postgres" 2>/dev/null | grep -v '^$' >"$dir/samples" &
+    | psql -X -At -d "$server/postgres" 2>/dev/null | grep --line-buffered -v '^$' >"$dir/samples" &
   sampler=$!
 }
 sample_stop() { kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; sort -n "$dir/samples" | tail -1; }
 
 for n in $sizes; do
-  loop_times=() fleet_times=() peaks=()
+  loop_times=() fleet_times=()
   for r in $(seq "$runs"); do
     fresh "$n"; t=$(ms); run_loop; loop_times+=($(( $(ms) - t )))
-    fresh "$n"; sample_start; t=$(ms); run_fleet; fleet_times+=($(( $(ms) - t ))); peaks+=($(sample_stop))
-    log "$n databases, run $r: loop ${loop_times[-1]} ms, fleet ${fleet_times[-1]} ms, peak ${peaks[-1]} connections"
+    fresh "$n"; t=$(ms); run_fleet; fleet_times+=($(( $(ms) - t )))
+    log "$n databases, run $r: loop ${loop_times[-1]} ms, fleet ${fleet_times[-1]} ms"
   done
+  # The peak in a run of its own: the sampler's polling would slow a timed one.
+  fresh "$n"; sample_start; run_fleet; peak=$(sample_stop)
   loop_ms=$(printf '%s\n' "${loop_times[@]}" | median)
   fleet_ms=$(printf '%s\n' "${fleet_times[@]}" | median)
-  peak=$(printf '%s\n' "${peaks[@]}" | sort -n | tail -1)
   echo "$n fresh databases: shell loop median ${loop_ms} ms (${loop_times[*]}), --parallel $parallel median ${fleet_ms} ms (${fleet_times[*]})"
   awk -v f="$fleet_ms" -v l="$loop_ms" -v n="$n" 'BEGIN { printf "  ratio fleet/loop at %d: %.3f\n", n, f / l }'
   echo "  peak migrating connections on the server: $peak (bound: $((parallel + 1)))"
