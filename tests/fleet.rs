@@ -442,6 +442,17 @@ fn schema_per_tenant_targets_keep_their_own_history_and_lock() {
             .get(0);
         assert_eq!(tables, 1, "{tenant}");
     }
+    // The offline script of a tenant pins search_path too: run by psql, it fills tenant_d.
+    let script = output(
+        app(&["migrate", "up", "--sql"]).env("DATABASE_URL", format!("{url}?schema=tenant_d")),
+    );
+    assert!(script.status.success(), "{}", stderr(&script));
+    let psql = common::psql(&url, &stdout(&script));
+    assert!(psql.status.success(), "{}", stderr(&psql));
+    assert_eq!(
+        versions_in(&url, "tenant_d.refinery_schema_history"),
+        [1, 2]
+    );
     // Nothing landed in public: search_path was pinned to each tenant's schema.
     assert_eq!(versions(&url), Vec::<i64>::new());
     let public: i64 = client

@@ -65,6 +65,12 @@ pub(crate) async fn run_migrate(
     migrator: Migrator,
 ) -> anyhow::Result<ExitCode> {
     let format = global.format;
+    // `?schema=NAME`: the offline script pins search_path as online runs do.
+    let schema = global
+        .database_url
+        .parse()
+        .ok()
+        .and_then(|c| c.schema().map(str::to_string));
     if let Some(fleet) = command.fleet().filter(|f| f.given()) {
         return crate::fleet::run(service, global, &command, fleet.clone(), migrator).await;
     }
@@ -76,7 +82,13 @@ pub(crate) async fn run_migrate(
             ..
         } => {
             let from = parse_rev(from.as_deref().unwrap_or("base"))?;
-            print_script(&migrator, Direction::Up, &from, &parse_rev(&rev)?)
+            print_script(
+                &migrator,
+                schema.as_deref(),
+                Direction::Up,
+                &from,
+                &parse_rev(&rev)?,
+            )
         }
         MigrateCommand::Down {
             rev,
@@ -85,7 +97,13 @@ pub(crate) async fn run_migrate(
             ..
         } => {
             let from = parse_rev(from.as_deref().unwrap_or("head"))?;
-            print_script(&migrator, Direction::Down, &from, &parse_rev(&rev)?)
+            print_script(
+                &migrator,
+                schema.as_deref(),
+                Direction::Down,
+                &from,
+                &parse_rev(&rev)?,
+            )
         }
         MigrateCommand::Create {
             message,

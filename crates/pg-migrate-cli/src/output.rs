@@ -37,13 +37,19 @@ pub(crate) fn stdout_failed(err: &std::io::Error) -> ! {
     std::process::exit(1);
 }
 
+/// The offline script; for a schema-per-tenant URL (`?schema=NAME`) it first pins
+/// `search_path` to that schema, as an online run's connections are.
 pub(crate) fn print_script(
     migrator: &Migrator,
+    schema: Option<&str>,
     direction: Direction,
     from: &Rev,
     to: &Rev,
 ) -> anyhow::Result<ExitCode> {
     let script = migrator.script(direction, from, to)?;
+    if let Some(schema) = schema {
+        out!("-- The tenant's schema, as online runs pin it.\nSET search_path TO \"{schema}\";");
+    }
     out!("{}", script.trim_end_matches('\n'));
     Ok(ExitCode::SUCCESS)
 }
