@@ -549,3 +549,59 @@ fn targets_from_a_query_or_stdin_report_bad_lines_each_and_go_on() {
     assert_eq!(row(&names[1]), "2 0 in sync");
     assert!(table.contains("6 targets: 2 in sync, 3 failed"), "{table}");
 }
+
+#[test]
+fn a_wrong_password_fails_that_target_alone() {
+    // Passwords checked over TCP (scram), trust on the socket the test sets them through.
+    let cluster = PrivateCluster::start(&[], |data| {
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let socket = cluster.data_dir().parent().unwrap().to_path_buf();
+    let mut admin = postgres::Config::new()
+        .host_path(&socket)
+        .port(cluster.port())
+        .user("postgres")
+        .dbname("postgres")
+        .connect(postgres::NoTls)
+        .unwrap();
+    for sql in [
+        format!("ALTER ROLE postgres PASSWORD '{PASSWORD}'"),
+        "CREATE DATABASE right_pw".into(),
+        "CREATE DATABASE wrong_pw".into(),
+    ] {
+        admin.batch_execute(&sql).unwrap();
+    }
+    let lines = [
+        target(&cluster, "right_pw"),
+        target(&cluster, "wrong_pw").replace(PASSWORD, "not-the-password"),
+    ];
+    let file = targets_file("passwords", &lines);
+    let out = output(&mut app(&[
+        "migrate",
+        "up",
+        "--targets",
+        file.to_str().unwrap(),
+        "--on-error",
+        "continue",
+    ]));
+    no_password(&out);
+    assert!(
+        !stdout(&out).contains("not-the-password"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "2 targets: 1 migrated, 1 failed ({}: ",
+            shown(&cluster, "wrong_pw")
+        )) && text.contains("password authentication failed for user \"postgres\""),
+        "{text}"
+    );
+}
