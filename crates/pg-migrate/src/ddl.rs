@@ -357,6 +357,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for d in of(Kind::Schema).filter(|d| d.from.is_none()) {
         changes.push(Change::plain(format!("CREATE SCHEMA {}", d.name)));
     }
+    let (from_catalog, to_catalog) = (from, to);
     for d in of(Kind::Enum).filter(|d| d.to.is_some()) {
         let to = d.to.as_deref().unwrap_or_default();
         match d.from.as_deref() {
@@ -388,7 +389,16 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                         )));
                     }
                 } else {
-                    changes.push(unsupported(d, "enum labels removed or reordered"));
+                    let removed: Vec<&str> =
+                        old.iter().copied().filter(|l| !new.contains(l)).collect();
+                    match rebuild_enum(from_catalog, to_catalog, &d.name, to, &removed) {
+                        Some(steps) => changes.extend(steps),
+                        None => changes.push(unsupported(
+                            d,
+                            "enum labels removed or reordered, with a view, function, \
+                             constraint, index expression or array naming the type",
+                        )),
+                    }
                 }
             }
         }
@@ -1183,6 +1193,86 @@ pub fn cut_into_files(changes: Vec<Change>) -> Vec<Vec<Change>> {
         }
     }
     files
+}
+
+/// Labels removed or reordered: the enum is renamed aside, created anew, each column of it
+/// converted through text (its default dropped and set again), and the old one dropped. Only
+/// when nothing else names the type (a view, a function, a constraint, an index expression, a
+/// domain, an array column), which would keep the old type alive or fail the conversion:
+/// `None` then.
+fn rebuild_enum(
+    from: &Catalog,
+    to: &Catalog,
+    name: &str,
+    labels: &str,
+    removed: &[&str],
+) -> Option<Vec<Change>> {
+    let p = parts(name);
+    let bare = *p.last()?;
+    let is_type = |t: &str| t == name || t == bare;
+    let mut columns = Vec::new();
+    for (kind, object, def) in from.objects() {
+        // In deparsed expressions an enum's labels are casts: `'done'::status`.
+        let cast = def.contains(&format!("::{bare}")) || def.contains(&format!("::{name}"));
+        let uses = match kind {
+            Kind::Enum => false,
+            Kind::Column if is_type(column(def).data_type) => {
+                columns.push(object.to_string());
+                false
+            }
+            // A column (or an index, a view) of the same name as the type is no use of it.
+            Kind::Column => cast || mentions(column(def).data_type, name),
+            Kind::Index | Kind::Constraint | Kind::View | Kind::Policy | Kind::Trigger => cast,
+            Kind::Comment | Kind::Privilege => {
+                object.ends_with(&format!(" {name}")) || object.contains(&format!(" {name} "))
+            }
+            _ => mentions(def, name),
+        };
+        if uses {
+            return None;
+        }
+    }
+    let aside = super::history::quote_identifier(&format!("{}__pgm_old", bare.trim_matches('"')));
+    let schema = p[..p.len() - 1].join(".");
+    let aside_name = if schema.is_empty() {
+        aside.clone()
+    } else {
+        format!("{schema}.{aside}")
+    };
+    let mut changes = vec![
+        Change::plain(format!("ALTER TYPE {name} RENAME TO {aside}")),
+        Change::plain(format!("CREATE TYPE {name} AS ENUM ({labels})")),
+    ];
+    for object in columns {
+        let (table, column_name) = split_last(&object);
+        let alter = |what: String| format!("ALTER TABLE {table} ALTER COLUMN {column_name} {what}");
+        let old_default = from
+            .get(Kind::Column, &object)
+            .and_then(|def| column(def).default);
+        let new_default = to
+            .get(Kind::Column, &object)
+            .map_or(old_default, |def| column(def).default);
+        if old_default.is_some() {
+            changes.push(Change::plain(alter("DROP DEFAULT".into())));
+        }
+        let convert = alter(format!("TYPE {name} USING {column_name}::text::{name}"));
+        if removed.is_empty() {
+            changes.push(Change::plain(convert));
+        } else {
+            changes.push(Change::hazard(
+                convert,
+                format!(
+                    "fails if a row holds a removed label ({}); rewrites the table",
+                    removed.join(", ")
+                ),
+            ));
+        }
+        if let Some(default) = new_default {
+            changes.push(Change::plain(alter(format!("SET DEFAULT {default}"))));
+        }
+    }
+    changes.push(Change::plain(format!("DROP TYPE {aside_name}")));
+    Some(changes)
 }
 
 /// The squawk rules a generated file may trip on purpose, each with the reason written beside
