@@ -371,6 +371,20 @@ fn a_failing_canary_starts_no_other_target() {
     for db in &names[2..] {
         assert_eq!(versions(&cluster.url(db)), Vec::<i64>::new(), "{db}");
     }
+    // `down` (-1) and `up +1` are relative to each target: refused over a fleet, where a rerun
+    // would move the targets that had succeeded once more.
+    for args in [&["migrate", "down"][..], &["migrate", "up", "+1"][..]] {
+        let mut args = args.to_vec();
+        args.extend(["--targets", file.to_str().unwrap()]);
+        let refused = output(&mut app(&args));
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains("is relative to each target's version"),
+            "{}",
+            stderr(&refused)
+        );
+    }
+    assert_eq!(versions(&cluster.url(&names[0])), [1, 2]);
 }
 
 #[test]
@@ -487,6 +501,25 @@ fn targets_from_a_query_or_stdin_report_bad_lines_each_and_go_on() {
             .execute("INSERT INTO tenants (url) VALUES ($1)", &[row])
             .unwrap();
     }
+    // With --on-error stop (the default), the bad rows stop the run before anything changes.
+    let stopped = output(
+        app(&[
+            "migrate",
+            "up",
+            "--targets-query",
+            "SELECT url FROM tenants ORDER BY id",
+        ])
+        .env("DATABASE_URL", cluster.url("postgres")),
+    );
+    no_password(&stopped);
+    assert_eq!(stopped.status.code(), Some(1), "{}", stderr(&stopped));
+    assert!(
+        stdout(&stopped).contains("6 targets: 2 failed (row 2, row 4), 4 not started"),
+        "{}",
+        stdout(&stopped)
+    );
+    assert_eq!(versions(&cluster.url(&names[0])), Vec::<i64>::new());
+
     let out = output(
         app(&[
             "migrate",

@@ -47,7 +47,7 @@ pub(crate) async fn plan(
     migrator: &Migrator,
     dir: &Path,
 ) -> anyhow::Result<Plan> {
-    let table = migrator.options().table.clone();
+    let table = crate::command::scratch_table(migrator);
     // The scratch database's history as the engine keeps it, without the target's timeouts.
     let options = Options {
         table: table.clone(),

@@ -204,7 +204,7 @@ pub(crate) async fn run_migrate(
         }
         MigrateCommand::Diff { from, to } => {
             let (from, to) = (Source::parse(&from)?, Source::parse(&to)?);
-            let table = migrator.options().table.clone();
+            let table = scratch_table(&migrator);
             // Scratch databases only for the sides that must be built.
             let needed = [&from, &to].iter().filter(|s| s.needs_scratch()).count();
             let (from_catalog, to_catalog) =
@@ -357,6 +357,16 @@ impl std::fmt::Display for Source {
     }
 }
 
+/// The history table as scratch databases and catalogs name it: bare. A `?schema=` target
+/// keeps its history in its schema, which a scratch database does not have, and catalogs
+/// leave history tables out by their bare name.
+pub(crate) fn scratch_table(migrator: &Migrator) -> String {
+    let table = &migrator.options().table;
+    table
+        .rsplit_once('.')
+        .map_or_else(|| table.clone(), |(_, bare)| bare.to_string())
+}
+
 /// The declared schema: `--schema`, else `./schema`, else the one the binary was built from.
 fn schema_dir(explicit: Option<&Path>, service: &Service) -> Option<PathBuf> {
     if let Some(dir) = explicit {
@@ -471,7 +481,7 @@ async fn declared_differences(
     migrator: &Migrator,
     dir: &Path,
 ) -> anyhow::Result<Vec<Difference>> {
-    let table = migrator.options().table.clone();
+    let table = scratch_table(migrator);
     with_scratch(settings, true, 2, async |scratch: &[Scratch]| {
         scratch[0]
             .replay(migrator.migrations(), &Rev::Head, &table)
@@ -505,7 +515,7 @@ async fn drift(
         .filter(|e| e.state.is_applied())
         .filter_map(|e| e.migration.cloned())
         .collect();
-    let table = migrator.options().table.clone();
+    let table = scratch_table(migrator);
     let live = pg_migrate::Catalog::read_with(
         &client,
         &pg_migrate::history_tables(&table),

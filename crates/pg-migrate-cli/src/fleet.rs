@@ -159,6 +159,28 @@ impl Fleet {
                 return Outcome::failed(state, pg_migrate::pool_error_text(&err));
             }
         };
+        // A pooler in between (PgBouncer) may drop the startup options that pin search_path:
+        // then the migrations would land in another schema than the tenant's history.
+        if let Some(schema) = config.schema() {
+            let pinned = client
+                .query_one("SELECT current_setting('search_path')", &[])
+                .await
+                .map(|row| row.get::<_, String>(0));
+            match pinned {
+                Ok(path) if path.trim_matches('"') == schema => {}
+                Ok(path) => {
+                    return Outcome::failed(
+                        "failed",
+                        format!(
+                            "search_path is `{path}`, not the target's schema `{schema}`: \
+                             something between (a pooler?) dropped the connection's options; \
+                             connect to the server directly"
+                        ),
+                    );
+                }
+                Err(err) => return Outcome::failed("failed", pg_migrate::error_chain(&err)),
+            }
+        }
         let outcome = match work {
             Work::Status => status(&migrator, &client).await,
             Work::Up | Work::Down => {
@@ -232,12 +254,32 @@ pub(crate) async fn run(
     args: FleetArgs,
     migrator: Migrator,
 ) -> anyhow::Result<ExitCode> {
+    // A relative step is resolved on each target: a rerun after a partial failure would move
+    // the targets that had succeeded once more.
+    let absolute = |text: &str| -> anyhow::Result<Rev> {
+        match crate::command::parse_rev(text)? {
+            Rev::Relative(_) => bail!(
+                "`{text}` is relative to each target's version, so a rerun would move every \
+                 target again: with --targets, give head, base or a version"
+            ),
+            rev => Ok(rev),
+        }
+    };
     let (work, rev, verb) = match command {
         MigrateCommand::Up { sql: true, .. } | MigrateCommand::Down { sql: true, .. } => {
             bail!("--sql prints one script and connects nowhere: it takes no --targets")
         }
+        MigrateCommand::Check {
+            schema: Some(_), ..
+        } => bail!(
+            "--schema compares the declared schema with the migrations, which is one check \
+             for the whole fleet: run `check --schema` without --targets"
+        ),
+        MigrateCommand::History { verbose: true, .. } => {
+            bail!("--verbose lists one database's history: run it without --targets")
+        }
         MigrateCommand::Up { rev, grouped, .. } => {
-            let rev = crate::command::parse_rev(rev)?;
+            let rev = absolute(rev)?;
             let migrator = if *grouped {
                 Migrator::new(
                     migrator.migrations().to_vec(),
@@ -251,7 +293,7 @@ pub(crate) async fn run(
             };
             return over_fleet(service, settings, &args, migrator, Work::Up, rev, "up").await;
         }
-        MigrateCommand::Down { rev, .. } => (Work::Down, crate::command::parse_rev(rev)?, "down"),
+        MigrateCommand::Down { rev, .. } => (Work::Down, absolute(rev)?, "down"),
         MigrateCommand::Current { .. } => (Work::Status, Rev::Head, "current"),
         MigrateCommand::History { .. } => (Work::Status, Rev::Head, "history"),
         MigrateCommand::Check { .. } => (Work::Status, Rev::Head, "check"),
@@ -281,7 +323,11 @@ async fn over_fleet(
     }
     let fleet = Fleet {
         migrations: migrator.migrations().to_vec(),
-        options: migrator.options().clone(),
+        // The bare table: each target puts it in its own schema, never DATABASE_URL's.
+        options: Options {
+            table: crate::command::scratch_table(&migrator),
+            ..migrator.options().clone()
+        },
         role: service.role("migrate"),
         parallel: usize::from(args.parallel),
         gates: Mutex::new(HashMap::new()),
@@ -291,33 +337,56 @@ async fn over_fleet(
     let names: Vec<String> = targets.iter().map(Target::name).collect();
     let width = names.iter().map(String::len).max().unwrap_or(0);
     let progress = Progress::new(targets.len());
-    let outcomes = run_all(
-        &targets,
-        args,
-        &progress,
-        stop,
-        work == Work::Status,
-        |i, target| {
-            let fleet = &fleet;
-            let rev = &rev;
-            let config = target.config.clone();
-            let name = &names[i];
-            let progress = &progress;
-            // The engine's log lines name the target they are about.
-            let span = tracing::info_span!("target", target = %name);
-            async move {
-                let outcome = match config {
-                    Ok(config) => fleet.run(config, work, rev).instrument(span).await,
-                    Err(reason) => Outcome::failed("failed", reason),
-                };
-                if format == Format::Text && work != Work::Status {
-                    progress.println(&format!("{name:<width$}  {}", describe(&outcome)));
-                }
-                outcome
+    // With --on-error stop, a bad line stops the run before any target changes, not half way.
+    let refused = args.on_error == OnError::Stop
+        && work != Work::Status
+        && targets.iter().any(|t| t.config.is_err());
+    let outcomes = if refused {
+        let outcomes: Vec<Outcome> = targets
+            .iter()
+            .map(|t| match &t.config {
+                Err(reason) => Outcome::failed("failed", reason.clone()),
+                Ok(_) => Outcome {
+                    state: "not_started",
+                    ..Outcome::default()
+                },
+            })
+            .collect();
+        if format == Format::Text {
+            for (name, o) in names.iter().zip(&outcomes).filter(|(_, o)| o.is_failure()) {
+                out!("{name:<width$}  {}", describe(o));
             }
-        },
-    )
-    .await;
+        }
+        outcomes
+    } else {
+        run_all(
+            &targets,
+            args,
+            &progress,
+            stop,
+            work == Work::Status,
+            |i, target| {
+                let fleet = &fleet;
+                let rev = &rev;
+                let config = target.config.clone();
+                let name = &names[i];
+                let progress = &progress;
+                // The engine's log lines name the target they are about.
+                let span = tracing::info_span!("target", target = %name);
+                async move {
+                    let outcome = match config {
+                        Ok(config) => fleet.run(config, work, rev).instrument(span).await,
+                        Err(reason) => Outcome::failed("failed", reason),
+                    };
+                    if format == Format::Text && work != Work::Status {
+                        progress.println(&format!("{name:<width$}  {}", describe(&outcome)));
+                    }
+                    outcome
+                }
+            },
+        )
+        .await
+    };
     progress.finish();
     let ok = match work {
         Work::Status if verb == "check" => outcomes.iter().all(|o| o.state == "in_sync"),
@@ -486,7 +555,8 @@ async fn read_targets(
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut targets = Vec::new();
     for (origin, line) in lines {
-        let line = line.trim();
+        // A `#` after a space starts a comment (a URL has no use for one there).
+        let line = line.split(" #").next().unwrap_or_default().trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }

@@ -60,6 +60,18 @@ impl FromStr for DatabaseConfig {
                 reason: "it names no host".into(),
             });
         }
+        // `user:p@ss@host`: the credentials end at the first `@`, so the rest of the password
+        // would be taken for the host, and shown wherever the target is named.
+        if pg
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, tokio_postgres::config::Host::Tcp(name) if name.contains('@')))
+        {
+            return Err(InvalidDatabaseUrl {
+                reason: "its host holds an `@`: percent-encode an `@` in the password as %40"
+                    .into(),
+            });
+        }
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(Duration::from_secs(10));
         }
@@ -148,7 +160,11 @@ impl DatabaseConfig {
     /// so that its history and its lock key are its own.
     pub fn history_table(&self, table: &str) -> String {
         match &self.schema {
-            Some(schema) if !table.contains('.') => format!("{schema}.{table}"),
+            // `public` is where an unqualified table is anyway: the same table, the same lock
+            // as a run without `?schema=`.
+            Some(schema) if !table.contains('.') && schema != "public" => {
+                format!("{schema}.{table}")
+            }
             _ => table.to_string(),
         }
     }
@@ -246,6 +262,8 @@ mod tests {
             "postgres://u:s3cret@localhost:notaport/db",
             "postgres://u:s3cret@localhost/db?sslmode=sometimes",
             "postgres://u:s3cret@localhost/db?bogus=s3cret",
+            "postgres://u:s3@cret@localhost/db",
+            "postgres://u:s3cret@localhost/db?schema=s3cret;drop",
             "s3cret",
         ] {
             let err = url.parse::<DatabaseConfig>().unwrap_err().to_string();
@@ -283,6 +301,32 @@ mod tests {
         );
         let plain: DatabaseConfig = "postgres://u@db/app".parse().unwrap();
         assert_eq!(plain.tls().mode, SslMode::Prefer);
+    }
+
+    #[test]
+    fn a_schema_pins_search_path_and_names_the_history_table() {
+        let config: DatabaseConfig =
+            "postgres://u@db/app?schema=Tenant_7&options=-c%20work_mem%3D8MB"
+                .parse()
+                .unwrap();
+        assert_eq!(config.schema(), Some("Tenant_7"));
+        assert_eq!(
+            config.pg().get_options(),
+            Some("-c work_mem=8MB -c search_path=\"Tenant_7\"")
+        );
+        assert_eq!(config.to_string(), "u@db:5432/app?schema=Tenant_7");
+        assert_eq!(
+            config.history_table("refinery_schema_history"),
+            "Tenant_7.refinery_schema_history"
+        );
+        // A table the service qualified itself stays as it is.
+        assert_eq!(config.history_table("ops.history"), "ops.history");
+        // public is where the table is without a schema: the same table and lock.
+        let public: DatabaseConfig = "postgres://u@db/app?schema=public".parse().unwrap();
+        assert_eq!(public.history_table("h"), "h");
+        let plain: DatabaseConfig = "postgres://u@db/app".parse().unwrap();
+        assert_eq!(plain.history_table("h"), "h");
+        assert_eq!(plain.pg().get_options(), None);
     }
 
     #[test]

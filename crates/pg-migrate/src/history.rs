@@ -78,18 +78,23 @@ impl HistoryTable {
 
     /// `CREATE TABLE IF NOT EXISTS`, with refinery's columns (int8 versions).
     ///
-    /// A schema-qualified table's schema is created first when missing: a schema-per-tenant
-    /// target (`?schema=tenant_7`) starts out without one.
+    /// A schema-qualified table's schema is created first when it is missing: a
+    /// schema-per-tenant target (`?schema=tenant_7`) starts out without one. Checked before,
+    /// not `CREATE SCHEMA IF NOT EXISTS`, which wants CREATE on the database even when the
+    /// schema exists, a privilege migration roles often lack.
     pub fn create_sql(&self) -> String {
         let schema = match self.name.rsplit_once('.') {
-            Some((schema, _)) => format!(
-                "CREATE SCHEMA IF NOT EXISTS {};\n",
-                schema
+            Some((schema, _)) => {
+                let quoted = schema
                     .split('.')
                     .map(quote_identifier)
                     .collect::<Vec<_>>()
-                    .join(".")
-            ),
+                    .join(".");
+                format!(
+                    "DO $schema$ BEGIN IF to_regnamespace({}) IS NULL THEN CREATE SCHEMA {quoted}; END IF; END $schema$;\n",
+                    quote_literal(&quoted)
+                )
+            }
             None => String::new(),
         };
         format!(
@@ -377,11 +382,9 @@ mod tests {
     fn names_and_values_are_quoted() {
         let table = HistoryTable::new("ops.my\"history");
         assert!(table.create_sql().contains("\"ops\".\"my\"\"history\"("));
-        assert!(
-            table
-                .create_sql()
-                .starts_with("CREATE SCHEMA IF NOT EXISTS \"ops\";\n")
-        );
+        assert!(table.create_sql().starts_with(
+            "DO $schema$ BEGIN IF to_regnamespace('\"ops\"') IS NULL THEN CREATE SCHEMA \"ops\";"
+        ));
         assert_eq!(
             table.delete_literal_sql(3),
             "DELETE FROM \"ops\".\"my\"\"history\" WHERE version = 3"
