@@ -593,3 +593,49 @@ async fn enum_labels_removed_or_reordered_rebuild_the_type() {
         "{plan:#?}"
     );
 }
+
+#[tokio::test]
+async fn dropped_tables_go_in_an_order_their_keys_allow() {
+    let (from, to) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    // `a_person` sorts before the tables that reference it; two more reference each other;
+    // a partitioned table goes with its partition.
+    run(
+        &from,
+        "CREATE TABLE a_person (id int PRIMARY KEY);
+         CREATE TABLE b_ban (id int PRIMARY KEY, person_id int REFERENCES a_person (id));
+         CREATE TABLE c_mention (id int PRIMARY KEY, ban_id int REFERENCES b_ban (id),
+                                 person_id int REFERENCES a_person (id));
+         CREATE TABLE d_one (id int PRIMARY KEY, other int);
+         CREATE TABLE d_two (id int PRIMARY KEY, one_id int REFERENCES d_one (id));
+         ALTER TABLE d_one ADD FOREIGN KEY (other) REFERENCES d_two (id);
+         CREATE TABLE e_log (at date NOT NULL) PARTITION BY RANGE (at);
+         CREATE TABLE e_log_2026 PARTITION OF e_log FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+         CREATE TABLE kept (id int PRIMARY KEY);",
+    )
+    .await;
+    run(&to, "CREATE TABLE kept (id int PRIMARY KEY);").await;
+    let plan = converge(&from, &to).await;
+    let drops: Vec<&str> = plan
+        .iter()
+        .filter(|c| c.sql.starts_with("DROP TABLE"))
+        .map(|c| c.sql.as_str())
+        .collect();
+    let at = |t: &str| drops.iter().position(|d| d.contains(t)).unwrap();
+    assert!(
+        at("c_mention") < at("b_ban") && at("b_ban") < at("a_person"),
+        "{drops:#?}"
+    );
+    let exactly = |sql: &str| drops.iter().position(|d| *d == sql).unwrap();
+    assert!(
+        exactly("DROP TABLE public.e_log_2026") < exactly("DROP TABLE public.e_log"),
+        "{drops:#?}"
+    );
+    assert!(
+        drops.contains(&"DROP TABLE public.d_one, public.d_two")
+            || drops.contains(&"DROP TABLE public.d_two, public.d_one"),
+        "{drops:#?}"
+    );
+}

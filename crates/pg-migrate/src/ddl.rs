@@ -311,10 +311,14 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             ));
         }
     }
-    for d in of(Kind::Table).filter(|d| d.to.is_none()) {
+    for tables in drop_order(from, &old_tables) {
         changes.push(Change::hazard(
-            format!("DROP TABLE {}", d.name),
-            "deletes the table and its data",
+            format!("DROP TABLE {}", tables.join(", ")),
+            if tables.len() == 1 {
+                "deletes the table and its data"
+            } else {
+                "deletes the tables and their data (their foreign keys go round in a cycle)"
+            },
         ));
     }
     for d in of(Kind::Function).filter(|d| d.to.is_none()) {
@@ -1193,6 +1197,65 @@ pub fn cut_into_files(changes: Vec<Change>) -> Vec<Vec<Change>> {
         }
     }
     files
+}
+
+/// The tables of `dropped` in an order each can be dropped in: one a foreign key of another
+/// dropped table references comes after that table, a partitioned table after its partitions.
+/// Tables whose keys go round in a cycle are dropped together, in one statement.
+fn drop_order(from: &Catalog, dropped: &[&str]) -> Vec<Vec<String>> {
+    let same = |referenced: &str, table: &str| {
+        referenced == table || table.strip_prefix("public.") == Some(referenced)
+    };
+    // (referencing, referenced) among the dropped tables.
+    let mut edges: Vec<(&str, &str)> = Vec::new();
+    for (kind, name, def) in from.objects() {
+        // A partition goes before its parent, whose DROP would take it along.
+        if let (Kind::Table, Some((_, rest))) = (kind, def.split_once(" partition of ")) {
+            let parent = rest.split(' ').next().unwrap_or("");
+            if let (Some(child), Some(parent)) = (
+                dropped.iter().find(|t| **t == name),
+                dropped.iter().find(|t| same(parent, t)),
+            ) {
+                edges.push((child, parent));
+            }
+            continue;
+        }
+        if kind != Kind::Constraint || !def.starts_with("FOREIGN KEY") {
+            continue;
+        }
+        let table = split_last(name).0;
+        let Some(referencing) = dropped.iter().find(|t| **t == table) else {
+            continue;
+        };
+        let referenced = def
+            .split_once(" REFERENCES ")
+            .map(|(_, rest)| rest.split('(').next().unwrap_or("").trim())
+            .unwrap_or("");
+        if let Some(target) = dropped
+            .iter()
+            .find(|t| same(referenced, t) && *t != referencing)
+        {
+            edges.push((referencing, target));
+        }
+    }
+    let mut left: Vec<&str> = dropped.to_vec();
+    let mut order = Vec::new();
+    while !left.is_empty() {
+        // One no other remaining table references.
+        let free = left.iter().position(|t| {
+            !edges
+                .iter()
+                .any(|(from, to)| to == t && left.contains(from))
+        });
+        match free {
+            Some(i) => order.push(vec![left.remove(i).to_string()]),
+            None => {
+                order.push(left.iter().map(|t| t.to_string()).collect());
+                left.clear();
+            }
+        }
+    }
+    order
 }
 
 /// Labels removed or reordered: the enum is renamed aside, created anew, each column of it
