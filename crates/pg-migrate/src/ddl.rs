@@ -622,9 +622,19 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                         .map(|c| format!(" COLLATE {c}"))
                         .unwrap_or_default();
                     // USING: an explicit cast converts where no implicit one exists (text to
-                    // an enum, say).
+                    // an enum, say). Into an enum it goes through text: no other type casts
+                    // to one (a smallint code, say).
+                    let is_enum = |t: &str| {
+                        to.get(Kind::Enum, t).is_some()
+                            || to.get(Kind::Enum, &format!("public.{t}")).is_some()
+                    };
+                    let via = if is_enum(new.data_type) && !is_enum(old.data_type) {
+                        "::text"
+                    } else {
+                        ""
+                    };
                     let sql = alter(format!(
-                        "TYPE {}{collate} USING {name}::{}",
+                        "TYPE {}{collate} USING {name}{via}::{}",
                         new.data_type, new.data_type
                     ));
                     if narrowing(old.data_type, new.data_type) {
