@@ -371,6 +371,19 @@ fn a_failing_canary_starts_no_other_target() {
     for db in &names[2..] {
         assert_eq!(versions(&cluster.url(db)), Vec::<i64>::new(), "{db}");
     }
+    // Every target read, nine pending: check exits as one database's check would (3).
+    let check = output(&mut app(&[
+        "migrate",
+        "check",
+        "--targets",
+        file.to_str().unwrap(),
+    ]));
+    assert_eq!(check.status.code(), Some(3), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains("10 targets: 1 in sync, 9 pending"),
+        "{}",
+        stdout(&check)
+    );
     // `down` (-1) and `up +1` are relative to each target: refused over a fleet, where a rerun
     // would move the targets that had succeeded once more.
     for args in [&["migrate", "down"][..], &["migrate", "up", "+1"][..]] {

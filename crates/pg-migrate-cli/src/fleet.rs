@@ -421,8 +421,18 @@ async fn over_fleet(
             out!("{}", summary(&names, &outcomes, work));
         }
     }
+    let any = |state: &str| outcomes.iter().any(|o| o.state == state);
     Ok(if ok {
         ExitCode::SUCCESS
+    } else if verb == "check" && !outcomes.iter().any(Outcome::is_failure) {
+        // Every target read: the single database's codes, the gravest first.
+        ExitCode::from(if any("edited") {
+            crate::output::EXIT_DIVERGENT
+        } else if any("unknown") {
+            crate::output::EXIT_UNKNOWN
+        } else {
+            crate::output::EXIT_PENDING
+        })
     } else {
         ExitCode::FAILURE
     })
