@@ -182,7 +182,7 @@ impl Catalog {
                             format_type(t.typbasetype, t.typtypmod) \
                             || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END \
                             || coalesce(' DEFAULT ' || t.typdefault, '') \
-                            || coalesce((SELECT ' ' || string_agg(pg_get_constraintdef(c.oid), ' ' ORDER BY c.conname) \
+                            || coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid), '' ORDER BY c.conname) \
                                          FROM pg_constraint c WHERE c.contypid = t.oid), '') \
                      FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
                      WHERE t.typtype = 'd' AND {USER_SCHEMAS} AND {}",

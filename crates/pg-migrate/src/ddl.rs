@@ -352,6 +352,8 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
 
     // Creations and alterations, dependencies first.
+    // Validations of checks and keys added NOT VALID, run once everything else is in place.
+    let mut validations: Vec<Change> = Vec::new();
     for d in of(Kind::Extension).filter(|d| d.from.is_none()) {
         changes.push(Change::plain(format!(
             "CREATE EXTENSION IF NOT EXISTS {}",
@@ -414,7 +416,17 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 d.name,
                 d.to.as_deref().unwrap_or_default()
             ))),
-            Some(_) => changes.push(unsupported(d, "a changed domain")),
+            Some(ref from) => {
+                match alter_domain(
+                    &d.name,
+                    from,
+                    d.to.as_deref().unwrap_or_default(),
+                    &mut validations,
+                ) {
+                    Some(steps) => changes.extend(steps),
+                    None => changes.push(unsupported(d, "a domain's base type changed")),
+                }
+            }
         }
     }
     for d in of(Kind::Composite).filter(|d| d.to.is_some()) {
@@ -567,7 +579,6 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // What validates a constraint added NOT VALID: after everything else that runs in a
     // transaction, and (see `cut_into_files`) in a transaction of its own, so the long scan
     // holds only the weak lock VALIDATE takes.
-    let mut validations: Vec<Change> = Vec::new();
     for d in of(Kind::Table).filter(|d| d.from.is_some() && d.to.is_some()) {
         let (from, to) = (
             d.from.as_deref().unwrap_or(""),
@@ -1268,6 +1279,74 @@ fn drop_order(from: &Catalog, dropped: &[&str]) -> Vec<Vec<String>> {
     order
 }
 
+/// A domain's definition as the catalog writes it, taken apart: base type, NOT NULL, default,
+/// and its named constraints (`name CHECK (…)`).
+fn domain(def: &str) -> (&str, bool, Option<&str>, Vec<(&str, &str)>) {
+    let (head, constraints) = match def.find(" CONSTRAINT ") {
+        Some(i) => (&def[..i], &def[i + 12..]),
+        None => (def, ""),
+    };
+    let constraints = constraints
+        .split(" CONSTRAINT ")
+        .filter(|c| !c.is_empty())
+        .map(|c| c.split_once(' ').unwrap_or((c, "")))
+        .collect();
+    let (head, default) = match head.find(" DEFAULT ") {
+        Some(i) => (&head[..i], Some(&head[i + 9..])),
+        None => (head, None),
+    };
+    match head.strip_suffix(" NOT NULL") {
+        Some(base) => (base, true, default, constraints),
+        None => (head, false, default, constraints),
+    }
+}
+
+/// The steps from one definition of domain `name` to another, or `None` when its base type
+/// changed. New checks are added `NOT VALID` and validated with the other validations, so
+/// that the columns of the domain are scanned without blocking writes.
+fn alter_domain(
+    name: &str,
+    from: &str,
+    to: &str,
+    validations: &mut Vec<Change>,
+) -> Option<Vec<Change>> {
+    let (old, new) = (domain(from), domain(to));
+    if old.0 != new.0 {
+        return None;
+    }
+    let mut changes = Vec::new();
+    for (constraint, check) in &old.3 {
+        if !new.3.contains(&(constraint, check)) {
+            changes.push(Change::plain(format!(
+                "ALTER DOMAIN {name} DROP CONSTRAINT {constraint}"
+            )));
+        }
+    }
+    if old.2 != new.2 {
+        changes.push(Change::plain(match new.2 {
+            Some(default) => format!("ALTER DOMAIN {name} SET DEFAULT {default}"),
+            None => format!("ALTER DOMAIN {name} DROP DEFAULT"),
+        }));
+    }
+    match (old.1, new.1) {
+        (false, true) => changes.push(Change::plain(format!("ALTER DOMAIN {name} SET NOT NULL"))),
+        (true, false) => changes.push(Change::plain(format!("ALTER DOMAIN {name} DROP NOT NULL"))),
+        _ => {}
+    }
+    for (constraint, check) in &new.3 {
+        if !old.3.contains(&(constraint, check)) {
+            let check = check.strip_suffix(" NOT VALID").unwrap_or(check);
+            changes.push(Change::plain(format!(
+                "ALTER DOMAIN {name} ADD CONSTRAINT {constraint} {check} NOT VALID"
+            )));
+            validations.push(Change::plain(format!(
+                "ALTER DOMAIN {name} VALIDATE CONSTRAINT {constraint}"
+            )));
+        }
+    }
+    Some(changes)
+}
+
 /// Labels removed or reordered: the enum is renamed aside, created anew, each column of it
 /// converted through text (its default dropped and set again), and the old one dropped. Only
 /// when nothing else names the type (a view, a function, a constraint, an index expression, a
@@ -1456,6 +1535,25 @@ fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)> {
         allowed.push((
             "ban-alter-identity",
             "schema/ declares the column's identity".to_string(),
+        ));
+    }
+    if changes
+        .iter()
+        .any(|c| c.sql.starts_with("ALTER DOMAIN ") && c.sql.contains(" ADD CONSTRAINT "))
+    {
+        allowed.push((
+            "ban-alter-domain-with-add-constraint",
+            "schema/ declares the check; added NOT VALID, validated in a file of its own"
+                .to_string(),
+        ));
+    }
+    if changes
+        .iter()
+        .any(|c| c.sql.starts_with("CREATE DOMAIN ") && c.sql.contains(" CHECK "))
+    {
+        allowed.push((
+            "ban-create-domain-with-constraint",
+            "schema/ declares the domain with its check".to_string(),
         ));
     }
     if changes.iter().any(|c| c.sql.ends_with(" DROP EXPRESSION")) {
