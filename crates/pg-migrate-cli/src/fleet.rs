@@ -715,6 +715,34 @@ fn summary(names: &[String], outcomes: &[Outcome], work: Work) -> String {
     format!("{total} {noun}: {}", parts.join(", "))
 }
 
+/// The bar being drawn, if any: [`LogWriter`] writes log lines around it.
+static DRAWN: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
+
+/// Where a service's log lines go: stderr, written around the fleet's progress bar while one
+/// is drawn, so that a log line neither breaks the bar nor is overwritten by it. Give it to
+/// the subscriber: `tracing_subscriber::fmt().with_writer(pg_migrate_cli::log_writer)`.
+pub fn log_writer() -> LogWriter {
+    LogWriter
+}
+
+/// See [`log_writer`].
+#[derive(Debug)]
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let drawn = DRAWN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match drawn {
+            Some(bar) => bar.suspend(|| std::io::stderr().write(buf)),
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// On a terminal, a bar on stderr: done/total, failures so far, the slowest target in flight.
 /// Elsewhere nothing: each target's line, and the summary, are on stdout.
 struct Progress {
@@ -730,6 +758,7 @@ impl Progress {
             {
                 bar.set_style(style);
             }
+            *DRAWN.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
             bar
         } else {
             indicatif::ProgressBar::hidden()
@@ -762,6 +791,7 @@ impl Progress {
     }
 
     fn finish(&self) {
+        DRAWN.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.bar.finish_and_clear();
     }
 }

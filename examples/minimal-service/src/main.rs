@@ -29,7 +29,7 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(pg_migrate_cli::log_writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let service = pg_migrate_cli::Service::new("minimal-service", MIGRATIONS)
