@@ -5,8 +5,8 @@
 # server during the fleet run; and a fleet-wide `check` of 200 databases at head.
 #   bash benches/fleet.sh            (needs PostgreSQL's binaries: initdb, pg_ctl, psql)
 #
-# Runs on a private cluster of its own (fsync off, max_connections 300) on port PORT (default
-# 55433), removed at the end. Each size runs RUNS times (default 3), loop and fleet alternating,
+# Runs on a private cluster of its own (fsync off unless DURABLE=1, max_connections 300) on
+# port PORT (default 55433), removed at the end. Each size runs RUNS times (default 3), loop and fleet alternating,
 # every run on databases created fresh for it (then a CHECKPOINT); the medians are reported
 # with their ratio. The peak of connections comes from one more, untimed, fleet run.
 set -euo pipefail
@@ -30,8 +30,11 @@ dir=$(mktemp -d /tmp/app-fleet-bench.XXXXXX)
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
 log "private cluster in $dir on port $port"
 as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
+# DURABLE=1: a server as production runs it (fsync, synchronous commit), where every commit
+# waits for its WAL flush, which a fleet overlaps and a loop cannot.
+if [ "${DURABLE:-0}" = 1 ]; then speed=""; else speed="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"; fi
 as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o \
-  "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+  "-p $port -k $dir -c listen_addresses=127.0.0.1 $speed -c max_connections=300" \
   start >/dev/null
 trap 'as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 server=postgres://postgres@127.0.0.1:$port
