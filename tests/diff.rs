@@ -219,6 +219,16 @@ const EDITS: &[(&str, bool)] = &[
     // A generation expression cannot come back in place (PostgreSQL 15).
     ("ALTER TABLE t ALTER COLUMN g DROP EXPRESSION", true),
     (
+        "ALTER TABLE t SET (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01)",
+        false,
+    ),
+    (
+        "CREATE UNIQUE INDEX t_id_key ON t (id); \
+         ALTER TABLE t REPLICA IDENTITY USING INDEX t_id_key",
+        false,
+    ),
+    ("ALTER TABLE t REPLICA IDENTITY FULL", false),
+    (
         "CREATE FUNCTION twice(n int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT n * 2 $$; \
          CREATE INDEX t_twice ON t (twice(e))",
         false,

@@ -35,6 +35,9 @@ pub enum Kind {
     Sequence,
     /// A table (its kind: plain or partitioned).
     Table,
+    /// A table's storage parameters (`WITH (fillfactor = 70)`, autovacuum settings) and its
+    /// replica identity, when either is not the default.
+    Storage,
     /// A column: type, nullability, default, identity, generation.
     Column,
     /// A constraint: primary key, unique, foreign key, check, exclusion.
@@ -67,6 +70,7 @@ impl Kind {
             Kind::Composite => "type",
             Kind::Sequence => "sequence",
             Kind::Table => "table",
+            Kind::Storage => "storage of table",
             Kind::Column => "column",
             Kind::Constraint => "constraint",
             Kind::Index => "index",
@@ -230,6 +234,24 @@ impl Catalog {
                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {ext_class} \
                        AND NOT (c.relname = ANY($1))"
+                ),
+            ),
+            (
+                Kind::Storage,
+                format!(
+                    "SELECT format('%I.%I', n.nspname, c.relname), \
+                            concat_ws('; ', \
+                                'with (' || array_to_string(c.reloptions, ', ') || ')', \
+                                CASE c.relreplident WHEN 'f' THEN 'replica identity full' \
+                                                    WHEN 'n' THEN 'replica identity nothing' \
+                                                    WHEN 'i' THEN 'replica identity using index ' || \
+                                     (SELECT quote_ident(ic.relname) FROM pg_index x \
+                                      JOIN pg_class ic ON ic.oid = x.indexrelid \
+                                      WHERE x.indrelid = c.oid AND x.indisreplident) END) \
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {ext_class} \
+                       AND NOT (c.relname = ANY($1)) \
+                       AND (c.reloptions IS NOT NULL OR c.relreplident NOT IN ('d', 'p'))"
                 ),
             ),
             (

@@ -860,8 +860,24 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             d.to.as_deref().unwrap_or_default()
         )));
     }
+    // Storage parameters and replica identity, once the tables are there; an identity using
+    // an index after the indexes built CONCURRENTLY.
+    let mut by_index = Vec::new();
+    for d in of(Kind::Storage) {
+        if d.to.is_none() && old_tables.contains(&d.name.as_str()) {
+            continue; // dropped with its table
+        }
+        for change in alter_storage(&d.name, d.from.as_deref(), d.to.as_deref()) {
+            if change.sql.contains(" REPLICA IDENTITY USING INDEX ") {
+                by_index.push(change);
+            } else {
+                changes.push(change);
+            }
+        }
+    }
     changes.extend(validations);
     changes.extend(concurrent_indexes);
+    changes.extend(by_index);
     // Comments last, once their objects exist; a removed comment only where its object stays.
     for d in of(Kind::Comment) {
         match &d.to {
@@ -1277,6 +1293,62 @@ fn drop_order(from: &Catalog, dropped: &[&str]) -> Vec<Vec<String>> {
         }
     }
     order
+}
+
+/// `ALTER TABLE … SET (…)`/`RESET (…)` and `REPLICA IDENTITY` from one storage definition
+/// (`with (fillfactor=70); replica identity full`) to another; `None` is the default of both.
+fn alter_storage(table: &str, from: Option<&str>, to: Option<&str>) -> Vec<Change> {
+    let parse = |def: Option<&str>| {
+        let mut options: Vec<(String, String)> = Vec::new();
+        let mut replica = "DEFAULT".to_string();
+        for part in def.unwrap_or("").split("; ").filter(|p| !p.is_empty()) {
+            if let Some(list) = part
+                .strip_prefix("with (")
+                .and_then(|l| l.strip_suffix(')'))
+            {
+                for option in list.split(", ") {
+                    let (key, value) = option.split_once('=').unwrap_or((option, ""));
+                    options.push((key.to_string(), value.to_string()));
+                }
+            } else if let Some(identity) = part.strip_prefix("replica identity ") {
+                replica = match identity.strip_prefix("using index ") {
+                    Some(index) => format!("USING INDEX {index}"),
+                    None => identity.to_uppercase(),
+                };
+            }
+        }
+        (options, replica)
+    };
+    let ((old, old_replica), (new, new_replica)) = (parse(from), parse(to));
+    let mut changes = Vec::new();
+    let reset: Vec<&str> = old
+        .iter()
+        .filter(|(key, _)| !new.iter().any(|(k, _)| k == key))
+        .map(|(key, _)| key.as_str())
+        .collect();
+    if !reset.is_empty() {
+        changes.push(Change::plain(format!(
+            "ALTER TABLE {table} RESET ({})",
+            reset.join(", ")
+        )));
+    }
+    let set: Vec<String> = new
+        .iter()
+        .filter(|option| !old.contains(option))
+        .map(|(key, value)| format!("{key} = {value}"))
+        .collect();
+    if !set.is_empty() {
+        changes.push(Change::plain(format!(
+            "ALTER TABLE {table} SET ({})",
+            set.join(", ")
+        )));
+    }
+    if old_replica != new_replica {
+        changes.push(Change::plain(format!(
+            "ALTER TABLE {table} REPLICA IDENTITY {new_replica}"
+        )));
+    }
+    changes
 }
 
 /// A domain's definition as the catalog writes it, taken apart: base type, NOT NULL, default,
