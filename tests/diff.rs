@@ -503,7 +503,9 @@ async fn privileges_are_planned_and_survive_a_view_rebuild() {
             "GRANT INSERT, UPDATE ON t TO pgm_test_writer WITH GRANT OPTION;
              GRANT USAGE ON SEQUENCE t_id_seq TO pgm_test_writer;
              REVOKE EXECUTE ON FUNCTION f(int) FROM PUBLIC;
-             GRANT EXECUTE ON FUNCTION f(int) TO pgm_test_reader;",
+             GRANT EXECUTE ON FUNCTION f(int) TO pgm_test_reader;
+             GRANT UPDATE (n) ON t TO pgm_test_reader;
+             GRANT SELECT (gone), REFERENCES (gone) ON t TO pgm_test_reader WITH GRANT OPTION;",
         ),
     )
     .await;
@@ -522,6 +524,8 @@ async fn privileges_are_planned_and_survive_a_view_rebuild() {
         "GRANT INSERT, UPDATE ON TABLE public.t TO pgm_test_writer WITH GRANT OPTION",
         "GRANT USAGE ON SEQUENCE public.t_id_seq TO pgm_test_writer",
         "GRANT SELECT ON TABLE public.v TO pgm_test_reader",
+        "GRANT UPDATE (n) ON TABLE public.t TO pgm_test_reader",
+        "GRANT REFERENCES (gone), SELECT (gone) ON TABLE public.t TO pgm_test_reader WITH GRANT OPTION",
     ] {
         assert!(sql.contains(&expected), "{expected} missing from {sql:#?}");
     }
@@ -534,6 +538,24 @@ async fn privileges_are_planned_and_survive_a_view_rebuild() {
     }
     let left = read(&from, true).await.diff(&read(&to, true).await);
     assert!(left.is_empty(), "left {left:#?}\nplan {sql:#?}");
+
+    // And back: column privileges revoked on their table.
+    let base_db = TestDb::empty().await.unwrap();
+    run(&base_db, base).await;
+    let back = read(&from, true).await.plan(&read(&base_db, true).await);
+    let back_sql: Vec<&str> = back.iter().map(|c| c.sql.as_str()).collect();
+    assert!(
+        back_sql.contains(&"REVOKE ALL (n) ON TABLE public.t FROM pgm_test_reader"),
+        "{back_sql:#?}"
+    );
+    for change in &back {
+        client
+            .batch_execute(&change.sql)
+            .await
+            .unwrap_or_else(|err| panic!("back: {}: {err:?}", change.sql));
+    }
+    let left = read(&from, true).await.diff(&read(&base_db, true).await);
+    assert!(left.is_empty(), "back: left {left:#?}\nplan {back_sql:#?}");
 }
 
 #[tokio::test]

@@ -398,6 +398,14 @@ impl Catalog {
                        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
                        WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND {ext_proc} \
                        UNION ALL \
+                       SELECT 'COLUMN', format('%I.%I(%I)', n.nspname, c.relname, a.attname), \
+                              a.attacl, c.relowner \
+                       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                       JOIN pg_namespace n ON n.oid = c.relnamespace \
+                       WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped \
+                         AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+                         AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+                       UNION ALL \
                        SELECT 'TYPE', format('%I.%I', n.nspname, t.typname), \
                               coalesce(t.typacl, acldefault('T', t.typowner)), t.typowner \
                        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \

@@ -907,10 +907,40 @@ fn privileges(differences: &[&Difference], to: &Catalog, changes: &mut Vec<Chang
         let (object, grantee) = rest.rsplit_once(" TO ")?;
         Some((what, object, grantee))
     }
+    // A column's privileges (`COLUMN public.users(email) TO reader`) are granted on its
+    // table: ("public.users", Some("email")).
+    fn target(object: &str) -> (&str, Option<&str>) {
+        match object.strip_suffix(')').and_then(|o| o.split_once('(')) {
+            Some((table, column)) => (table, Some(column)),
+            None => (object, None),
+        }
+    }
     let dropped = |object: &str| {
-        changes
-            .iter()
-            .any(|c| c.sql.starts_with("DROP ") && c.sql.ends_with(&format!(" {object}")))
+        let (object, column) = target(object);
+        changes.iter().any(|c| {
+            (c.sql.starts_with("DROP ")
+                && (c.sql.ends_with(&format!(" {object}"))
+                    || c.sql.contains(&format!(" {object}, "))
+                    || c.sql.contains(&format!(", {object},"))
+                    || c.sql.ends_with(&format!(", {object}"))))
+                || column.is_some_and(|column| {
+                    c.sql == format!("ALTER TABLE {object} DROP COLUMN {column}")
+                })
+        })
+    };
+    // `SELECT, UPDATE` on a column: `SELECT (email), UPDATE (email)` on its table.
+    let on = |what: &str, object: &str, privileges: &[&str]| -> (String, String) {
+        match target(object) {
+            (table, Some(column)) if what == "COLUMN" => (
+                privileges
+                    .iter()
+                    .map(|p| format!("{p} ({column})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                format!("TABLE {table}"),
+            ),
+            _ => (privileges.join(", "), format!("{what} {object}")),
+        }
     };
     let mut out = Vec::new();
     for d in differences {
@@ -918,8 +948,9 @@ fn privileges(differences: &[&Difference], to: &Catalog, changes: &mut Vec<Chang
             continue;
         };
         if d.from.is_some() && !dropped(object) {
+            let (all, on) = on(what, object, &["ALL"]);
             out.push(Change::plain(format!(
-                "REVOKE ALL ON {what} {object} FROM {grantee}"
+                "REVOKE {all} ON {on} FROM {grantee}"
             )));
         }
     }
@@ -940,9 +971,9 @@ fn privileges(differences: &[&Difference], to: &Catalog, changes: &mut Vec<Chang
             .split(", ")
             .partition(|p| p.ends_with(" WITH GRANT OPTION"));
         if !plain.is_empty() {
+            let (privileges, on) = on(what, object, &plain);
             out.push(Change::plain(format!(
-                "GRANT {} ON {what} {object} TO {grantee}",
-                plain.join(", ")
+                "GRANT {privileges} ON {on} TO {grantee}"
             )));
         }
         if !with_option.is_empty() {
@@ -950,9 +981,9 @@ fn privileges(differences: &[&Difference], to: &Catalog, changes: &mut Vec<Chang
                 .iter()
                 .map(|p| p.trim_end_matches(" WITH GRANT OPTION"))
                 .collect();
+            let (privileges, on) = on(what, object, &privileges);
             out.push(Change::plain(format!(
-                "GRANT {} ON {what} {object} TO {grantee} WITH GRANT OPTION",
-                privileges.join(", ")
+                "GRANT {privileges} ON {on} TO {grantee} WITH GRANT OPTION"
             )));
         }
     }
