@@ -33,8 +33,7 @@ fn port() -> u16 {
 ///
 /// No PostgreSQL binaries, or initdb or pg_ctl failing: the message says how to proceed.
 pub fn replace_default(url: &pg_migrate_cli::DatabaseUrl) -> anyhow::Result<Option<String>> {
-    let forced = std::env::var(FORCE_ENV).is_ok_and(|v| v == "1" || v == "true");
-    if !forced && (!url.is_default() || answers(5432)) {
+    if !forced() && (!url.is_default() || answers(5432)) {
         return Ok(None);
     }
     started().map(Some)
@@ -42,13 +41,21 @@ pub fn replace_default(url: &pg_migrate_cli::DatabaseUrl) -> anyhow::Result<Opti
 
 /// The development cluster as the last resort for scratch databases (`migrate drift`, `diff`,
 /// `check`, `create --autogenerate`), once no dev server is named and nothing answers at
-/// localhost:5432: see `pg_migrate_cli::Service::dev_server`.
+/// localhost:5432 (or always, with `APP_DEV_CLUSTER=1`): see
+/// `pg_migrate_cli::Service::dev_server`.
 ///
 /// # Errors
 ///
 /// As [`replace_default`].
-pub fn scratch_server() -> anyhow::Result<Option<String>> {
+pub fn scratch_server(local_answers: bool) -> anyhow::Result<Option<String>> {
+    if local_answers && !forced() {
+        return Ok(None);
+    }
     started().map(Some)
+}
+
+fn forced() -> bool {
+    std::env::var(FORCE_ENV).is_ok_and(|v| v == "1" || v == "true")
 }
 
 /// Starts (or joins) the development cluster and returns its URL.

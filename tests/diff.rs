@@ -12,6 +12,14 @@ async fn catalog(db: &TestDb) -> Catalog {
     Catalog::read(&client, &[]).await.unwrap()
 }
 
+/// Two empty databases: the schema to start from and the one to reach.
+async fn pair() -> (TestDb, TestDb) {
+    (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    )
+}
+
 async fn run(db: &TestDb, sql: &str) {
     db.pool()
         .get()
@@ -71,10 +79,7 @@ const AFTER: &str = "
 
 #[tokio::test]
 async fn the_plan_turns_one_schema_into_the_other() {
-    let (from, to) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
+    let (from, to) = pair().await;
     run(&from, BEFORE).await;
     run(&to, AFTER).await;
     let plan = converge(&from, &to).await;
@@ -127,10 +132,7 @@ async fn the_plan_turns_one_schema_into_the_other() {
 
 #[tokio::test]
 async fn identical_schemas_plan_nothing() {
-    let (one, two) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
+    let (one, two) = pair().await;
     run(&one, AFTER).await;
     run(&two, AFTER).await;
     assert_eq!(catalog(&one).await.plan(&catalog(&two).await), vec![]);
@@ -138,10 +140,7 @@ async fn identical_schemas_plan_nothing() {
 
 #[tokio::test]
 async fn what_cannot_be_generated_is_said_not_dropped() {
-    let (one, two) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
+    let (one, two) = pair().await;
     run(&one, "CREATE DOMAIN positive AS int CHECK (VALUE > 0);").await;
     run(&two, "CREATE DOMAIN positive AS bigint CHECK (VALUE > 0);").await;
     let plan = catalog(&one).await.plan(&catalog(&two).await);
@@ -360,10 +359,7 @@ async fn random_edits_plan_forward_and_back() {
 
 #[tokio::test]
 async fn declared_renames_are_renamed_not_dropped() {
-    let (from, to) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
+    let (from, to) = pair().await;
     run(
         &from,
         "CREATE TABLE people (id bigserial PRIMARY KEY, nick text, age int);
@@ -476,10 +472,7 @@ async fn scratch_replays_clone_the_harness_template() {
 /// change gets its grants back.
 #[tokio::test]
 async fn privileges_are_planned_and_survive_a_view_rebuild() {
-    let (from, to) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
+    let (from, to) = pair().await;
     // Roles are the cluster's: made once, kept (a test cannot drop a role that other
     // databases' objects may still name).
     run(
@@ -560,10 +553,7 @@ async fn privileges_are_planned_and_survive_a_view_rebuild() {
 
 #[tokio::test]
 async fn enum_labels_removed_or_reordered_rebuild_the_type() {
-    let (from, to) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
+    let (from, to) = pair().await;
     run(
         &from,
         "CREATE TYPE status AS ENUM ('new', 'legacy', 'done');
@@ -603,10 +593,7 @@ async fn enum_labels_removed_or_reordered_rebuild_the_type() {
     assert_eq!(done, 1);
 
     // A view that names the type would keep the old one alive: not generated.
-    let (from, to) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
+    let (from, to) = pair().await;
     let view = "CREATE VIEW open_jobs AS SELECT id FROM jobs WHERE status <> 'done'::status;";
     run(
         &from,
@@ -635,10 +622,7 @@ async fn enum_labels_removed_or_reordered_rebuild_the_type() {
 
 #[tokio::test]
 async fn dropped_tables_go_in_an_order_their_keys_allow() {
-    let (from, to) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
+    let (from, to) = pair().await;
     // `a_person` sorts before the tables that reference it; two more reference each other;
     // a partitioned table goes with its partition.
     run(
@@ -681,10 +665,7 @@ async fn dropped_tables_go_in_an_order_their_keys_allow() {
 
 #[tokio::test]
 async fn domains_are_altered_in_place_with_checks_validated_after() {
-    let (from, to) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
+    let (from, to) = pair().await;
     run(
         &from,
         "CREATE DOMAIN score AS int CONSTRAINT score_positive CHECK (VALUE > 0);
@@ -718,10 +699,7 @@ async fn domains_are_altered_in_place_with_checks_validated_after() {
     lints_clean("domains", &files);
 
     // A new domain with a check lints clean too.
-    let (empty, with_domain) = (
-        TestDb::empty().await.unwrap(),
-        TestDb::empty().await.unwrap(),
-    );
+    let (empty, with_domain) = pair().await;
     run(
         &with_domain,
         "CREATE DOMAIN code AS text CHECK (VALUE ~ '^[A-Z]+$');",

@@ -132,6 +132,16 @@ fn consistent(url: &str) -> Vec<i64> {
     recorded
 }
 
+/// Each target's `state` in a fleet's JSON document, in target order.
+fn states(doc: &serde_json::Value) -> Vec<&str> {
+    doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect()
+}
+
 /// Samples the migrating connections (`application_name` `app migrate …`) of each server every
 /// few milliseconds while a fleet runs, and keeps the peak of each.
 struct Sampler {
@@ -255,12 +265,7 @@ fn a_fleet_over_two_clusters_names_a_conflict_by_file_and_line_and_a_rerun_finis
     no_password(&check);
     assert!(check.status.success(), "{}", stdout(&check));
     let doc: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
-    let states: Vec<&str> = doc["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["state"].as_str().unwrap())
-        .collect();
+    let states = states(&doc);
     assert_eq!(states, vec!["in_sync"; 60]);
     assert_eq!(doc["summary"]["in_sync"], 60);
 }
@@ -352,12 +357,7 @@ fn a_failing_canary_starts_no_other_target() {
     no_password(&out);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let states: Vec<&str> = doc["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["state"].as_str().unwrap())
-        .collect();
+    let states = states(&doc);
     let mut expected = vec!["migrated", "failed"];
     expected.extend(["not_started"; 8]);
     assert_eq!(states, expected);

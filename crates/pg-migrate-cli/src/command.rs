@@ -142,17 +142,7 @@ pub(crate) async fn run_migrate(
         ),
         MigrateCommand::Up { rev, grouped, .. } => {
             let rev = parse_rev(&rev)?;
-            let migrator = if grouped {
-                Migrator::new(
-                    migrator.migrations().to_vec(),
-                    Options {
-                        grouped: true,
-                        ..migrator.options().clone()
-                    },
-                )
-            } else {
-                migrator
-            };
+            let migrator = grouped_if(migrator, grouped);
             let pool = connect(global, &service.role("migrate")).await?;
             let mut done = Vec::new();
             let mut print = step_printer(format, &mut done);
@@ -357,6 +347,20 @@ impl std::fmt::Display for Source {
     }
 }
 
+/// `migrator`, running every migration in one transaction when `grouped` (`up --grouped`).
+pub(crate) fn grouped_if(migrator: Migrator, grouped: bool) -> Migrator {
+    if !grouped {
+        return migrator;
+    }
+    Migrator::new(
+        migrator.migrations().to_vec(),
+        Options {
+            grouped: true,
+            ..migrator.options().clone()
+        },
+    )
+}
+
 /// The history table as scratch databases and catalogs name it: bare. A `?schema=` target
 /// keeps its history in its schema, which a scratch database does not have, and catalogs
 /// leave history tables out by their bare name.
@@ -397,28 +401,25 @@ async fn scratch_server(
             Err(_) => None,
         },
     };
-    let mut candidates: Vec<(pg_migrate::DatabaseConfig, bool)> = Vec::new();
-    if let Some(config) = named {
-        candidates.push((config, true));
-    } else if beside_target {
-        candidates.push((settings.database_url.parse()?, true));
-    }
-    if candidates.is_empty() {
-        // The local server is a guess: skipped when it does not answer.
-        candidates.push((LOCAL_URL.parse()?, false));
-    }
-    for (config, given) in candidates {
+    let given = match named {
+        Some(config) => Some(config),
+        None if beside_target => Some(settings.database_url.parse()?),
+        None => None,
+    };
+    if let Some(config) = given {
         let pool = pg_migrate::pool(&config, 2)?;
-        if given {
-            return Ok((config, pool));
-        }
-        let answers = tokio::time::timeout(std::time::Duration::from_secs(2), pool.get()).await;
-        if matches!(answers, Ok(Ok(_))) && !(dev_server_forced() && settings.dev_server.is_some()) {
-            return Ok((config, pool));
-        }
+        return Ok((config, pool));
     }
+    // The local server is a guess: used when it answers, unless the service's own server
+    // takes precedence (its choice: `app` forces its development cluster in its tests).
+    let local: pg_migrate::DatabaseConfig = LOCAL_URL.parse()?;
+    let local_pool = pg_migrate::pool(&local, 2)?;
+    let answers = matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(2), local_pool.get()).await,
+        Ok(Ok(_))
+    );
     if let Some(start) = settings.dev_server {
-        let started = tokio::task::spawn_blocking(start)
+        let started = tokio::task::spawn_blocking(move || start(answers))
             .await
             .context("starting the development cluster")??;
         if let Some(url) = started {
@@ -427,17 +428,14 @@ async fn scratch_server(
             return Ok((config, pool));
         }
     }
+    if answers {
+        return Ok((local, local_pool));
+    }
     bail!(
         "no dev server for scratch databases: `drift` never builds its replay on the database it \
          inspects, and nothing answers at {LOCAL_URL}; set --dev-url (APP_DEV_DATABASE_URL) or \
          TEST_DATABASE_URL"
     )
-}
-
-/// `APP_DEV_CLUSTER=1`: the service's development cluster even where a local server answers
-/// (how its tests reach that path on a machine that has one).
-fn dev_server_forced() -> bool {
-    std::env::var("APP_DEV_CLUSTER").is_ok_and(|v| v == "1" || v == "true")
 }
 
 /// Names `count` scratch databases on the dev server (see [`scratch_server`]), runs `work` on

@@ -279,18 +279,10 @@ pub(crate) async fn run(
             bail!("--verbose lists one database's history: run it without --targets")
         }
         MigrateCommand::Up { rev, grouped, .. } => {
-            let rev = absolute(rev)?;
-            let migrator = if *grouped {
-                Migrator::new(
-                    migrator.migrations().to_vec(),
-                    Options {
-                        grouped: true,
-                        ..migrator.options().clone()
-                    },
-                )
-            } else {
-                migrator
-            };
+            let (rev, migrator) = (
+                absolute(rev)?,
+                crate::command::grouped_if(migrator, *grouped),
+            );
             return over_fleet(service, settings, &args, migrator, Work::Up, rev, "up").await;
         }
         MigrateCommand::Down { rev, .. } => (Work::Down, absolute(rev)?, "down"),
@@ -647,7 +639,7 @@ fn print_table(names: &[String], outcomes: &[Outcome], width: usize) {
 
 /// How many targets ended in each state, in a fixed order.
 fn counts(outcomes: &[Outcome]) -> Vec<(String, serde_json::Value)> {
-    const ORDER: [&str; 12] = [
+    const ORDER: [&str; 10] = [
         "migrated",
         "reverted",
         "up_to_date",
@@ -658,20 +650,14 @@ fn counts(outcomes: &[Outcome]) -> Vec<(String, serde_json::Value)> {
         "failed",
         "unreachable",
         "not_started",
-        "total",
-        "",
     ];
-    let mut counts = Vec::new();
-    for state in ORDER.iter().filter(|s| !s.is_empty()) {
-        let n = if *state == "total" {
-            outcomes.len()
-        } else {
-            outcomes.iter().filter(|o| o.state == *state).count()
-        };
-        if n > 0 || matches!(*state, "failed" | "total") {
-            counts.push((state.to_string(), json!(n)));
-        }
-    }
+    let mut counts: Vec<(String, serde_json::Value)> = ORDER
+        .iter()
+        .map(|state| (state, outcomes.iter().filter(|o| o.state == *state).count()))
+        .filter(|(state, n)| *n > 0 || **state == "failed")
+        .map(|(state, n)| (state.to_string(), json!(n)))
+        .collect();
+    counts.push(("total".into(), json!(outcomes.len())));
     counts
 }
 

@@ -68,10 +68,11 @@ pub struct Service {
     dev_server: Option<DevServer>,
 }
 
-/// Starts or finds a server for scratch databases when none is named and nothing answers at
-/// 127.0.0.1:5432 (or when the service forces its own), returning its URL; `None` when it has
-/// none to offer. It runs on a blocking thread: it may start a cluster.
-pub type DevServer = fn() -> anyhow::Result<Option<String>>;
+/// The service's own server for scratch databases, asked when none is named: given whether
+/// 127.0.0.1:5432 answers, it returns the URL to use instead (usually only when nothing
+/// answers), or `None` to leave it at the local server. It runs on a blocking thread: it may
+/// start a cluster.
+pub type DevServer = fn(local_answers: bool) -> anyhow::Result<Option<String>>;
 
 impl Service {
     /// The service called `name` (it names its connections: `name (host pid N)`), with the

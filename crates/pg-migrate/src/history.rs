@@ -53,16 +53,10 @@ pub struct HistoryTable {
 impl HistoryTable {
     /// A history table called `name`, which may be schema-qualified (`ops.history`).
     pub fn new(name: &str) -> HistoryTable {
-        let quote = |name: &str| {
-            name.split('.')
-                .map(quote_identifier)
-                .collect::<Vec<_>>()
-                .join(".")
-        };
         HistoryTable {
             name: name.to_string(),
-            quoted: quote(name),
-            unfinished: quote(&format!("{name}_unfinished")),
+            quoted: quote_path(name),
+            unfinished: quote_path(&format!("{name}_unfinished")),
         }
     }
 
@@ -85,11 +79,7 @@ impl HistoryTable {
     pub fn create_sql(&self) -> String {
         let schema = match self.name.rsplit_once('.') {
             Some((schema, _)) => {
-                let quoted = schema
-                    .split('.')
-                    .map(quote_identifier)
-                    .collect::<Vec<_>>()
-                    .join(".");
+                let quoted = quote_path(schema);
                 format!(
                     "DO $schema$ BEGIN IF to_regnamespace({}) IS NULL THEN CREATE SCHEMA {quoted}; END IF; END $schema$;\n",
                     quote_literal(&quoted)
@@ -367,6 +357,14 @@ impl HistoryTable {
 /// Quotes an identifier the way PostgreSQL's `quote_ident` does, always.
 pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes each part of a dotted name: `ops.my"history` → `"ops"."my""history"`.
+fn quote_path(name: &str) -> String {
+    name.split('.')
+        .map(quote_identifier)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Quotes a string literal; standard_conforming_strings is on, so only `'` needs doubling.
