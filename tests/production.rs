@@ -493,6 +493,15 @@ fn a_debug_build_without_a_database_starts_a_development_cluster_and_reuses_it()
             .env("APP_DEV_CLUSTER_DIR", &dir)
             .env("APP_DEV_CLUSTER_PORT", &port),
     );
+    // Its replay was built there, not on the local server: the cluster holds the template.
+    let templates = output(Command::new("psql").args([
+        "-X",
+        "-At",
+        "-d",
+        &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        "-c",
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgm_tpl_%'",
+    ]));
     stop();
     assert!(up.status.success(), "{}", stderr(&up));
     assert!(
@@ -506,6 +515,7 @@ fn a_debug_build_without_a_database_starts_a_development_cluster_and_reuses_it()
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(stdout(&again), "2\n");
     assert!(drift.status.success(), "{}", stderr(&drift));
+    assert_eq!(stdout(&templates).trim(), "1", "{}", stderr(&templates));
     assert!(
         stdout(&drift).contains("the database holds what its history builds"),
         "{}",
