@@ -125,6 +125,71 @@ impl fmt::Display for Difference {
 const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
      AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'";
 
+/// A routine's argument types as `DROP` and `COMMENT ON` name it: `*` for an aggregate over
+/// no argument (`count(*)`-like).
+const SIGNATURE: &str = "CASE WHEN p.prokind = 'a' AND p.pronargs = 0 THEN '*' \
+     ELSE pg_get_function_identity_arguments(p.oid) END";
+
+/// The aggregates, keyed like functions, each as the `CREATE AGGREGATE` that makes it again
+/// (`pg_get_functiondef` refuses aggregates): the options `pg_dump` writes, each only where it
+/// is not the default.
+fn aggregates() -> String {
+    let routine = |oid: &str| {
+        format!(
+            "(SELECT format('%I.%I', fn.nspname, f.proname) FROM pg_proc f \
+              JOIN pg_namespace fn ON fn.oid = f.pronamespace WHERE f.oid = {oid})"
+        )
+    };
+    let modify = |column: &str| {
+        format!(
+            "CASE {column} WHEN 'r' THEN 'READ_ONLY' WHEN 's' THEN 'SHAREABLE' ELSE 'READ_WRITE' END"
+        )
+    };
+    format!(
+        "SELECT format('%I.%I(%s)', n.nspname, p.proname, {SIGNATURE}), \
+                format('CREATE AGGREGATE %I.%I(%s) (%s)', n.nspname, p.proname, \
+                       CASE WHEN p.pronargs = 0 THEN '*' ELSE pg_get_function_arguments(p.oid) END, \
+                       concat_ws(', ', \
+                           'SFUNC = ' || {sfunc}, \
+                           'STYPE = ' || format_type(a.aggtranstype, NULL), \
+                           CASE WHEN a.aggtransspace <> 0 THEN 'SSPACE = ' || a.aggtransspace END, \
+                           CASE WHEN a.aggfinalfn <> 0 THEN 'FINALFUNC = ' || {finalfunc} END, \
+                           CASE WHEN a.aggfinalextra THEN 'FINALFUNC_EXTRA' END, \
+                           CASE WHEN a.aggfinalmodify <> CASE a.aggkind WHEN 'n' THEN 'r' ELSE 'w' END \
+                                THEN 'FINALFUNC_MODIFY = ' || {finalmodify} END, \
+                           CASE WHEN a.aggcombinefn <> 0 THEN 'COMBINEFUNC = ' || {combinefunc} END, \
+                           CASE WHEN a.aggserialfn <> 0 THEN 'SERIALFUNC = ' || {serialfunc} END, \
+                           CASE WHEN a.aggdeserialfn <> 0 THEN 'DESERIALFUNC = ' || {deserialfunc} END, \
+                           'INITCOND = ' || quote_literal(a.agginitval), \
+                           CASE WHEN a.aggmtransfn <> 0 THEN 'MSFUNC = ' || {msfunc} || ', MINVFUNC = ' || {minvfunc} \
+                                || ', MSTYPE = ' || format_type(a.aggmtranstype, NULL) END, \
+                           CASE WHEN a.aggmtransspace <> 0 THEN 'MSSPACE = ' || a.aggmtransspace END, \
+                           CASE WHEN a.aggmfinalfn <> 0 THEN 'MFINALFUNC = ' || {mfinalfunc} END, \
+                           CASE WHEN a.aggmfinalextra THEN 'MFINALFUNC_EXTRA' END, \
+                           CASE WHEN a.aggmtransfn <> 0 AND a.aggmfinalmodify <> CASE a.aggkind WHEN 'n' THEN 'r' ELSE 'w' END \
+                                THEN 'MFINALFUNC_MODIFY = ' || {mfinalmodify} END, \
+                           'MINITCOND = ' || quote_literal(a.aggminitval), \
+                           CASE WHEN a.aggsortop <> 0 THEN (SELECT format('SORTOP = OPERATOR(%I.%s)', opn.nspname, o.oprname) \
+                                FROM pg_operator o JOIN pg_namespace opn ON opn.oid = o.oprnamespace WHERE o.oid = a.aggsortop) END, \
+                           CASE WHEN a.aggkind = 'h' THEN 'HYPOTHETICAL' END, \
+                           CASE p.proparallel WHEN 's' THEN 'PARALLEL = SAFE' WHEN 'r' THEN 'PARALLEL = RESTRICTED' END)) \
+         FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid \
+         JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE p.prokind = 'a' AND {USER_SCHEMAS} AND {ext}",
+        sfunc = routine("a.aggtransfn"),
+        finalfunc = routine("a.aggfinalfn"),
+        finalmodify = modify("a.aggfinalmodify"),
+        combinefunc = routine("a.aggcombinefn"),
+        serialfunc = routine("a.aggserialfn"),
+        deserialfunc = routine("a.aggdeserialfn"),
+        msfunc = routine("a.aggmtransfn"),
+        minvfunc = routine("a.aggminvtransfn"),
+        mfinalfunc = routine("a.aggmfinalfn"),
+        mfinalmodify = modify("a.aggmfinalmodify"),
+        ext = not_in_extension("p.oid"),
+    )
+}
+
 /// Not owned by an extension.
 fn not_in_extension(oid: &str) -> String {
     format!("NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = {oid} AND e.deptype = 'e')")
@@ -316,6 +381,7 @@ impl Catalog {
                     not_in_extension("p.oid")
                 ),
             ),
+            (Kind::Function, aggregates()),
             (
                 Kind::Trigger,
                 format!(
@@ -349,7 +415,8 @@ impl Catalog {
                      LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid \
                      WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
                      UNION ALL \
-                     SELECT format('FUNCTION %I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), d.description \
+                     SELECT format('%s %I.%I(%s)', CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, \
+                                   n.nspname, p.proname, {signature}), d.description \
                      FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid \
                      JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMAS} AND {ext_proc} \
                      UNION ALL \
@@ -373,6 +440,7 @@ impl Catalog {
                     ext_proc = not_in_extension("p.oid"),
                     ext_type = not_in_extension("t.oid"),
                     ext_ns = not_in_extension("n.oid"),
+                    signature = SIGNATURE,
                 ),
             ),
         ];
@@ -440,7 +508,12 @@ impl Catalog {
             let (kind, rows) = result.map_err(Error::db("reading the catalog"))?;
             for row in rows {
                 let name: String = row.get(0);
-                let definition: String = row.get::<_, Option<String>>(1).unwrap_or_default();
+                let mut definition: String =
+                    row.get::<_, Option<String>>(1).unwrap_or_default();
+                // A function's body is its author's text, not a deparse.
+                if !matches!(kind, Kind::Function | Kind::Comment) {
+                    definition = reparseable(&definition);
+                }
                 let compared = normalise(&definition);
                 catalog.objects.insert((kind, name), (definition, compared));
             }
@@ -550,6 +623,92 @@ impl Catalog {
         differences.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         differences
     }
+}
+
+/// The deparsed text with the one construct the server prints but does not read back as the
+/// same expression: an IN list over `varchar` (or `char`) deparses as
+/// `(col)::text = ANY ((ARRAY['a'::character varying, ...])::text[])`, and that cast of an
+/// `ARRAY[...]`, read again, is pushed into every element
+/// (`ARRAY[('a'::character varying)::text, ...]`): a different expression, so a check or a
+/// partial index written back from the deparse would never compare equal to its source. The
+/// cast is the implicit coercion that the operator's resolution added; without it the server
+/// adds it again, and the expression comes back as it was.
+///
+/// Only the right operand of `ANY (` / `ALL (` is touched: elsewhere the same cast may be what
+/// gives an expression its type.
+pub(crate) fn reparseable(def: &str) -> String {
+    if !def.contains("ARRAY[") {
+        return def.to_string();
+    }
+    let mut out = String::with_capacity(def.len());
+    let mut i = 0;
+    let mut quoted = false;
+    while i < def.len() {
+        let rest = &def[i..];
+        let c = rest.chars().next().unwrap_or_default();
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if !quoted
+            && (rest.starts_with("ANY (") || rest.starts_with("ALL ("))
+            && let Some((array, end)) = uncast_array(def, i + 5)
+        {
+            out.push_str(&def[i..i + 5]);
+            out.push_str(array);
+            i = end;
+            continue;
+        }
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// At `start`: `(ARRAY[...])::type[]` (how constraints and indexes deparse) or
+/// `ARRAY[...]::type[]` (how views do), directly followed by the `)` that closes `ANY (`.
+/// Returns the bare `ARRAY[...]` and where the cast ends.
+fn uncast_array(def: &str, start: usize) -> Option<(&str, usize)> {
+    let rest = &def[start..];
+    let parenthesised = rest.starts_with("(ARRAY[");
+    let open = if parenthesised { start + 1 } else { start };
+    if !def[open..].starts_with("ARRAY[") {
+        return None;
+    }
+    // The `]` that closes the array, past nested brackets and quoted literals.
+    let mut depth = 0usize;
+    let mut quoted = false;
+    let mut close = None;
+    for (k, c) in def[open..].char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            '[' if !quoted => depth += 1,
+            ']' if !quoted => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + k);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let close = close?;
+    let array = &def[open..=close];
+    let mut after = close + 1;
+    if parenthesised {
+        if !def[after..].starts_with(')') {
+            return None;
+        }
+        after += 1;
+    }
+    let cast = def[after..].strip_prefix("::")?;
+    // The type name, up to the `[]` of an array type, then the `)` closing ANY/ALL.
+    let end_of_type = cast.find("[])")?;
+    let type_name = &cast[..end_of_type];
+    if type_name.is_empty() || type_name.contains(['(', ')', '\'', ',']) {
+        return None;
+    }
+    Some((array, after + 2 + end_of_type + 2))
 }
 
 /// One line, single spaces: deparsed bodies differ only in layout otherwise.

@@ -131,11 +131,12 @@ fn declaration(table: &str, name: &str, def: &str) -> String {
         .map(|t| t.trim_matches('"'))
         .unwrap_or("");
     let seq = format!("{bare_table}_{}_seq", name.trim_matches('"'));
-    let serial = c.default.is_some_and(|d| {
-        d.starts_with("nextval('") && d.ends_with("'::regclass)") && {
-            let inner = &d[9..d.len() - 12];
-            inner == seq || inner.ends_with(&format!(".{seq}"))
-        }
+    // `nextval('users_id_seq'::regclass)`, `nextval('"Users_id_seq"'::regclass)`, perhaps
+    // schema-qualified.
+    let serial = c.default.and_then(nextval_sequence).is_some_and(|inner| {
+        parts(inner)
+            .last()
+            .is_some_and(|last| last.trim_matches('"') == seq)
     });
     let serial_type = match c.data_type {
         "bigint" => Some("bigserial"),
@@ -287,9 +288,29 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             )));
         }
     }
+    // An unchanged foreign key over a column whose type changes, on either side, pins it:
+    // each ALTER COLUMN … TYPE checks the key's two column types against each other, so it is
+    // dropped here and added again (NOT VALID, then validated) once both sides have changed.
+    let pinned_keys: Vec<Difference> = from
+        .objects()
+        .filter(|(kind, name, def)| {
+            *kind == Kind::Constraint
+                && def.starts_with("FOREIGN KEY")
+                && to.get(Kind::Constraint, name).map(collapse) == Some(collapse(def))
+                && !old_tables.contains(&split_last(name).0.as_str())
+                && foreign_key_retyped(name, def, &retyped)
+        })
+        .map(|(_, name, def)| Difference {
+            kind: Kind::Constraint,
+            name: name.to_string(),
+            from: Some(def.to_string()),
+            to: Some(def.to_string()),
+        })
+        .collect();
     // Foreign keys before the keys they reference.
     let mut dropped_constraints: Vec<&Difference> = of(Kind::Constraint)
         .filter(|d| d.from.is_some() && !old_tables.contains(&split_last(&d.name).0.as_str()))
+        .chain(&pinned_keys)
         .collect();
     dropped_constraints.sort_by_key(|d| {
         !d.from
@@ -321,25 +342,27 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             },
         ));
     }
-    for d in of(Kind::Function).filter(|d| d.to.is_none()) {
-        let procedure = d
-            .from
-            .as_deref()
-            .is_some_and(|f| f.contains("CREATE OR REPLACE PROCEDURE"));
-        let what = if procedure { "PROCEDURE" } else { "FUNCTION" };
+    // Aggregates before the functions they call.
+    let mut dropped_routines: Vec<&Difference> =
+        of(Kind::Function).filter(|d| d.to.is_none()).collect();
+    dropped_routines.sort_by_key(|d| routine_kind(d.from.as_deref().unwrap_or_default()) != "AGGREGATE");
+    for d in dropped_routines {
+        let what = routine_kind(d.from.as_deref().unwrap_or_default());
         changes.push(Change::plain(format!("DROP {what} {}", d.name)));
     }
     for d in of(Kind::Sequence).filter(|d| d.to.is_none()) {
         changes.push(Change::plain(format!("DROP SEQUENCE {}", d.name)));
     }
+    // Types go once no column has them: after the columns that change away from them.
+    let mut type_drops = Vec::new();
     for d in of(Kind::Domain).filter(|d| d.to.is_none()) {
-        changes.push(Change::plain(format!("DROP DOMAIN {}", d.name)));
+        type_drops.push(Change::plain(format!("DROP DOMAIN {}", d.name)));
     }
     for d in of(Kind::Composite).filter(|d| d.to.is_none()) {
-        changes.push(Change::plain(format!("DROP TYPE {}", d.name)));
+        type_drops.push(Change::plain(format!("DROP TYPE {}", d.name)));
     }
     for d in of(Kind::Enum).filter(|d| d.to.is_none()) {
-        changes.push(Change::plain(format!("DROP TYPE {}", d.name)));
+        type_drops.push(Change::plain(format!("DROP TYPE {}", d.name)));
     }
     for d in of(Kind::Schema).filter(|d| d.to.is_none()) {
         changes.push(Change::hazard(
@@ -377,8 +400,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 // The old labels must keep their order; new ones may go anywhere, each placed
                 // by its neighbour (squawk's require-enum-value-ordering: a bare ADD VALUE
                 // appends).
-                let kept: Vec<&str> = new.iter().copied().filter(|l| old.contains(l)).collect();
-                if kept == old {
+                if !enum_rebuilt(from, to) {
                     for (i, label) in new.iter().enumerate() {
                         if old.contains(label) {
                             continue;
@@ -397,7 +419,14 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 } else {
                     let removed: Vec<&str> =
                         old.iter().copied().filter(|l| !new.contains(l)).collect();
-                    match rebuild_enum(from_catalog, to_catalog, &d.name, to, &removed) {
+                    match rebuild_enum(
+                        from_catalog,
+                        to_catalog,
+                        &d.name,
+                        to,
+                        &removed,
+                        &rebuilt,
+                    ) {
                         Some(steps) => changes.extend(steps),
                         None => changes.push(unsupported(
                             d,
@@ -474,16 +503,22 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             d.name
         )));
     }
-    for d in of(Kind::Function).filter(|d| d.to.is_some()) {
-        // CREATE OR REPLACE cannot change a function's return type: drop it first.
+    // Aggregates after the functions they call.
+    let mut routines: Vec<&Difference> = of(Kind::Function).filter(|d| d.to.is_some()).collect();
+    routines.sort_by_key(|d| routine_kind(d.to.as_deref().unwrap_or_default()) == "AGGREGATE");
+    for d in routines {
+        let to_def = d.to.as_deref().unwrap_or_default();
         if let Some(from_def) = d.from.as_deref() {
-            if returns(from_def) != returns(d.to.as_deref().unwrap_or_default()) {
-                let procedure = from_def.contains("CREATE OR REPLACE PROCEDURE");
-                let what = if procedure { "PROCEDURE" } else { "FUNCTION" };
+            let what = routine_kind(from_def);
+            if what == "AGGREGATE" || routine_kind(to_def) == "AGGREGATE" {
+                // An aggregate is replaced whole (its state type may change).
+                changes.push(Change::plain(format!("DROP {what} {}", d.name)));
+            } else if returns(from_def) != returns(to_def) {
+                // CREATE OR REPLACE cannot change a function's return type: drop it first.
                 changes.push(Change::plain(format!("DROP {what} {}", d.name)));
             }
         }
-        changes.push(Change::plain(d.to.clone().unwrap_or_default()));
+        changes.push(Change::plain(to_def));
     }
     // New tables, parents before their partitions.
     let mut created: Vec<&Difference> = of(Kind::Table).filter(|d| d.from.is_none()).collect();
@@ -639,7 +674,16 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                         to.get(Kind::Enum, t).is_some()
                             || to.get(Kind::Enum, &format!("public.{t}")).is_some()
                     };
-                    let via = if is_enum(new.data_type) && !is_enum(old.data_type) {
+                    // Out of an enum into anything but text, through text too.
+                    let was_enum = |t: &str| {
+                        from.get(Kind::Enum, t).is_some()
+                            || from.get(Kind::Enum, &format!("public.{t}")).is_some()
+                    };
+                    let into_text = matches!(new.data_type, "text")
+                        || new.data_type.starts_with("character varying");
+                    let via = if (is_enum(new.data_type) && !is_enum(old.data_type))
+                        || (was_enum(old.data_type) && !into_text)
+                    {
                         "::text"
                     } else {
                         ""
@@ -761,9 +805,12 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for own in owned_sequences {
         changes.push(Change::plain(own));
     }
+    changes.extend(type_drops);
     // Keys before the foreign keys that reference them.
-    let mut added_constraints: Vec<&Difference> =
-        of(Kind::Constraint).filter(|d| d.to.is_some()).collect();
+    let mut added_constraints: Vec<&Difference> = of(Kind::Constraint)
+        .filter(|d| d.to.is_some())
+        .chain(&pinned_keys)
+        .collect();
     added_constraints.sort_by_key(|d| {
         d.to.as_deref()
             .is_some_and(|def| def.starts_with("FOREIGN KEY"))
@@ -1079,7 +1126,7 @@ fn comment_target_stays(name: &str, to: &Catalog) -> bool {
         "COLUMN" => Kind::Column,
         "TABLE" => Kind::Table,
         "VIEW" | "MATERIALIZED" => Kind::View,
-        "FUNCTION" => Kind::Function,
+        "FUNCTION" | "PROCEDURE" | "AGGREGATE" => Kind::Function,
         "INDEX" => Kind::Index,
         "SEQUENCE" => Kind::Sequence,
         _ => return false,
@@ -1093,6 +1140,17 @@ fn nextval_sequence(default: &str) -> Option<&str> {
     default
         .strip_prefix("nextval('")?
         .strip_suffix("'::regclass)")
+}
+
+/// What `DROP` calls a routine, from its definition: `FUNCTION`, `PROCEDURE` or `AGGREGATE`.
+fn routine_kind(def: &str) -> &'static str {
+    if def.starts_with("CREATE AGGREGATE") {
+        "AGGREGATE"
+    } else if def.contains("CREATE OR REPLACE PROCEDURE") {
+        "PROCEDURE"
+    } else {
+        "FUNCTION"
+    }
 }
 
 /// What a function definition returns (`RETURNS …` up to its line's end).
@@ -1131,6 +1189,33 @@ fn mentions(text: &str, name: &str) -> bool {
     })
 }
 
+/// Whether the foreign key `name` (`schema.table.key`, defined by `def`) has a column among
+/// `retyped` (table, column), on its own table or on the one it references.
+fn foreign_key_retyped(name: &str, def: &str, retyped: &[(String, &str)]) -> bool {
+    let bare = |t: &str| {
+        parts(t)
+            .last()
+            .map(|p| p.trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    let table = split_last(name).0;
+    // `FOREIGN KEY (a, b) REFERENCES other(x, y) …`
+    let Some(rest) = def.strip_prefix("FOREIGN KEY (") else {
+        return false;
+    };
+    let Some((columns, rest)) = rest.split_once(") REFERENCES ") else {
+        return false;
+    };
+    let Some((referenced, rest)) = rest.split_once('(') else {
+        return false;
+    };
+    let referenced_columns = rest.split(')').next().unwrap_or_default();
+    retyped.iter().any(|(t, c)| {
+        (*t == table && mentions(columns, c))
+            || (bare(t) == bare(referenced) && mentions(referenced_columns, c))
+    })
+}
+
 /// The views of `from` to drop and create again: the changed and removed ones, those that
 /// read a table whose columns are dropped, renamed or retyped, and, transitively, the views
 /// that read any of them.
@@ -1149,6 +1234,7 @@ fn views_to_rebuild(from: &Catalog, to: &Catalog, differences: &[Difference]) ->
                 .filter(|d| d.kind == Kind::Table && d.to.is_none())
                 .map(|d| d.name.clone()),
         )
+        .chain(enum_rebuilt_tables(from, differences))
         .collect();
     let views: Vec<(&str, &str)> = from
         .objects()
@@ -1178,6 +1264,49 @@ fn views_to_rebuild(from: &Catalog, to: &Catalog, differences: &[Difference]) ->
     }
     rebuilt.sort();
     rebuilt
+}
+
+/// Whether an enum going from labels `from` to `to` (as the catalog lists them) is rebuilt
+/// rather than extended: a label removed, or the old ones in another order.
+fn enum_rebuilt(from: &str, to: &str) -> bool {
+    let old: Vec<&str> = from.split(", ").collect();
+    let new: Vec<&str> = to.split(", ").collect();
+    let kept: Vec<&str> = new.iter().copied().filter(|l| old.contains(l)).collect();
+    kept != old
+}
+
+/// The tables with a column of an enum that is rebuilt: their columns change type (to the new
+/// enum), so the views over them are rebuilt too.
+fn enum_rebuilt_tables(from: &Catalog, differences: &[Difference]) -> Vec<String> {
+    let rebuilt: Vec<&str> = differences
+        .iter()
+        .filter(|d| d.kind == Kind::Enum)
+        .filter(|d| match (&d.from, &d.to) {
+            (Some(a), Some(b)) => enum_rebuilt(a, b),
+            _ => false,
+        })
+        .map(|d| d.name.as_str())
+        .collect();
+    if rebuilt.is_empty() {
+        return Vec::new();
+    }
+    from.objects()
+        .filter(|(kind, _, def)| {
+            *kind == Kind::Column
+                && rebuilt.iter().any(|e| {
+                    let t = column(def).data_type;
+                    t == *e || Some(t) == parts(e).last().copied()
+                })
+        })
+        .map(|(_, name, _)| split_last(name).0)
+        .collect()
+}
+
+/// A function's definition up to a body in a string (`AS $function$…`), which the server reads
+/// at each call: its name, arguments, result and attributes. A `BEGIN ATOMIC` body is parsed
+/// at creation and depends on what it names, so it stays.
+fn function_header(def: &str) -> &str {
+    def.find("\nAS ").map_or(def, |i| &def[..i])
 }
 
 /// `views` ordered so that a view comes after the views it reads (`dependents_first`: before).
@@ -1461,6 +1590,7 @@ fn rebuild_enum(
     name: &str,
     labels: &str,
     removed: &[&str],
+    rebuilt_views: &[String],
 ) -> Option<Vec<Change>> {
     let p = parts(name);
     let bare = *p.last()?;
@@ -1469,6 +1599,19 @@ fn rebuild_enum(
     for (kind, object, def) in from.objects() {
         // In deparsed expressions an enum's labels are casts: `'done'::status`.
         let cast = def.contains(&format!("::{bare}")) || def.contains(&format!("::{name}"));
+        // What the plan drops before the types change (and creates again after, from `to`)
+        // holds on to nothing.
+        let dropped_before = match kind {
+            Kind::View => rebuilt_views.iter().any(|v| v == object),
+            Kind::Function | Kind::Index | Kind::Constraint | Kind::Policy | Kind::Trigger => {
+                to.get(kind, object).map(collapse) != Some(collapse(def))
+                    && (kind != Kind::Function || to.get(kind, object).is_none())
+            }
+            _ => false,
+        };
+        if dropped_before {
+            continue;
+        }
         let uses = match kind {
             Kind::Enum => false,
             Kind::Column if is_type(column(def).data_type) => {
@@ -1481,6 +1624,8 @@ fn rebuild_enum(
             Kind::Comment | Kind::Privilege => {
                 object.ends_with(&format!(" {name}")) || object.contains(&format!(" {name} "))
             }
+            // A function depends on the types of its signature; its body is read at each call.
+            Kind::Function => mentions(function_header(def), name),
             _ => mentions(def, name),
         };
         if uses {
