@@ -816,3 +816,50 @@ async fn domains_are_altered_in_place_with_checks_validated_after() {
     let plan = converge(&empty, &with_domain).await;
     lints_clean("new domain", &pg_migrate::cut_into_files(plan));
 }
+
+/// A partitioned table's keys, checks, indexes and columns are declared on the parent and
+/// reach its partitions through it: nothing is planned twice on a partition, an index is built
+/// on the parent (which cannot take CONCURRENTLY, nor a foreign key NOT VALID), and a new
+/// table's columns come in the order they are declared.
+#[tokio::test]
+async fn partitioned_tables_change_through_their_parent() {
+    const BASE: &str = "
+        CREATE TABLE r (id int PRIMARY KEY);
+        CREATE TABLE m (id int, at date, v text, w int, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE TABLE m_2025 PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+        CREATE TABLE m_2026 PARTITION OF m FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');";
+    let (from, to) = pair().await;
+    run(&from, BASE).await;
+    run(
+        &to,
+        &format!(
+            "{BASE}
+             CREATE INDEX m_v ON m (v);
+             ALTER TABLE m ADD CONSTRAINT m_w FOREIGN KEY (w) REFERENCES r (id);
+             ALTER TABLE m ADD CHECK (w > 0);
+             ALTER TABLE m ADD COLUMN z text NOT NULL DEFAULT 'x';
+             ALTER TABLE m ALTER COLUMN v TYPE varchar(20);
+             ALTER TABLE m ALTER COLUMN v SET NOT NULL;
+             CREATE TABLE m_2027 PARTITION OF m FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');"
+        ),
+    )
+    .await;
+    let plan = converge(&from, &to).await;
+    assert!(
+        !plan.iter().any(|c| c.sql.contains("public.m_2025")),
+        "{plan:#?}"
+    );
+    // From nothing: the parent's CREATE TABLE lists its columns as declared.
+    let empty = TestDb::empty().await.unwrap();
+    let plan = converge(&empty, &to).await;
+    let create = plan
+        .iter()
+        .find(|c| c.sql.starts_with("CREATE TABLE public.m ("))
+        .unwrap();
+    let at = |s: &str| create.sql.find(s).unwrap();
+    assert!(
+        at("id integer") < at("at date") && at("at date") < at("v character"),
+        "{}",
+        create.sql
+    );
+}

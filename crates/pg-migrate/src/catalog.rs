@@ -90,6 +90,9 @@ pub struct Catalog {
     /// The definition as the server deparsed it (to write it back), and with its whitespace
     /// collapsed (to compare it: layout is no difference).
     objects: BTreeMap<(Kind, String), (String, String)>,
+    /// Each column's place in its table (`attnum`): not compared (a migration can only
+    /// append), but new tables and added columns are written in the order they are declared.
+    positions: BTreeMap<String, i16>,
 }
 
 /// One object that differs between two catalogs.
@@ -330,7 +333,8 @@ impl Catalog {
                             || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_get_expr(d.adbin, d.adrelid) || ') STORED' \
                                     ELSE coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') END \
                             || CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 \
-                                    THEN ' COLLATE ' || (SELECT quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) ELSE '' END \
+                                    THEN ' COLLATE ' || (SELECT quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) ELSE '' END, \
+                            a.attnum \
                      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
                      JOIN pg_namespace n ON n.oid = c.relnamespace \
                      JOIN pg_type t ON t.oid = a.atttypid \
@@ -346,7 +350,8 @@ impl Catalog {
                             pg_get_constraintdef(con.oid) \
                      FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
                      JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1))"
+                     WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+                       AND con.conparentid = 0 AND con.conislocal"
                 ),
             ),
             (
@@ -359,7 +364,8 @@ impl Catalog {
                      JOIN pg_namespace n ON n.oid = ic.relnamespace \
                      WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
                        AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid \
-                                       AND con.contype IN ('p', 'u', 'x'))"
+                                       AND con.contype IN ('p', 'u', 'x')) \
+                       AND NOT EXISTS (SELECT 1 FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid)"
                 ),
             ),
             (
@@ -388,7 +394,7 @@ impl Catalog {
                     "SELECT format('%I.%I.%I', n.nspname, c.relname, t.tgname), pg_get_triggerdef(t.oid) \
                      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
                      JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE NOT t.tgisinternal AND {USER_SCHEMAS} AND {ext_class}"
+                     WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {USER_SCHEMAS} AND {ext_class}"
                 ),
             ),
             (
@@ -515,6 +521,11 @@ impl Catalog {
                     definition = reparseable(&definition);
                 }
                 let compared = normalise(&definition);
+                if kind == Kind::Column
+                    && let Ok(position) = row.try_get::<_, i16>(2)
+                {
+                    catalog.positions.insert(name.clone(), position);
+                }
                 catalog.objects.insert((kind, name), (definition, compared));
             }
         }
@@ -547,6 +558,7 @@ impl Catalog {
                     ((*kind, rewrite(name)), (def.clone(), normalise(&def)))
                 })
                 .collect(),
+            positions: self.positions.clone(),
         }
     }
 
@@ -575,7 +587,13 @@ impl Catalog {
                     }
                 })
                 .collect(),
+            positions: self.positions.clone(),
         }
+    }
+
+    /// A column's place in its table (`schema.table.column`); last when not known.
+    pub(crate) fn position(&self, column: &str) -> i16 {
+        self.positions.get(column).copied().unwrap_or(i16::MAX)
     }
 
     /// Whether the catalog holds nothing.

@@ -282,10 +282,15 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         let on = index_table(d.from.as_deref().unwrap_or_default());
         // Gone with its table, or with a view being rebuilt.
         if !old_tables.contains(&on) && !rebuilt.iter().any(|v| v == on) {
-            changes.push(Change::concurrent(format!(
-                "DROP INDEX CONCURRENTLY {}",
-                d.name
-            )));
+            if d.from.as_deref().is_some_and(partitioned_index) {
+                // A partitioned table's index cannot be dropped CONCURRENTLY.
+                changes.push(Change::plain(format!("DROP INDEX {}", d.name)));
+            } else {
+                changes.push(Change::concurrent(format!(
+                    "DROP INDEX CONCURRENTLY {}",
+                    d.name
+                )));
+            }
         }
     }
     // An unchanged foreign key over a column whose type changes, on either side, pins it:
@@ -325,7 +330,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
     for d in of(Kind::Column).filter(|d| d.to.is_none()) {
         let (table, name) = split_last(&d.name);
-        if !old_tables.contains(&table.as_str()) {
+        if !old_tables.contains(&table.as_str()) && !from_parent(d, &differences, from, to) {
             changes.push(Change::hazard(
                 format!("ALTER TABLE {table} DROP COLUMN {name}"),
                 "deletes the column's data",
@@ -566,10 +571,15 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
     for d in created {
         let def = d.to.as_deref().unwrap_or_default();
-        let columns: Vec<String> = to
+        let mut columns: Vec<(&str, &str)> = to
             .objects()
             .filter(|(kind, name, _)| *kind == Kind::Column && split_last(name).0 == d.name)
-            .map(|(_, name, column_def)| declaration(&d.name, split_last(name).1, column_def))
+            .map(|(_, name, column_def)| (name, column_def))
+            .collect();
+        columns.sort_by_key(|(name, _)| to.position(name));
+        let columns: Vec<String> = columns
+            .into_iter()
+            .map(|(name, column_def)| declaration(&d.name, split_last(name).1, column_def))
             .collect();
         let mut sql = if let Some(i) = def.find(" partition of ") {
             let rest = &def[i + 14..];
@@ -630,9 +640,12 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             changes.push(unsupported(d, "a changed table kind or partitioning"));
         }
     }
-    for d in of(Kind::Column).filter(|d| d.to.is_some()) {
+    // Added columns in the order they are declared.
+    let mut columns: Vec<&Difference> = of(Kind::Column).filter(|d| d.to.is_some()).collect();
+    columns.sort_by_key(|d| (split_last(&d.name).0, to.position(&d.name)));
+    for d in columns {
         let (table, name) = split_last(&d.name);
-        if new_tables.contains(&table.as_str()) {
+        if new_tables.contains(&table.as_str()) || from_parent(d, &differences, from, to) {
             continue;
         }
         let to_def = d.to.as_deref().unwrap_or_default();
@@ -822,8 +835,12 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         if !existing && inlined_constraint(def) && !partitions.contains(&table.as_str()) {
             continue; // in its CREATE TABLE
         }
+        // A partitioned table takes no foreign key NOT VALID (PostgreSQL 15).
+        let partitioned = to
+            .get(Kind::Table, &table)
+            .is_some_and(|t| t.starts_with("partitioned by "));
         let validate_later = existing
-            && (def.starts_with("FOREIGN KEY") || def.starts_with("CHECK"))
+            && (def.starts_with("CHECK") || (def.starts_with("FOREIGN KEY") && !partitioned))
             && !def.ends_with("NOT VALID");
         if validate_later {
             changes.push(Change::plain(format!(
@@ -857,7 +874,12 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         if created_views.iter().any(|v| v == table) {
             continue; // with its materialized view, below
         }
-        if new_tables.contains(&table) {
+        if partitioned_index(def) {
+            // On a partitioned table, `ON ONLY` would leave the index invalid until each
+            // partition's is attached; without it the server builds and attaches them.
+            // CONCURRENTLY is refused there.
+            changes.push(Change::plain(def.replacen(" ON ONLY ", " ON ", 1)));
+        } else if new_tables.contains(&table) {
             changes.push(Change::plain(def.to_string()));
         } else {
             let concurrent = def
@@ -1163,6 +1185,35 @@ fn returns(def: &str) -> Option<&str> {
 /// Whitespace collapsed, as the catalog compares definitions.
 fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether a column difference on a partition is the same as its parent's: the parent's
+/// `ALTER TABLE` (add, drop, retype, default, NOT NULL) reaches its partitions by itself.
+fn from_parent(d: &Difference, differences: &[Difference], from: &Catalog, to: &Catalog) -> bool {
+    let (table, column_name) = split_last(&d.name);
+    let parent = [to, from].iter().find_map(|c| {
+        let def = c.get(Kind::Table, &table)?;
+        let rest = &def[def.find(" partition of ")? + 14..];
+        let parent = rest.split(' ').next()?;
+        // The server names the parent unqualified when it is on the search path.
+        Some(if parts(parent).len() == 1 {
+            format!("public.{parent}")
+        } else {
+            parent.to_string()
+        })
+    });
+    let Some(parent) = parent else {
+        return false;
+    };
+    let key = format!("{parent}.{column_name}");
+    differences
+        .iter()
+        .any(|p| p.kind == Kind::Column && p.name == key && p.from == d.from && p.to == d.to)
+}
+
+/// Whether an index definition is a partitioned table's (`… ON ONLY table …`).
+fn partitioned_index(def: &str) -> bool {
+    def.contains(" ON ONLY ")
 }
 
 /// The table (or materialized view) an index definition is on.
