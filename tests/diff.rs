@@ -863,3 +863,26 @@ async fn partitioned_tables_change_through_their_parent() {
         create.sql
     );
 }
+
+/// An extension is created in the schema that holds it (a name that needs quoting, quoted),
+/// and moved when that schema changes.
+#[tokio::test]
+async fn extensions_are_created_in_their_schema() {
+    let (from, to) = pair().await;
+    run(&from, "CREATE EXTENSION pg_trgm;").await;
+    run(
+        &to,
+        r#"CREATE SCHEMA extensions;
+           CREATE EXTENSION "uuid-ossp" WITH SCHEMA extensions;
+           CREATE EXTENSION pg_trgm WITH SCHEMA extensions;
+           CREATE TABLE t (id uuid DEFAULT extensions.uuid_generate_v4());"#,
+    )
+    .await;
+    let plan = converge(&from, &to).await;
+    let sql: Vec<&str> = plan.iter().map(|c| c.sql.as_str()).collect();
+    assert!(
+        sql.contains(&r#"CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions"#)
+            && sql.contains(&"ALTER EXTENSION pg_trgm SET SCHEMA extensions"),
+        "{sql:#?}"
+    );
+}

@@ -21,7 +21,7 @@ use super::error::Error;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
-    /// `CREATE EXTENSION`.
+    /// `CREATE EXTENSION`, with the schema that holds its objects.
     Extension,
     /// `CREATE SCHEMA`.
     Schema,
@@ -227,7 +227,9 @@ impl Catalog {
         let mut queries: Vec<(Kind, String)> = vec![
             (
                 Kind::Extension,
-                "SELECT extname, '' FROM pg_extension WHERE extname <> 'plpgsql'".into(),
+                "SELECT quote_ident(x.extname), 'schema ' || quote_ident(n.nspname) FROM pg_extension x \
+                 JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'"
+                    .into(),
             ),
             (
                 Kind::Schema,

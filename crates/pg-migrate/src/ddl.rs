@@ -382,15 +382,21 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // Creations and alterations, dependencies first.
     // Validations of checks and keys added NOT VALID, run once everything else is in place.
     let mut validations: Vec<Change> = Vec::new();
-    for d in of(Kind::Extension).filter(|d| d.from.is_none()) {
-        changes.push(Change::plain(format!(
-            "CREATE EXTENSION IF NOT EXISTS {}",
-            d.name
-        )));
+    // Each extension in its schema (`schema extensions`), which may be new: after the schemas.
+    let mut extensions = Vec::new();
+    for d in of(Kind::Extension).filter(|d| d.to.is_some()) {
+        let schema = d.to.as_deref().unwrap_or_default();
+        let schema = schema.strip_prefix("schema ").unwrap_or(schema);
+        extensions.push(Change::plain(if d.from.is_none() {
+            format!("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {schema}", d.name)
+        } else {
+            format!("ALTER EXTENSION {} SET SCHEMA {schema}", d.name)
+        }));
     }
     for d in of(Kind::Schema).filter(|d| d.from.is_none()) {
         changes.push(Change::plain(format!("CREATE SCHEMA {}", d.name)));
     }
+    changes.extend(extensions);
     let (from_catalog, to_catalog) = (from, to);
     for d in of(Kind::Enum).filter(|d| d.to.is_some()) {
         let to = d.to.as_deref().unwrap_or_default();
