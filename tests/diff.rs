@@ -159,7 +159,9 @@ async fn what_cannot_be_generated_is_said_not_dropped() {
 const BASE: &str = "
     CREATE TYPE mood AS ENUM ('sad', 'ok');
     CREATE TABLE t (id serial PRIMARY KEY, a int, b text, c int, d text, e int, m mood,
-                    g int GENERATED ALWAYS AS (a + 1) STORED);
+                    g int GENERATED ALWAYS AS (a + 1) STORED,
+                    k text GENERATED ALWAYS AS (upper(d)) STORED);
+    CREATE INDEX t_k_idx ON t (k);
     CREATE VIEW v AS SELECT id, c FROM t;
     CREATE TYPE pair AS (x int, y text);
 ";
@@ -215,8 +217,15 @@ const EDITS: &[(&str, bool)] = &[
          ALTER TABLE t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY",
         false,
     ),
-    // A generation expression cannot come back in place (PostgreSQL 15).
-    ("ALTER TABLE t ALTER COLUMN g DROP EXPRESSION", true),
+    // A generation expression comes back by dropping and adding the column again (PostgreSQL
+    // 15 cannot change one in place), and so does a changed one, with the index on it.
+    ("ALTER TABLE t ALTER COLUMN g DROP EXPRESSION", false),
+    (
+        "ALTER TABLE t DROP COLUMN k; \
+         ALTER TABLE t ADD COLUMN k text GENERATED ALWAYS AS (lower(d)) STORED; \
+         CREATE INDEX t_k_idx ON t (k)",
+        false,
+    ),
     (
         "ALTER TABLE t SET (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01)",
         false,

@@ -646,6 +646,8 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             changes.push(unsupported(d, "a changed table kind or partitioning"));
         }
     }
+    // Indexes on a generated column dropped and added again, built again CONCURRENTLY.
+    let mut regenerated_indexes: Vec<String> = Vec::new();
     // Added columns in the order they are declared.
     let mut columns: Vec<&Difference> = of(Kind::Column).filter(|d| d.to.is_some()).collect();
     columns.sort_by_key(|d| (split_last(&d.name).0, to.position(&d.name)));
@@ -673,6 +675,17 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             }
             Some(from_def) => {
                 let (old, new) = (column(from_def), column(to_def));
+                if new.generated.is_some() && old.generated != new.generated {
+                    // PostgreSQL 15 cannot change a generation expression in place. A
+                    // generated column's values are derived, so it is dropped and added again;
+                    // what was built on it (indexes, constraints) is built again after, and
+                    // views over it are rebuilt (`views_to_rebuild`).
+                    let (steps, indexes) =
+                        regenerate(&table, name, old.generated.is_none(), to_def, &differences, to);
+                    changes.extend(steps);
+                    regenerated_indexes.extend(indexes);
+                    continue;
+                }
                 let alter =
                     |what: String| format!("ALTER TABLE {table} ALTER COLUMN {name} {what}");
                 let retyped = old.data_type != new.data_type || old.collate != new.collate;
@@ -735,13 +748,8 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                         None => "DROP IDENTITY".into(),
                     })));
                 }
-                if old.generated != new.generated {
-                    if new.generated.is_none() {
-                        changes.push(Change::plain(alter("DROP EXPRESSION".into())));
-                    } else {
-                        // PostgreSQL 15 cannot change a generation expression in place.
-                        changes.push(unsupported(d, "a new or changed generation expression"));
-                    }
+                if old.generated.is_some() && new.generated.is_none() {
+                    changes.push(Change::plain(alter("DROP EXPRESSION".into())));
                 }
                 // The sequence behind a serial default, which the column owns and the catalog
                 // lists with the column rather than as a sequence of its own.
@@ -872,7 +880,10 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         .collect();
     // Built CONCURRENTLY, each in a file of its own: after the views and triggers, so that a
     // view dropped to change a column comes back in the same transaction.
-    let mut concurrent_indexes = Vec::new();
+    let mut concurrent_indexes: Vec<Change> = regenerated_indexes
+        .iter()
+        .map(|def| Change::concurrent(concurrently(def)))
+        .collect();
     for d in of(Kind::Index).filter(|d| d.to.is_some()) {
         let def = d.to.as_deref().unwrap_or_default();
         let def = def.strip_suffix(" (INVALID)").unwrap_or(def);
@@ -888,14 +899,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         } else if new_tables.contains(&table) {
             changes.push(Change::plain(def.to_string()));
         } else {
-            let concurrent = def
-                .replacen(
-                    "CREATE UNIQUE INDEX ",
-                    "CREATE UNIQUE INDEX CONCURRENTLY ",
-                    1,
-                )
-                .replacen("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1);
-            concurrent_indexes.push(Change::concurrent(concurrent));
+            concurrent_indexes.push(Change::concurrent(concurrently(def)));
         }
     }
     for name in order_by_reference(&created_views, to, false) {
@@ -1193,6 +1197,71 @@ fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `CREATE [UNIQUE] INDEX …` as `CREATE [UNIQUE] INDEX CONCURRENTLY …`.
+fn concurrently(def: &str) -> String {
+    def.replacen(
+        "CREATE UNIQUE INDEX ",
+        "CREATE UNIQUE INDEX CONCURRENTLY ",
+        1,
+    )
+    .replacen("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1)
+}
+
+/// A column whose generation expression is new or changed, dropped and added again, then the
+/// constraints of `to` on it that the plan does not add anyway (the drop took them along);
+/// and, apart, the indexes on it to build again.
+fn regenerate(
+    table: &str,
+    name: &str,
+    had_values: bool,
+    to_def: &str,
+    differences: &[Difference],
+    to: &Catalog,
+) -> (Vec<Change>, Vec<String>) {
+    let drop = format!("ALTER TABLE {table} DROP COLUMN {name}");
+    let mut changes = vec![Change::hazard(
+        drop,
+        if had_values {
+            "replaces the column's values by the expression's; rewrites the table"
+        } else {
+            "computes the column again: rewrites the table under an ACCESS EXCLUSIVE lock"
+        },
+    )];
+    changes.push(Change::plain(format!(
+        "ALTER TABLE {table} ADD COLUMN {}",
+        declaration(table, name, to_def)
+    )));
+    let mut indexes = Vec::new();
+    let planned = |kind: Kind, object: &str| {
+        differences
+            .iter()
+            .any(|d| d.kind == kind && d.name == object && d.to.is_some())
+    };
+    for (kind, object, def) in to.objects() {
+        let on_table = match kind {
+            Kind::Index => index_table(def) == table,
+            Kind::Constraint => split_last(object).0 == table,
+            _ => false,
+        };
+        // An index's columns and predicate, after its name and table.
+        let body = match kind {
+            Kind::Index => def.split_once(" USING ").map_or(def, |(_, b)| b),
+            _ => def,
+        };
+        if !on_table || !mentions(body, name) || planned(kind, object) {
+            continue;
+        }
+        match kind {
+            Kind::Index => indexes.push(def.to_string()),
+            _ => changes.push(Change::plain(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {} {def}",
+                split_last(object).1
+            ))),
+        }
+    }
+    (changes, indexes)
+}
+
 /// Whether a column difference on a partition is the same as its parent's: the parent's
 /// `ALTER TABLE` (add, drop, retype, default, NOT NULL) reaches its partitions by itself.
 fn from_parent(d: &Difference, differences: &[Difference], from: &Catalog, to: &Catalog) -> bool {
@@ -1281,7 +1350,10 @@ fn views_to_rebuild(from: &Catalog, to: &Catalog, differences: &[Difference]) ->
         .iter()
         .filter(|d| d.kind == Kind::Column && d.from.is_some())
         .filter(|d| match (&d.from, &d.to) {
-            (Some(a), Some(b)) => column(a).data_type != column(b).data_type,
+            (Some(a), Some(b)) => {
+                let (a, b) = (column(a), column(b));
+                a.data_type != b.data_type || (b.generated.is_some() && a.generated != b.generated)
+            }
             _ => true,
         })
         .map(|d| split_last(&d.name).0)
@@ -1859,6 +1931,17 @@ fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)> {
         allowed.push((
             "ban-create-domain-with-constraint",
             "schema/ declares the domain with its check".to_string(),
+        ));
+    }
+    if changes
+        .iter()
+        .any(|c| c.sql.contains(" ADD COLUMN ") && c.sql.contains(") STORED"))
+    {
+        allowed.push((
+            "adding-field-with-default",
+            "schema/ declares a stored generated column, which PostgreSQL computes for every \
+             row: the table is rewritten under an ACCESS EXCLUSIVE lock"
+                .to_string(),
         ));
     }
     if changes.iter().any(|c| c.sql.ends_with(" DROP EXPRESSION")) {
