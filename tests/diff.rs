@@ -895,3 +895,41 @@ async fn extensions_are_created_in_their_schema() {
         "{sql:#?}"
     );
 }
+
+/// A NOT NULL column without a default added to a table with rows: added with a placeholder
+/// of its type (Django's one-off default), flagged as a hazard, and the default dropped, as
+/// declared. The rows come through with the placeholder.
+#[tokio::test]
+async fn required_columns_reach_tables_with_rows_through_a_placeholder() {
+    let (from, to) = pair().await;
+    run(
+        &from,
+        "CREATE TYPE state AS ENUM ('ready', 'tables');
+         CREATE TABLE deployments (id int PRIMARY KEY);
+         INSERT INTO deployments VALUES (1), (2);",
+    )
+    .await;
+    run(
+        &to,
+        "CREATE TYPE state AS ENUM ('ready', 'tables');
+         CREATE TABLE deployments (id int PRIMARY KEY, state state NOT NULL, shard text NOT NULL,
+                                   count int NOT NULL, settings jsonb NOT NULL,
+                                   at timestamptz NOT NULL, tags text[] NOT NULL);",
+    )
+    .await;
+    let plan = converge(&from, &to).await;
+    let hazards = plan.iter().filter(|c| c.hazard.is_some()).count();
+    assert_eq!(hazards, 6, "{plan:#?}");
+    let client = from.pool().get().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT state::text, shard, count, settings::text FROM deployments WHERE id = 2",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "ready");
+    assert_eq!(row.get::<_, String>(1), "");
+    assert_eq!(row.get::<_, i32>(2), 0);
+    assert_eq!(row.get::<_, String>(3), "{}");
+}

@@ -664,7 +664,29 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     "ALTER TABLE {table} ADD COLUMN {}",
                     declaration(&table, name, to_def)
                 );
-                if c.not_null && c.default.is_none() && c.identity.is_none() {
+                let required = c.not_null
+                    && c.default.is_none()
+                    && c.identity.is_none()
+                    && c.generated.is_none();
+                if let (true, Some(value)) = (required, placeholder(c.data_type, to)) {
+                    // Rows already there need a value: Django's one-off default. Added with a
+                    // placeholder that no row keeps unnoticed (the hazard says to put the real
+                    // backfill in its place), then the default goes, as declared.
+                    let collate = c.collate.map(|c| format!(" COLLATE {c}")).unwrap_or_default();
+                    changes.push(Change::hazard(
+                        format!(
+                            "ALTER TABLE {table} ADD COLUMN {name} {}{collate} DEFAULT {value} NOT NULL",
+                            c.data_type
+                        ),
+                        format!(
+                            "NOT NULL without a default: rows already in the table get {value}; \
+                             write the real backfill in its place"
+                        ),
+                    ));
+                    changes.push(Change::plain(format!(
+                        "ALTER TABLE {table} ALTER COLUMN {name} DROP DEFAULT"
+                    )));
+                } else if required {
                     changes.push(Change::hazard(
                         change,
                         "NOT NULL without a default fails on a table with rows",
@@ -1195,6 +1217,33 @@ fn returns(def: &str) -> Option<&str> {
 /// Whitespace collapsed, as the catalog compares definitions.
 fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A constant of type `data_type` for the rows already in a table that gains a `NOT NULL`
+/// column without a default: zero, empty, false, the epoch, an enum's first label. `None` for
+/// a type with no obvious one (a domain, a range, a composite).
+fn placeholder(data_type: &str, to: &Catalog) -> Option<String> {
+    let constant = match data_type {
+        t if t.ends_with("[]") => "'{}'",
+        "smallint" | "integer" | "bigint" | "real" | "double precision" | "money" => "0",
+        t if t.starts_with("numeric") => "0",
+        "text" | "bytea" | "citext" | "name" => "''",
+        t if t.starts_with("character") => "''",
+        "boolean" => "false",
+        "json" | "jsonb" => "'{}'",
+        "uuid" => "'00000000-0000-0000-0000-000000000000'",
+        "date" => "'epoch'",
+        t if t.starts_with("timestamp") => "'epoch'",
+        t if t.starts_with("time") => "'00:00'",
+        t if t.starts_with("interval") => "'0'",
+        t => {
+            let labels = to
+                .get(Kind::Enum, t)
+                .or_else(|| to.get(Kind::Enum, &format!("public.{t}")))?;
+            return labels.split(", ").next().filter(|l| !l.is_empty()).map(str::to_string);
+        }
+    };
+    Some(constant.to_string())
 }
 
 /// `CREATE [UNIQUE] INDEX …` as `CREATE [UNIQUE] INDEX CONCURRENTLY …`.
