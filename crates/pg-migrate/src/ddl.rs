@@ -130,7 +130,7 @@ fn declaration(table: &str, name: &str, def: &str) -> String {
         .last()
         .map(|t| t.trim_matches('"'))
         .unwrap_or("");
-    let seq = format!("{bare_table}_{}_seq", name.trim_matches('"'));
+    let seq = object_name(bare_table, name.trim_matches('"'), "seq");
     // `nextval('users_id_seq'::regclass)`, `nextval('"Users_id_seq"'::regclass)`, perhaps
     // schema-qualified.
     let serial = c.default.and_then(nextval_sequence).is_some_and(|inner| {
@@ -163,6 +163,28 @@ fn declaration(table: &str, name: &str, def: &str) -> String {
         out.push_str(" NOT NULL");
     }
     out
+}
+
+/// The name PostgreSQL gives an object it names after a table and a column
+/// (`makeObjectName`): `<table>_<column>_<label>`, the longer of the two names cut a
+/// character at a time until the whole fits in 63 bytes.
+fn object_name(table: &str, column: &str, label: &str) -> String {
+    let available = 63 - (label.len() + 2);
+    let (mut t, mut c) = (table.len(), column.len());
+    while t + c > available {
+        if t > c {
+            t -= 1;
+            while !table.is_char_boundary(t) {
+                t -= 1;
+            }
+        } else {
+            c -= 1;
+            while !column.is_char_boundary(c) {
+                c -= 1;
+            }
+        }
+    }
+    format!("{}_{}_{label}", &table[..t], &column[..c])
 }
 
 /// Whether a column type change can lose data or rewrite the table; widening a varchar or
@@ -742,10 +764,17 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     } else {
                         ""
                     };
-                    let sql = alter(format!(
-                        "TYPE {}{collate} USING {name}{via}::{}",
-                        new.data_type, new.data_type
-                    ));
+                    // Into json from anything but text (an array, a number): no cast exists,
+                    // to_jsonb/to_json converts any value; text is parsed by the cast.
+                    let from_text = old.data_type == "text"
+                        || old.data_type.starts_with("character varying");
+                    let using = match new.data_type {
+                        "jsonb" | "json" if !from_text && !old.data_type.starts_with("json") => {
+                            format!("to_{}({name})", new.data_type)
+                        }
+                        _ => format!("{name}{via}::{}", new.data_type),
+                    };
+                    let sql = alter(format!("TYPE {}{collate} USING {using}", new.data_type));
                     if narrowing(old.data_type, new.data_type) {
                         changes.push(Change::hazard(
                             sql,
@@ -2033,6 +2062,20 @@ pub fn file_text(changes: &[Change]) -> (String, bool) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn serial_sequences_are_named_as_the_server_names_them() {
+        assert_eq!(super::object_name("users", "id", "seq"), "users_id_seq");
+        // Past 63 bytes, the longer name is cut first, a character at a time.
+        assert_eq!(
+            super::object_name(
+                "scheduler_dependency_tracker_fri",
+                "circuit_10_final_prover_job_id",
+                "seq"
+            ),
+            "scheduler_dependency_tracker__circuit_10_final_prover_job_i_seq"
+        );
+    }
+
     use super::*;
 
     #[test]
