@@ -757,8 +757,15 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     };
                     let into_text = matches!(new.data_type, "text")
                         || new.data_type.starts_with("character varying");
+                    // A time of day has no cast to a date or a timestamp, nor a date to a
+                    // time of day: through text too (it parses on an empty table; a row fails).
+                    let time_of_day = |t: &str| t.starts_with("time ") || t == "time";
+                    let dated = |t: &str| t == "date" || t.starts_with("timestamp");
+                    let no_temporal_cast = (time_of_day(old.data_type) && dated(new.data_type))
+                        || (old.data_type == "date" && time_of_day(new.data_type));
                     let via = if (is_enum(new.data_type) && !is_enum(old.data_type))
                         || (was_enum(old.data_type) && !into_text)
+                        || no_temporal_cast
                     {
                         "::text"
                     } else {
