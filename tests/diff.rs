@@ -675,8 +675,9 @@ async fn aggregates_and_in_lists_over_varchar_are_written_back_as_they_were() {
     .await;
     let plan = converge(&from, &to).await;
     assert!(
-        plan.iter()
-            .any(|c| c.sql.starts_with("CREATE AGGREGATE public.first(anyelement)")),
+        plan.iter().any(|c| c
+            .sql
+            .starts_with("CREATE AGGREGATE public.first(anyelement)")),
         "{plan:#?}"
     );
     // Back to nothing: the aggregates before the function they call.
@@ -730,7 +731,10 @@ async fn retyped_columns_take_their_keys_sequences_and_types_along() {
     );
     let client = from.pool().get().await.unwrap();
     let kept: i64 = client
-        .query_one(r#"SELECT count(*) FROM "Document" WHERE "folderId" IN ('1', '2')"#, &[])
+        .query_one(
+            r#"SELECT count(*) FROM "Document" WHERE "folderId" IN ('1', '2')"#,
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -932,4 +936,31 @@ async fn required_columns_reach_tables_with_rows_through_a_placeholder() {
     assert_eq!(row.get::<_, String>(1), "");
     assert_eq!(row.get::<_, i32>(2), 0);
     assert_eq!(row.get::<_, String>(3), "{}");
+}
+
+/// The options of a sequence a column owns (a serial's) are compared and altered in place,
+/// and set on a new serial's sequence only where they differ from what `serial` gives it.
+#[tokio::test]
+async fn owned_sequences_keep_their_options() {
+    let (from, to) = pair().await;
+    run(&from, "CREATE TABLE t (id serial PRIMARY KEY);").await;
+    run(
+        &to,
+        "CREATE TABLE t (id serial PRIMARY KEY);
+         ALTER SEQUENCE t_id_seq AS bigint INCREMENT 5 START 100;
+         CREATE TABLE u (id bigserial PRIMARY KEY);
+         ALTER SEQUENCE u_id_seq CACHE 10;
+         CREATE TABLE w (id serial);",
+    )
+    .await;
+    let plan = converge(&from, &to).await;
+    let altered: Vec<&str> = plan
+        .iter()
+        .filter(|c| c.sql.starts_with("ALTER SEQUENCE "))
+        .map(|c| c.sql.as_str())
+        .collect();
+    assert_eq!(altered.len(), 2, "{plan:#?}");
+    assert!(
+        altered[0].starts_with("ALTER SEQUENCE public.t_id_seq AS bigint START 100 INCREMENT 5")
+    );
 }

@@ -33,6 +33,10 @@ pub enum Kind {
     Composite,
     /// A sequence not owned by a column.
     Sequence,
+    /// The options of a sequence a column owns (a serial's, or one `OWNED BY` a column), which
+    /// its column creates and drops: only its options are compared (`ALTER SEQUENCE … AS
+    /// bigint`, `INCREMENT 10`).
+    OwnedSequence,
     /// A table (its kind: plain or partitioned).
     Table,
     /// A table's storage parameters (`WITH (fillfactor = 70)`, autovacuum settings) and its
@@ -69,6 +73,7 @@ impl Kind {
             Kind::Domain => "domain",
             Kind::Composite => "type",
             Kind::Sequence => "sequence",
+            Kind::OwnedSequence => "options of owned sequence",
             Kind::Table => "table",
             Kind::Storage => "storage of table",
             Kind::Column => "column",
@@ -289,6 +294,25 @@ impl Catalog {
                      WHERE {USER_SCHEMAS} AND {ext_class} \
                        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid \
                                        AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0)"
+                ),
+            ),
+            (
+                Kind::OwnedSequence,
+                format!(
+                    "SELECT format('%I.%I', n.nspname, c.relname), \
+                            format('%s start %s increment %s min %s max %s cache %s%s', \
+                                   format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
+                                   s.seqmin, s.seqmax, s.seqcache, \
+                                   CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) \
+                     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE {USER_SCHEMAS} AND {ext_class} \
+                       AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid \
+                                   AND d.classid = 'pg_class'::regclass \
+                                   AND d.deptype = 'a' AND d.refobjsubid > 0) \
+                       AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid \
+                                       WHERE d.objid = c.oid AND d.deptype = 'a' AND d.refobjsubid > 0 \
+                                         AND t.relname = ANY($1))"
                 ),
             ),
             (
@@ -516,8 +540,7 @@ impl Catalog {
             let (kind, rows) = result.map_err(Error::db("reading the catalog"))?;
             for row in rows {
                 let name: String = row.get(0);
-                let mut definition: String =
-                    row.get::<_, Option<String>>(1).unwrap_or_default();
+                let mut definition: String = row.get::<_, Option<String>>(1).unwrap_or_default();
                 // A function's body is its author's text, not a deparse.
                 if !matches!(kind, Kind::Function | Kind::Comment) {
                     definition = reparseable(&definition);

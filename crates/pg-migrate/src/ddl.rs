@@ -372,7 +372,8 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // Aggregates before the functions they call.
     let mut dropped_routines: Vec<&Difference> =
         of(Kind::Function).filter(|d| d.to.is_none()).collect();
-    dropped_routines.sort_by_key(|d| routine_kind(d.from.as_deref().unwrap_or_default()) != "AGGREGATE");
+    dropped_routines
+        .sort_by_key(|d| routine_kind(d.from.as_deref().unwrap_or_default()) != "AGGREGATE");
     for d in dropped_routines {
         let what = routine_kind(d.from.as_deref().unwrap_or_default());
         changes.push(Change::plain(format!("DROP {what} {}", d.name)));
@@ -410,7 +411,10 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         let schema = d.to.as_deref().unwrap_or_default();
         let schema = schema.strip_prefix("schema ").unwrap_or(schema);
         extensions.push(Change::plain(if d.from.is_none() {
-            format!("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {schema}", d.name)
+            format!(
+                "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {schema}",
+                d.name
+            )
         } else {
             format!("ALTER EXTENSION {} SET SCHEMA {schema}", d.name)
         }));
@@ -452,14 +456,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 } else {
                     let removed: Vec<&str> =
                         old.iter().copied().filter(|l| !new.contains(l)).collect();
-                    match rebuild_enum(
-                        from_catalog,
-                        to_catalog,
-                        &d.name,
-                        to,
-                        &removed,
-                        &rebuilt,
-                    ) {
+                    match rebuild_enum(from_catalog, to_catalog, &d.name, to, &removed, &rebuilt) {
                         Some(steps) => changes.extend(steps),
                         None => changes.push(unsupported(
                             d,
@@ -505,31 +502,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         }
     }
     for d in of(Kind::Sequence).filter(|d| d.to.is_some()) {
-        let def = d.to.as_deref().unwrap_or_default();
-        let words: Vec<&str> = def.split_whitespace().collect();
-        // `type start S increment I min M max X cache C [cycle]`
-        let value = |key: &str| {
-            words
-                .iter()
-                .position(|w| *w == key)
-                .and_then(|i| words.get(i + 1))
-                .copied()
-                .unwrap_or("1")
-        };
-        let cycle = if words.last() == Some(&"cycle") {
-            " CYCLE"
-        } else {
-            " NO CYCLE"
-        };
-        let options = format!(
-            "AS {} START {} INCREMENT {} MINVALUE {} MAXVALUE {} CACHE {}{cycle}",
-            words.first().copied().unwrap_or("bigint"),
-            value("start"),
-            value("increment"),
-            value("min"),
-            value("max"),
-            value("cache")
-        );
+        let options = sequence_options(d.to.as_deref().unwrap_or_default());
         let verb = if d.from.is_none() { "CREATE" } else { "ALTER" };
         changes.push(Change::plain(format!(
             "{verb} SEQUENCE {} {options}",
@@ -694,7 +667,10 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     // Rows already there need a value: Django's one-off default. Added with a
                     // placeholder that no row keeps unnoticed (the hazard says to put the real
                     // backfill in its place), then the default goes, as declared.
-                    let collate = c.collate.map(|c| format!(" COLLATE {c}")).unwrap_or_default();
+                    let collate = c
+                        .collate
+                        .map(|c| format!(" COLLATE {c}"))
+                        .unwrap_or_default();
                     changes.push(Change::hazard(
                         format!(
                             "ALTER TABLE {table} ADD COLUMN {name} {}{collate} DEFAULT {value} NOT NULL",
@@ -724,8 +700,14 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     // generated column's values are derived, so it is dropped and added again;
                     // what was built on it (indexes, constraints) is built again after, and
                     // views over it are rebuilt (`views_to_rebuild`).
-                    let (steps, indexes) =
-                        regenerate(&table, name, old.generated.is_none(), to_def, &differences, to);
+                    let (steps, indexes) = regenerate(
+                        &table,
+                        name,
+                        old.generated.is_none(),
+                        to_def,
+                        &differences,
+                        to,
+                    );
                     changes.extend(steps);
                     regenerated_indexes.extend(indexes);
                     continue;
@@ -773,8 +755,8 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     };
                     // Into json from anything but text (an array, a number): no cast exists,
                     // to_jsonb/to_json converts any value; text is parsed by the cast.
-                    let from_text = old.data_type == "text"
-                        || old.data_type.starts_with("character varying");
+                    let from_text =
+                        old.data_type == "text" || old.data_type.starts_with("character varying");
                     let using = match new.data_type {
                         "jsonb" | "json" if !from_text && !old.data_type.starts_with("json") => {
                             format!("to_{}({name})", new.data_type)
@@ -891,6 +873,19 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         changes.push(Change::plain(own));
     }
     changes.extend(type_drops);
+    // The options of sequences that columns own: changed in place, and set on a new one only
+    // where they differ from what its column's creation gives it.
+    for d in of(Kind::OwnedSequence).filter(|d| d.to.is_some()) {
+        let def = d.to.as_deref().unwrap_or_default();
+        if d.from.is_none() && def == serial_sequence_def(def) {
+            continue;
+        }
+        changes.push(Change::plain(format!(
+            "ALTER SEQUENCE {} {}",
+            d.name,
+            sequence_options(def)
+        )));
+    }
     // Keys before the foreign keys that reference them.
     let mut added_constraints: Vec<&Difference> = of(Kind::Constraint)
         .filter(|d| d.to.is_some())
@@ -1276,10 +1271,54 @@ fn placeholder(data_type: &str, to: &Catalog) -> Option<String> {
             let labels = to
                 .get(Kind::Enum, t)
                 .or_else(|| to.get(Kind::Enum, &format!("public.{t}")))?;
-            return labels.split(", ").next().filter(|l| !l.is_empty()).map(str::to_string);
+            return labels
+                .split(", ")
+                .next()
+                .filter(|l| !l.is_empty())
+                .map(str::to_string);
         }
     };
     Some(constant.to_string())
+}
+
+/// A sequence's catalog definition (`type start S increment I min M max X cache C [cycle]`)
+/// as the options of `CREATE`/`ALTER SEQUENCE`.
+fn sequence_options(def: &str) -> String {
+    let words: Vec<&str> = def.split_whitespace().collect();
+    let value = |key: &str| {
+        words
+            .iter()
+            .position(|w| *w == key)
+            .and_then(|i| words.get(i + 1))
+            .copied()
+            .unwrap_or("1")
+    };
+    let cycle = if words.last() == Some(&"cycle") {
+        " CYCLE"
+    } else {
+        " NO CYCLE"
+    };
+    format!(
+        "AS {} START {} INCREMENT {} MINVALUE {} MAXVALUE {} CACHE {}{cycle}",
+        words.first().copied().unwrap_or("bigint"),
+        value("start"),
+        value("increment"),
+        value("min"),
+        value("max"),
+        value("cache")
+    )
+}
+
+/// The definition a sequence of `def`'s type has when a serial column (or `CREATE SEQUENCE …
+/// AS type`) creates it: from 1 up to the type's maximum, by 1, cache 1.
+fn serial_sequence_def(def: &str) -> String {
+    let data_type = def.split_whitespace().next().unwrap_or("bigint");
+    let max = match data_type {
+        "smallint" => "32767",
+        "integer" => "2147483647",
+        _ => "9223372036854775807",
+    };
+    format!("{data_type} start 1 increment 1 min 1 max {max} cache 1")
 }
 
 /// `CREATE [UNIQUE] INDEX …` as `CREATE [UNIQUE] INDEX CONCURRENTLY …`.
