@@ -964,3 +964,30 @@ async fn owned_sequences_keep_their_options() {
         altered[0].starts_with("ALTER SEQUENCE public.t_id_seq AS bigint START 100 INCREMENT 5")
     );
 }
+
+/// A routine whose signature names a table's or a view's row type goes with that type: after
+/// a new table, before a dropped one, and around a view that is rebuilt (dropped once the
+/// views calling it are gone, created again before them).
+#[tokio::test]
+async fn routines_typed_by_a_row_type_follow_their_table_or_view() {
+    let (from, to) = pair().await;
+    let row_typed = "CREATE TABLE realms (id int PRIMARY KEY, name text);
+         CREATE FUNCTION realm_name(r realms) RETURNS text LANGUAGE sql AS $$ SELECT r.name $$;";
+    run(&to, row_typed).await;
+    converge(&from, &to).await;
+    let empty = TestDb::empty().await.unwrap();
+    converge(&from, &empty).await;
+
+    let (from, to) = pair().await;
+    let schema = |title: &str| {
+        format!(
+            "CREATE TABLE ev (id int PRIMARY KEY, title {title});
+             CREATE VIEW events AS SELECT id, title FROM ev;
+             CREATE FUNCTION thumb(e events) RETURNS text LANGUAGE sql AS $$ SELECT e.title::text $$;
+             CREATE VIEW search AS SELECT e.id, thumb(e) AS thumb FROM events e;"
+        )
+    };
+    run(&from, &schema("text")).await;
+    run(&to, &schema("varchar(200)")).await;
+    converge(&from, &to).await;
+}

@@ -289,7 +289,42 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // columns it reads (their type, their name), and a changed view cannot always be replaced
     // in place. Which view reads what is found in the deparsed definitions.
     let rebuilt = views_to_rebuild(from, to, &differences);
+    // A routine whose signature names a view's row type goes with the view's type: dropped
+    // before the views, and created (from `to`) after them, with the routines that name a new
+    // view's type.
+    let views_after: Vec<String> = to
+        .objects()
+        .filter(|(kind, name, _)| {
+            *kind == Kind::View
+                && (rebuilt.iter().any(|r| r == name) || from.get(Kind::View, name).is_none())
+        })
+        .map(|(_, name, _)| name.to_string())
+        .collect();
+    let view_typed: Vec<(String, String)> = from
+        .objects()
+        .filter(|(kind, _, def)| {
+            *kind == Kind::Function && rebuilt.iter().any(|v| mentions(function_header(def), v))
+        })
+        .map(|(_, name, def)| (name.to_string(), def.to_string()))
+        .collect();
+    let after_views = |name: &str, to_def: &str| {
+        view_typed.iter().any(|(n, _)| n == name)
+            || views_after
+                .iter()
+                .any(|v| mentions(function_header(to_def), v))
+    };
+    let mut typed_dropped: Vec<&str> = Vec::new();
     for name in order_by_reference(&rebuilt, from, true) {
+        // The routines typed by this view, once the views that call them are gone.
+        for (routine, def) in &view_typed {
+            if mentions(function_header(def), &name) && !typed_dropped.contains(&routine.as_str()) {
+                typed_dropped.push(routine);
+                changes.push(Change::plain(format!(
+                    "DROP {} {routine}",
+                    routine_kind(def)
+                )));
+            }
+        }
         let materialized = from
             .get(Kind::View, &name)
             .is_some_and(|f| f.starts_with("materialized "));
@@ -359,6 +394,27 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             ));
         }
     }
+    // A routine that takes or returns a dropped table's row type goes before the table.
+    let row_typed = |def: &str, tables: &[&str]| {
+        let header = function_header(def);
+        tables.iter().any(|t| mentions(header, t))
+    };
+    let mut dropped_routines: Vec<&Difference> =
+        of(Kind::Function).filter(|d| d.to.is_none()).collect();
+    // Aggregates before the functions they call.
+    dropped_routines
+        .sort_by_key(|d| routine_kind(d.from.as_deref().unwrap_or_default()) != "AGGREGATE");
+    let (early_routines, dropped_routines): (Vec<&Difference>, Vec<&Difference>) = dropped_routines
+        .into_iter()
+        .partition(|d| row_typed(d.from.as_deref().unwrap_or_default(), &old_tables));
+    let dropped_routines: Vec<&Difference> = dropped_routines
+        .into_iter()
+        .filter(|d| !view_typed.iter().any(|(n, _)| *n == d.name))
+        .collect();
+    for d in early_routines {
+        let what = routine_kind(d.from.as_deref().unwrap_or_default());
+        changes.push(Change::plain(format!("DROP {what} {}", d.name)));
+    }
     for tables in drop_order(from, &old_tables) {
         changes.push(Change::hazard(
             format!("DROP TABLE {}", tables.join(", ")),
@@ -369,11 +425,6 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             },
         ));
     }
-    // Aggregates before the functions they call.
-    let mut dropped_routines: Vec<&Difference> =
-        of(Kind::Function).filter(|d| d.to.is_none()).collect();
-    dropped_routines
-        .sort_by_key(|d| routine_kind(d.from.as_deref().unwrap_or_default()) != "AGGREGATE");
     for d in dropped_routines {
         let what = routine_kind(d.from.as_deref().unwrap_or_default());
         changes.push(Change::plain(format!("DROP {what} {}", d.name)));
@@ -509,10 +560,24 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             d.name
         )));
     }
-    // Aggregates after the functions they call.
-    let mut routines: Vec<&Difference> = of(Kind::Function).filter(|d| d.to.is_some()).collect();
+    // Aggregates after the functions they call; a routine that takes or returns a new table's
+    // row type after the tables.
+    let mut routines: Vec<&Difference> = of(Kind::Function)
+        .filter(|d| d.to.is_some())
+        .filter(|d| !after_views(&d.name, d.to.as_deref().unwrap_or_default()))
+        .collect();
     routines.sort_by_key(|d| routine_kind(d.to.as_deref().unwrap_or_default()) == "AGGREGATE");
-    for d in routines {
+    let (late_routines, routines): (Vec<&Difference>, Vec<&Difference>) = routines
+        .into_iter()
+        .partition(|d| row_typed(d.to.as_deref().unwrap_or_default(), &new_tables));
+    let mut routine_changes = Vec::new();
+    for d in routines.into_iter().chain(late_routines.iter().copied()) {
+        let late = late_routines.iter().any(|l| l.name == d.name);
+        let changes = if late {
+            &mut routine_changes
+        } else {
+            &mut changes
+        };
         let to_def = d.to.as_deref().unwrap_or_default();
         if let Some(from_def) = d.from.as_deref() {
             let what = routine_kind(from_def);
@@ -622,6 +687,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             )));
         }
     }
+    changes.extend(routine_changes);
     // What validates a constraint added NOT VALID: after everything else that runs in a
     // transaction, and (see `cut_into_files`) in a transaction of its own, so the long scan
     // holds only the weak lock VALIDATE takes.
@@ -877,7 +943,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // where they differ from what its column's creation gives it.
     for d in of(Kind::OwnedSequence).filter(|d| d.to.is_some()) {
         let def = d.to.as_deref().unwrap_or_default();
-        if d.from.is_none() && def == serial_sequence_def(def) {
+        if d.from.is_none() && def == serial_sequence_def(owner_type(to, &d.name)) {
             continue;
         }
         changes.push(Change::plain(format!(
@@ -955,7 +1021,21 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             concurrent_indexes.push(Change::concurrent(concurrently(def)));
         }
     }
+    let mut typed_created: Vec<&str> = Vec::new();
+    let mut views_done: Vec<String> = Vec::new();
     for name in order_by_reference(&created_views, to, false) {
+        // The routines a view's row type types, once it is there and before the views that
+        // call them.
+        let typed: Vec<(&str, &str)> = to
+            .objects()
+            .filter(|(kind, routine, def)| {
+                *kind == Kind::Function
+                    && after_views(routine, def)
+                    && !typed_created.contains(routine)
+                    && mentions(function_header(def), &name)
+            })
+            .map(|(_, routine, def)| (routine, def))
+            .collect();
         let def = to.get(Kind::View, &name).unwrap_or_default();
         let body = def.trim_end_matches(';');
         match body.strip_prefix("materialized ") {
@@ -976,6 +1056,23 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 }
             }
             None => changes.push(Change::plain(format!("CREATE VIEW {name} AS {body}"))),
+        }
+        // (One that names views not yet created waits for the last of them.)
+        views_done.push(name.clone());
+        for (routine, def) in typed {
+            if created_views
+                .iter()
+                .filter(|v| mentions(function_header(def), v))
+                .all(|v| views_done.contains(v))
+            {
+                typed_created.push(routine);
+                changes.push(Change::plain(def));
+            }
+        }
+    }
+    for (kind, name, def) in to.objects() {
+        if kind == Kind::Function && after_views(name, def) && !typed_created.contains(&name) {
+            changes.push(Change::plain(def));
         }
     }
     for d in of(Kind::Trigger).filter(|d| d.to.is_some()) {
@@ -1309,14 +1406,36 @@ fn sequence_options(def: &str) -> String {
     )
 }
 
-/// The definition a sequence of `def`'s type has when a serial column (or `CREATE SEQUENCE …
-/// AS type`) creates it: from 1 up to the type's maximum, by 1, cache 1.
-fn serial_sequence_def(def: &str) -> String {
-    let data_type = def.split_whitespace().next().unwrap_or("bigint");
-    let max = match data_type {
-        "smallint" => "32767",
-        "integer" => "2147483647",
-        _ => "9223372036854775807",
+/// The type of the sequence that the plan's creation of its owning column gives (`serial`,
+/// `bigserial`, or `CREATE SEQUENCE … AS` the column's type): the type of the column in `to`
+/// whose default draws from `sequence`.
+fn owner_type<'a>(to: &'a Catalog, sequence: &str) -> &'a str {
+    let bare = |n: &str| {
+        parts(n)
+            .last()
+            .map(|p| p.trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    let wanted = bare(sequence);
+    to.objects()
+        .filter(|(kind, _, _)| *kind == Kind::Column)
+        .map(|(_, _, def)| column(def))
+        .find(|c| {
+            c.default
+                .and_then(nextval_sequence)
+                .is_some_and(|s| bare(s) == wanted)
+        })
+        .map_or("bigint", |c| c.data_type)
+}
+
+/// The definition a sequence has when a column of `data_type` creates it (`serial`,
+/// `bigserial`, `smallserial`; a sequence of another type is bigint): from 1 up to the type's
+/// maximum, by 1, cache 1.
+fn serial_sequence_def(data_type: &str) -> String {
+    let (data_type, max) = match data_type {
+        "smallint" => ("smallint", "32767"),
+        "integer" => ("integer", "2147483647"),
+        _ => ("bigint", "9223372036854775807"),
     };
     format!("{data_type} start 1 increment 1 min 1 max {max} cache 1")
 }
