@@ -991,3 +991,44 @@ async fn routines_typed_by_a_row_type_follow_their_table_or_view() {
     run(&to, &schema("varchar(200)")).await;
     converge(&from, &to).await;
 }
+
+/// Found on ory/hydra's history: an integer key turned into a uuid (no cast: through text),
+/// its serial renamed aside and still drawing from its sequence; a foreign key that
+/// references a new unique index (added once the index is built); a unique index dropped
+/// after the foreign keys that relied on it.
+#[tokio::test]
+async fn keys_retyped_renamed_aside_and_referencing_unique_indexes() {
+    let (from, to) = pair().await;
+    run(
+        &from,
+        "CREATE TABLE client (pk serial PRIMARY KEY, id text NOT NULL);
+         CREATE UNIQUE INDEX client_id_uq ON client (id);
+         CREATE TABLE token (id int PRIMARY KEY, client_id text REFERENCES client (id));
+         CREATE TABLE flow (challenge text PRIMARY KEY, consent text);
+         CREATE TABLE access (id int PRIMARY KEY, challenge text);",
+    )
+    .await;
+    run(
+        &to,
+        "CREATE SEQUENCE client_pk_seq AS integer;
+         CREATE TABLE client (pk uuid PRIMARY KEY, id text NOT NULL,
+                              pk_deprecated integer NOT NULL DEFAULT nextval('client_pk_seq'));
+         ALTER SEQUENCE client_pk_seq OWNED BY client.pk_deprecated;
+         CREATE TABLE token (id int PRIMARY KEY, client_id text);
+         CREATE TABLE flow (challenge text PRIMARY KEY, consent text);
+         CREATE UNIQUE INDEX flow_consent_idx ON flow (consent);
+         CREATE TABLE access (id int PRIMARY KEY,
+                              challenge text REFERENCES flow (consent) ON DELETE CASCADE);",
+    )
+    .await;
+    let plan = converge(&from, &to).await;
+    let sql: Vec<&str> = plan.iter().map(|c| c.sql.as_str()).collect();
+    assert!(
+        sql.contains(&"ALTER TABLE public.client ALTER COLUMN pk TYPE uuid USING pk::text::uuid"),
+        "{sql:#?}"
+    );
+    assert!(
+        !sql.iter().any(|s| s.starts_with("DROP SEQUENCE")),
+        "{sql:#?}"
+    );
+}

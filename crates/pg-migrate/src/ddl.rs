@@ -335,21 +335,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         };
         changes.push(Change::plain(format!("DROP {what} {name}")));
     }
-    for d in of(Kind::Index).filter(|d| d.from.is_some()) {
-        let on = index_table(d.from.as_deref().unwrap_or_default());
-        // Gone with its table, or with a view being rebuilt.
-        if !old_tables.contains(&on) && !rebuilt.iter().any(|v| v == on) {
-            if d.from.as_deref().is_some_and(partitioned_index) {
-                // A partitioned table's index cannot be dropped CONCURRENTLY.
-                changes.push(Change::plain(format!("DROP INDEX {}", d.name)));
-            } else {
-                changes.push(Change::concurrent(format!(
-                    "DROP INDEX CONCURRENTLY {}",
-                    d.name
-                )));
-            }
-        }
-    }
+
     // An unchanged foreign key over a column whose type changes, on either side, pins it:
     // each ALTER COLUMN … TYPE checks the key's two column types against each other, so it is
     // dropped here and added again (NOT VALID, then validated) once both sides have changed.
@@ -384,6 +370,22 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         changes.push(Change::plain(format!(
             "ALTER TABLE {table} DROP CONSTRAINT {name}"
         )));
+    }
+    // Indexes once the foreign keys that use them (as the key they reference) are gone.
+    for d in of(Kind::Index).filter(|d| d.from.is_some()) {
+        let on = index_table(d.from.as_deref().unwrap_or_default());
+        // Gone with its table, or with a view being rebuilt.
+        if !old_tables.contains(&on) && !rebuilt.iter().any(|v| v == on) {
+            if d.from.as_deref().is_some_and(partitioned_index) {
+                // A partitioned table's index cannot be dropped CONCURRENTLY.
+                changes.push(Change::plain(format!("DROP INDEX {}", d.name)));
+            } else {
+                changes.push(Change::concurrent(format!(
+                    "DROP INDEX CONCURRENTLY {}",
+                    d.name
+                )));
+            }
+        }
     }
     for d in of(Kind::Column).filter(|d| d.to.is_none()) {
         let (table, name) = split_last(&d.name);
@@ -814,6 +816,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     let via = if (is_enum(new.data_type) && !is_enum(old.data_type))
                         || (was_enum(old.data_type) && !into_text)
                         || no_temporal_cast
+                        || !cast_exists(old.data_type, new.data_type)
                     {
                         "::text"
                     } else {
@@ -892,9 +895,12 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                             if !(retyped && old.default.is_some()) {
                                 changes.push(Change::plain(alter("DROP DEFAULT".into())));
                             }
+                            // Unless another column draws from it now (the serial renamed
+                            // aside, a new column in its place).
                             if let Some(seq) = old_serial
                                 .as_ref()
                                 .filter(|s| new_serial.as_ref() != Some(s))
+                                .filter(|s| owner_type(to, s) == "none")
                             {
                                 changes.push(Change::plain(format!("DROP SEQUENCE {seq}")));
                             }
@@ -961,9 +967,52 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         d.to.as_deref()
             .is_some_and(|def| def.starts_with("FOREIGN KEY"))
     });
+    // A foreign key that references the columns of a unique index the plan builds (rather
+    // than of a key constraint) waits for the index: the server looks for it when the key is
+    // added.
+    let bare = |t: &str| {
+        parts(t)
+            .last()
+            .map(|p| p.trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    let new_unique: Vec<(String, String)> = of(Kind::Index)
+        .filter_map(|d| d.to.as_deref())
+        .filter(|def| def.starts_with("CREATE UNIQUE INDEX ") && !def.contains(" WHERE "))
+        .filter_map(|def| {
+            let columns = def.split_once(" USING ")?.1.split_once(" (")?.1;
+            let columns = columns.strip_suffix(')')?;
+            Some((bare(index_table(def)), columns.replace(' ', "")))
+        })
+        .collect();
+    let (mut late_keys, mut late_validations) = (Vec::new(), Vec::new());
     for d in added_constraints {
         let (table, name) = split_last(&d.name);
         let def = d.to.as_deref().unwrap_or_default();
+        let waits = def
+            .strip_prefix("FOREIGN KEY (")
+            .and_then(|r| r.split_once(") REFERENCES "))
+            .and_then(|(_, r)| r.split_once('('))
+            .and_then(|(referenced, r)| {
+                let columns = r.split(')').next()?.replace(' ', "");
+                // A key constraint over the same columns serves it already.
+                let keyed = to.objects().any(|(kind, name, def)| {
+                    kind == Kind::Constraint
+                        && bare(&split_last(name).0) == bare(referenced)
+                        && ["PRIMARY KEY (", "UNIQUE ("].iter().any(|k| {
+                            def.strip_prefix(k)
+                                .and_then(|c| c.split(')').next())
+                                .is_some_and(|c| c.replace(' ', "") == columns)
+                        })
+                });
+                Some(!keyed && new_unique.contains(&(bare(referenced), columns)))
+            })
+            .unwrap_or(false);
+        let (changes, validations) = if waits {
+            (&mut late_keys, &mut late_validations)
+        } else {
+            (&mut changes, &mut validations)
+        };
         let existing = !new_tables.contains(&table.as_str());
         if !existing && inlined_constraint(def) && !partitions.contains(&table.as_str()) {
             continue; // in its CREATE TABLE
@@ -972,7 +1021,8 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         let partitioned = to
             .get(Kind::Table, &table)
             .is_some_and(|t| t.starts_with("partitioned by "));
-        let validate_later = existing
+        // A key that waits for its index comes in a later file, where its table exists.
+        let validate_later = (existing || waits)
             && (def.starts_with("CHECK") || (def.starts_with("FOREIGN KEY") && !partitioned))
             && !def.ends_with("NOT VALID");
         if validate_later {
@@ -1107,6 +1157,8 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     changes.extend(validations);
     changes.extend(concurrent_indexes);
     changes.extend(by_index);
+    changes.extend(late_keys);
+    changes.extend(late_validations);
     // Comments last, once their objects exist; a removed comment only where its object stays.
     for d in of(Kind::Comment) {
         match &d.to {
@@ -1347,6 +1399,38 @@ fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Whether PostgreSQL has a cast from type `from` to type `to` as the catalog prints them,
+/// told by their families: within numbers, within strings, within dates and times, within
+/// json, to or from a string (every type has its text input and output), integer and boolean,
+/// inet and cidr. Anything else (an integer into a uuid, say) is converted through text,
+/// which parses on an empty table and fails on a row that does not read as the new type.
+fn cast_exists(from: &str, to: &str) -> bool {
+    fn family(t: &str) -> String {
+        if let Some(element) = t.strip_suffix("[]") {
+            return format!("{}[]", family(element));
+        }
+        match t {
+            "smallint" | "integer" | "bigint" | "real" | "double precision" | "money" => {
+                "number".into()
+            }
+            t if t.starts_with("numeric") => "number".into(),
+            "text" | "name" | "citext" => "string".into(),
+            t if t.starts_with("character") => "string".into(),
+            "date" | "interval" => "time".into(),
+            t if t.starts_with("time") || t.starts_with("interval") => "time".into(),
+            "json" | "jsonb" => "json".into(),
+            "inet" | "cidr" => "network".into(),
+            t if t.starts_with("bit") => "bit".into(),
+            t => t.into(),
+        }
+    }
+    let (a, b) = (family(from), family(to));
+    a == b
+        || a == "string"
+        || b == "string"
+        || matches!((from, to), ("integer", "boolean") | ("boolean", "integer"))
+}
+
 /// A constant of type `data_type` for the rows already in a table that gains a `NOT NULL`
 /// column without a default: zero, empty, false, the epoch, an enum's first label. `None` for
 /// a type with no obvious one (a domain, a range, a composite).
@@ -1408,7 +1492,7 @@ fn sequence_options(def: &str) -> String {
 
 /// The type of the sequence that the plan's creation of its owning column gives (`serial`,
 /// `bigserial`, or `CREATE SEQUENCE … AS` the column's type): the type of the column in `to`
-/// whose default draws from `sequence`.
+/// whose default draws from `sequence` (`none` when no column does).
 fn owner_type<'a>(to: &'a Catalog, sequence: &str) -> &'a str {
     let bare = |n: &str| {
         parts(n)
@@ -1425,7 +1509,7 @@ fn owner_type<'a>(to: &'a Catalog, sequence: &str) -> &'a str {
                 .and_then(nextval_sequence)
                 .is_some_and(|s| bare(s) == wanted)
         })
-        .map_or("bigint", |c| c.data_type)
+        .map_or("none", |c| c.data_type)
 }
 
 /// The definition a sequence has when a column of `data_type` creates it (`serial`,
