@@ -1032,3 +1032,40 @@ async fn keys_retyped_renamed_aside_and_referencing_unique_indexes() {
         "{sql:#?}"
     );
 }
+
+/// A composite type that a column holds (here as an array) cannot change in place: it is
+/// renamed aside, created anew, the column converted through text, the old type dropped. One
+/// that nothing holds is altered in place; reordered attributes rebuild it too.
+#[tokio::test]
+async fn composite_types_held_by_columns_are_rebuilt() {
+    let (from, to) = pair().await;
+    run(
+        &from,
+        "CREATE TYPE speedtest AS (at timestamp, upload bigint);
+         CREATE TABLE speedtests (id int PRIMARY KEY, speedtests speedtest[] NOT NULL);
+         INSERT INTO speedtests VALUES (1, ARRAY[ROW('2024-01-01 10:00', 5)::speedtest]);
+         CREATE TYPE loose AS (a int, b text);",
+    )
+    .await;
+    run(
+        &to,
+        "CREATE TYPE speedtest AS (at timestamptz, upload bigint);
+         CREATE TABLE speedtests (id int PRIMARY KEY, speedtests speedtest[] NOT NULL);
+         CREATE TYPE loose AS (b text, a int);",
+    )
+    .await;
+    let plan = converge(&from, &to).await;
+    assert!(
+        plan.iter().any(|c| c
+            .sql
+            .contains("TYPE public.speedtest[] USING speedtests::text::public.speedtest[]")),
+        "{plan:#?}"
+    );
+    let client = from.pool().get().await.unwrap();
+    let upload: i64 = client
+        .query_one("SELECT (speedtests[1]).upload FROM speedtests", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(upload, 5);
+}

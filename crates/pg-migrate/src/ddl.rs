@@ -548,10 +548,41 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 d.name,
                 d.to.as_deref().unwrap_or_default()
             ))),
-            Some(ref from) => match alter_composite(&d.name, from, d.to.as_deref().unwrap_or("")) {
-                Some(change) => changes.push(change),
-                None => changes.push(unsupported(d, "a composite type's attributes reordered")),
-            },
+            Some(ref from) => {
+                let to_def = d.to.as_deref().unwrap_or("");
+                // A column of the type (or of an array of it) forbids changing it in place.
+                let held = from_catalog.objects().any(|(kind, _, def)| {
+                    let t = column(def).data_type;
+                    let t = t.strip_suffix("[]").unwrap_or(t);
+                    kind == Kind::Column
+                        && (t == d.name || Some(t) == parts(&d.name).last().copied())
+                });
+                let rebuilt_type = || {
+                    rebuild_type(
+                        from_catalog,
+                        to_catalog,
+                        &d.name,
+                        &format!("CREATE TYPE {} AS {to_def}", d.name),
+                        Some(
+                            "converts each value through its text form: fails on one that does \
+                             not read as the new attributes; rewrites the table"
+                                .into(),
+                        ),
+                        &rebuilt,
+                    )
+                };
+                match (held, alter_composite(&d.name, from, to_def)) {
+                    (false, Some(change)) => changes.push(change),
+                    _ => match rebuilt_type() {
+                        Some(steps) => changes.extend(steps),
+                        None => changes.push(unsupported(
+                            d,
+                            "a composite type's attributes changed while a function, view or \
+                             constraint names it, or reordered",
+                        )),
+                    },
+                }
+            }
         }
     }
     for d in of(Kind::Sequence).filter(|d| d.to.is_some()) {
@@ -2048,9 +2079,41 @@ fn rebuild_enum(
     removed: &[&str],
     rebuilt_views: &[String],
 ) -> Option<Vec<Change>> {
+    let hazard = (!removed.is_empty()).then(|| {
+        format!(
+            "fails if a row holds a removed label ({}); rewrites the table",
+            removed.join(", ")
+        )
+    });
+    rebuild_type(
+        from,
+        to,
+        name,
+        &format!("CREATE TYPE {name} AS ENUM ({labels})"),
+        hazard,
+        rebuilt_views,
+    )
+}
+
+/// A type that cannot change in place while columns hold it (an enum losing labels, a
+/// composite type whose attributes change): renamed aside, created anew by `create`, each
+/// column of it (or of an array of it) converted through text, its default dropped and set
+/// again, and the old type dropped. `hazard` marks each conversion. `None` when something else
+/// names the type and stays (see [`rebuild_enum`]).
+fn rebuild_type(
+    from: &Catalog,
+    to: &Catalog,
+    name: &str,
+    create: &str,
+    hazard: Option<String>,
+    rebuilt_views: &[String],
+) -> Option<Vec<Change>> {
     let p = parts(name);
     let bare = *p.last()?;
-    let is_type = |t: &str| t == name || t == bare;
+    let is_type = |t: &str| {
+        let t = t.strip_suffix("[]").unwrap_or(t);
+        t == name || t == bare
+    };
     let mut columns = Vec::new();
     for (kind, object, def) in from.objects() {
         // In deparsed expressions an enum's labels are casts: `'done'::status`.
@@ -2069,7 +2132,7 @@ fn rebuild_enum(
             continue;
         }
         let uses = match kind {
-            Kind::Enum => false,
+            Kind::Enum | Kind::Composite if object == name => false,
             Kind::Column if is_type(column(def).data_type) => {
                 columns.push(object.to_string());
                 false
@@ -2097,7 +2160,7 @@ fn rebuild_enum(
     };
     let mut changes = vec![
         Change::plain(format!("ALTER TYPE {name} RENAME TO {aside}")),
-        Change::plain(format!("CREATE TYPE {name} AS ENUM ({labels})")),
+        Change::plain(create.to_string()),
     ];
     for object in columns {
         let (table, column_name) = split_last(&object);
@@ -2111,17 +2174,20 @@ fn rebuild_enum(
         if old_default.is_some() {
             changes.push(Change::plain(alter("DROP DEFAULT".into())));
         }
-        let convert = alter(format!("TYPE {name} USING {column_name}::text::{name}"));
-        if removed.is_empty() {
-            changes.push(Change::plain(convert));
+        let array = from
+            .get(Kind::Column, &object)
+            .is_some_and(|def| column(def).data_type.ends_with("[]"));
+        let new_type = if array {
+            format!("{name}[]")
         } else {
-            changes.push(Change::hazard(
-                convert,
-                format!(
-                    "fails if a row holds a removed label ({}); rewrites the table",
-                    removed.join(", ")
-                ),
-            ));
+            name.to_string()
+        };
+        let convert = alter(format!(
+            "TYPE {new_type} USING {column_name}::text::{new_type}"
+        ));
+        match &hazard {
+            None => changes.push(Change::plain(convert)),
+            Some(hazard) => changes.push(Change::hazard(convert, hazard.clone())),
         }
         if let Some(default) = new_default {
             changes.push(Change::plain(alter(format!("SET DEFAULT {default}"))));
