@@ -133,6 +133,16 @@ impl fmt::Display for Difference {
 const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
      AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'";
 
+/// Every sequence with its options (`type start S increment I min M max X cache C [cycle]`),
+/// to be narrowed by a `WHERE`.
+const SEQUENCES: &str = "SELECT format('%I.%I', n.nspname, c.relname), \
+            format('%s start %s increment %s min %s max %s cache %s%s', \
+                   format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
+                   s.seqmin, s.seqmax, s.seqcache, \
+                   CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) \
+     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace";
+
 /// A routine's argument types as `DROP` and `COMMENT ON` name it: `*` for an aggregate over
 /// no argument (`count(*)`-like).
 const SIGNATURE: &str = "CASE WHEN p.prokind = 'a' AND p.pronargs = 0 THEN '*' \
@@ -284,14 +294,7 @@ impl Catalog {
             (
                 Kind::Sequence,
                 format!(
-                    "SELECT format('%I.%I', n.nspname, c.relname), \
-                            format('%s start %s increment %s min %s max %s cache %s%s', \
-                                   format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
-                                   s.seqmin, s.seqmax, s.seqcache, \
-                                   CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) \
-                     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
-                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE {USER_SCHEMAS} AND {ext_class} \
+                    "{SEQUENCES} WHERE {USER_SCHEMAS} AND {ext_class} \
                        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid \
                                        AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0)"
                 ),
@@ -299,14 +302,7 @@ impl Catalog {
             (
                 Kind::OwnedSequence,
                 format!(
-                    "SELECT format('%I.%I', n.nspname, c.relname), \
-                            format('%s start %s increment %s min %s max %s cache %s%s', \
-                                   format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
-                                   s.seqmin, s.seqmax, s.seqcache, \
-                                   CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END) \
-                     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
-                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE {USER_SCHEMAS} AND {ext_class} \
+                    "{SEQUENCES} WHERE {USER_SCHEMAS} AND {ext_class} \
                        AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid \
                                    AND d.classid = 'pg_class'::regclass \
                                    AND d.deptype = 'a' AND d.refobjsubid > 0) \

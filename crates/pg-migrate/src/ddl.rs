@@ -1069,15 +1069,9 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             )));
         }
     }
-    // Views (and their indexes) after the tables and columns they read.
-    let created_views: Vec<String> = to
-        .objects()
-        .filter(|(kind, name, _)| {
-            *kind == Kind::View
-                && (rebuilt.iter().any(|r| r == name) || from.get(Kind::View, name).is_none())
-        })
-        .map(|(_, name, _)| name.to_string())
-        .collect();
+    // Views (and their indexes) after the tables and columns they read: the new ones and the
+    // rebuilt ones.
+    let created_views = &views_after;
     // Built CONCURRENTLY, each in a file of its own: after the views and triggers, so that a
     // view dropped to change a column comes back in the same transaction.
     let mut concurrent_indexes: Vec<Change> = regenerated_indexes
