@@ -1044,14 +1044,21 @@ async fn composite_types_held_by_columns_are_rebuilt() {
         "CREATE TYPE speedtest AS (at timestamp, upload bigint);
          CREATE TABLE speedtests (id int PRIMARY KEY, speedtests speedtest[] NOT NULL);
          INSERT INTO speedtests VALUES (1, ARRAY[ROW('2024-01-01 10:00', 5)::speedtest]);
-         CREATE TYPE loose AS (a int, b text);",
+         CREATE TYPE loose AS (a int, b text);
+         CREATE TYPE track AS (uri text);
+         CREATE TABLE events (id int PRIMARY KEY, tracks track[]);
+         CREATE FUNCTION first_uri(t track[]) RETURNS text LANGUAGE sql AS $$ SELECT t[1].uri $$;",
     )
     .await;
+    // An attribute added to a held type that a function names: in place, as the server allows.
     run(
         &to,
         "CREATE TYPE speedtest AS (at timestamptz, upload bigint);
          CREATE TABLE speedtests (id int PRIMARY KEY, speedtests speedtest[] NOT NULL);
-         CREATE TYPE loose AS (b text, a int);",
+         CREATE TYPE loose AS (b text, a int);
+         CREATE TYPE track AS (uri text, is_master bool);
+         CREATE TABLE events (id int PRIMARY KEY, tracks track[]);
+         CREATE FUNCTION first_uri(t track[]) RETURNS text LANGUAGE sql AS $$ SELECT t[1].uri $$;",
     )
     .await;
     let plan = converge(&from, &to).await;

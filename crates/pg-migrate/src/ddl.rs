@@ -550,7 +550,8 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             ))),
             Some(ref from) => {
                 let to_def = d.to.as_deref().unwrap_or("");
-                // A column of the type (or of an array of it) forbids changing it in place.
+                // A column of the type (or of an array of it) forbids retyping an attribute in
+                // place.
                 let held = from_catalog.objects().any(|(kind, _, def)| {
                     let t = column(def).data_type;
                     let t = t.strip_suffix("[]").unwrap_or(t);
@@ -571,8 +572,13 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                         &rebuilt,
                     )
                 };
+                // Only a retyped attribute needs the type unheld: ADD and DROP ATTRIBUTE reach
+                // the values in place.
                 match (held, alter_composite(&d.name, from, to_def)) {
                     (false, Some(change)) => changes.push(change),
+                    (true, Some(change)) if !change.sql.contains(" ALTER ATTRIBUTE ") => {
+                        changes.push(change)
+                    }
                     _ => match rebuilt_type() {
                         Some(steps) => changes.extend(steps),
                         None => changes.push(unsupported(
