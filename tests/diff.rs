@@ -936,6 +936,30 @@ async fn required_columns_reach_tables_with_rows_through_a_placeholder() {
     assert_eq!(row.get::<_, String>(1), "");
     assert_eq!(row.get::<_, i32>(2), 0);
     assert_eq!(row.get::<_, String>(3), "{}");
+
+    // A key column gets no placeholder: no one value serves a key or a reference.
+    let (from, to) = pair().await;
+    run(
+        &from,
+        "CREATE TABLE users (id int PRIMARY KEY); CREATE TABLE orders (id int PRIMARY KEY);",
+    )
+    .await;
+    run(
+        &to,
+        "CREATE TABLE users (id int PRIMARY KEY);
+         CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL REFERENCES users (id));",
+    )
+    .await;
+    let plan = catalog(&from).await.plan(&catalog(&to).await);
+    let add = plan
+        .iter()
+        .find(|c| c.sql.contains(" ADD COLUMN user_id "))
+        .unwrap();
+    assert!(!add.sql.contains(" DEFAULT "), "{plan:#?}");
+    assert_eq!(
+        add.hazard.as_deref(),
+        Some("NOT NULL without a default fails on a table with rows")
+    );
 }
 
 /// The options of a sequence a column owns (a serial's) are compared and altered in place,

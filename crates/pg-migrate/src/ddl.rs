@@ -406,13 +406,11 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // Aggregates before the functions they call.
     dropped_routines
         .sort_by_key(|d| routine_kind(d.from.as_deref().unwrap_or_default()) != "AGGREGATE");
+    // (Those typed by a rebuilt view went with it.)
     let (early_routines, dropped_routines): (Vec<&Difference>, Vec<&Difference>) = dropped_routines
         .into_iter()
-        .partition(|d| row_typed(d.from.as_deref().unwrap_or_default(), &old_tables));
-    let dropped_routines: Vec<&Difference> = dropped_routines
-        .into_iter()
         .filter(|d| !view_typed.iter().any(|(n, _)| *n == d.name))
-        .collect();
+        .partition(|d| row_typed(d.from.as_deref().unwrap_or_default(), &old_tables));
     for d in early_routines {
         let what = routine_kind(d.from.as_deref().unwrap_or_default());
         changes.push(Change::plain(format!("DROP {what} {}", d.name)));
@@ -768,7 +766,30 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     && c.default.is_none()
                     && c.identity.is_none()
                     && c.generated.is_none();
-                if let (true, Some(value)) = (required, placeholder(c.data_type, to)) {
+                // A column in a key or a unique index cannot take one value for every row
+                // (nor, for a foreign key, a made-up one): no placeholder there.
+                let keyed = to.objects().any(|(kind, object, def)| match kind {
+                    Kind::Constraint => {
+                        split_last(object).0 == table
+                            && ["FOREIGN KEY (", "PRIMARY KEY (", "UNIQUE ("]
+                                .iter()
+                                .any(|k| {
+                                    def.strip_prefix(k)
+                                        .and_then(|c| c.split(')').next())
+                                        .is_some_and(|c| mentions(c, name))
+                                })
+                    }
+                    Kind::Index => {
+                        def.starts_with("CREATE UNIQUE INDEX ")
+                            && index_table(def) == table
+                            && def
+                                .split_once(" USING ")
+                                .is_some_and(|(_, body)| mentions(body, name))
+                    }
+                    _ => false,
+                });
+                let value = placeholder(c.data_type, to).filter(|_| !keyed);
+                if let (true, Some(value)) = (required, value) {
                     // Rows already there need a value: Django's one-off default. Added with a
                     // placeholder that no row keeps unnoticed (the hazard says to put the real
                     // backfill in its place), then the default goes, as declared.
@@ -1082,7 +1103,13 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // view dropped to change a column comes back in the same transaction.
     let mut concurrent_indexes: Vec<Change> = regenerated_indexes
         .iter()
-        .map(|def| Change::concurrent(concurrently(def)))
+        .map(|def| {
+            if partitioned_index(def) {
+                Change::plain(def.replacen(" ON ONLY ", " ON ", 1))
+            } else {
+                Change::concurrent(concurrently(def))
+            }
+        })
         .collect();
     for d in of(Kind::Index).filter(|d| d.to.is_some()) {
         let def = d.to.as_deref().unwrap_or_default();
@@ -1147,13 +1174,13 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 .all(|v| views_done.contains(v))
             {
                 typed_created.push(routine);
-                changes.push(Change::plain(def));
+                changes.extend(replace_routine(from, routine, def, &typed_dropped));
             }
         }
     }
     for (kind, name, def) in to.objects() {
         if kind == Kind::Function && after_views(name, def) && !typed_created.contains(&name) {
-            changes.push(Change::plain(def));
+            changes.extend(replace_routine(from, name, def, &typed_dropped));
         }
     }
     for d in of(Kind::Trigger).filter(|d| d.to.is_some()) {
@@ -1407,6 +1434,24 @@ fn nextval_sequence(default: &str) -> Option<&str> {
         .strip_suffix("'::regclass)")
 }
 
+/// The routine `name` made as `def` declares it: dropped first when it exists in `from`,
+/// was not dropped already (`dropped`), and cannot be replaced in place (an aggregate, or a
+/// function whose result type changes).
+fn replace_routine(from: &Catalog, name: &str, def: &str, dropped: &[&str]) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if let Some(old) = from.get(Kind::Function, name)
+        && !dropped.contains(&name)
+        && collapse(old) != collapse(def)
+        && (routine_kind(old) == "AGGREGATE"
+            || routine_kind(def) == "AGGREGATE"
+            || returns(old) != returns(def))
+    {
+        changes.push(Change::plain(format!("DROP {} {name}", routine_kind(old))));
+    }
+    changes.push(Change::plain(def));
+    changes
+}
+
 /// What `DROP` calls a routine, from its definition: `FUNCTION`, `PROCEDURE` or `AGGREGATE`.
 fn routine_kind(def: &str) -> &'static str {
     if def.starts_with("CREATE AGGREGATE") {
@@ -1447,8 +1492,9 @@ fn cast_exists(from: &str, to: &str) -> bool {
             t if t.starts_with("numeric") => "number".into(),
             "text" | "name" | "citext" => "string".into(),
             t if t.starts_with("character") => "string".into(),
-            "date" | "interval" => "time".into(),
-            t if t.starts_with("time") || t.starts_with("interval") => "time".into(),
+            "date" => "time".into(),
+            t if t.starts_with("interval") => "interval".into(),
+            t if t.starts_with("time") => "time".into(),
             "json" | "jsonb" => "json".into(),
             "inet" | "cidr" => "network".into(),
             t if t.starts_with("bit") => "bit".into(),
@@ -1460,6 +1506,8 @@ fn cast_exists(from: &str, to: &str) -> bool {
         || a == "string"
         || b == "string"
         || matches!((from, to), ("integer", "boolean") | ("boolean", "integer"))
+        || (a == "bit" && matches!(to, "integer" | "bigint"))
+        || (b == "bit" && matches!(from, "integer" | "bigint"))
 }
 
 /// A constant of type `data_type` for the rows already in a table that gains a `NOT NULL`
