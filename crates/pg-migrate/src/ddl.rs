@@ -1028,19 +1028,16 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // A foreign key that references the columns of a unique index the plan builds (rather
     // than of a key constraint) waits for the index: the server looks for it when the key is
     // added.
-    let bare = |t: &str| {
-        parts(t)
-            .last()
-            .map(|p| p.trim_matches('"').to_string())
-            .unwrap_or_default()
-    };
     let new_unique: Vec<(String, String)> = of(Kind::Index)
         .filter_map(|d| d.to.as_deref())
         .filter(|def| def.starts_with("CREATE UNIQUE INDEX ") && !def.contains(" WHERE "))
         .filter_map(|def| {
             let columns = def.split_once(" USING ")?.1.split_once(" (")?.1;
             let columns = columns.strip_suffix(')')?;
-            Some((bare(index_table(def)), columns.replace(' ', "")))
+            Some((
+                bare_name(index_table(def)).to_string(),
+                columns.replace(' ', ""),
+            ))
         })
         .collect();
     let (mut late_keys, mut late_validations) = (Vec::new(), Vec::new());
@@ -1056,14 +1053,14 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 // A key constraint over the same columns serves it already.
                 let keyed = to.objects().any(|(kind, name, def)| {
                     kind == Kind::Constraint
-                        && bare(&split_last(name).0) == bare(referenced)
+                        && bare_name(&split_last(name).0) == bare_name(referenced)
                         && ["PRIMARY KEY (", "UNIQUE ("].iter().any(|k| {
                             def.strip_prefix(k)
                                 .and_then(|c| c.split(')').next())
                                 .is_some_and(|c| c.replace(' ', "") == columns)
                         })
                 });
-                Some(!keyed && new_unique.contains(&(bare(referenced), columns)))
+                Some(!keyed && new_unique.contains(&(bare_name(referenced).to_string(), columns)))
             })
             .unwrap_or(false);
         let (changes, validations) = if waits {
@@ -1573,20 +1570,14 @@ fn sequence_options(def: &str) -> String {
 /// `bigserial`, or `CREATE SEQUENCE … AS` the column's type): the type of the column in `to`
 /// whose default draws from `sequence` (`none` when no column does).
 fn owner_type<'a>(to: &'a Catalog, sequence: &str) -> &'a str {
-    let bare = |n: &str| {
-        parts(n)
-            .last()
-            .map(|p| p.trim_matches('"').to_string())
-            .unwrap_or_default()
-    };
-    let wanted = bare(sequence);
+    let wanted = bare_name(sequence);
     to.objects()
         .filter(|(kind, _, _)| *kind == Kind::Column)
         .map(|(_, _, def)| column(def))
         .find(|c| {
             c.default
                 .and_then(nextval_sequence)
-                .is_some_and(|s| bare(s) == wanted)
+                .is_some_and(|s| bare_name(s) == wanted)
         })
         .map_or("none", |c| c.data_type)
 }
@@ -1705,11 +1696,16 @@ fn index_table(def: &str) -> &str {
 }
 
 /// Whether `text` mentions the relation `name` (its bare name, as a whole word).
-fn mentions(text: &str, name: &str) -> bool {
-    let bare = parts(name)
+/// The last part of a qualified name, unquoted: `users` of `public."users"`.
+fn bare_name(name: &str) -> &str {
+    parts(name)
         .last()
         .map(|n| n.trim_matches('"'))
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+fn mentions(text: &str, name: &str) -> bool {
+    let bare = bare_name(name);
     if bare.is_empty() {
         return false;
     }
@@ -1724,12 +1720,6 @@ fn mentions(text: &str, name: &str) -> bool {
 /// Whether the foreign key `name` (`schema.table.key`, defined by `def`) has a column among
 /// `retyped` (table, column), on its own table or on the one it references.
 fn foreign_key_retyped(name: &str, def: &str, retyped: &[(String, &str)]) -> bool {
-    let bare = |t: &str| {
-        parts(t)
-            .last()
-            .map(|p| p.trim_matches('"').to_string())
-            .unwrap_or_default()
-    };
     let table = split_last(name).0;
     // `FOREIGN KEY (a, b) REFERENCES other(x, y) …`
     let Some(rest) = def.strip_prefix("FOREIGN KEY (") else {
@@ -1744,7 +1734,7 @@ fn foreign_key_retyped(name: &str, def: &str, retyped: &[(String, &str)]) -> boo
     let referenced_columns = rest.split(')').next().unwrap_or_default();
     retyped.iter().any(|(t, c)| {
         (*t == table && mentions(columns, c))
-            || (bare(t) == bare(referenced) && mentions(referenced_columns, c))
+            || (bare_name(t) == bare_name(referenced) && mentions(referenced_columns, c))
     })
 }
 
