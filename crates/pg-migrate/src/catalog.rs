@@ -50,7 +50,7 @@ pub enum Kind {
     Index,
     /// A view or materialized view.
     View,
-    /// A function or procedure.
+    /// A function, procedure or aggregate (an aggregate as the `CREATE AGGREGATE` that makes it).
     Function,
     /// A trigger.
     Trigger,
