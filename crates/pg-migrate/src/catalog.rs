@@ -249,7 +249,7 @@ impl Catalog {
             (
                 Kind::Schema,
                 format!(
-                    "SELECT n.nspname, '' FROM pg_namespace n WHERE {USER_SCHEMAS} AND n.nspname <> 'public' AND {}",
+                    "SELECT quote_ident(n.nspname), '' FROM pg_namespace n WHERE {USER_SCHEMAS} AND n.nspname <> 'public' AND {}",
                     not_in_extension("n.oid")
                 ),
             ),

@@ -11,6 +11,7 @@
 use serde::Serialize;
 
 use super::catalog::{Catalog, Difference, Kind};
+use super::quote::{quote_identifier, quote_literal, unquote};
 
 /// One statement of a plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -128,15 +129,15 @@ fn declaration(table: &str, name: &str, def: &str) -> String {
     let c = column(def);
     let bare_table = parts(table)
         .last()
-        .map(|t| t.trim_matches('"'))
-        .unwrap_or("");
-    let seq = object_name(bare_table, name.trim_matches('"'), "seq");
+        .map(|t| unquote(t))
+        .unwrap_or_default();
+    let seq = object_name(&bare_table, &unquote(name), "seq");
     // `nextval('users_id_seq'::regclass)`, `nextval('"Users_id_seq"'::regclass)`, perhaps
     // schema-qualified.
     let serial = c.default.and_then(nextval_sequence).is_some_and(|inner| {
-        parts(inner)
+        parts(&inner)
             .last()
-            .is_some_and(|last| last.trim_matches('"') == seq)
+            .is_some_and(|last| unquote(last) == seq)
     });
     let serial_type = match c.data_type {
         "bigint" => Some("bigserial"),
@@ -655,7 +656,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         if let Some(seq) = c.default.and_then(nextval_sequence) {
             let serial = declaration(&table, column_name, column_def).ends_with("serial");
             let known = |c: &Catalog| {
-                c.get(Kind::Sequence, seq).is_some()
+                c.get(Kind::Sequence, &seq).is_some()
                     || c.get(Kind::Sequence, &format!("public.{seq}")).is_some()
             };
             if !serial && !known(to) && !known(from) {
@@ -924,7 +925,6 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     c.default
                         .and_then(nextval_sequence)
                         .filter(|_| declaration(&table, name, def).ends_with("serial"))
-                        .map(str::to_string)
                 };
                 let (old_serial, new_serial) = (
                     serial_sequence(&old, from_def),
@@ -944,7 +944,8 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                                     new.data_type
                                 )));
                                 changes.push(Change::plain(format!(
-                                    "SELECT setval('{seq}', coalesce(max({name}), 0) + 1, false) FROM {table}"
+                                    "SELECT setval({}, coalesce(max({name}), 0) + 1, false) FROM {table}",
+                                    quote_literal(&seq)
                                 )));
                             }
                             changes.push(Change::plain(alter(format!("SET DEFAULT {default}"))));
@@ -966,21 +967,31 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     }
                 }
                 // ADD IDENTITY wants NOT NULL: after the SET NOT NULL below when it comes too.
-                let add_identity = match (reidentified, old.identity, new.identity) {
-                    (true, None, Some(identity)) => {
-                        Some(Change::plain(alter(format!("ADD {identity}"))))
-                    }
-                    _ => None,
+                // The identity's new sequence starts at 1: it is carried on past the values the
+                // column holds (a serial's, or any), or the next insert collides with them.
+                let add_identity: Vec<Change> = match (reidentified, old.identity, new.identity) {
+                    (true, None, Some(identity)) => vec![
+                        Change::plain(alter(format!("ADD {identity}"))),
+                        Change::plain(format!(
+                            "SELECT setval(pg_get_serial_sequence({}, {}), max({name})) FROM {table} HAVING max({name}) IS NOT NULL",
+                            quote_literal(&table),
+                            quote_literal(&unquote(name)),
+                        )),
+                    ],
+                    _ => Vec::new(),
                 };
-                if let (Some(add), false) = (&add_identity, !old.not_null && new.not_null) {
-                    changes.push(add.clone());
+                if !(!old.not_null && new.not_null) {
+                    changes.extend(add_identity.iter().cloned());
                 }
                 match (old.not_null, new.not_null) {
                     (false, true) => {
                         // SET NOT NULL scans the table under an exclusive lock; a validated
                         // check lets the server skip the scan.
-                        let check = format!("{}_not_null", name.trim_matches('"'));
-                        let check = super::history::quote_identifier(&check);
+                        let check = quote_identifier(&free_constraint_name(
+                            from_catalog,
+                            &table,
+                            &format!("{}_not_null", unquote(name)),
+                        ));
                         changes.push(Change::plain(format!(
                             "ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({name} IS NOT NULL) NOT VALID"
                         )));
@@ -1220,7 +1231,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             Some(text) => changes.push(Change::plain(format!(
                 "COMMENT ON {} IS {}",
                 d.name,
-                super::history::quote_literal(text)
+                quote_literal(text)
             ))),
             None if comment_target_stays(&d.name, to) => {
                 changes.push(Change::plain(format!("COMMENT ON {} IS NULL", d.name)));
@@ -1424,11 +1435,13 @@ fn comment_target_stays(name: &str, to: &Catalog) -> bool {
     to.get(kind, object).is_some()
 }
 
-/// The sequence of a `nextval('seq'::regclass)` default.
-fn nextval_sequence(default: &str) -> Option<&str> {
-    default
+/// The sequence of a `nextval('seq'::regclass)` default, as the name the literal holds
+/// (`"Ev'il_id_seq"` of `nextval('"Ev''il_id_seq"'::regclass)`): a name SQL can use as it is.
+fn nextval_sequence(default: &str) -> Option<String> {
+    let literal = default
         .strip_prefix("nextval('")?
-        .strip_suffix("'::regclass)")
+        .strip_suffix("'::regclass)")?;
+    Some(literal.replace("''", "'"))
 }
 
 /// The routine `name` made as `def` declares it: dropped first when it exists in `from`,
@@ -1577,7 +1590,7 @@ fn owner_type<'a>(to: &'a Catalog, sequence: &str) -> &'a str {
         .find(|c| {
             c.default
                 .and_then(nextval_sequence)
-                .is_some_and(|s| bare_name(s) == wanted)
+                .is_some_and(|s| bare_name(&s) == wanted)
         })
         .map_or("none", |c| c.data_type)
 }
@@ -1695,14 +1708,36 @@ fn index_table(def: &str) -> &str {
     rest.split_whitespace().next().unwrap_or("")
 }
 
-/// Whether `text` mentions the relation `name` (its bare name, as a whole word).
-/// The last part of a qualified name, unquoted: `users` of `public."users"`.
+/// The last part of a qualified name, without its quotes: `users` of `public."users"`, for
+/// finding it in deparsed text.
 fn bare_name(name: &str) -> &str {
     parts(name)
         .last()
         .map(|n| n.trim_matches('"'))
         .unwrap_or("")
 }
+
+/// `wanted`, or `wanted` with a number after it, whichever names no constraint of `table` in
+/// `catalog`: a constraint the plan adds for a while must not clash with one the user made.
+fn free_constraint_name(catalog: &Catalog, table: &str, wanted: &str) -> String {
+    let taken = |candidate: &str| {
+        catalog.objects().any(|(kind, name, _)| {
+            kind == Kind::Constraint && {
+                let (on, constraint) = split_last(name);
+                on == table && unquote(constraint) == candidate
+            }
+        })
+    };
+    let mut candidate = wanted.to_string();
+    let mut n = 1;
+    while taken(&candidate) {
+        candidate = format!("{wanted}{n}");
+        n += 1;
+    }
+    candidate
+}
+
+/// Whether `text` mentions the relation `name` (its bare name, as a whole word).
 
 fn mentions(text: &str, name: &str) -> bool {
     let bare = bare_name(name);
@@ -2189,7 +2224,7 @@ fn rebuild_type(
             return None;
         }
     }
-    let aside = super::history::quote_identifier(&format!("{}__pgm_old", bare.trim_matches('"')));
+    let aside = quote_identifier(&format!("{}__pgm_old", unquote(bare)));
     let schema = p[..p.len() - 1].join(".");
     let aside_name = if schema.is_empty() {
         aside.clone()
@@ -2301,7 +2336,7 @@ fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)> {
             changes
                 .iter()
                 .any(|c| c.sql.ends_with(&format!(" VALIDATE CONSTRAINT {name}")))
-                && name.trim_matches('"').ends_with("_not_null")
+                && unquote(name).contains("_not_null")
         });
         let why = if helpers {
             "the validated check only spared SET NOT NULL its scan"

@@ -354,10 +354,7 @@ impl HistoryTable {
     }
 }
 
-/// Quotes an identifier the way PostgreSQL's `quote_ident` does, always.
-pub fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use super::quote::{quote_identifier, quote_literal};
 
 /// Quotes each part of a dotted name: `ops.my"history` → `"ops"."my""history"`.
 fn quote_path(name: &str) -> String {
@@ -367,10 +364,6 @@ fn quote_path(name: &str) -> String {
         .join(".")
 }
 
-/// Quotes a string literal; standard_conforming_strings is on, so only `'` needs doubling.
-pub fn quote_literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
 
 #[cfg(test)]
 mod tests {

@@ -47,6 +47,8 @@ mod plan;
 #[cfg(feature = "runtime")]
 mod pool;
 #[cfg(feature = "runtime")]
+mod quote;
+#[cfg(feature = "runtime")]
 mod recovery;
 #[cfg(feature = "runtime")]
 mod rev;
