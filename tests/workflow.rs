@@ -476,6 +476,42 @@ async fn drift_finds_what_was_changed_by_hand() {
 }
 
 #[tokio::test]
+async fn diff_and_drift_never_call_unmodelled_objects_equal() {
+    let db = TestDb::new(app::MIGRATIONS).await.unwrap();
+    let client = db.pool().get().await.unwrap();
+    // A publication, a rule and FORCE ROW LEVEL SECURITY, made by hand: the first is a kind
+    // the planner does not model, the others it does.
+    client
+        .batch_execute(
+            "CREATE PUBLICATION everything FOR ALL TABLES; \
+             CREATE RULE keep_users AS ON DELETE TO users DO INSTEAD NOTHING; \
+             ALTER TABLE users FORCE ROW LEVEL SECURITY;",
+        )
+        .await
+        .unwrap();
+    let drifted = app(db.url(), &["migrate", "drift"]);
+    assert_eq!(drifted.status.code(), Some(7), "{}", stderr(&drifted));
+    let text = stdout(&drifted);
+    assert!(text.contains("PUBLICATION everything"), "{text}");
+    assert!(text.contains("keep_users"), "{text}");
+    assert!(text.contains("FORCE_RLS"), "{text}");
+    let diff = app(
+        db.url(),
+        &["migrate", "diff", "--from", db.url(), "--to", "migrations"],
+    );
+    assert_eq!(diff.status.code(), Some(8), "{}", stderr(&diff));
+    let script = stdout(&diff);
+    assert!(
+        script.contains("-- unsupported: this kind of object is not modelled: not modelled: PUBLICATION everything"),
+        "{script}"
+    );
+    assert!(script.contains("DROP RULE IF EXISTS keep_users ON public.users;"), "{script}");
+    assert!(script.contains("ALTER TABLE public.users NO FORCE ROW LEVEL SECURITY;"), "{script}");
+    assert!(stderr(&diff).contains("1 change(s) cannot be generated"), "{}", stderr(&diff));
+    client.batch_execute("DROP PUBLICATION everything").await.unwrap();
+}
+
+#[tokio::test]
 async fn diff_prints_the_sql_between_any_two_schemas() {
     let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     let between = app(
@@ -494,7 +530,7 @@ async fn diff_prints_the_sql_between_any_two_schemas() {
     assert_eq!(
         text,
         "-- from migrations@1 to migrations@head\n\
-         -- hazard: deletes the table and its data\n\
+         -- hazard: deletes_data, breaks_clients: deletes the table and its data\n\
          DROP TABLE public.api_tokens;\n\
          ALTER TABLE public.swagger_specs ADD COLUMN jwt_token text;\n"
     );
@@ -630,11 +666,16 @@ async fn autogenerate_writes_verified_migrations_and_refuses_data_loss() {
     let refused = create("drop base url", &[]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        stderr(&refused).contains("would lose data")
-            && stderr(&refused).contains("DROP COLUMN base_url"),
+        stderr(&refused).contains("hazards not accepted")
+            && stderr(&refused).contains("--allow-hazards breaks_clients,deletes_data")
+            && stderr(&refused).contains("DROP COLUMN base_url -- deletes_data, breaks_clients"),
         "{}",
         stderr(&refused)
     );
+    assert_eq!(std::fs::read_dir(&sql).unwrap().count(), before);
+    // Accepting one kind is not enough: the drop also breaks running clients.
+    let partly = create("drop base url", &["--allow-hazards", "deletes_data"]);
+    assert_eq!(partly.status.code(), Some(1), "{}", stderr(&partly));
     assert_eq!(std::fs::read_dir(&sql).unwrap().count(), before);
     let allowed = create("drop base url", &["--allow-data-loss"]);
     assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));

@@ -293,9 +293,16 @@ pub enum MigrateCommand {
         #[arg(long, value_name = "DIR", requires = "autogenerate")]
         schema: Option<PathBuf>,
         /// With --autogenerate: write statements that delete data (DROP TABLE, DROP COLUMN,
-        /// a narrowing type change), which are refused otherwise.
+        /// a narrowing type change), which are refused otherwise: the hazard kinds
+        /// deletes_data, breaks_clients and may_fail.
         #[arg(long, requires = "autogenerate")]
         allow_data_loss: bool,
+        /// With --autogenerate: the hazard kinds to accept, comma-separated (deletes_data,
+        /// rewrites_table, locks_for_scan, may_fail, breaks_clients). A statement carrying a
+        /// kind not accepted is refused, and nothing is written. What cannot be generated
+        /// (unsupported) is never written.
+        #[arg(long, value_name = "KIND,...", value_delimiter = ',', requires = "autogenerate")]
+        allow_hazards: Vec<pg_migrate::HazardKind>,
     },
     /// Exit 0 when the database is in sync with the binary, and the declared schema with the
     /// migrations.
@@ -326,8 +333,10 @@ pub enum MigrateCommand {
     /// scratch database), `migrations` (the embedded set replayed to head) or
     /// `migrations@REV`. New indexes on existing tables are built CONCURRENTLY, foreign keys
     /// and checks added NOT VALID then validated; statements that delete data carry a
-    /// `-- hazard:` comment; what cannot be generated yet is a `-- unsupported:` comment.
-    /// `--format json` gives each statement with its hazard, and the differences.
+    /// `-- hazard: KIND, ...: why` comment (deletes_data, rewrites_table, locks_for_scan,
+    /// may_fail, breaks_clients); what cannot be generated (an object of a kind not modelled,
+    /// such as a cast or a publication) is a `-- unsupported:` comment, and the exit code is 8.
+    /// `--format json` gives each statement with its hazard kinds, and the differences.
     ///
     /// Examples:
     ///   app migrate diff --from migrations --to schema

@@ -131,7 +131,7 @@ fn refuse_if_left(what: &str, left: &[Difference]) -> anyhow::Result<()> {
 pub(crate) fn write(
     plan: Plan,
     message: &str,
-    allow_data_loss: bool,
+    accepted: &[pg_migrate::HazardKind],
     dir: Option<&Path>,
     built_from: Option<&Path>,
     format: Format,
@@ -145,19 +145,51 @@ pub(crate) fn write(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let hazards: Vec<&Change> = plan
+    let unsupported: Vec<&Change> = plan
         .steps
         .iter()
         .flat_map(|(apply, _)| apply)
-        .filter(|c| c.hazard.is_some())
+        .filter(|c| c.is_unsupported())
         .collect();
-    if !hazards.is_empty() && !allow_data_loss {
-        let lines: Vec<String> = hazards
+    if !unsupported.is_empty() {
+        let lines: Vec<String> = unsupported.iter().map(|c| format!("  {}", c.sql)).collect();
+        bail!(
+            "the migration needs writing by hand: these changes cannot be generated; nothing was written \
+             (write them with `migrate create`, then update schema/ to match):\n{}",
+            lines.join("\n")
+        );
+    }
+    let refused: Vec<&Change> = plan
+        .steps
+        .iter()
+        .flat_map(|(apply, _)| apply)
+        .filter(|c| c.hazards.iter().any(|k| !accepted.contains(k)))
+        .collect();
+    if !refused.is_empty() {
+        let mut kinds: Vec<&str> = refused
             .iter()
-            .map(|c| format!("  {} -- {}", c.sql, c.hazard.as_deref().unwrap_or_default()))
+            .flat_map(|c| &c.hazards)
+            .filter(|k| !accepted.contains(k))
+            .map(|k| k.as_str())
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let lines: Vec<String> = refused
+            .iter()
+            .map(|c| {
+                let kinds: Vec<&str> = c.hazards.iter().map(|k| k.as_str()).collect();
+                format!(
+                    "  {} -- {}: {}",
+                    c.sql,
+                    kinds.join(", "),
+                    c.hazard.as_deref().unwrap_or_default()
+                )
+            })
             .collect();
         bail!(
-            "the migration would lose data or needs writing by hand; nothing was written (--allow-data-loss writes it anyway):\n{}",
+            "the migration carries hazards not accepted; nothing was written \
+             (--allow-hazards {} writes it; --allow-data-loss accepts deletes_data, breaks_clients, may_fail):\n{}",
+            kinds.join(","),
             lines.join("\n")
         );
     }

@@ -111,6 +111,7 @@ pub(crate) async fn run_migrate(
             autogenerate: true,
             schema,
             allow_data_loss,
+            allow_hazards,
             ..
         } => {
             let declared = schema_dir(schema.as_deref(), service).ok_or_else(|| {
@@ -119,10 +120,18 @@ pub(crate) async fn run_migrate(
                 )
             })?;
             let plan = crate::autogenerate::plan(global, &migrator, &declared).await?;
+            let mut accepted = allow_hazards;
+            if allow_data_loss {
+                accepted.extend([
+                    pg_migrate::HazardKind::DeletesData,
+                    pg_migrate::HazardKind::BreaksClients,
+                    pg_migrate::HazardKind::MayFail,
+                ]);
+            }
             crate::autogenerate::write(
                 plan,
                 &message,
-                allow_data_loss,
+                &accepted,
                 dir.as_deref(),
                 service.source_dir.as_deref(),
                 format,
@@ -220,13 +229,30 @@ pub(crate) async fn run_migrate(
                 Source::Files(path) => pg_migrate::declared_renames_in(path)?,
                 _ => Vec::new(),
             };
+            let plan = from_catalog.plan_with_renames(&to_catalog, &renames);
             print_plan(
-                &from_catalog.plan_with_renames(&to_catalog, &renames),
+                &plan,
                 &from_catalog.diff(&to_catalog),
                 (&from.to_string(), &to.to_string()),
                 format,
             );
-            Ok(ExitCode::SUCCESS)
+            // Never a plan that looks complete when it is not: a script piped into psql would
+            // leave the difference behind without a word.
+            let unsupported: Vec<&str> = plan
+                .iter()
+                .filter(|c| c.is_unsupported())
+                .map(|c| c.sql.as_str())
+                .collect();
+            if unsupported.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "error: {} change(s) cannot be generated and must be written by hand:\n  {}",
+                    unsupported.len(),
+                    unsupported.join("\n  ")
+                );
+                Ok(ExitCode::from(crate::EXIT_UNSUPPORTED))
+            }
         }
         MigrateCommand::Current { .. }
         | MigrateCommand::History { .. }

@@ -55,7 +55,9 @@ use pg_migrate::{EmbeddedMigration, Migration, Migrator, Options, Report, Rev, S
 pub use args::{DatabaseUrl, Format, MigrateCommand, Settings};
 pub use command::{connect, interrupt};
 pub use fleet::{LogWriter, log_writer};
-pub use output::{Committed, EXIT_DIVERGENT, EXIT_DRIFT, EXIT_PENDING, EXIT_SCHEMA, EXIT_UNKNOWN};
+pub use output::{
+    Committed, EXIT_DIVERGENT, EXIT_DRIFT, EXIT_PENDING, EXIT_SCHEMA, EXIT_UNKNOWN, EXIT_UNSUPPORTED,
+};
 pub use signal::termination;
 
 /// A service's schema, as its binary embeds it.

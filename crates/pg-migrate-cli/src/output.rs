@@ -17,6 +17,10 @@ pub const EXIT_UNKNOWN: u8 = 5;
 pub const EXIT_SCHEMA: u8 = 6;
 /// Exit code of `drift` when the database differs from what its history builds.
 pub const EXIT_DRIFT: u8 = 7;
+/// Exit code of `diff` when part of the plan cannot be generated (an object of a kind not
+/// modelled, a change not generated yet): the script is printed, with what is missing as
+/// `-- unsupported:` comments.
+pub const EXIT_UNSUPPORTED: u8 = 8;
 
 /// Writes a line of results to stdout. When the reader has gone (`app migrate history | head
 /// -1`), the process ends quietly with success, as ripgrep does, instead of panicking.

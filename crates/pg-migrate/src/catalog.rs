@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 
+use super::coverage::{self, USER_SCHEMAS, not_in_extension};
 use super::error::Error;
 
 /// What kind of object a catalog entry is.
@@ -61,6 +62,19 @@ pub enum Kind {
     /// The privileges one role holds on one object beyond its owner's, named
     /// `TABLE public.users TO reader` (read only with privileges, `--with-privileges`).
     Privilege,
+    /// A rule on a table or view (`CREATE RULE`), named `schema.table.rule`.
+    Rule,
+    /// An extended statistics object (`CREATE STATISTICS`).
+    Statistics,
+    /// A setting of a table, column, trigger or view away from its default (FORCE ROW LEVEL
+    /// SECURITY, a disabled trigger, a column's STORAGE, a view's options), named
+    /// `KIND target ATTRIBUTE`, defined by the statement that sets it; the statement that
+    /// resets it is kept beside ([`Catalog::reset`]).
+    Setting,
+    /// An object of a kind the planner does not model (a cast, an operator, a publication, a
+    /// foreign table, …), named as `pg_dump` names it, defined by what the catalog holds of it:
+    /// read so that a difference in it is reported, never planned as nothing.
+    Unmodelled,
 }
 
 impl Kind {
@@ -85,6 +99,10 @@ impl Kind {
             Kind::Policy => "policy",
             Kind::Comment => "comment on",
             Kind::Privilege => "grant on",
+            Kind::Rule => "rule",
+            Kind::Statistics => "statistics",
+            Kind::Setting => "setting",
+            Kind::Unmodelled => "not modelled:",
         }
     }
 }
@@ -98,6 +116,8 @@ pub struct Catalog {
     /// Each column's place in its table (`attnum`): not compared (a migration can only
     /// append), but new tables and added columns are written in the order they are declared.
     positions: BTreeMap<String, i16>,
+    /// For each [`Kind::Setting`], the statement that puts it back to its default.
+    resets: BTreeMap<String, String>,
 }
 
 /// One object that differs between two catalogs.
@@ -129,9 +149,6 @@ impl fmt::Display for Difference {
     }
 }
 
-/// The objects of extensions, the system schemas and the history tables are left out.
-const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
-     AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'";
 
 /// Every sequence with its options (`type start S increment I min M max X cache C [cycle]`),
 /// to be narrowed by a `WHERE`.
@@ -208,10 +225,6 @@ fn aggregates() -> String {
     )
 }
 
-/// Not owned by an extension.
-fn not_in_extension(oid: &str) -> String {
-    format!("NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = {oid} AND e.deptype = 'e')")
-}
 
 impl Catalog {
     /// Reads the schema of the database `client` is connected to, leaving out the history
@@ -405,7 +418,9 @@ impl Catalog {
                     "SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), \
                             pg_get_functiondef(p.oid) \
                      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-                     WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND {}",
+                     WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND {} \
+                       AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass \
+                                       AND i.objid = p.oid AND i.deptype = 'i')",
                     not_in_extension("p.oid")
                 ),
             ),
@@ -472,6 +487,9 @@ impl Catalog {
                 ),
             ),
         ];
+        queries.extend(coverage::rules_and_statistics());
+        queries.extend(coverage::settings());
+        queries.extend(coverage::unmodelled());
         if privileges {
             queries.push((
                 Kind::Privilege,
@@ -521,6 +539,24 @@ impl Catalog {
                 ),
             ));
         }
+        // One snapshot for every query: a schema changing while it is read is read as it was
+        // at one moment, not as a mix of before and after.
+        client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .map_err(Error::db("reading the catalog"))?;
+        let catalog = Catalog::read_queries(client, exclude, &queries).await;
+        let end = client.batch_execute("ROLLBACK").await;
+        let catalog = catalog?;
+        end.map_err(Error::db("reading the catalog"))?;
+        Ok(catalog)
+    }
+
+    async fn read_queries(
+        client: &Client,
+        exclude: &[String],
+        queries: &[(Kind, String)],
+    ) -> Result<Catalog, Error> {
         let reads = queries.iter().map(|(kind, sql)| async move {
             let rows = if sql.contains("$1") {
                 client
@@ -541,11 +577,18 @@ impl Catalog {
                 if !matches!(kind, Kind::Function | Kind::Comment) {
                     definition = reparseable(&definition);
                 }
-                let compared = normalise(&definition);
+                // A routine's body is compared as written: pg_dump shows a change in its
+                // whitespace, so the plan must carry it.
+                let compared = compared(kind, &definition);
                 if kind == Kind::Column
                     && let Ok(position) = row.try_get::<_, i16>(2)
                 {
                     catalog.positions.insert(name.clone(), position);
+                }
+                if kind == Kind::Setting
+                    && let Ok(reset) = row.try_get::<_, String>(2)
+                {
+                    catalog.resets.insert(name.clone(), reset);
                 }
                 catalog.objects.insert((kind, name), (definition, compared));
             }
@@ -558,6 +601,11 @@ impl Catalog {
         self.objects
             .iter()
             .map(|((kind, name), (def, _))| (*kind, name.as_str(), def.as_str()))
+    }
+
+    /// The statement that puts the [`Kind::Setting`] `name` back to its default.
+    pub(crate) fn reset(&self, name: &str) -> Option<&str> {
+        self.resets.get(name).map(String::as_str)
     }
 
     /// The definition of one object.
@@ -576,10 +624,11 @@ impl Catalog {
                 .iter()
                 .map(|((kind, name), (def, _))| {
                     let def = rewrite(def);
-                    ((*kind, rewrite(name)), (def.clone(), normalise(&def)))
+                    ((*kind, rewrite(name)), (def.clone(), compared(*kind, &def)))
                 })
                 .collect(),
             positions: self.positions.clone(),
+            resets: self.resets.clone(),
         }
     }
 
@@ -602,13 +651,14 @@ impl Catalog {
                         ((*kind, new_key.clone()), (def.clone(), compared.clone()))
                     } else if on_table {
                         let def = crate::ddl::replace_word(def, old, new);
-                        ((*kind, name.clone()), (def.clone(), normalise(&def)))
+                        ((*kind, name.clone()), (def.clone(), self::compared(*kind, &def)))
                     } else {
                         ((*kind, name.clone()), (def.clone(), compared.clone()))
                     }
                 })
                 .collect(),
             positions: self.positions.clone(),
+            resets: self.resets.clone(),
         }
     }
 
@@ -748,6 +798,16 @@ fn uncast_array(def: &str, start: usize) -> Option<(&str, usize)> {
         return None;
     }
     Some((array, after + 2 + end_of_type + 2))
+}
+
+/// The form of a definition that is compared: a routine's as written (pg_dump shows a change
+/// in its body's whitespace, so the plan must carry it); any other deparse on one line.
+fn compared(kind: Kind, definition: &str) -> String {
+    if kind == Kind::Function {
+        definition.to_string()
+    } else {
+        normalise(definition)
+    }
 }
 
 /// One line, single spaces: deparsed bodies differ only in layout otherwise.

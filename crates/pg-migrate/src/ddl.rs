@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 
+use super::attached;
 use super::catalog::{Catalog, Difference, Kind};
 use super::quote::{quote_identifier, quote_literal, unquote};
 
@@ -20,26 +21,96 @@ pub struct Change {
     pub sql: String,
     /// Whether it must run outside a transaction block (`CONCURRENTLY`).
     pub no_transaction: bool,
-    /// Why it is dangerous, when it is: data deleted, a table rewritten, a statement that fails
-    /// on a table with rows.
+    /// Why it is dangerous, when it is, in words: data deleted, a table rewritten, a statement
+    /// that fails on a table with rows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hazard: Option<String>,
+    /// What kinds of danger it carries, for a machine to accept or refuse by kind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hazards: Vec<HazardKind>,
+}
+
+/// A kind of danger a planned statement carries (pg-schema-diff's hazard types, for
+/// PostgreSQL as this planner writes it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HazardKind {
+    /// Deletes data: a dropped table, column, schema, attribute or sequence, or values cut
+    /// short by a narrowing cast.
+    DeletesData,
+    /// Rewrites the whole table under an ACCESS EXCLUSIVE lock: readers and writers wait for
+    /// as long as it takes.
+    RewritesTable,
+    /// Holds a lock that blocks writes (ACCESS EXCLUSIVE or SHARE) while it scans the table or
+    /// builds an index.
+    LocksForScan,
+    /// May fail on the data already there (a narrowing type, a NOT NULL column without a
+    /// default) or fill it with a placeholder.
+    MayFail,
+    /// Running clients of the previous release lose what they use: a drop or a rename.
+    BreaksClients,
+    /// Not generated: the statement is a comment saying what must be written by hand.
+    Unsupported,
+}
+
+impl HazardKind {
+    /// Every kind, in the order they are listed.
+    pub const ALL: [HazardKind; 6] = [
+        HazardKind::DeletesData,
+        HazardKind::RewritesTable,
+        HazardKind::LocksForScan,
+        HazardKind::MayFail,
+        HazardKind::BreaksClients,
+        HazardKind::Unsupported,
+    ];
+
+    /// The name JSON and `--allow-hazards` use (`deletes_data`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HazardKind::DeletesData => "deletes_data",
+            HazardKind::RewritesTable => "rewrites_table",
+            HazardKind::LocksForScan => "locks_for_scan",
+            HazardKind::MayFail => "may_fail",
+            HazardKind::BreaksClients => "breaks_clients",
+            HazardKind::Unsupported => "unsupported",
+        }
+    }
+}
+
+impl std::str::FromStr for HazardKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<HazardKind, String> {
+        HazardKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = HazardKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown hazard kind `{s}` (one of: {})", names.join(", "))
+            })
+    }
 }
 
 impl Change {
-    fn plain(sql: impl Into<String>) -> Change {
+    pub(crate) fn plain(sql: impl Into<String>) -> Change {
         Change {
             sql: sql.into(),
             no_transaction: false,
             hazard: None,
+            hazards: Vec::new(),
         }
     }
 
-    fn hazard(sql: impl Into<String>, hazard: impl Into<String>) -> Change {
+    pub(crate) fn hazard(
+        sql: impl Into<String>,
+        kinds: &[HazardKind],
+        hazard: impl Into<String>,
+    ) -> Change {
         Change {
             sql: sql.into(),
             no_transaction: false,
             hazard: Some(hazard.into()),
+            hazards: kinds.to_vec(),
         }
     }
 
@@ -48,7 +119,13 @@ impl Change {
             sql: sql.into(),
             no_transaction: true,
             hazard: None,
+            hazards: Vec::new(),
         }
+    }
+
+    /// Whether the statement is only a note that the change must be written by hand.
+    pub fn is_unsupported(&self) -> bool {
+        self.hazards.contains(&HazardKind::Unsupported)
     }
 }
 
@@ -72,7 +149,7 @@ fn parts(name: &str) -> Vec<&str> {
 }
 
 /// `schema.table` of a `schema.table.object` name, and the object.
-fn split_last(name: &str) -> (String, &str) {
+pub(crate) fn split_last(name: &str) -> (String, &str) {
     let p = parts(name);
     let (last, table) = p.split_last().map_or(("", &p[..]), |(l, t)| (*l, t));
     (table.join("."), last)
@@ -188,9 +265,53 @@ fn object_name(table: &str, column: &str, label: &str) -> String {
     format!("{}_{}_{label}", &table[..t], &column[..c])
 }
 
-/// Whether a column type change can lose data or rewrite the table; widening a varchar or
-/// numeric precision, or varchar to text, is neither.
+/// Whether a default calls a volatile function, which a new column computes row by row (a
+/// constant or a stable default such as `now()` is stored once, without a rewrite).
+fn volatile(default: &str) -> bool {
+    [
+        "nextval(",
+        "random(",
+        "gen_random_uuid(",
+        "uuid_generate_",
+        "clock_timestamp(",
+        "timeofday(",
+        "txid_current(",
+        "statement_timestamp(",
+    ]
+    .iter()
+    .any(|f| default.contains(f))
+}
+
+/// The precision and scale of `numeric(p,s)` (`numeric(p)` has scale 0).
+fn numeric_size(t: &str) -> Option<(u32, u32)> {
+    let inner = t.strip_prefix("numeric(")?.strip_suffix(')')?;
+    let mut parts = inner.split(',').map(|p| p.trim().parse::<u32>());
+    let precision = parts.next()?.ok()?;
+    let scale = parts.next().unwrap_or(Ok(0)).ok()?;
+    Some((precision, scale))
+}
+
+/// Whether a column can change from type `from` to `to` without the table being rewritten:
+/// the server only checks the catalog (a longer or unbounded varchar, varchar to text, a
+/// numeric with more digits and the same scale).
+fn binary_coercible(from: &str, to: &str) -> bool {
+    let unbounded = |t: &str| t == "text" || t == "character varying" || t == "numeric";
+    let varchar = |t: &str| t.starts_with("character varying") || t == "text";
+    if varchar(from) && varchar(to) {
+        return unbounded(to) || !narrowing(from, to);
+    }
+    if let (Some((p1, s1)), Some((p2, s2))) = (numeric_size(from), numeric_size(to)) {
+        return s1 == s2 && p2 >= p1;
+    }
+    numeric_size(from).is_some() && to == "numeric"
+}
+
+/// Whether a column type change can lose data or fail; widening a varchar or a numeric's
+/// integer and fractional digits, or varchar to text, is neither.
 fn narrowing(from: &str, to: &str) -> bool {
+    if let (Some((p1, s1)), Some((p2, s2))) = (numeric_size(from), numeric_size(to)) {
+        return p2 - s2.min(p2) < p1 - s1.min(p1) || s2 < s1;
+    }
     let widen = |from: &str, to: &str| -> bool {
         let size = |t: &str, prefix: &str| -> Option<u32> {
             t.strip_prefix(prefix)?
@@ -280,6 +401,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         let (table, trigger) = split_last(name);
         changes.push(Change::plain(format!("DROP TRIGGER {trigger} ON {table}")));
     }
+    changes.extend(attached::drops(&differences, &old_tables));
     for d in of(Kind::Policy).filter(|d| d.from.is_some()) {
         let (table, name) = split_last(&d.name);
         if !old_tables.contains(&table.as_str()) {
@@ -393,6 +515,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         if !old_tables.contains(&table.as_str()) && !from_parent(d, &differences, from, to) {
             changes.push(Change::hazard(
                 format!("ALTER TABLE {table} DROP COLUMN {name}"),
+                &[HazardKind::DeletesData, HazardKind::BreaksClients],
                 "deletes the column's data",
             ));
         }
@@ -419,6 +542,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for tables in drop_order(from, &old_tables) {
         changes.push(Change::hazard(
             format!("DROP TABLE {}", tables.join(", ")),
+            &[HazardKind::DeletesData, HazardKind::BreaksClients],
             if tables.len() == 1 {
                 "deletes the table and its data"
             } else {
@@ -447,6 +571,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for d in of(Kind::Schema).filter(|d| d.to.is_none()) {
         changes.push(Change::hazard(
             format!("DROP SCHEMA {}", d.name),
+            &[HazardKind::DeletesData],
             "deletes the schema",
         ));
     }
@@ -803,6 +928,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                             "ALTER TABLE {table} ADD COLUMN {name} {}{collate} DEFAULT {value} NOT NULL",
                             c.data_type
                         ),
+                        &[HazardKind::MayFail],
                         format!(
                             "NOT NULL without a default: rows already in the table get {value}; \
                              write the real backfill in its place"
@@ -814,7 +940,23 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 } else if required {
                     changes.push(Change::hazard(
                         change,
+                        &[HazardKind::MayFail],
                         "NOT NULL without a default fails on a table with rows",
+                    ));
+                } else if c.default.is_some_and(volatile) && c.generated.is_none() {
+                    changes.push(Change::hazard(
+                        change,
+                        &[HazardKind::RewritesTable],
+                        "a volatile default is computed for every row: rewrites the table under an \
+                         ACCESS EXCLUSIVE lock (online: add the column without a default, SET DEFAULT, \
+                         backfill in batches)",
+                    ));
+                } else if c.generated.is_some() {
+                    changes.push(Change::hazard(
+                        change,
+                        &[HazardKind::RewritesTable],
+                        "a stored generated column is computed for every row: rewrites the table under \
+                         an ACCESS EXCLUSIVE lock",
                     ));
                 } else {
                     changes.push(Change::plain(change));
@@ -895,8 +1037,19 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     if narrowing(old.data_type, new.data_type) {
                         changes.push(Change::hazard(
                             sql,
+                            &[HazardKind::RewritesTable, HazardKind::MayFail, HazardKind::DeletesData],
                             format!(
                                 "changes the type from {} to {}: rewrites the table, and may fail or lose data",
+                                old.data_type, new.data_type
+                            ),
+                        ));
+                    } else if !binary_coercible(old.data_type, new.data_type) {
+                        changes.push(Change::hazard(
+                            sql,
+                            &[HazardKind::RewritesTable],
+                            format!(
+                                "changes the type from {} to {}: rewrites the table under an ACCESS EXCLUSIVE lock \
+                                 (online: add a column of the new type, backfill it in batches, switch over)",
                                 old.data_type, new.data_type
                             ),
                         ));
@@ -1194,6 +1347,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for d in of(Kind::Trigger).filter(|d| d.to.is_some()) {
         changes.push(Change::plain(d.to.clone().unwrap_or_default()));
     }
+    let pinned_names: Vec<String> = pinned_triggers.iter().map(|(name, _)| name.clone()).collect();
     for (_, def) in pinned_triggers {
         changes.push(Change::plain(def));
     }
@@ -1225,7 +1379,27 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     changes.extend(by_index);
     changes.extend(late_keys);
     changes.extend(late_validations);
+    // What hangs on relations and triggers, once they exist, and on those created again.
+    let recreated = attached::Recreated {
+        views: &rebuilt,
+        triggers: of(Kind::Trigger)
+            .filter(|d| d.from.is_some() && d.to.is_some())
+            .map(|d| d.name.clone())
+            .chain(pinned_names)
+            .chain(to.objects().filter_map(|(kind, name, _)| {
+                (kind == Kind::Trigger && rebuilt.iter().any(|v| *v == split_last(name).0))
+                    .then(|| name.to_string())
+            }))
+            .collect(),
+    };
+    changes.extend(attached::creations(from, to, &differences, &recreated));
     // Comments last, once their objects exist; a removed comment only where its object stays.
+    for (name, text) in attached::view_comments(to, &differences, &rebuilt) {
+        changes.push(Change::plain(format!(
+            "COMMENT ON {name} IS {}",
+            quote_literal(&text)
+        )));
+    }
     for d in of(Kind::Comment) {
         match &d.to {
             Some(text) => changes.push(Change::plain(format!(
@@ -1406,6 +1580,7 @@ fn alter_composite(name: &str, from: &str, to: &str) -> Option<Change> {
     Some(if actions.iter().any(|a| a.starts_with("DROP ")) {
         Change::hazard(
             sql,
+            &[HazardKind::DeletesData],
             "deletes the attribute's data wherever the type is stored",
         )
     } else {
@@ -1631,6 +1806,7 @@ fn regenerate(
     let drop = format!("ALTER TABLE {table} DROP COLUMN {name}");
     let mut changes = vec![Change::hazard(
         drop,
+        &[HazardKind::RewritesTable, HazardKind::DeletesData],
         if had_values {
             "replaces the column's values by the expression's; rewrites the table"
         } else {
@@ -1902,23 +2078,26 @@ fn order_by_reference(views: &[String], catalog: &Catalog, dependents_first: boo
     ordered
 }
 
-fn unsupported(d: &Difference, what: &str) -> Change {
+pub(crate) fn unsupported(d: &Difference, what: &str) -> Change {
     Change::hazard(
         format!(
             "-- unsupported: {what}: {} {} (write this change by hand)",
             d.kind.as_str(),
             d.name
         ),
+        &[HazardKind::Unsupported],
         format!("not generated yet: {what}"),
     )
 }
 
-/// The plan as a script for `psql`: each statement terminated, hazards as comments above it.
+/// The plan as a script for `psql`: each statement terminated, hazards as comments above it
+/// (`-- hazard: deletes_data, breaks_clients: deletes the column's data`).
 pub fn render_changes(changes: &[Change]) -> String {
     let mut out = String::new();
     for change in changes {
         if let Some(hazard) = &change.hazard {
-            out.push_str(&format!("-- hazard: {hazard}\n"));
+            let kinds: Vec<&str> = change.hazards.iter().map(|k| k.as_str()).collect();
+            out.push_str(&format!("-- hazard: {}: {hazard}\n", kinds.join(", ")));
         }
         out.push_str(&change.sql);
         if !change.sql.starts_with("--") {
@@ -2260,7 +2439,11 @@ fn rebuild_type(
         ));
         match &hazard {
             None => changes.push(Change::plain(convert)),
-            Some(hazard) => changes.push(Change::hazard(convert, hazard.clone())),
+            Some(hazard) => changes.push(Change::hazard(
+                convert,
+                &[HazardKind::RewritesTable, HazardKind::DeletesData],
+                hazard.clone(),
+            )),
         }
         if let Some(default) = new_default {
             changes.push(Change::plain(alter(format!("SET DEFAULT {default}"))));

@@ -25,9 +25,13 @@ pub mod grammar;
 pub mod source;
 
 #[cfg(feature = "runtime")]
+mod attached;
+#[cfg(feature = "runtime")]
 mod catalog;
 #[cfg(feature = "runtime")]
 mod config;
+#[cfg(feature = "runtime")]
+mod coverage;
 #[cfg(feature = "runtime")]
 mod ddl;
 #[cfg(feature = "runtime")]
@@ -79,7 +83,7 @@ pub use {
     catalog::{Catalog, Difference, Kind},
     config::{DEFAULT_DATABASE_URL, DatabaseConfig, InvalidDatabaseUrl, parse_duration},
     ddl::{
-        Change, Rename, cut_into_files, declared_renames, file_text, invert_renames, render_changes,
+        Change, HazardKind, Rename, cut_into_files, declared_renames, file_text, invert_renames, render_changes,
     },
     direction::Direction,
     error::{Error, SqlFailure, error_chain, pool_error_text},

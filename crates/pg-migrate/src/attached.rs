@@ -1,0 +1,141 @@
+//! The plan for what hangs on tables, columns, triggers and views beyond their own
+//! definitions (rules, extended statistics, settings such as a disabled trigger or a view's
+//! `security_barrier`), including what a relation or trigger the plan drops and creates again
+//! loses on the way; and the unsupported change for each object of a kind not modelled.
+
+use super::catalog::{Catalog, Difference, Kind};
+use super::ddl::{Change, split_last, unsupported};
+
+/// What the plan drops and creates again, so that what hangs on it is put back.
+pub(crate) struct Recreated<'a> {
+    /// Views (and materialized views) dropped and created again around a change under them.
+    pub views: &'a [String],
+    /// Triggers dropped and created again (changed, or pinned by a column's new type).
+    pub triggers: Vec<String>,
+}
+
+/// The target of a setting named `KIND target ATTRIBUTE`: its kind and qualified name.
+fn setting_target(name: &str) -> Option<(Kind, &str)> {
+    let (kind, rest) = name.split_once(' ')?;
+    let (target, _) = rest.rsplit_once(' ')?;
+    let kind = match kind {
+        "TABLE" => Kind::Table,
+        "COLUMN" => Kind::Column,
+        "TRIGGER" => Kind::Trigger,
+        "VIEW" => Kind::View,
+        _ => return None,
+    };
+    Some((kind, target))
+}
+
+/// Rules and statistics that go or change, dropped before anything they could depend on
+/// changes; a rule on a table the plan drops goes with it.
+pub(crate) fn drops(differences: &[Difference], old_tables: &[&str]) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for d in differences.iter().filter(|d| d.from.is_some()) {
+        match d.kind {
+            Kind::Rule if d.to.is_none() => {
+                let (relation, rule) = split_last(&d.name);
+                if !old_tables.contains(&relation.as_str()) {
+                    changes.push(Change::plain(format!(
+                        "DROP RULE IF EXISTS {rule} ON {relation}"
+                    )));
+                }
+            }
+            // Its columns may be dropped first, which takes it along: IF EXISTS.
+            Kind::Statistics => changes.push(Change::plain(format!(
+                "DROP STATISTICS IF EXISTS {}",
+                d.name
+            ))),
+            _ => {}
+        }
+    }
+    changes
+}
+
+/// Rules, statistics and settings once every relation, column and trigger is in place; what
+/// a recreated view or trigger held, put back; and a note for each object not modelled.
+pub(crate) fn creations(
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+    recreated: &Recreated<'_>,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let changed = |kind: Kind, name: &str| {
+        differences
+            .iter()
+            .any(|d| d.kind == kind && d.name == name)
+    };
+    let on_view = |name: &str| recreated.views.iter().any(|v| *v == split_last(name).0);
+    // A view's triggers and rules go with it: unchanged ones are created again.
+    for (kind, name, def) in to.objects() {
+        if matches!(kind, Kind::Trigger | Kind::Rule) && on_view(name) && !changed(kind, name) {
+            changes.push(Change::plain(def));
+        }
+    }
+    for d in differences {
+        match (d.kind, d.from.as_deref(), d.to.as_deref()) {
+            (Kind::Rule, None, Some(def)) => changes.push(Change::plain(def)),
+            (Kind::Rule, Some(_), Some(def)) => changes.push(Change::plain(
+                def.replacen("CREATE RULE ", "CREATE OR REPLACE RULE ", 1),
+            )),
+            (Kind::Statistics, _, Some(def)) => changes.push(Change::plain(def)),
+            (Kind::Unmodelled, _, _) => changes.push(unsupported(d, "this kind of object is not modelled")),
+            _ => {}
+        }
+    }
+    // Settings: set where new or changed; reset where gone from an object that stays; set
+    // again where the object they are on is created again.
+    for (_, name, def) in to.objects().filter(|(kind, ..)| *kind == Kind::Setting) {
+        let put_back = setting_target(name).is_some_and(|(kind, target)| match kind {
+            Kind::View => recreated.views.iter().any(|v| v == target),
+            Kind::Trigger => recreated.triggers.iter().any(|t| t == target),
+            // A new type resets a column's storage; a column dropped and added back loses all.
+            Kind::Column => changed(Kind::Column, target),
+            _ => false,
+        });
+        if changed(Kind::Setting, name) || put_back {
+            changes.push(Change::plain(def));
+        }
+    }
+    for d in differences
+        .iter()
+        .filter(|d| d.kind == Kind::Setting && d.to.is_none())
+    {
+        let stays = setting_target(&d.name).is_some_and(|(kind, target)| {
+            to.get(kind, target).is_some()
+                && !(kind == Kind::View && recreated.views.iter().any(|v| v == target))
+                && !(kind == Kind::Trigger && recreated.triggers.iter().any(|t| t == target))
+        });
+        if let (true, Some(reset)) = (stays, from.reset(&d.name)) {
+            changes.push(Change::plain(reset));
+        }
+    }
+    changes
+}
+
+/// Comments on a view the plan creates again, which `DROP VIEW` took along, and which are not
+/// differences (those are planned anyway).
+pub(crate) fn view_comments(
+    to: &Catalog,
+    differences: &[Difference],
+    views: &[String],
+) -> Vec<(String, String)> {
+    to.objects()
+        .filter(|(kind, name, _)| {
+            *kind == Kind::Comment
+                && !differences
+                    .iter()
+                    .any(|d| d.kind == Kind::Comment && d.name == *name)
+                && views.iter().any(|v| {
+                    name.strip_prefix("VIEW ").or_else(|| name.strip_prefix("MATERIALIZED VIEW "))
+                        == Some(v.as_str())
+                        || name
+                            .strip_prefix("COLUMN ")
+                            .is_some_and(|c| split_last(c).0 == *v)
+                })
+        })
+        .map(|(_, name, text)| (name.to_string(), text.to_string()))
+        .collect()
+}

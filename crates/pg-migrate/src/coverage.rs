@@ -1,0 +1,340 @@
+//! The catalog queries for what hangs on tables, views and columns beyond their definitions
+//! (rules, extended statistics, and settings such as a disabled trigger or FORCE ROW LEVEL
+//! SECURITY), and for every kind of object `pg_dump --schema-only` writes that the planner
+//! does not model: those are read too, so that two schemas that differ in them are never
+//! called equal.
+
+use super::catalog::Kind;
+
+/// The objects of extensions, the system schemas and the history tables are left out.
+pub(crate) const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
+     AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'";
+
+/// Not owned by an extension.
+pub(crate) fn not_in_extension(oid: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = {oid} AND e.deptype = 'e')")
+}
+
+/// A user's object, not the system's: past the last OID `initdb` hands out.
+const USER_OID: &str = "16384";
+
+/// The settings: one row per setting away from its default, as
+/// (`KIND target ATTRIBUTE`, the statement that sets it, the one that resets it).
+///
+/// The name's first word is the kind of the target (`TABLE`, `COLUMN`, `TRIGGER`, `VIEW`), its
+/// last the attribute, and between them the target's qualified name as the catalog keys it.
+pub(crate) fn settings() -> Vec<(Kind, String)> {
+    let ext_class = not_in_extension("c.oid");
+    let table = "format('%I.%I', n.nspname, c.relname)";
+    let column = "format('%I.%I.%I', n.nspname, c.relname, a.attname)";
+    let alter_column =
+        "format('ALTER TABLE %I.%I ALTER COLUMN %I ', n.nspname, c.relname, a.attname)";
+    let columns = format!(
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
+         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+           AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1))"
+    );
+    let storage = |code: &str| {
+        format!(
+            "CASE {code} WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' \
+                         WHEN 'm' THEN 'MAIN' ELSE 'EXTENDED' END"
+        )
+    };
+    let queries = [
+        format!(
+            "SELECT 'TABLE ' || {table} || ' FORCE_RLS', \
+                    format('ALTER TABLE %I.%I FORCE ROW LEVEL SECURITY', n.nspname, c.relname), \
+                    format('ALTER TABLE %I.%I NO FORCE ROW LEVEL SECURITY', n.nspname, c.relname) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND c.relforcerowsecurity \
+               AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1))"
+        ),
+        format!(
+            "SELECT 'TABLE ' || {table} || ' CLUSTER', \
+                    format('ALTER TABLE %I.%I CLUSTER ON %I', n.nspname, c.relname, ic.relname), \
+                    format('ALTER TABLE %I.%I SET WITHOUT CLUSTER', n.nspname, c.relname) \
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+             JOIN pg_class ic ON ic.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE i.indisclustered AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1))"
+        ),
+        format!(
+            "SELECT 'TRIGGER ' || format('%I.%I.%I', n.nspname, c.relname, t.tgname) || ' ENABLED', \
+                    format('ALTER TABLE %I.%I %s TRIGGER %I', n.nspname, c.relname, \
+                           CASE t.tgenabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' \
+                                            ELSE 'ENABLE ALWAYS' END, t.tgname), \
+                    format('ALTER TABLE %I.%I ENABLE TRIGGER %I', n.nspname, c.relname, t.tgname) \
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgenabled <> 'O' \
+               AND {USER_SCHEMAS} AND {ext_class}"
+        ),
+        format!(
+            "SELECT 'COLUMN ' || {column} || ' STORAGE', \
+                    {alter_column} || 'SET STORAGE ' || {set}, \
+                    {alter_column} || 'SET STORAGE ' || {reset} \
+             {columns} AND a.attstorage <> t.typstorage",
+            set = storage("a.attstorage"),
+            reset = storage("t.typstorage"),
+        ),
+        format!(
+            "SELECT 'COLUMN ' || {column} || ' STATISTICS', \
+                    {alter_column} || 'SET STATISTICS ' || a.attstattarget, \
+                    {alter_column} || 'SET STATISTICS -1' \
+             {columns} AND a.attstattarget >= 0"
+        ),
+        format!(
+            "SELECT 'COLUMN ' || {column} || ' COMPRESSION', \
+                    {alter_column} || 'SET COMPRESSION ' || CASE a.attcompression WHEN 'p' THEN 'pglz' ELSE 'lz4' END, \
+                    {alter_column} || 'SET COMPRESSION DEFAULT' \
+             {columns} AND a.attcompression <> ''"
+        ),
+        // Options a user sets (`n_distinct`); this server's builds may keep their own under a
+        // `pg_` prefix, which no statement sets.
+        format!(
+            "SELECT 'COLUMN ' || {column} || ' OPTIONS', \
+                    {alter_column} || 'SET (' || o.options || ')', {alter_column} || 'RESET (' || o.keys || ')' \
+             FROM (SELECT a.attrelid, a.attnum, string_agg(opt, ', ' ORDER BY opt) AS options, \
+                          string_agg(split_part(opt, '=', 1), ', ' ORDER BY opt) AS keys \
+                   FROM pg_attribute a, unnest(a.attoptions) opt \
+                   WHERE a.attoptions IS NOT NULL AND opt NOT LIKE 'pg\\_%' GROUP BY 1, 2) o \
+             JOIN pg_attribute a ON a.attrelid = o.attrelid AND a.attnum = o.attnum \
+             {rest}",
+            rest = columns.strip_prefix("FROM pg_attribute a ").unwrap_or(&columns)
+        ),
+        format!(
+            "SELECT 'VIEW ' || {table} || ' OPTIONS', \
+                    format('ALTER %s %I.%I SET (%s)', CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, \
+                           n.nspname, c.relname, array_to_string(c.reloptions, ', ')), \
+                    format('ALTER %s %I.%I RESET (%s)', CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, \
+                           n.nspname, c.relname, (SELECT string_agg(split_part(o, '=', 1), ', ') FROM unnest(c.reloptions) o)) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('v', 'm') AND c.reloptions IS NOT NULL AND {USER_SCHEMAS} AND {ext_class}"
+        ),
+    ];
+    queries.into_iter().map(|q| (Kind::Setting, q)).collect()
+}
+
+/// Rules (not the `_RETURN` rule that makes a view) as `CREATE RULE`, keyed `schema.table.rule`;
+/// extended statistics as `CREATE STATISTICS`.
+pub(crate) fn rules_and_statistics() -> Vec<(Kind, String)> {
+    let ext_class = not_in_extension("c.oid");
+    vec![
+        (
+            Kind::Rule,
+            format!(
+                "SELECT format('%I.%I.%I', n.nspname, c.relname, r.rulename), \
+                        rtrim(pg_get_ruledef(r.oid, true), ';') \
+                 FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE r.rulename <> '_RETURN' AND {USER_SCHEMAS} AND {ext_class} \
+                   AND NOT (c.relname = ANY($1))"
+            ),
+        ),
+        (
+            Kind::Statistics,
+            format!(
+                "SELECT format('%I.%I', n.nspname, s.stxname), pg_get_statisticsobjdef(s.oid) \
+                        || CASE WHEN s.stxstattarget >= 0 THEN '; ALTER STATISTICS ' \
+                           || format('%I.%I', n.nspname, s.stxname) || ' SET STATISTICS ' || s.stxstattarget ELSE '' END \
+                 FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace \
+                 JOIN pg_class c ON c.oid = s.stxrelid \
+                 WHERE {USER_SCHEMAS} AND {ext} AND NOT (c.relname = ANY($1))",
+                ext = not_in_extension("s.oid"),
+            ),
+        ),
+    ]
+}
+
+/// Every object of a kind the planner does not model, named as `pg_dump` would name it, with
+/// the catalog's description of it as its definition: a change in any of them is a
+/// difference, which the planner reports as one it cannot generate.
+pub(crate) fn unmodelled() -> Vec<(Kind, String)> {
+    let user_object = |oid: &str| format!("{oid} >= {USER_OID} AND {}", not_in_extension(oid));
+    let queries = [
+        // Casts between types, with the function or method that makes them.
+        format!(
+            "SELECT format('CAST (%s AS %s)', c.castsource::regtype, c.casttarget::regtype), \
+                    concat_ws(' ', c.castfunc::regprocedure, c.castcontext, c.castmethod) \
+             FROM pg_cast c WHERE {}",
+            user_object("c.oid")
+        ),
+        format!(
+            "SELECT format('OPERATOR %I.%s(%s, %s)', n.nspname, o.oprname, \
+                           coalesce(o.oprleft::regtype::text, 'NONE'), coalesce(o.oprright::regtype::text, 'NONE')), \
+                    concat_ws(' ', o.oprcode::regprocedure, o.oprrest, o.oprjoin, o.oprcom::regoperator, \
+                              o.oprnegate::regoperator, o.oprcanmerge, o.oprcanhash) \
+             FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace \
+             WHERE {USER_SCHEMAS} AND {}",
+            user_object("o.oid")
+        ),
+        format!(
+            "SELECT format('OPERATOR CLASS %I.%I USING %s', n.nspname, o.opcname, am.amname), \
+                    concat_ws(' ', o.opcintype::regtype, o.opcdefault, o.opckeytype, \
+                              (SELECT string_agg(format('%s %s', p.amopstrategy, p.amopopr::regoperator), ', ' ORDER BY p.amopstrategy) \
+                               FROM pg_amop p WHERE p.amopfamily = o.opcfamily), \
+                              (SELECT string_agg(format('%s %s', p.amprocnum, p.amproc::regprocedure), ', ' ORDER BY p.amprocnum) \
+                               FROM pg_amproc p WHERE p.amprocfamily = o.opcfamily)) \
+             FROM pg_opclass o JOIN pg_namespace n ON n.oid = o.opcnamespace JOIN pg_am am ON am.oid = o.opcmethod \
+             WHERE {USER_SCHEMAS} AND {}",
+            user_object("o.oid")
+        ),
+        format!(
+            "SELECT format('OPERATOR FAMILY %I.%I USING %s', n.nspname, f.opfname, am.amname), '' \
+             FROM pg_opfamily f JOIN pg_namespace n ON n.oid = f.opfnamespace JOIN pg_am am ON am.oid = f.opfmethod \
+             WHERE {USER_SCHEMAS} AND {}",
+            user_object("f.oid")
+        ),
+        format!(
+            "SELECT format('COLLATION %I.%I', n.nspname, c.collname), \
+                    concat_ws(' ', c.collprovider, c.collisdeterministic, c.collcollate, c.collctype, c.colliculocale) \
+             FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace \
+             WHERE {USER_SCHEMAS} AND {}",
+            user_object("c.oid")
+        ),
+        format!(
+            "SELECT format('CONVERSION %I.%I', n.nspname, c.conname), \
+                    concat_ws(' ', c.conforencoding, c.contoencoding, c.conproc::regproc, c.condefault) \
+             FROM pg_conversion c JOIN pg_namespace n ON n.oid = c.connamespace \
+             WHERE {USER_SCHEMAS} AND {}",
+            user_object("c.oid")
+        ),
+        format!(
+            "SELECT format('EVENT TRIGGER %I', ev.evtname), \
+                    concat_ws(' ', ev.evtevent, ev.evtfoid::regprocedure, ev.evtenabled, ev.evttags::text) \
+             FROM pg_event_trigger ev WHERE {}",
+            user_object("ev.oid")
+        ),
+        format!(
+            "SELECT format('PUBLICATION %I', p.pubname), \
+                    concat_ws(' ', p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot, \
+                              (SELECT string_agg(format('%s %s %s', r.prrelid::regclass, pg_get_expr(r.prqual, r.prrelid), r.prattrs::text), ', ' ORDER BY 1) \
+                               FROM pg_publication_rel r WHERE r.prpubid = p.oid), \
+                              (SELECT string_agg(s.pnnspid::regnamespace::text, ', ' ORDER BY 1) \
+                               FROM pg_publication_namespace s WHERE s.pnpubid = p.oid)) \
+             FROM pg_publication p WHERE {}",
+            user_object("p.oid")
+        ),
+        // Plain inheritance (a partition's is modelled through its parent).
+        format!(
+            "SELECT format('INHERITS %I.%I', n.nspname, c.relname), \
+                    string_agg(i.inhparent::regclass::text, ', ' ORDER BY i.inhseqno) \
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition AND {USER_SCHEMAS} AND {} \
+             GROUP BY 1",
+            not_in_extension("c.oid")
+        ),
+        format!(
+            "SELECT format('FOREIGN DATA WRAPPER %I', w.fdwname), \
+                    concat_ws(' ', w.fdwhandler::regproc, w.fdwvalidator::regproc, w.fdwoptions::text) \
+             FROM pg_foreign_data_wrapper w WHERE {}",
+            user_object("w.oid")
+        ),
+        format!(
+            "SELECT format('SERVER %I', s.srvname), \
+                    concat_ws(' ', w.fdwname, s.srvtype, s.srvversion, s.srvoptions::text) \
+             FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw WHERE {}",
+            user_object("s.oid")
+        ),
+        format!(
+            "SELECT format('USER MAPPING FOR %s SERVER %I', CASE WHEN u.umuser = 0 THEN 'PUBLIC' \
+                           ELSE quote_ident(pg_get_userbyid(u.umuser)) END, s.srvname), u.umoptions::text \
+             FROM pg_user_mapping u JOIN pg_foreign_server s ON s.oid = u.umserver WHERE {}",
+            user_object("u.oid")
+        ),
+        format!(
+            "SELECT format('FOREIGN TABLE %I.%I', n.nspname, c.relname), \
+                    concat_ws(' ', s.srvname, f.ftoptions::text, \
+                              (SELECT string_agg(format('%I %s %s', a.attname, format_type(a.atttypid, a.atttypmod), a.attfdwoptions::text), ', ' ORDER BY a.attnum) \
+                               FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)) \
+             FROM pg_foreign_table f JOIN pg_class c ON c.oid = f.ftrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_foreign_server s ON s.oid = f.ftserver \
+             WHERE {USER_SCHEMAS} AND {}",
+            not_in_extension("c.oid")
+        ),
+        format!(
+            "SELECT format('TEXT SEARCH CONFIGURATION %I.%I', n.nspname, c.cfgname), \
+                    concat_ws(' ', c.cfgparser::regproc, \
+                              (SELECT string_agg(format('%s %s %s', m.maptokentype, m.mapseqno, m.mapdict::regdictionary), ', ' ORDER BY 1) \
+                               FROM pg_ts_config_map m WHERE m.mapcfg = c.oid)) \
+             FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace \
+             WHERE {USER_SCHEMAS} AND {}",
+            user_object("c.oid")
+        ),
+        format!(
+            "SELECT format('TEXT SEARCH DICTIONARY %I.%I', n.nspname, d.dictname), \
+                    concat_ws(' ', d.dicttemplate, d.dictinitoption) \
+             FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace \
+             WHERE {USER_SCHEMAS} AND {}",
+            user_object("d.oid")
+        ),
+        format!(
+            "SELECT format('TEXT SEARCH PARSER %I.%I', n.nspname, p.prsname), '' \
+             FROM pg_ts_parser p JOIN pg_namespace n ON n.oid = p.prsnamespace \
+             WHERE {USER_SCHEMAS} AND {}",
+            user_object("p.oid")
+        ),
+        format!(
+            "SELECT format('TEXT SEARCH TEMPLATE %I.%I', n.nspname, t.tmplname), '' \
+             FROM pg_ts_template t JOIN pg_namespace n ON n.oid = t.tmplnamespace \
+             WHERE {USER_SCHEMAS} AND {}",
+            user_object("t.oid")
+        ),
+        format!(
+            "SELECT format('DEFAULT PRIVILEGES FOR ROLE %I%s ON %s', pg_get_userbyid(d.defaclrole), \
+                           coalesce(' IN SCHEMA ' || quote_ident(d.defaclnamespace::regnamespace::text), ''), d.defaclobjtype), \
+                    d.defaclacl::text \
+             FROM pg_default_acl d WHERE {}",
+            user_object("d.oid")
+        ),
+        // Range types and base or shell types (multiranges and arrays come with them).
+        format!(
+            "SELECT format('TYPE %I.%I', n.nspname, t.typname), \
+                    concat_ws(' ', t.typtype, r.rngsubtype::regtype, r.rngsubopc, r.rngcollation, \
+                              r.rngcanonical, r.rngsubdiff, t.typinput, t.typoutput) \
+             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+             LEFT JOIN pg_range r ON r.rngtypid = t.oid \
+             WHERE (t.typtype IN ('r', 'p') OR (t.typtype = 'b' AND t.typcategory <> 'A')) \
+               AND {USER_SCHEMAS} AND {}",
+            user_object("t.oid")
+        ),
+        format!(
+            "SELECT format('LANGUAGE %I', l.lanname), concat_ws(' ', l.lanpltrusted, l.lanplcallfoid) \
+             FROM pg_language l WHERE {}",
+            user_object("l.oid")
+        ),
+        format!(
+            "SELECT format('ACCESS METHOD %I', a.amname), concat_ws(' ', a.amtype, a.amhandler) \
+             FROM pg_am a WHERE {}",
+            user_object("a.oid")
+        ),
+        format!(
+            "SELECT format('TRANSFORM FOR %s LANGUAGE %s', t.trftype::regtype, t.trflang), \
+                    concat_ws(' ', t.trffromsql, t.trftosql) FROM pg_transform t WHERE {}",
+            user_object("t.oid")
+        ),
+        // A typed table (`CREATE TABLE … OF type`), and a table not in the default access method.
+        format!(
+            "SELECT format('TABLE %I.%I', n.nspname, c.relname), \
+                    concat_ws(' ', 'of ' || nullif(c.reloftype, 0)::regtype, 'using ' || am.amname) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_am am ON am.oid = c.relam AND am.amname <> 'heap' \
+             WHERE c.relkind IN ('r', 'p') AND (c.reloftype <> 0 OR am.oid IS NOT NULL) \
+               AND {USER_SCHEMAS} AND {}",
+            not_in_extension("c.oid")
+        ),
+        // Comments on objects whose comments are not modelled (policies, rules, indexes'
+        // columns, extensions, …).
+        format!(
+            "SELECT 'COMMENT ON ' || pg_describe_object(d.classoid, d.objoid, d.objsubid), d.description \
+             FROM pg_description d \
+             WHERE d.objoid >= {USER_OID} AND d.classoid NOT IN ('pg_class'::regclass, 'pg_proc'::regclass, \
+                   'pg_type'::regclass, 'pg_namespace'::regclass, 'pg_constraint'::regclass, 'pg_trigger'::regclass) \
+               AND {}",
+            not_in_extension("d.objoid")
+        ),
+    ];
+    queries.into_iter().map(|q| (Kind::Unmodelled, q)).collect()
+}
