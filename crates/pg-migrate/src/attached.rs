@@ -4,7 +4,8 @@
 //! loses on the way; and the unsupported change for each object of a kind not modelled.
 
 use super::catalog::{Catalog, Difference, Kind};
-use super::ddl::{Change, split_last, unsupported};
+use super::ddl::{Change, object_name, split_last, unsupported};
+use super::quote::unquote;
 
 /// What the plan drops and creates again, so that what hangs on it is put back.
 pub(crate) struct Recreated<'a> {
@@ -81,7 +82,21 @@ pub(crate) fn creations(
                 def.replacen("CREATE RULE ", "CREATE OR REPLACE RULE ", 1),
             )),
             (Kind::Statistics, _, Some(def)) => changes.push(Change::plain(def)),
-            (Kind::Unmodelled, _, _) => changes.push(unsupported(d, "this kind of object is not modelled")),
+            // A partition's index goes with its parent's, or with its table.
+            (Kind::Unmodelled, Some(def), None)
+                if def.rsplit_once("; attached to ").is_some_and(|(_, parent)| {
+                    differences
+                        .iter()
+                        .any(|p| p.kind == Kind::Index && p.name == parent && p.to.is_none())
+                }) || d.name.rsplit_once(" ON PARTITION ").is_some_and(|(_, table)| {
+                    to.get(Kind::Table, table).is_none()
+                }) => {}
+            // One the server names itself when the plan creates its parent's index or its
+            // partition.
+            (Kind::Unmodelled, None, Some(def)) if generated_partition_index(d, def, differences) => {}
+            (Kind::Unmodelled, _, _) => {
+                changes.push(unsupported(d, "this kind of object is not modelled"))
+            }
             _ => {}
         }
     }
@@ -138,4 +153,50 @@ pub(crate) fn view_comments(
         })
         .map(|(_, name, text)| (name.to_string(), text.to_string()))
         .collect()
+}
+
+/// Whether `d`, a partition's index the plan does not have (`INDEX s.name ON PARTITION s.table`,
+/// defined as `CREATE INDEX … (columns); attached to s.parent_index`), is the one the server
+/// makes with its own name when the plan creates the parent's index or the partition: the
+/// partition's name, the columns' (`expr` for an expression), and `idx` (`key` if unique).
+fn generated_partition_index(d: &Difference, def: &str, differences: &[Difference]) -> bool {
+    let Some((index, partition)) = d
+        .name
+        .strip_prefix("INDEX ")
+        .and_then(|rest| rest.split_once(" ON PARTITION "))
+    else {
+        return false;
+    };
+    let Some((create, parent)) = def.rsplit_once("; attached to ") else {
+        return false;
+    };
+    let new = |kind: Kind, name: &str| {
+        differences
+            .iter()
+            .any(|p| p.kind == kind && p.name == name && p.from.is_none())
+    };
+    if !new(Kind::Index, parent) && !new(Kind::Table, partition) {
+        return false;
+    }
+    let Some(columns) = create
+        .split_once(" USING ")
+        .and_then(|(_, rest)| rest.split_once(" ("))
+        .map(|(_, rest)| rest.split(") ").next().unwrap_or(rest).trim_end_matches(')'))
+    else {
+        return false;
+    };
+    let columns: Vec<String> = columns
+        .split(", ")
+        .map(|c| {
+            let c = c.split(' ').next().unwrap_or(c);
+            if c.chars().all(|ch| ch.is_alphanumeric() || ch == '_') || c.starts_with('"') {
+                unquote(c)
+            } else {
+                "expr".to_string()
+            }
+        })
+        .collect();
+    let label = if create.starts_with("CREATE UNIQUE") { "key" } else { "idx" };
+    let table = unquote(split_last(partition).1);
+    unquote(split_last(index).1) == object_name(&table, &columns.join("_"), label)
 }

@@ -325,6 +325,21 @@ pub(crate) fn unmodelled() -> Vec<(Kind, String)> {
                AND {USER_SCHEMAS} AND {}",
             not_in_extension("c.oid")
         ),
+        // A partition's own index attached to its parent's: the plan creates partitions
+        // through their parent, whose indexes give theirs the server's generated names, so a
+        // name chosen by hand is a difference the plan cannot make yet.
+        format!(
+            "SELECT format('INDEX %I.%I ON PARTITION %I.%I', n.nspname, ic.relname, n.nspname, c.relname), \
+                    pg_get_indexdef(i.indexrelid) || '; attached to ' || \
+                    (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_inherits ih \
+                     JOIN pg_class pc ON pc.oid = ih.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace \
+                     WHERE ih.inhrelid = i.indexrelid) \
+             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+             JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = ic.relnamespace \
+             WHERE EXISTS (SELECT 1 FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid) \
+               AND {USER_SCHEMAS} AND {} AND NOT (c.relname = ANY($1))",
+            not_in_extension("c.oid")
+        ),
         // Comments on objects whose comments are not modelled (policies, rules, indexes'
         // columns, extensions, …).
         format!(

@@ -246,7 +246,7 @@ fn declaration(table: &str, name: &str, def: &str) -> String {
 /// The name PostgreSQL gives an object it names after a table and a column
 /// (`makeObjectName`): `<table>_<column>_<label>`, the longer of the two names cut a
 /// character at a time until the whole fits in 63 bytes.
-fn object_name(table: &str, column: &str, label: &str) -> String {
+pub(crate) fn object_name(table: &str, column: &str, label: &str) -> String {
     let available = 63 - (label.len() + 2);
     let (mut t, mut c) = (table.len(), column.len());
     while t + c > available {
@@ -263,6 +263,14 @@ fn object_name(table: &str, column: &str, label: &str) -> String {
         }
     }
     format!("{}_{}_{label}", &table[..t], &column[..c])
+}
+
+/// A list of columns as a set, for matching a foreign key with the key or unique index the
+/// server finds for it: `t, id` and `id,t` are the same (the server matches them in any order).
+fn column_set(list: &str) -> String {
+    let mut columns: Vec<&str> = list.split(',').map(str::trim).collect();
+    columns.sort_unstable();
+    columns.join(",")
 }
 
 /// Whether a default calls a volatile function, which a new column computes row by row (a
@@ -478,10 +486,52 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             to: Some(def.to_string()),
         })
         .collect();
+    // A foreign key of a table the plan drops, which references a key or unique index the
+    // plan drops on a table that stays: it goes first, or the key cannot go before the table.
+    let referenced_drops: Vec<String> = differences
+        .iter()
+        .filter(|d| d.to.is_none())
+        .filter_map(|d| match d.kind {
+            Kind::Constraint
+                if d.from.as_deref().is_some_and(|f| {
+                    f.starts_with("PRIMARY KEY") || f.starts_with("UNIQUE")
+                }) =>
+            {
+                Some(bare_name(&split_last(&d.name).0).to_string())
+            }
+            Kind::Index if d.from.as_deref().is_some_and(|f| f.starts_with("CREATE UNIQUE")) => {
+                Some(bare_name(index_table(d.from.as_deref().unwrap_or_default())).to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    let keys_of_dropped_tables: Vec<Difference> = from
+        .objects()
+        .filter(|(kind, name, def)| {
+            *kind == Kind::Constraint
+                && old_tables.contains(&split_last(name).0.as_str())
+                && def
+                    .strip_prefix("FOREIGN KEY (")
+                    .and_then(|r| r.split_once(") REFERENCES "))
+                    .and_then(|(_, r)| r.split_once('('))
+                    .is_some_and(|(referenced, _)| {
+                        let referenced = bare_name(referenced);
+                        referenced_drops.iter().any(|t| t == referenced)
+                            && !old_tables.iter().any(|t| bare_name(t) == referenced)
+                    })
+        })
+        .map(|(_, name, def)| Difference {
+            kind: Kind::Constraint,
+            name: name.to_string(),
+            from: Some(def.to_string()),
+            to: None,
+        })
+        .collect();
     // Foreign keys before the keys they reference.
     let mut dropped_constraints: Vec<&Difference> = of(Kind::Constraint)
         .filter(|d| d.from.is_some() && !old_tables.contains(&split_last(&d.name).0.as_str()))
         .chain(&pinned_keys)
+        .chain(&keys_of_dropped_tables)
         .collect();
     dropped_constraints.sort_by_key(|d| {
         !d.from
@@ -771,20 +821,28 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // A default that takes its values from a sequence the column owns under another name than
     // serial's (a renamed table's): the sequence is created first and owned after.
     let mut owned_sequences = Vec::new();
-    for (_, name, column_def) in to.objects().filter(|(kind, name, _)| {
+    // So does one that an existing column takes as its new default (a table swapped in under
+    // the old name, a sequence added to a column), when the sequence is new.
+    for (_, name, column_def) in to.objects().filter(|(kind, name, def)| {
         *kind == Kind::Column
             && (new_tables.contains(&split_last(name).0.as_str())
-                || from.get(Kind::Column, name).is_none())
+                || from
+                    .get(Kind::Column, name)
+                    .is_none_or(|old| column(old).default != column(def).default))
     }) {
         let (table, column_name) = split_last(name);
         let c = column(column_def);
         if let Some(seq) = c.default.and_then(nextval_sequence) {
-            let serial = declaration(&table, column_name, column_def).ends_with("serial");
-            let known = |c: &Catalog| {
-                c.get(Kind::Sequence, &seq).is_some()
-                    || c.get(Kind::Sequence, &format!("public.{seq}")).is_some()
+            let serial = declaration(&table, column_name, column_def).ends_with("serial")
+                && from.get(Kind::Column, name).is_none();
+            let known = |c: &Catalog, kind: Kind| {
+                c.get(kind, &seq).is_some() || c.get(kind, &format!("public.{seq}")).is_some()
             };
-            if !serial && !known(to) && !known(from) {
+            if !serial
+                && !known(to, Kind::Sequence)
+                && !known(from, Kind::Sequence)
+                && !known(from, Kind::OwnedSequence)
+            {
                 let as_type = match c.data_type {
                     "integer" | "smallint" => format!(" AS {}", c.data_type),
                     _ => String::new(),
@@ -843,6 +901,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             sql = sql.replacen("CREATE TABLE", "CREATE UNLOGGED TABLE", 1);
         }
         changes.push(Change::plain(sql));
+        changes.extend(partition_columns(to, &d.name, def));
         if def.contains("row level security") {
             changes.push(Change::plain(format!(
                 "ALTER TABLE {} ENABLE ROW LEVEL SECURITY",
@@ -1198,10 +1257,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         .filter_map(|def| {
             let columns = def.split_once(" USING ")?.1.split_once(" (")?.1;
             let columns = columns.strip_suffix(')')?;
-            Some((
-                bare_name(index_table(def)).to_string(),
-                columns.replace(' ', ""),
-            ))
+            Some((bare_name(index_table(def)).to_string(), column_set(columns)))
         })
         .collect();
     let (mut late_keys, mut late_validations) = (Vec::new(), Vec::new());
@@ -1213,7 +1269,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             .and_then(|r| r.split_once(") REFERENCES "))
             .and_then(|(_, r)| r.split_once('('))
             .and_then(|(referenced, r)| {
-                let columns = r.split(')').next()?.replace(' ', "");
+                let columns = column_set(r.split(')').next()?);
                 // A key constraint over the same columns serves it already.
                 let keyed = to.objects().any(|(kind, name, def)| {
                     kind == Kind::Constraint
@@ -1221,7 +1277,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                         && ["PRIMARY KEY (", "UNIQUE ("].iter().any(|k| {
                             def.strip_prefix(k)
                                 .and_then(|c| c.split(')').next())
-                                .is_some_and(|c| c.replace(' ', "") == columns)
+                                .is_some_and(|c| column_set(c) == columns)
                         })
                 });
                 Some(!keyed && new_unique.contains(&(bare_name(referenced).to_string(), columns)))
@@ -1379,6 +1435,25 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     changes.extend(by_index);
     changes.extend(late_keys);
     changes.extend(late_validations);
+    // A sequence a column owned and drew from, when the column stays and draws from it no
+    // more (a serial's own sequence is dropped with its default above).
+    for d in of(Kind::OwnedSequence).filter(|d| d.to.is_none()) {
+        let seq = bare_name(&d.name);
+        let drawn_by_staying_column = from.objects().any(|(kind, name, def)| {
+            kind == Kind::Column
+                && to.get(Kind::Column, name).is_some()
+                && column(def)
+                    .default
+                    .and_then(nextval_sequence)
+                    .is_some_and(|s| bare_name(&s) == seq)
+        });
+        let dropped = changes
+            .iter()
+            .any(|c| c.sql.starts_with("DROP SEQUENCE ") && bare_name(c.sql.rsplit(' ').next().unwrap_or("")) == seq);
+        if drawn_by_staying_column && !dropped {
+            changes.push(Change::plain(format!("DROP SEQUENCE IF EXISTS {}", d.name)));
+        }
+    }
     // What hangs on relations and triggers, once they exist, and on those created again.
     let recreated = attached::Recreated {
         views: &rebuilt,
@@ -1875,6 +1950,44 @@ fn from_parent(d: &Difference, differences: &[Difference], from: &Catalog, to: &
 /// Whether an index definition is a partitioned table's (`… ON ONLY table …`).
 fn partitioned_index(def: &str) -> bool {
     def.contains(" ON ONLY ")
+}
+
+/// A new partition's columns where they are not what `PARTITION OF` gives them (the parent's
+/// default and nullability): a partition made `LIKE` its parent and attached has no defaults.
+fn partition_columns(to: &Catalog, partition: &str, def: &str) -> Vec<Change> {
+    let Some(i) = def.find(" partition of ") else {
+        return Vec::new();
+    };
+    let parent = def[i + 14..].split(' ').next().unwrap_or("");
+    let parent = if to.get(Kind::Table, parent).is_some() {
+        parent.to_string()
+    } else {
+        format!("public.{parent}")
+    };
+    let mut changes = Vec::new();
+    for (_, name, column_def) in to
+        .objects()
+        .filter(|(kind, name, _)| *kind == Kind::Column && split_last(name).0 == partition)
+    {
+        let column_name = split_last(name).1;
+        let Some(inherited) = to.get(Kind::Column, &format!("{parent}.{column_name}")) else {
+            continue;
+        };
+        let (own, inherited) = (column(column_def), column(inherited));
+        let alter = |what: String| {
+            Change::plain(format!("ALTER TABLE {partition} ALTER COLUMN {column_name} {what}"))
+        };
+        if own.default != inherited.default && own.generated.is_none() {
+            changes.push(alter(match own.default {
+                Some(default) => format!("SET DEFAULT {default}"),
+                None => "DROP DEFAULT".into(),
+            }));
+        }
+        if own.not_null && !inherited.not_null {
+            changes.push(alter("SET NOT NULL".into()));
+        }
+    }
+    changes
 }
 
 /// The table (or materialized view) an index definition is on.
