@@ -428,6 +428,7 @@ async fn hazards_are_typed_by_what_they_do() {
         ("CREATE TABLE t (x int)", "CREATE TABLE t (x int, y uuid DEFAULT gen_random_uuid())", &[RewritesTable]),
         ("CREATE TABLE t (x int)", "CREATE TABLE t (x int, y timestamptz DEFAULT now())", &[]),
         ("CREATE TABLE t (x int, y int)", "CREATE TABLE t (x int)", &[DeletesData, BreaksClients]),
+        ("CREATE TABLE t (x int)", "CREATE TABLE t (x int UNIQUE)", &[LocksForScan]),
     ];
     for (from, to, expected) in cases {
         let (db, goal) = (TestDb::empty().await.unwrap(), TestDb::empty().await.unwrap());

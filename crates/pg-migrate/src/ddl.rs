@@ -1307,6 +1307,17 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             validations.push(Change::plain(format!(
                 "ALTER TABLE {table} VALIDATE CONSTRAINT {name}"
             )));
+        } else if existing
+            && ["PRIMARY KEY", "UNIQUE", "EXCLUDE"]
+                .iter()
+                .any(|k| def.starts_with(k))
+        {
+            changes.push(Change::hazard(
+                format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"),
+                &[HazardKind::LocksForScan],
+                "builds the constraint's index under an ACCESS EXCLUSIVE lock (online: \
+                 CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … USING INDEX)",
+            ));
         } else {
             changes.push(Change::plain(format!(
                 "ALTER TABLE {table} ADD CONSTRAINT {name} {def}"
