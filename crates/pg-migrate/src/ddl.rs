@@ -838,11 +838,14 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             let known = |c: &Catalog, kind: Kind| {
                 c.get(kind, &seq).is_some() || c.get(kind, &format!("public.{seq}")).is_some()
             };
-            if !serial
-                && !known(to, Kind::Sequence)
-                && !known(from, Kind::Sequence)
-                && !known(from, Kind::OwnedSequence)
-            {
+            // A sequence a column owns already stays only when that column does: a dropped
+            // table or column takes its sequence along.
+            let kept = from.objects().any(|(kind, name, def)| {
+                kind == Kind::Column
+                    && to.get(Kind::Column, name).is_some()
+                    && column(def).default.and_then(nextval_sequence).as_deref() == Some(&*seq)
+            });
+            if !serial && !known(to, Kind::Sequence) && !known(from, Kind::Sequence) && !kept {
                 let as_type = match c.data_type {
                     "integer" | "smallint" => format!(" AS {}", c.data_type),
                     _ => String::new(),
