@@ -15,18 +15,19 @@ pub(crate) struct Recreated<'a> {
     pub triggers: Vec<String>,
 }
 
-/// The target of a setting named `KIND target ATTRIBUTE`: its kind and qualified name.
-fn setting_target(name: &str) -> Option<(Kind, &str)> {
+/// The object a setting named `KIND target ATTRIBUTE` hangs on: its kind and qualified name
+/// (a view's column is looked for as its view).
+fn setting_target(name: &str) -> Option<(Kind, String)> {
     let (kind, rest) = name.split_once(' ')?;
     let (target, _) = rest.rsplit_once(' ')?;
-    let kind = match kind {
-        "TABLE" => Kind::Table,
-        "COLUMN" => Kind::Column,
-        "TRIGGER" => Kind::Trigger,
-        "VIEW" => Kind::View,
+    Some(match kind {
+        "TABLE" => (Kind::Table, target.to_string()),
+        "COLUMN" => (Kind::Column, target.to_string()),
+        "TRIGGER" => (Kind::Trigger, target.to_string()),
+        "VIEW" => (Kind::View, target.to_string()),
+        "VIEW_COLUMN" => (Kind::View, split_last(target).0),
         _ => return None,
-    };
-    Some((kind, target))
+    })
 }
 
 /// Rules and statistics that go or change, dropped before anything they could depend on
@@ -104,10 +105,10 @@ pub(crate) fn creations(
     // again where the object they are on is created again.
     for (_, name, def) in to.objects().filter(|(kind, ..)| *kind == Kind::Setting) {
         let put_back = setting_target(name).is_some_and(|(kind, target)| match kind {
-            Kind::View => recreated.views.iter().any(|v| v == target),
-            Kind::Trigger => recreated.triggers.iter().any(|t| t == target),
+            Kind::View => recreated.views.iter().any(|v| *v == target),
+            Kind::Trigger => recreated.triggers.iter().any(|t| *t == target),
             // A new type resets a column's storage; a column dropped and added back loses all.
-            Kind::Column => changed(Kind::Column, target),
+            Kind::Column => changed(Kind::Column, &target),
             _ => false,
         });
         if changed(Kind::Setting, name) || put_back {
@@ -119,9 +120,12 @@ pub(crate) fn creations(
         .filter(|d| d.kind == Kind::Setting && d.to.is_none())
     {
         let stays = setting_target(&d.name).is_some_and(|(kind, target)| {
-            to.get(kind, target).is_some()
-                && !(kind == Kind::View && recreated.views.iter().any(|v| v == target))
-                && !(kind == Kind::Trigger && recreated.triggers.iter().any(|t| t == target))
+            to.get(kind, &target).is_some_and(|def| {
+                // An identity's options go with the identity.
+                !d.name.ends_with(" IDENTITY") || def.ends_with(" AS IDENTITY")
+            })
+                && !(kind == Kind::View && recreated.views.iter().any(|v| *v == target))
+                && !(kind == Kind::Trigger && recreated.triggers.iter().any(|t| *t == target))
         });
         if let (true, Some(reset)) = (stays, from.reset(&d.name)) {
             changes.push(Change::plain(reset));

@@ -386,7 +386,8 @@ impl Catalog {
                      FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
                      JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
-                       AND con.conparentid = 0 AND con.coninhcount = 0"
+                       AND con.conparentid = 0 AND con.coninhcount = 0 \
+                       AND con.contype <> 't'"
                 ),
             ),
             (

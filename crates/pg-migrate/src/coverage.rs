@@ -21,7 +21,8 @@ const USER_OID: &str = "16384";
 /// The settings: one row per setting away from its default, as
 /// (`KIND target ATTRIBUTE`, the statement that sets it, the one that resets it).
 ///
-/// The name's first word is the kind of the target (`TABLE`, `COLUMN`, `TRIGGER`, `VIEW`), its
+/// The name's first word is the kind of the target (`TABLE`, `COLUMN`, `TRIGGER`, `VIEW`,
+/// `VIEW_COLUMN`), its
 /// last the attribute, and between them the target's qualified name as the catalog keys it.
 pub(crate) fn settings() -> Vec<(Kind, String)> {
     let ext_class = not_in_extension("c.oid");
@@ -111,6 +112,31 @@ pub(crate) fn settings() -> Vec<(Kind, String)> {
                            n.nspname, c.relname, (SELECT string_agg(split_part(o, '=', 1), ', ') FROM unnest(c.reloptions) o)) \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('v', 'm') AND c.reloptions IS NOT NULL AND {USER_SCHEMAS} AND {ext_class}"
+        ),
+        // The options of an identity's sequence, where they are not the ones ADD GENERATED
+        // gives it.
+        format!(
+            "SELECT 'COLUMN ' || {column} || ' IDENTITY', \
+                    {alter_column} || format('SET START WITH %s SET INCREMENT BY %s SET MINVALUE %s SET MAXVALUE %s SET CACHE %s SET %sCYCLE', \
+                           s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, CASE WHEN s.seqcycle THEN '' ELSE 'NO ' END), \
+                    {alter_column} || format('SET START WITH 1 SET INCREMENT BY 1 SET MINVALUE 1 SET MAXVALUE %s SET CACHE 1 SET NO CYCLE', {max}) \
+             FROM pg_depend dep JOIN pg_sequence s ON s.seqrelid = dep.objid \
+             JOIN pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid \
+             {rest} AND dep.classid = 'pg_class'::regclass AND dep.deptype = 'i' AND a.attidentity <> '' \
+               AND (s.seqstart <> 1 OR s.seqincrement <> 1 OR s.seqmin <> 1 OR s.seqmax <> {max} \
+                    OR s.seqcache <> 1 OR s.seqcycle)",
+            max = "CASE s.seqtypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 ELSE 9223372036854775807 END",
+            rest = columns.strip_prefix("FROM pg_attribute a ").unwrap_or(&columns)
+        ),
+        // A view's column default (what an INSERT through the view gets).
+        format!(
+            "SELECT 'VIEW_COLUMN ' || {column} || ' DEFAULT', \
+                    format('ALTER VIEW %I.%I ALTER COLUMN %I SET DEFAULT %s', n.nspname, c.relname, a.attname, \
+                           pg_get_expr(d.adbin, d.adrelid)), \
+                    format('ALTER VIEW %I.%I ALTER COLUMN %I DROP DEFAULT', n.nspname, c.relname, a.attname) \
+             FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+             JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'v' AND {USER_SCHEMAS} AND {ext_class}"
         ),
     ];
     queries.into_iter().map(|q| (Kind::Setting, q)).collect()

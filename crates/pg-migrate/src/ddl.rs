@@ -1686,17 +1686,29 @@ fn inlined_constraint(def: &str) -> bool {
 /// Whether the object a comment (`COLUMN a.b.c`, `TABLE a.b`, …) is on exists in `to`.
 fn comment_target_stays(name: &str, to: &Catalog) -> bool {
     let (what, object) = name.split_once(' ').unwrap_or(("", name));
-    let kind = match what {
-        "COLUMN" => Kind::Column,
-        "TABLE" => Kind::Table,
-        "VIEW" | "MATERIALIZED" => Kind::View,
-        "FUNCTION" | "PROCEDURE" | "AGGREGATE" => Kind::Function,
-        "INDEX" => Kind::Index,
-        "SEQUENCE" => Kind::Sequence,
-        _ => return false,
+    // `CONSTRAINT c ON s.t` and `TRIGGER g ON s.t` are keyed `s.t.c` and `s.t.g`.
+    let on_table = || {
+        object
+            .split_once(" ON ")
+            .map(|(object, table)| format!("{table}.{object}"))
+            .unwrap_or_default()
     };
-    let object = object.strip_prefix("VIEW ").unwrap_or(object);
-    to.get(kind, object).is_some()
+    let found = |kinds: &[Kind], object: &str| kinds.iter().any(|k| to.get(*k, object).is_some());
+    match what {
+        "COLUMN" => found(&[Kind::Column], object),
+        "TABLE" => found(&[Kind::Table], object),
+        "VIEW" | "MATERIALIZED" => {
+            found(&[Kind::View], object.strip_prefix("VIEW ").unwrap_or(object))
+        }
+        "FUNCTION" | "PROCEDURE" | "AGGREGATE" => found(&[Kind::Function], object),
+        "INDEX" => found(&[Kind::Index], object),
+        "SEQUENCE" => found(&[Kind::Sequence, Kind::OwnedSequence], object),
+        "SCHEMA" => found(&[Kind::Schema], object),
+        "TYPE" => found(&[Kind::Enum, Kind::Domain, Kind::Composite], object),
+        "CONSTRAINT" => found(&[Kind::Constraint], &on_table()),
+        "TRIGGER" => found(&[Kind::Trigger], &on_table()),
+        _ => false,
+    }
 }
 
 /// The sequence of a `nextval('seq'::regclass)` default, as the name the literal holds
