@@ -466,3 +466,68 @@ cases! {
          ALTER VIEW v ALTER COLUMN b SET DEFAULT 'x';",
     );
 }
+
+// Dependencies the server records (`pg_depend`): what uses a routine dropped and created again,
+// or a column whose type changes, is dropped and created around the change.
+macro_rules! returning {
+    ($t:literal, $rest:literal) => {
+        concat!(
+            "CREATE FUNCTION f(x int) RETURNS ", $t,
+            " LANGUAGE sql IMMUTABLE AS $$ SELECT (x * 2)::", $t, " $$;", $rest
+        )
+    };
+}
+
+cases! {
+    routine_result_type_under_a_view: both(
+        returning!("int", "CREATE TABLE t (n int); CREATE VIEW v AS SELECT n, f(n) AS d FROM t;"),
+        returning!("bigint", "CREATE TABLE t (n int); CREATE VIEW v AS SELECT n, f(n) AS d FROM t;"),
+    );
+    routine_result_type_under_a_default: both(
+        returning!("int", "CREATE TABLE t (n int, d int DEFAULT f(1));"),
+        returning!("bigint", "CREATE TABLE t (n int, d int DEFAULT f(1));"),
+    );
+    routine_result_type_under_an_index_and_a_check: both(
+        returning!("int", "CREATE TABLE t (n int CHECK (f(n) < 100)); CREATE INDEX t_f_idx ON t (f(n));"),
+        returning!("bigint", "CREATE TABLE t (n int CHECK (f(n) < 100)); CREATE INDEX t_f_idx ON t (f(n));"),
+    );
+    routine_result_type_under_a_policy: both(
+        returning!("int", "CREATE TABLE t (n int); CREATE POLICY p ON t USING (f(n) > 0);"),
+        returning!("bigint", "CREATE TABLE t (n int); CREATE POLICY p ON t USING (f(n) > 0);"),
+    );
+    // Not generated: the column would have to be dropped and computed again.
+    routine_result_type_under_a_generated_column: reported(
+        returning!("int", "CREATE TABLE t (n int, d bigint GENERATED ALWAYS AS (f(n)) STORED);"),
+        returning!("bigint", "CREATE TABLE t (n int, d bigint GENERATED ALWAYS AS (f(n)) STORED);"),
+    );
+    retyped_column_read_by_a_begin_atomic_body: both(
+        "CREATE TABLE t (n int); INSERT INTO t VALUES (1);
+         CREATE FUNCTION total() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT max(n)::text FROM t; END;",
+        "CREATE TABLE t (n bigint); INSERT INTO t VALUES (1);
+         CREATE FUNCTION total() RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT max(n)::text FROM t; END;",
+    );
+    retyped_column_read_by_a_policy: both(
+        "CREATE TABLE t (id int, owner_id int); ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY p ON t USING (owner_id > 0);",
+        "CREATE TABLE t (id int, owner_id bigint); ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY p ON t USING (owner_id > 0);",
+    );
+    dropped_table_read_by_a_changed_begin_atomic_body: both(
+        "CREATE TABLE t (n int);
+         CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT count(*)::int FROM t; END;",
+        "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 0; END;",
+    );
+    dropped_routine_used_by_a_default: both(
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$; CREATE TABLE t (n int DEFAULT f());",
+        "CREATE TABLE t (n int);",
+    );
+}
+
+#[tokio::test]
+async fn a_view_that_does_not_read_a_retyped_column_is_left_alone() {
+    let (db, goal) = (TestDb::empty().await.unwrap(), TestDb::empty().await.unwrap());
+    run(&db, "CREATE TABLE t (a int, b int); CREATE VIEW v AS SELECT a FROM t;").await;
+    run(&goal, "CREATE TABLE t (a int, b bigint); CREATE VIEW v AS SELECT a FROM t;").await;
+    let plan = catalog(&db).await.plan(&catalog(&goal).await);
+    assert!(!plan.iter().any(|c| c.sql.contains("VIEW")), "{plan:#?}");
+}

@@ -118,7 +118,12 @@ pub struct Catalog {
     positions: BTreeMap<String, i16>,
     /// For each [`Kind::Setting`], the statement that puts it back to its default.
     resets: BTreeMap<String, String>,
+    /// What depends on what, as the server records it (`pg_depend`): (dependent, dependency).
+    depends: std::collections::BTreeSet<(Key, Key)>,
 }
+
+/// An object's key in the catalog: its kind and qualified name.
+pub(crate) type Key = (Kind, String);
 
 /// One object that differs between two catalogs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -546,7 +551,21 @@ impl Catalog {
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
             .map_err(Error::db("reading the catalog"))?;
-        let catalog = Catalog::read_queries(client, exclude, &queries).await;
+        let catalog = match Catalog::read_queries(client, exclude, &queries).await {
+            Ok(mut catalog) => match client.query_typed(&coverage::dependencies(), &[]).await {
+                Ok(rows) => {
+                    for row in rows {
+                        let (dependent, dependency): (String, String) = (row.get(0), row.get(1));
+                        if let (Some(a), Some(b)) = (catalog.key(&dependent), catalog.key(&dependency)) {
+                            catalog.depends.insert((a, b));
+                        }
+                    }
+                    Ok(catalog)
+                }
+                Err(err) => Err(Error::db("reading the catalog")(err)),
+            },
+            Err(err) => Err(err),
+        };
         let end = client.batch_execute("ROLLBACK").await;
         let catalog = catalog?;
         end.map_err(Error::db("reading the catalog"))?;
@@ -604,6 +623,52 @@ impl Catalog {
             .map(|((kind, name), (def, _))| (*kind, name.as_str(), def.as_str()))
     }
 
+    /// The catalog key of a `kind name` that the dependency query writes; a type or a sequence
+    /// is found under the kind it is held as.
+    fn key(&self, typed: &str) -> Option<Key> {
+        let (word, name) = typed.split_once(' ')?;
+        let held = |kinds: &[Kind]| {
+            kinds
+                .iter()
+                .copied()
+                .find(|k| self.get(*k, name).is_some())
+                .unwrap_or(kinds[0])
+        };
+        let kind = match word {
+            "column" => Kind::Column,
+            "table" => Kind::Table,
+            "view" => Kind::View,
+            "index" => Kind::Index,
+            "sequence" => held(&[Kind::Sequence, Kind::OwnedSequence]),
+            "function" => Kind::Function,
+            "type" => held(&[Kind::Enum, Kind::Domain, Kind::Composite]),
+            "constraint" => Kind::Constraint,
+            "trigger" => Kind::Trigger,
+            "policy" => Kind::Policy,
+            "rule" => Kind::Rule,
+            _ => return None,
+        };
+        Some((kind, name.to_string()))
+    }
+
+    /// What depends on the object `kind name` directly, as the server records it.
+    pub(crate) fn dependents<'a>(
+        &'a self,
+        kind: Kind,
+        name: &'a str,
+    ) -> impl Iterator<Item = (Kind, &'a str)> + 'a {
+        self.depends
+            .iter()
+            .filter(move |(_, (k, n))| *k == kind && n == name)
+            .map(|((k, n), _)| (*k, n.as_str()))
+    }
+
+    /// Whether the catalog knows any dependency (a catalog built by hand, or read from a
+    /// server, knows none).
+    pub(crate) fn has_dependencies(&self) -> bool {
+        !self.depends.is_empty()
+    }
+
     /// The statement that puts the [`Kind::Setting`] `name` back to its default.
     pub(crate) fn reset(&self, name: &str) -> Option<&str> {
         self.resets.get(name).map(String::as_str)
@@ -630,6 +695,11 @@ impl Catalog {
                 .collect(),
             positions: self.positions.clone(),
             resets: self.resets.clone(),
+            depends: self
+                .depends
+                .iter()
+                .map(|((ka, a), (kb, b))| ((*ka, rewrite(a)), (*kb, rewrite(b))))
+                .collect(),
         }
     }
 
@@ -660,6 +730,20 @@ impl Catalog {
                 .collect(),
             positions: self.positions.clone(),
             resets: self.resets.clone(),
+            depends: self
+                .depends
+                .iter()
+                .map(|(a, b)| {
+                    let rename = |(k, n): &Key| {
+                        if *k == Kind::Column && *n == old_key {
+                            (*k, new_key.clone())
+                        } else {
+                            (*k, n.clone())
+                        }
+                    };
+                    (rename(a), rename(b))
+                })
+                .collect(),
         }
     }
 

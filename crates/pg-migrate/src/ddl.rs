@@ -11,6 +11,7 @@
 use serde::Serialize;
 
 use super::attached;
+use super::graph;
 use super::catalog::{Catalog, Difference, Kind};
 use super::quote::{quote_identifier, quote_literal, unquote};
 
@@ -157,16 +158,16 @@ pub(crate) fn split_last(name: &str) -> (String, &str) {
 
 /// A column's definition as the catalog writes it, taken apart.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Column<'a> {
-    data_type: &'a str,
-    not_null: bool,
-    identity: Option<&'a str>,
-    generated: Option<&'a str>,
-    default: Option<&'a str>,
-    collate: Option<&'a str>,
+pub(crate) struct Column<'a> {
+    pub(crate) data_type: &'a str,
+    pub(crate) not_null: bool,
+    pub(crate) identity: Option<&'a str>,
+    pub(crate) generated: Option<&'a str>,
+    pub(crate) default: Option<&'a str>,
+    pub(crate) collate: Option<&'a str>,
 }
 
-fn column(def: &str) -> Column<'_> {
+pub(crate) fn column(def: &str) -> Column<'_> {
     let mut rest = def;
     let mut column = Column::default();
     if let Some(i) = rest.find(" COLLATE ") {
@@ -419,7 +420,12 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // Views are dropped and created again around the changes under them: a view pins the
     // columns it reads (their type, their name), and a changed view cannot always be replaced
     // in place. Which view reads what is found in the deparsed definitions.
-    let rebuilt = views_to_rebuild(from, to, &differences);
+    // What the server records as depending on a routine dropped and created again, or on a
+    // column whose type changes: dropped before, created again after.
+    let replaced = graph::replaced_routines(&differences);
+    let retyped_columns: Vec<String> = retyped.iter().map(|(t, c)| format!("{t}.{c}")).collect();
+    let pinned = graph::pinned(from, to, &differences, &replaced, &retyped_columns);
+    let rebuilt = views_to_rebuild(from, to, &differences, &pinned.views);
     // A routine whose signature names a view's row type goes with the view's type: dropped
     // before the views, and created (from `to`) after them, with the routines that name a new
     // view's type.
@@ -444,6 +450,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 .iter()
                 .any(|v| mentions(function_header(to_def), v))
     };
+    changes.extend(pinned.drops.iter().cloned());
     let mut typed_dropped: Vec<&str> = Vec::new();
     for name in order_by_reference(&rebuilt, from, true) {
         // The routines typed by this view, once the views that call them are gone.
@@ -589,6 +596,17 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         let what = routine_kind(d.from.as_deref().unwrap_or_default());
         changes.push(Change::plain(format!("DROP {what} {}", d.name)));
     }
+    // A changed routine whose body holds a table the plan drops goes first, and is created
+    // from scratch later.
+    let cleared = graph::routines_on_dropped_tables(from, &differences, &old_tables);
+    for name in &cleared {
+        let what = routine_kind(from.get(Kind::Function, name).unwrap_or_default());
+        changes.push(Change::plain(format!("DROP {what} {name}")));
+    }
+    let dropped_last = graph::routines_dropped_last(from, &differences);
+    let (dropped_last, dropped_routines): (Vec<&Difference>, Vec<&Difference>) = dropped_routines
+        .into_iter()
+        .partition(|d| dropped_last.contains(&d.name));
     for tables in drop_order(from, &old_tables) {
         changes.push(Change::hazard(
             format!("DROP TABLE {}", tables.join(", ")),
@@ -792,7 +810,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             &mut changes
         };
         let to_def = d.to.as_deref().unwrap_or_default();
-        if let Some(from_def) = d.from.as_deref() {
+        if let Some(from_def) = d.from.as_deref().filter(|_| !cleared.contains(&d.name)) {
             let what = routine_kind(from_def);
             if what == "AGGREGATE" || routine_kind(to_def) == "AGGREGATE" {
                 // An aggregate is replaced whole (its state type may change).
@@ -1429,6 +1447,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             d.to.as_deref().unwrap_or_default()
         )));
     }
+    changes.extend(pinned.creates.iter().cloned());
     // Storage parameters and replica identity, once the tables are there; an identity using
     // an index after the indexes built CONCURRENTLY.
     let mut by_index = Vec::new();
@@ -1468,6 +1487,12 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             changes.push(Change::plain(format!("DROP SEQUENCE IF EXISTS {}", d.name)));
         }
     }
+    // Routines that what the plan kept or changed used until now.
+    for d in dropped_last {
+        let what = routine_kind(d.from.as_deref().unwrap_or_default());
+        changes.push(Change::plain(format!("DROP {what} {}", d.name)));
+    }
+    changes.extend(pinned.unsupported.iter().cloned());
     // What hangs on relations and triggers, once they exist, and on those created again.
     let recreated = attached::Recreated {
         views: &rebuilt,
@@ -1739,7 +1764,7 @@ fn replace_routine(from: &Catalog, name: &str, def: &str, dropped: &[&str]) -> V
 }
 
 /// What `DROP` calls a routine, from its definition: `FUNCTION`, `PROCEDURE` or `AGGREGATE`.
-fn routine_kind(def: &str) -> &'static str {
+pub(crate) fn routine_kind(def: &str) -> &'static str {
     if def.starts_with("CREATE AGGREGATE") {
         "AGGREGATE"
     } else if def.contains("CREATE OR REPLACE PROCEDURE") {
@@ -1750,7 +1775,7 @@ fn routine_kind(def: &str) -> &'static str {
 }
 
 /// What a function definition returns (`RETURNS …` up to its line's end).
-fn returns(def: &str) -> Option<&str> {
+pub(crate) fn returns(def: &str) -> Option<&str> {
     let start = def.find(" RETURNS ")? + 9;
     let rest = &def[start..];
     Some(rest.split('\n').next().unwrap_or(rest).trim())
@@ -2091,8 +2116,13 @@ fn foreign_key_retyped(name: &str, def: &str, retyped: &[(String, &str)]) -> boo
 /// The views of `from` to drop and create again: the changed and removed ones, those that
 /// read a table whose columns are dropped, renamed or retyped, and, transitively, the views
 /// that read any of them.
-fn views_to_rebuild(from: &Catalog, to: &Catalog, differences: &[Difference]) -> Vec<String> {
-    let touched_tables: Vec<String> = differences
+fn views_to_rebuild(
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+    pinned: &[String],
+) -> Vec<String> {
+    let touched_columns: Vec<&str> = differences
         .iter()
         .filter(|d| d.kind == Kind::Column && d.from.is_some())
         .filter(|d| match (&d.from, &d.to) {
@@ -2102,15 +2132,41 @@ fn views_to_rebuild(from: &Catalog, to: &Catalog, differences: &[Difference]) ->
             }
             _ => true,
         })
-        .map(|d| split_last(&d.name).0)
-        .chain(
-            differences
-                .iter()
-                .filter(|d| d.kind == Kind::Table && d.to.is_none())
-                .map(|d| d.name.clone()),
-        )
-        .chain(enum_rebuilt_tables(from, differences))
+        .map(|d| d.name.as_str())
         .collect();
+    let dropped_tables: Vec<String> = differences
+        .iter()
+        .filter(|d| d.kind == Kind::Table && d.to.is_none())
+        .map(|d| d.name.clone())
+        .collect();
+    let enum_tables = enum_rebuilt_tables(from, differences);
+    let touched_tables: Vec<String> = touched_columns
+        .iter()
+        .map(|c| split_last(c).0)
+        .chain(dropped_tables.iter().cloned())
+        .chain(enum_tables.iter().cloned())
+        .collect();
+    // Which view reads what: the server's record of it when the catalog has one (a view that
+    // reads other columns of a changed table is left alone), else the names in its text.
+    let reads_touched = |view: &str, def: &str| {
+        if !from.has_dependencies() {
+            return touched_tables.iter().any(|t| mentions(def, t));
+        }
+        from.objects().any(|(kind, name, _)| {
+            let touched = match kind {
+                Kind::Column => {
+                    touched_columns.contains(&name)
+                        || dropped_tables.contains(&split_last(name).0)
+                }
+                Kind::Table => dropped_tables.iter().any(|t| t == name),
+                _ => false,
+            };
+            touched
+                && from
+                    .dependents(kind, name)
+                    .any(|(k, n)| k == Kind::View && n == view)
+        }) || enum_tables.iter().any(|t| mentions(def, t))
+    };
     let views: Vec<(&str, &str)> = from
         .objects()
         .filter(|(kind, _, _)| *kind == Kind::View)
@@ -2120,15 +2176,24 @@ fn views_to_rebuild(from: &Catalog, to: &Catalog, differences: &[Difference]) ->
         .iter()
         .filter(|(name, def)| {
             to.get(Kind::View, name).map(collapse) != Some(collapse(def))
-                || touched_tables.iter().any(|t| mentions(def, t))
+                || reads_touched(name, def)
         })
         .map(|(name, _)| name.to_string())
+        .chain(pinned.iter().cloned())
         .collect();
+    rebuilt.sort();
+    rebuilt.dedup();
     loop {
         let more: Vec<String> = views
             .iter()
             .filter(|(name, def)| {
-                !rebuilt.iter().any(|r| r == name) && rebuilt.iter().any(|r| mentions(def, r))
+                !rebuilt.iter().any(|r| r == name)
+                    && rebuilt.iter().any(|r| {
+                        mentions(def, r)
+                            || from
+                                .dependents(Kind::View, r)
+                                .any(|(k, n)| k == Kind::View && n == *name)
+                    })
             })
             .map(|(name, _)| name.to_string())
             .collect();

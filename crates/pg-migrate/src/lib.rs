@@ -39,6 +39,8 @@ mod direction;
 #[cfg(feature = "runtime")]
 mod error;
 #[cfg(feature = "runtime")]
+mod graph;
+#[cfg(feature = "runtime")]
 mod history;
 #[cfg(feature = "runtime")]
 mod lock;

@@ -1,0 +1,204 @@
+//! What the server's own dependency records (`pg_depend`, read with the catalog) say must be
+//! dropped and created again around a change: the objects that use a routine the plan drops
+//! and creates again (its result type changed), or a column whose type changes. The planner
+//! finds what reads a column or a view by name elsewhere; here the catalog decides.
+
+use super::catalog::{Catalog, Difference, Kind};
+use super::ddl::{Change, HazardKind, split_last, unsupported};
+
+/// What is dropped before a change and created again after it.
+#[derive(Default)]
+pub(crate) struct Pinned {
+    /// Dropped before the change (its dependents first).
+    pub drops: Vec<Change>,
+    /// Created again after it, from the target's definitions.
+    pub creates: Vec<Change>,
+    /// Views to rebuild around it (with the planner's own view rebuilds).
+    pub views: Vec<String>,
+    /// What cannot be carried around it (a generated column computed by the routine).
+    pub unsupported: Vec<Change>,
+}
+
+/// The routines the plan drops and creates again: an aggregate, or a routine whose result
+/// type changes (`CREATE OR REPLACE` cannot change it).
+pub(crate) fn replaced_routines(differences: &[Difference]) -> Vec<String> {
+    differences
+        .iter()
+        .filter(|d| d.kind == Kind::Function)
+        .filter_map(|d| match (d.from.as_deref(), d.to.as_deref()) {
+            (Some(from), Some(to))
+                if super::ddl::routine_kind(from) == "AGGREGATE"
+                    || super::ddl::routine_kind(to) == "AGGREGATE"
+                    || super::ddl::returns(from) != super::ddl::returns(to) =>
+            {
+                Some(d.name.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Everything that depends on the routines in `routines` or on the columns in `retyped` and
+/// must be dropped and created again around their change, unless the plan changes it anyway.
+pub(crate) fn pinned(
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+    routines: &[String],
+    retyped: &[String],
+) -> Pinned {
+    let mut pinned = Pinned::default();
+    if !from.has_dependencies() {
+        return pinned;
+    }
+    let differs = |kind: Kind, name: &str| {
+        differences
+            .iter()
+            .any(|d| d.kind == kind && d.name == name)
+    };
+    let mut seen: Vec<(Kind, String)> = Vec::new();
+    let changing = routines
+        .iter()
+        .map(|r| (Kind::Function, r.as_str()))
+        .chain(retyped.iter().map(|c| (Kind::Column, c.as_str())));
+    for (kind, name) in changing {
+        for (dependent_kind, dependent) in from.dependents(kind, name) {
+            if seen
+                .iter()
+                .any(|(k, n)| *k == dependent_kind && n == dependent)
+            {
+                continue;
+            }
+            seen.push((dependent_kind, dependent.to_string()));
+            let target = to.get(dependent_kind, dependent);
+            let current = from.get(dependent_kind, dependent).unwrap_or_default();
+            match dependent_kind {
+                Kind::View => pinned.views.push(dependent.to_string()),
+                Kind::Column => {
+                    let (table, column) = split_last(dependent);
+                    let old = super::ddl::column(current);
+                    if differs(Kind::Column, dependent) || target.is_none() {
+                        // Planned anyway: its own change comes after the routine's.
+                        if old.generated.is_none() && old.default.is_some() && kind == Kind::Function {
+                            pinned.drops.push(Change::plain(format!(
+                                "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"
+                            )));
+                        }
+                        continue;
+                    }
+                    if old.generated.is_some() {
+                        pinned.unsupported.push(unsupported(
+                            &Difference {
+                                kind: Kind::Column,
+                                name: dependent.to_string(),
+                                from: Some(current.to_string()),
+                                to: target.map(str::to_string),
+                            },
+                            &format!("a generated column computed from {name}, which changes"),
+                        ));
+                    } else if let Some(default) = old.default {
+                        pinned.drops.push(Change::plain(format!(
+                            "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"
+                        )));
+                        pinned.creates.push(Change::plain(format!(
+                            "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}"
+                        )));
+                    }
+                }
+                // An index or a check over a column whose type changes is rebuilt by the
+                // server itself; over a routine, it must be dropped while the routine is.
+                Kind::Index if kind == Kind::Function && !differs(Kind::Index, dependent) => {
+                    if let Some(def) = target {
+                        pinned.drops.push(Change::plain(format!("DROP INDEX {dependent}")));
+                        pinned.creates.push(Change::hazard(
+                            def.strip_suffix(" (INVALID)").unwrap_or(def),
+                            &[HazardKind::LocksForScan],
+                            format!("built again because {name} is dropped and created again"),
+                        ));
+                    }
+                }
+                Kind::Constraint
+                    if kind == Kind::Function && !differs(Kind::Constraint, dependent) =>
+                {
+                    if let Some(def) = target {
+                        let (table, constraint) = split_last(dependent);
+                        pinned.drops.push(Change::plain(format!(
+                            "ALTER TABLE {table} DROP CONSTRAINT {constraint}"
+                        )));
+                        pinned.creates.push(Change::plain(format!(
+                            "ALTER TABLE {table} ADD CONSTRAINT {constraint} {def}"
+                        )));
+                    }
+                }
+                Kind::Policy if !differs(Kind::Policy, dependent) => {
+                    if let Some(def) = target {
+                        let (table, policy) = split_last(dependent);
+                        pinned
+                            .drops
+                            .push(Change::plain(format!("DROP POLICY {policy} ON {table}")));
+                        pinned.creates.push(Change::plain(format!(
+                            "CREATE POLICY {policy} ON {table} {def}"
+                        )));
+                    }
+                }
+                // A routine whose body the server parsed (`BEGIN ATOMIC`, SQL standard) holds
+                // what it reads.
+                Kind::Function if !routines.iter().any(|r| r == dependent) => {
+                    pinned.drops.push(Change::plain(format!(
+                        "DROP {} {dependent}",
+                        super::ddl::routine_kind(current)
+                    )));
+                    if let (Some(def), false) = (target, differs(Kind::Function, dependent)) {
+                        pinned.creates.push(Change::plain(def));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    pinned
+}
+
+/// The routines the plan drops (gone from `to`) that objects it keeps or changes still use:
+/// dropped last, once those have let go of them.
+pub(crate) fn routines_dropped_last(from: &Catalog, differences: &[Difference]) -> Vec<String> {
+    differences
+        .iter()
+        .filter(|d| d.kind == Kind::Function && d.to.is_none())
+        .filter(|d| {
+            from.dependents(Kind::Function, &d.name)
+                .any(|(kind, _)| matches!(kind, Kind::Column | Kind::Policy | Kind::Constraint))
+        })
+        .map(|d| d.name.clone())
+        .collect()
+}
+
+/// The routines the plan changes that read a table it drops: dropped before the table and
+/// created from scratch afterwards (a `BEGIN ATOMIC` body holds the table).
+pub(crate) fn routines_on_dropped_tables(
+    from: &Catalog,
+    differences: &[Difference],
+    old_tables: &[&str],
+) -> Vec<String> {
+    let mut routines = Vec::new();
+    for d in differences
+        .iter()
+        .filter(|d| d.kind == Kind::Function && d.from.is_some() && d.to.is_some())
+    {
+        let reads_dropped = from.objects().any(|(kind, name, _)| {
+            let table = match kind {
+                Kind::Table => name.to_string(),
+                Kind::Column => split_last(name).0,
+                _ => return false,
+            };
+            old_tables.contains(&table.as_str())
+                && from
+                    .dependents(kind, name)
+                    .any(|(k, n)| k == Kind::Function && n == d.name)
+        });
+        if reads_dropped {
+            routines.push(d.name.clone());
+        }
+    }
+    routines
+}
