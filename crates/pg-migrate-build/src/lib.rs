@@ -1,10 +1,8 @@
 //! The build-script half of `pg-migrate`: checks a directory of SQL migrations and embeds it.
 //!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     pg_migrate_build::Embed::new("sql").run();
-//! }
+//! // build.rs, in its `fn main()`:
+//! pg_migrate_build::Embed::new("sql").run();
 //! ```
 //!
 //! ```ignore

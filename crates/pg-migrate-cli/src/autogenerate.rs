@@ -209,11 +209,12 @@ pub(crate) fn write(
         anyhow::anyhow!("{} has bad files:\n  {}", dir.display(), lines.join("\n  "))
     })?;
     let highest = scan.migrations.iter().map(|m| m.version).max().unwrap_or(0);
-    let mut version = next_version(highest, time::OffsetDateTime::now_utc());
+    let first = next_version(highest, time::OffsetDateTime::now_utc());
     // Every file is composed first, then written; if one cannot be written, the ones before it
     // are removed, so that no half-written migration is left in the directory.
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     for (i, (apply, undo)) in plan.steps.iter().enumerate() {
+        let version = first + i as i64;
         let name = if plan.steps.len() == 1 {
             slug.clone()
         } else {
@@ -240,7 +241,6 @@ pub(crate) fn write(
         let u = dir.join(format!("U{version}__{name}.sql"));
         files.push((v, with_header(&apply_sql, no_transaction, "Applies")));
         files.push((u, with_header(&undo_sql, undo_no_transaction, "Undoes")));
-        version += 1;
     }
     let mut written: Vec<PathBuf> = Vec::new();
     for (path, content) in &files {

@@ -290,8 +290,9 @@ pub(crate) async fn run_migrate(
 
 /// A schema to compare: a database, SQL files, or the migrations replayed.
 enum Source {
-    /// A live database, read where it is (nothing is written to it).
-    Database(pg_migrate::DatabaseConfig),
+    /// A live database, read where it is (nothing is written to it); boxed, its settings
+    /// being large beside the other sides.
+    Database(Box<pg_migrate::DatabaseConfig>),
     /// A directory or file of SQL, loaded into a scratch database.
     Files(PathBuf),
     /// The embedded migrations replayed to a revision in a scratch database.
@@ -301,7 +302,7 @@ enum Source {
 impl Source {
     fn parse(text: &str) -> anyhow::Result<Source> {
         if text.contains("://") {
-            return Ok(Source::Database(text.parse()?));
+            return Ok(Source::Database(Box::new(text.parse()?)));
         }
         if text == "migrations" {
             return Ok(Source::Migrations(Rev::Head));

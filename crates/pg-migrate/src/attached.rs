@@ -105,8 +105,8 @@ pub(crate) fn creations(
     // again where the object they are on is created again.
     for (_, name, def) in to.objects().filter(|(kind, ..)| *kind == Kind::Setting) {
         let put_back = setting_target(name).is_some_and(|(kind, target)| match kind {
-            Kind::View => recreated.views.iter().any(|v| *v == target),
-            Kind::Trigger => recreated.triggers.iter().any(|t| *t == target),
+            Kind::View => recreated.views.contains(&target),
+            Kind::Trigger => recreated.triggers.contains(&target),
             // A new type resets a column's storage; a column dropped and added back loses all.
             Kind::Column => changed(Kind::Column, &target),
             _ => false,
@@ -124,8 +124,8 @@ pub(crate) fn creations(
                 // An identity's options go with the identity.
                 !d.name.ends_with(" IDENTITY") || def.ends_with(" AS IDENTITY")
             })
-                && !(kind == Kind::View && recreated.views.iter().any(|v| *v == target))
-                && !(kind == Kind::Trigger && recreated.triggers.iter().any(|t| *t == target))
+                && !(kind == Kind::View && recreated.views.contains(&target))
+                && !(kind == Kind::Trigger && recreated.triggers.contains(&target))
         });
         if let (true, Some(reset)) = (stays, from.reset(&d.name)) {
             changes.push(Change::plain(reset));

@@ -1178,7 +1178,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                                 )));
                                 changes.push(Change::plain(format!(
                                     "SELECT setval({}, coalesce(max({name}), 0) + 1, false) FROM {table}",
-                                    quote_literal(&seq)
+                                    quote_literal(seq)
                                 )));
                             }
                             changes.push(Change::plain(alter(format!("SET DEFAULT {default}"))));
@@ -1213,7 +1213,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     ],
                     _ => Vec::new(),
                 };
-                if !(!old.not_null && new.not_null) {
+                if old.not_null || !new.not_null {
                     changes.extend(add_identity.iter().cloned());
                 }
                 match (old.not_null, new.not_null) {
@@ -1380,7 +1380,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
     let mut typed_created: Vec<&str> = Vec::new();
     let mut views_done: Vec<String> = Vec::new();
-    for name in order_by_reference(&created_views, to, false) {
+    for name in order_by_reference(created_views, to, false) {
         // The routines a view's row type types, once it is there and before the views that
         // call them.
         let typed: Vec<(&str, &str)> = to
@@ -1500,10 +1500,7 @@ fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             .filter(|d| d.from.is_some() && d.to.is_some())
             .map(|d| d.name.clone())
             .chain(pinned_names)
-            .chain(to.objects().filter_map(|(kind, name, _)| {
-                (kind == Kind::Trigger && rebuilt.iter().any(|v| *v == split_last(name).0))
-                    .then(|| name.to_string())
-            }))
+            .chain(to.objects().filter(|&(kind, name, _)| kind == Kind::Trigger && rebuilt.iter().any(|v| *v == split_last(name).0)).map(|(_kind, name, _)| name.to_string()))
             .collect(),
     };
     changes.extend(attached::creations(from, to, &differences, &recreated));
@@ -2078,7 +2075,6 @@ fn free_constraint_name(catalog: &Catalog, table: &str, wanted: &str) -> String 
 }
 
 /// Whether `text` mentions the relation `name` (its bare name, as a whole word).
-
 fn mentions(text: &str, name: &str) -> bool {
     let bare = bare_name(name);
     if bare.is_empty() {
@@ -2998,11 +2994,10 @@ pub fn declared_renames(sql: &str) -> Vec<Rename> {
             continue;
         }
         match (words.first(), &table) {
-            (None, _) => {
-                if annotation.is_some() {
+            (None, _)
+                if annotation.is_some() => {
                     pending = annotation;
                 }
-            }
             (Some(first), Some(table))
                 if !upper[0].starts_with("CONSTRAINT") && !upper[0].starts_with("PRIMARY") =>
             {

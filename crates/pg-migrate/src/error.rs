@@ -35,8 +35,8 @@ pub enum Error {
     MigrationFailed {
         /// The full name, `V3__add_users`.
         migration: String,
-        /// Where and why.
-        failure: SqlFailure,
+        /// Where and why (boxed: the report is large, and every `Result` carries the enum).
+        failure: Box<SqlFailure>,
     },
     /// An applied migration's file was edited after it was applied.
     #[error(
@@ -143,8 +143,8 @@ pub enum Error {
     /// A declared schema's file failed to load into a scratch database.
     #[error("loading the declared schema: {failure}")]
     SchemaFailed {
-        /// Where and why.
-        failure: SqlFailure,
+        /// Where and why (boxed, as for [`Error::MigrationFailed`]).
+        failure: Box<SqlFailure>,
     },
     /// A scratch database could not be set up or filled.
     #[error("scratch database: {reason}")]
@@ -271,13 +271,12 @@ impl SqlFailure {
             failure.message = db.message().to_string();
             failure.detail = db.detail().map(str::to_string);
             failure.hint = db.hint().map(str::to_string);
-            if let Some(tokio_postgres::error::ErrorPosition::Original(position)) = db.position() {
-                if let Some((line, column, text)) = locate(sql, *position as usize) {
+            if let Some(tokio_postgres::error::ErrorPosition::Original(position)) = db.position()
+                && let Some((line, column, text)) = locate(sql, *position as usize) {
                     failure.line = Some(line);
                     failure.column = Some(column);
                     failure.line_text = Some(text.to_string());
                 }
-            }
         } else if let Some(source) = std::error::Error::source(err) {
             failure.message = format!("{err}: {source}");
         }

@@ -444,14 +444,13 @@ impl Migrator {
         }
         if let Some(&(_, entry, _)) = changes.iter().find(|(d, _, m)| {
             *d == Action::Stamped && m.is_some_and(|m| i32::try_from(m.version()).is_err())
-        }) {
-            if status.width == VersionWidth::Int4 {
+        })
+            && status.width == VersionWidth::Int4 {
                 return Err(Error::VersionTooLarge {
                     migration: format!("V{}__{}", entry.version, entry.name),
                     table: self.table.name().to_string(),
                 });
             }
-        }
         let marked: Vec<i64> = self
             .table
             .unfinished(client)
@@ -669,7 +668,7 @@ impl Migrator {
         recorded.map_err(Error::db("recording the migration in the history table"))?;
         committed.map_err(|err| Error::MigrationFailed {
             migration: m.full_name(),
-            failure: SqlFailure::new(&script.path, "", &err),
+            failure: Box::new(SqlFailure::new(&script.path, "", &err)),
         })
     }
 
@@ -760,7 +759,7 @@ impl Migrator {
             }
             return Err(Error::MigrationFailed {
                 migration: m.full_name(),
-                failure: SqlFailure::in_script(script, 0, &err),
+                failure: Box::new(SqlFailure::in_script(script, 0, &err)),
             });
         }
         let (begun, recorded, cleared, committed) = join4(
@@ -911,7 +910,7 @@ fn check_pieces(
         if let Err(err) = result {
             return Err(Error::MigrationFailed {
                 migration: m.full_name(),
-                failure: SqlFailure::in_script(script, *offset, &err),
+                failure: Box::new(SqlFailure::in_script(script, *offset, &err)),
             });
         }
     }

@@ -151,7 +151,7 @@ impl Scratch {
                 .batch_execute(sql)
                 .await
                 .map_err(|err| Error::SchemaFailed {
-                    failure: SqlFailure::new(&path.display().to_string(), sql, &err),
+                    failure: Box::new(SqlFailure::new(&path.display().to_string(), sql, &err)),
                 })?;
         }
         Ok(())
