@@ -1,7 +1,7 @@
 //! The schema planner: the SQL `migrate diff` writes turns one database into the other, which
 //! a second read of both catalogs confirms.
 
-use pg_migrate::{Catalog, Change};
+use pg_migrate::diff::{Catalog, Change};
 use pg_migrate_testing::TestDb;
 
 mod common;
@@ -152,7 +152,7 @@ async fn what_cannot_be_generated_is_said_not_dropped() {
         "{plan:#?}"
     );
     assert!(plan[0].hazard.is_some());
-    assert!(pg_migrate::render_changes(&plan).starts_with("-- hazard: "));
+    assert!(pg_migrate::diff::render_changes(&plan).starts_with("-- hazard: "));
 }
 
 /// The schema every randomised case starts from.
@@ -254,7 +254,7 @@ fn lints_clean(what: &str, files: &[Vec<Change>]) {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("sql")).unwrap();
     for (i, changes) in files.iter().enumerate() {
-        let (text, _) = pg_migrate::file_text(changes);
+        let (text, _) = pg_migrate::diff::file_text(changes);
         std::fs::write(root.join(format!("sql/V{}__step.sql", i + 1)), text).unwrap();
     }
     let lines = pg_migrate_build::Embed::new("sql").lines(&root, &root);
@@ -275,7 +275,7 @@ async fn offline_script_reaches(what: &str, files: &[Vec<Change>], to: &TestDb) 
         .map(|(i, changes)| {
             let version = i as i64 + 1;
             let name = format!("V{version}__step.sql");
-            let (text, _) = pg_migrate::file_text(changes);
+            let (text, _) = pg_migrate::diff::file_text(changes);
             pg_migrate::Migration::new(version, "step", pg_migrate::Script::new(name, text), None)
                 .unwrap()
         })
@@ -345,7 +345,7 @@ async fn random_edits_plan_forward_and_back() {
         let left = catalog(&from).await.diff(&catalog(&to).await);
         assert!(left.is_empty(), "{what}: left {left:#?}");
         // As files, the plan lints clean and its offline script gives the same schema.
-        let files = pg_migrate::cut_into_files(plan.clone());
+        let files = pg_migrate::diff::cut_into_files(plan.clone());
         lints_clean(&what, &files);
         offline_script_reaches(&what, &files, &to).await;
         // Back, unless an enum gained a label: the reverse plan restores the base.
@@ -384,7 +384,7 @@ async fn declared_renames_are_renamed_not_dropped() {
         );
         CREATE INDEX persons_nick_idx ON persons (handle);";
     run(&to, declared).await;
-    let renames = pg_migrate::declared_renames(declared);
+    let renames = pg_migrate::diff::declared_renames(declared);
     assert_eq!(renames.len(), 2, "{renames:?}");
     let plan = catalog(&from)
         .await
@@ -815,7 +815,7 @@ async fn domains_are_altered_in_place_with_checks_validated_after() {
         "{sql:#?}"
     );
     // As files: the validation in a file of its own, after the NOT VALID one; lint clean.
-    let files = pg_migrate::cut_into_files(plan.clone());
+    let files = pg_migrate::diff::cut_into_files(plan.clone());
     assert!(files.len() >= 2, "{files:#?}");
     lints_clean("domains", &files);
 
@@ -827,7 +827,7 @@ async fn domains_are_altered_in_place_with_checks_validated_after() {
     )
     .await;
     let plan = converge(&empty, &with_domain).await;
-    lints_clean("new domain", &pg_migrate::cut_into_files(plan));
+    lints_clean("new domain", &pg_migrate::diff::cut_into_files(plan));
 }
 
 /// A partitioned table's keys, checks, indexes and columns are declared on the parent and

@@ -496,7 +496,7 @@ async fn catalogs_compare_what_the_server_holds_not_how_it_was_written() {
     let two = TestDb::empty().await.unwrap();
     let read = async |db: &TestDb| {
         let client = db.pool().get().await.unwrap();
-        pg_migrate::Catalog::read(&client, &[]).await.unwrap()
+        pg_migrate::diff::Catalog::read(&client, &[]).await.unwrap()
     };
     one.pool()
         .get()

@@ -301,8 +301,13 @@ pub enum MigrateCommand {
         /// rewrites_table, locks_for_scan, may_fail, breaks_clients). A statement carrying a
         /// kind not accepted is refused, and nothing is written. What cannot be generated
         /// (unsupported) is never written.
-        #[arg(long, value_name = "KIND,...", value_delimiter = ',', requires = "autogenerate")]
-        allow_hazards: Vec<pg_migrate::HazardKind>,
+        #[arg(
+            long,
+            value_name = "KIND,...",
+            value_delimiter = ',',
+            requires = "autogenerate"
+        )]
+        allow_hazards: Vec<pg_migrate::diff::HazardKind>,
     },
     /// Exit 0 when the database is in sync with the binary, and the declared schema with the
     /// migrations.

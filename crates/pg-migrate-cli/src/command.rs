@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 
 use pg_migrate::deadpool_postgres::Pool;
-use pg_migrate::{Difference, Direction, Migrator, Options, Rev, Scratch};
+use pg_migrate::diff::Difference;
+use pg_migrate::{Direction, Migrator, Options, Rev, Scratch};
 
 use crate::Service;
 use crate::args::{MigrateCommand, Settings};
@@ -123,9 +124,9 @@ pub(crate) async fn run_migrate(
             let mut accepted = allow_hazards;
             if allow_data_loss {
                 accepted.extend([
-                    pg_migrate::HazardKind::DeletesData,
-                    pg_migrate::HazardKind::BreaksClients,
-                    pg_migrate::HazardKind::MayFail,
+                    pg_migrate::diff::HazardKind::DeletesData,
+                    pg_migrate::diff::HazardKind::BreaksClients,
+                    pg_migrate::diff::HazardKind::MayFail,
                 ]);
             }
             crate::autogenerate::write(
@@ -331,7 +332,7 @@ impl Source {
         migrator: &Migrator,
         table: &str,
         privileges: bool,
-    ) -> Result<pg_migrate::Catalog, pg_migrate::Error> {
+    ) -> Result<pg_migrate::diff::Catalog, pg_migrate::Error> {
         let scratch = || {
             scratch.ok_or_else(|| pg_migrate::Error::Scratch {
                 reason: "no scratch database for this side".into(),
@@ -344,7 +345,7 @@ impl Source {
                         reason: err.to_string(),
                     })?;
                 let client = pool.get().await.map_err(pg_migrate::Error::Pool)?;
-                pg_migrate::Catalog::read_with(
+                pg_migrate::diff::Catalog::read_with(
                     &client,
                     &pg_migrate::history_tables(table),
                     privileges,
@@ -541,7 +542,7 @@ async fn drift(
         .filter_map(|e| e.migration.cloned())
         .collect();
     let table = scratch_table(migrator);
-    let live = pg_migrate::Catalog::read_with(
+    let live = pg_migrate::diff::Catalog::read_with(
         &client,
         &pg_migrate::history_tables(&table),
         settings.with_privileges,

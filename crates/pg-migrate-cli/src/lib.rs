@@ -56,7 +56,8 @@ pub use args::{DatabaseUrl, Format, MigrateCommand, Settings};
 pub use command::{connect, interrupt};
 pub use fleet::{LogWriter, log_writer};
 pub use output::{
-    Committed, EXIT_DIVERGENT, EXIT_DRIFT, EXIT_PENDING, EXIT_SCHEMA, EXIT_UNKNOWN, EXIT_UNSUPPORTED,
+    Committed, EXIT_DIVERGENT, EXIT_DRIFT, EXIT_PENDING, EXIT_SCHEMA, EXIT_UNKNOWN,
+    EXIT_UNSUPPORTED,
 };
 pub use signal::termination;
 

@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use pg_migrate::{Difference, Direction, Migration, Migrator, Report, Rev, State, Status, Step};
+use pg_migrate::diff::Difference;
+use pg_migrate::{Direction, Migration, Migrator, Report, Rev, State, Status, Step};
 use serde_json::json;
 
 use crate::args::Format;
@@ -381,7 +382,7 @@ pub(crate) fn check(
 /// Prints the SQL that turns one schema into another (hazards as comments), or, in JSON, each
 /// statement with its hazard and the differences it answers.
 pub(crate) fn print_plan(
-    changes: &[pg_migrate::Change],
+    changes: &[pg_migrate::diff::Change],
     differences: &[Difference],
     sides: (&str, &str),
     format: Format,
@@ -396,7 +397,7 @@ pub(crate) fn print_plan(
         }
         Format::Text => {
             out!("-- from {} to {}", sides.0, sides.1);
-            out!("{}", pg_migrate::render_changes(changes).trim_end());
+            out!("{}", pg_migrate::diff::render_changes(changes).trim_end());
         }
     }
 }

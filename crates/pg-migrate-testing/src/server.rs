@@ -144,9 +144,10 @@ fn start_cluster() -> anyhow::Result<TestServer> {
     if server.answers() {
         // Running already: make sure something will stop it once the tests are done.
         if !watchdog_alive(&dir)
-            && let Some(bindir) = find_bindir() {
-                spawn_watchdog(&bindir, &dir.join("data"), &dir)?;
-            }
+            && let Some(bindir) = find_bindir()
+        {
+            spawn_watchdog(&bindir, &dir.join("data"), &dir)?;
+        }
         return Ok(server);
     }
     let Some(bindir) = find_bindir() else {

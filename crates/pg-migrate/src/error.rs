@@ -272,11 +272,12 @@ impl SqlFailure {
             failure.detail = db.detail().map(str::to_string);
             failure.hint = db.hint().map(str::to_string);
             if let Some(tokio_postgres::error::ErrorPosition::Original(position)) = db.position()
-                && let Some((line, column, text)) = locate(sql, *position as usize) {
-                    failure.line = Some(line);
-                    failure.column = Some(column);
-                    failure.line_text = Some(text.to_string());
-                }
+                && let Some((line, column, text)) = locate(sql, *position as usize)
+            {
+                failure.line = Some(line);
+                failure.column = Some(column);
+                failure.line_text = Some(text.to_string());
+            }
         } else if let Some(source) = std::error::Error::source(err) {
             failure.message = format!("{err}: {source}");
         }

@@ -7,7 +7,7 @@ use tokio_postgres::types::Type;
 
 use super::error::Error;
 use super::migration::{Migration, VersionWidth};
-use super::plan::AppliedRow;
+use super::status::AppliedRow;
 
 /// The default table name, refinery's.
 pub const DEFAULT_TABLE: &str = "refinery_schema_history";
@@ -363,7 +363,6 @@ fn quote_path(name: &str) -> String {
         .collect::<Vec<_>>()
         .join(".")
 }
-
 
 #[cfg(test)]
 mod tests {

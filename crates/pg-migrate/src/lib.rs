@@ -25,21 +25,13 @@ pub mod grammar;
 pub mod source;
 
 #[cfg(feature = "runtime")]
-mod attached;
-#[cfg(feature = "runtime")]
-mod catalog;
-#[cfg(feature = "runtime")]
 mod config;
 #[cfg(feature = "runtime")]
-mod coverage;
-#[cfg(feature = "runtime")]
-mod ddl;
+pub mod diff;
 #[cfg(feature = "runtime")]
 mod direction;
 #[cfg(feature = "runtime")]
 mod error;
-#[cfg(feature = "runtime")]
-mod graph;
 #[cfg(feature = "runtime")]
 mod history;
 #[cfg(feature = "runtime")]
@@ -48,8 +40,6 @@ mod lock;
 mod migration;
 #[cfg(feature = "runtime")]
 mod migrator;
-#[cfg(feature = "runtime")]
-mod plan;
 #[cfg(feature = "runtime")]
 mod pool;
 #[cfg(feature = "runtime")]
@@ -62,6 +52,8 @@ mod rev;
 mod scratch;
 #[cfg(feature = "runtime")]
 mod script;
+#[cfg(feature = "runtime")]
+mod status;
 #[cfg(feature = "runtime")]
 mod tls;
 
@@ -82,24 +74,20 @@ pub mod __private {
 
 #[cfg(feature = "runtime")]
 pub use {
-    catalog::{Catalog, Difference, Kind},
     config::{DEFAULT_DATABASE_URL, DatabaseConfig, InvalidDatabaseUrl, parse_duration},
-    ddl::{
-        Change, HazardKind, Rename, cut_into_files, declared_renames, file_text, invert_renames, render_changes,
-    },
     direction::Direction,
     error::{Error, SqlFailure, error_chain, pool_error_text},
     history::{DEFAULT_TABLE, History, Unfinished},
     lock::CancelTls,
     migration::{Migration, Script, VersionWidth},
     migrator::{Action, Migrator, Options, Report, Step},
-    plan::{AppliedRow, Entry, State, Status},
     pool::{PoolSetupError, gated_pool, is_permanent, pool, wait_for},
     rev::{Rev, RevError},
     scratch::{
         Scratch, TEMPLATE_PREFIX, declared_renames_in, history_tables, migration_set_hash,
         template, template_name,
     },
+    status::{AppliedRow, Entry, State, Status},
     tls::{SslMode, TlsError, TlsSettings},
 };
 

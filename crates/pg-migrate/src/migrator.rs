@@ -12,9 +12,9 @@ use super::error::{Error, SqlFailure};
 use super::history::{DEFAULT_TABLE, History, HistoryTable, Unfinished};
 use super::lock::{CancelTls, LockedConnection};
 use super::migration::{Migration, Script, VersionWidth};
-use super::plan::{State, Status};
 use super::recovery::{self, Outcome};
 use super::rev::Rev;
+use super::status::{State, Status};
 
 /// How the migrator runs.
 #[derive(Clone, Debug)]
@@ -444,13 +444,13 @@ impl Migrator {
         }
         if let Some(&(_, entry, _)) = changes.iter().find(|(d, _, m)| {
             *d == Action::Stamped && m.is_some_and(|m| i32::try_from(m.version()).is_err())
-        })
-            && status.width == VersionWidth::Int4 {
-                return Err(Error::VersionTooLarge {
-                    migration: format!("V{}__{}", entry.version, entry.name),
-                    table: self.table.name().to_string(),
-                });
-            }
+        }) && status.width == VersionWidth::Int4
+        {
+            return Err(Error::VersionTooLarge {
+                migration: format!("V{}__{}", entry.version, entry.name),
+                table: self.table.name().to_string(),
+            });
+        }
         let marked: Vec<i64> = self
             .table
             .unfinished(client)

@@ -47,6 +47,9 @@ mod tests {
         }
         assert_eq!(unquote("users"), "users");
         assert_eq!(quote_literal("it's"), "'it''s'");
-        assert_eq!(quote_identifier("x; DROP TABLE victim"), "\"x; DROP TABLE victim\"");
+        assert_eq!(
+            quote_identifier("x; DROP TABLE victim"),
+            "\"x; DROP TABLE victim\""
+        );
     }
 }

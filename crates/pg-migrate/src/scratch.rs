@@ -11,15 +11,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use deadpool_postgres::Pool;
 use tokio::sync::OnceCell;
 
-use super::catalog::Catalog;
 use super::config::DatabaseConfig;
+use super::diff::Catalog;
 use super::error::{Error, SqlFailure};
 use super::history::{DEFAULT_TABLE, quote_identifier};
 use super::lock::{fnv1a, lock_key};
 use super::migration::Migration;
 use super::migrator::{Migrator, Options};
-use super::plan::Status;
 use super::rev::Rev;
+use super::status::Status;
 
 /// Prefix of the cached replays; the rest of the name is [`migration_set_hash`]. The test
 /// harness builds and clones the same templates, so a diff after a test run starts warm.
@@ -308,13 +308,13 @@ pub async fn template(
 /// # Errors
 ///
 /// A file that cannot be read.
-pub fn declared_renames_in(path: &Path) -> Result<Vec<crate::ddl::Rename>, Error> {
+pub fn declared_renames_in(path: &Path) -> Result<Vec<crate::diff::Rename>, Error> {
     let mut renames = Vec::new();
     for file in sql_files(path)? {
         let sql = std::fs::read_to_string(&file).map_err(|err| Error::Scratch {
             reason: format!("reading {}: {err}", file.display()),
         })?;
-        renames.extend(crate::ddl::declared_renames(&sql));
+        renames.extend(crate::diff::declared_renames(&sql));
     }
     Ok(renames)
 }

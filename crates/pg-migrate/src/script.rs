@@ -7,8 +7,8 @@ use super::history::{HistoryTable, quote_literal};
 use super::lock::lock_key;
 use super::migration::{Migration, Script};
 use super::migrator::{Options, timeouts_sql};
-use super::plan::{AppliedRow, Status};
 use super::rev::Rev;
+use super::status::{AppliedRow, Status};
 
 /// Renders the script that takes a database from `from` to `to` without connecting to it.
 ///

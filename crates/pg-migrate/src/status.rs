@@ -1,5 +1,5 @@
-//! Planning: what the database holds against what the binary embeds, and which migrations
-//! a command must run to reach a revision. Pure logic, no I/O.
+//! Migration status: what the database holds against what the binary embeds, and which
+//! migrations a command must run to reach a revision. Pure logic, no I/O.
 
 use serde::Serialize;
 

@@ -102,7 +102,9 @@ pub(crate) fn settings() -> Vec<(Kind, String)> {
                    WHERE a.attoptions IS NOT NULL AND opt NOT LIKE 'pg\\_%' GROUP BY 1, 2) o \
              JOIN pg_attribute a ON a.attrelid = o.attrelid AND a.attnum = o.attnum \
              {rest}",
-            rest = columns.strip_prefix("FROM pg_attribute a ").unwrap_or(&columns)
+            rest = columns
+                .strip_prefix("FROM pg_attribute a ")
+                .unwrap_or(&columns)
         ),
         format!(
             "SELECT 'VIEW ' || {table} || ' OPTIONS', \
@@ -126,7 +128,9 @@ pub(crate) fn settings() -> Vec<(Kind, String)> {
                AND (s.seqstart <> 1 OR s.seqincrement <> 1 OR s.seqmin <> 1 OR s.seqmax <> {max} \
                     OR s.seqcache <> 1 OR s.seqcycle)",
             max = "CASE s.seqtypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 ELSE 9223372036854775807 END",
-            rest = columns.strip_prefix("FROM pg_attribute a ").unwrap_or(&columns)
+            rest = columns
+                .strip_prefix("FROM pg_attribute a ")
+                .unwrap_or(&columns)
         ),
         // A view's column default (what an INSERT through the view gets).
         format!(

@@ -16,7 +16,7 @@ use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 
 use super::coverage::{self, USER_SCHEMAS, not_in_extension};
-use super::error::Error;
+use crate::error::Error;
 
 /// What kind of object a catalog entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -154,7 +154,6 @@ impl fmt::Display for Difference {
     }
 }
 
-
 /// Every sequence with its options (`type start S increment I min M max X cache C [cycle]`),
 /// to be narrowed by a `WHERE`.
 const SEQUENCES: &str = "SELECT format('%I.%I', n.nspname, c.relname), \
@@ -229,7 +228,6 @@ fn aggregates() -> String {
         ext = not_in_extension("p.oid"),
     )
 }
-
 
 impl Catalog {
     /// Reads the schema of the database `client` is connected to, leaving out the history
@@ -556,7 +554,9 @@ impl Catalog {
                 Ok(rows) => {
                     for row in rows {
                         let (dependent, dependency): (String, String) = (row.get(0), row.get(1));
-                        if let (Some(a), Some(b)) = (catalog.key(&dependent), catalog.key(&dependency)) {
+                        if let (Some(a), Some(b)) =
+                            (catalog.key(&dependent), catalog.key(&dependency))
+                        {
                             catalog.depends.insert((a, b));
                         }
                     }
@@ -721,8 +721,11 @@ impl Catalog {
                     if *kind == Kind::Column && *name == old_key {
                         ((*kind, new_key.clone()), (def.clone(), compared.clone()))
                     } else if on_table {
-                        let def = crate::ddl::replace_word(def, old, new);
-                        ((*kind, name.clone()), (def.clone(), self::compared(*kind, &def)))
+                        let def = super::name::replace_word(def, old, new);
+                        (
+                            (*kind, name.clone()),
+                            (def.clone(), self::compared(*kind, &def)),
+                        )
                     } else {
                         ((*kind, name.clone()), (def.clone(), compared.clone()))
                     }

@@ -4,8 +4,10 @@
 //! loses on the way; and the unsupported change for each object of a kind not modelled.
 
 use super::catalog::{Catalog, Difference, Kind};
-use super::ddl::{Change, object_name, split_last, unsupported};
-use super::quote::unquote;
+use super::change::{Change, unsupported};
+use super::name::object_name;
+use super::name::split_last;
+use crate::quote::unquote;
 
 /// What the plan drops and creates again, so that what hangs on it is put back.
 pub(crate) struct Recreated<'a> {
@@ -64,11 +66,8 @@ pub(crate) fn creations(
     recreated: &Recreated<'_>,
 ) -> Vec<Change> {
     let mut changes = Vec::new();
-    let changed = |kind: Kind, name: &str| {
-        differences
-            .iter()
-            .any(|d| d.kind == kind && d.name == name)
-    };
+    let changed =
+        |kind: Kind, name: &str| differences.iter().any(|d| d.kind == kind && d.name == name);
     let on_view = |name: &str| recreated.views.iter().any(|v| *v == split_last(name).0);
     // A view's triggers and rules go with it: unchanged ones are created again.
     for (kind, name, def) in to.objects() {
@@ -79,22 +78,28 @@ pub(crate) fn creations(
     for d in differences {
         match (d.kind, d.from.as_deref(), d.to.as_deref()) {
             (Kind::Rule, None, Some(def)) => changes.push(Change::plain(def)),
-            (Kind::Rule, Some(_), Some(def)) => changes.push(Change::plain(
-                def.replacen("CREATE RULE ", "CREATE OR REPLACE RULE ", 1),
-            )),
+            (Kind::Rule, Some(_), Some(def)) => changes.push(Change::plain(def.replacen(
+                "CREATE RULE ",
+                "CREATE OR REPLACE RULE ",
+                1,
+            ))),
             (Kind::Statistics, _, Some(def)) => changes.push(Change::plain(def)),
             // A partition's index goes with its parent's, or with its table.
             (Kind::Unmodelled, Some(def), None)
-                if def.rsplit_once("; attached to ").is_some_and(|(_, parent)| {
-                    differences
-                        .iter()
-                        .any(|p| p.kind == Kind::Index && p.name == parent && p.to.is_none())
-                }) || d.name.rsplit_once(" ON PARTITION ").is_some_and(|(_, table)| {
-                    to.get(Kind::Table, table).is_none()
-                }) => {}
+                if def
+                    .rsplit_once("; attached to ")
+                    .is_some_and(|(_, parent)| {
+                        differences
+                            .iter()
+                            .any(|p| p.kind == Kind::Index && p.name == parent && p.to.is_none())
+                    })
+                    || d.name
+                        .rsplit_once(" ON PARTITION ")
+                        .is_some_and(|(_, table)| to.get(Kind::Table, table).is_none()) => {}
             // One the server names itself when the plan creates its parent's index or its
             // partition.
-            (Kind::Unmodelled, None, Some(def)) if generated_partition_index(d, def, differences) => {}
+            (Kind::Unmodelled, None, Some(def))
+                if generated_partition_index(d, def, differences) => {}
             (Kind::Unmodelled, _, _) => {
                 changes.push(unsupported(d, "this kind of object is not modelled"))
             }
@@ -123,8 +128,7 @@ pub(crate) fn creations(
             to.get(kind, &target).is_some_and(|def| {
                 // An identity's options go with the identity.
                 !d.name.ends_with(" IDENTITY") || def.ends_with(" AS IDENTITY")
-            })
-                && !(kind == Kind::View && recreated.views.contains(&target))
+            }) && !(kind == Kind::View && recreated.views.contains(&target))
                 && !(kind == Kind::Trigger && recreated.triggers.contains(&target))
         });
         if let (true, Some(reset)) = (stays, from.reset(&d.name)) {
@@ -148,7 +152,8 @@ pub(crate) fn view_comments(
                     .iter()
                     .any(|d| d.kind == Kind::Comment && d.name == *name)
                 && views.iter().any(|v| {
-                    name.strip_prefix("VIEW ").or_else(|| name.strip_prefix("MATERIALIZED VIEW "))
+                    name.strip_prefix("VIEW ")
+                        .or_else(|| name.strip_prefix("MATERIALIZED VIEW "))
                         == Some(v.as_str())
                         || name
                             .strip_prefix("COLUMN ")
@@ -185,7 +190,12 @@ fn generated_partition_index(d: &Difference, def: &str, differences: &[Differenc
     let Some(columns) = create
         .split_once(" USING ")
         .and_then(|(_, rest)| rest.split_once(" ("))
-        .map(|(_, rest)| rest.split(") ").next().unwrap_or(rest).trim_end_matches(')'))
+        .map(|(_, rest)| {
+            rest.split(") ")
+                .next()
+                .unwrap_or(rest)
+                .trim_end_matches(')')
+        })
     else {
         return false;
     };
@@ -200,7 +210,11 @@ fn generated_partition_index(d: &Difference, def: &str, differences: &[Differenc
             }
         })
         .collect();
-    let label = if create.starts_with("CREATE UNIQUE") { "key" } else { "idx" };
+    let label = if create.starts_with("CREATE UNIQUE") {
+        "key"
+    } else {
+        "idx"
+    };
     let table = unquote(split_last(partition).1);
     unquote(split_last(index).1) == object_name(&table, &columns.join("_"), label)
 }

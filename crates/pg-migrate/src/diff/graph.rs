@@ -4,7 +4,8 @@
 //! finds what reads a column or a view by name elsewhere; here the catalog decides.
 
 use super::catalog::{Catalog, Difference, Kind};
-use super::ddl::{Change, HazardKind, split_last, unsupported};
+use super::change::{Change, HazardKind, unsupported};
+use super::name::split_last;
 
 /// What is dropped before a change and created again after it.
 #[derive(Default)]
@@ -27,9 +28,9 @@ pub(crate) fn replaced_routines(differences: &[Difference]) -> Vec<String> {
         .filter(|d| d.kind == Kind::Function)
         .filter_map(|d| match (d.from.as_deref(), d.to.as_deref()) {
             (Some(from), Some(to))
-                if super::ddl::routine_kind(from) == "AGGREGATE"
-                    || super::ddl::routine_kind(to) == "AGGREGATE"
-                    || super::ddl::returns(from) != super::ddl::returns(to) =>
+                if super::routine::routine_kind(from) == "AGGREGATE"
+                    || super::routine::routine_kind(to) == "AGGREGATE"
+                    || super::routine::returns(from) != super::routine::returns(to) =>
             {
                 Some(d.name.clone())
             }
@@ -51,11 +52,8 @@ pub(crate) fn pinned(
     if !from.has_dependencies() {
         return pinned;
     }
-    let differs = |kind: Kind, name: &str| {
-        differences
-            .iter()
-            .any(|d| d.kind == kind && d.name == name)
-    };
+    let differs =
+        |kind: Kind, name: &str| differences.iter().any(|d| d.kind == kind && d.name == name);
     let mut seen: Vec<(Kind, String)> = Vec::new();
     let changing = routines
         .iter()
@@ -76,10 +74,13 @@ pub(crate) fn pinned(
                 Kind::View => pinned.views.push(dependent.to_string()),
                 Kind::Column => {
                     let (table, column) = split_last(dependent);
-                    let old = super::ddl::column(current);
+                    let old = super::column::column(current);
                     if differs(Kind::Column, dependent) || target.is_none() {
                         // Planned anyway: its own change comes after the routine's.
-                        if old.generated.is_none() && old.default.is_some() && kind == Kind::Function {
+                        if old.generated.is_none()
+                            && old.default.is_some()
+                            && kind == Kind::Function
+                        {
                             pinned.drops.push(Change::plain(format!(
                                 "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"
                             )));
@@ -109,7 +110,9 @@ pub(crate) fn pinned(
                 // server itself; over a routine, it must be dropped while the routine is.
                 Kind::Index if kind == Kind::Function && !differs(Kind::Index, dependent) => {
                     if let Some(def) = target {
-                        pinned.drops.push(Change::plain(format!("DROP INDEX {dependent}")));
+                        pinned
+                            .drops
+                            .push(Change::plain(format!("DROP INDEX {dependent}")));
                         pinned.creates.push(Change::hazard(
                             def.strip_suffix(" (INVALID)").unwrap_or(def),
                             &[HazardKind::LocksForScan],
@@ -146,7 +149,7 @@ pub(crate) fn pinned(
                 Kind::Function if !routines.iter().any(|r| r == dependent) => {
                     pinned.drops.push(Change::plain(format!(
                         "DROP {} {dependent}",
-                        super::ddl::routine_kind(current)
+                        super::routine::routine_kind(current)
                     )));
                     if let (Some(def), false) = (target, differs(Kind::Function, dependent)) {
                         pinned.creates.push(Change::plain(def));

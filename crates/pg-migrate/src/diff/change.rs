@@ -1,0 +1,357 @@
+//! A plan's statements: each with whether it must run outside a transaction and the typed
+//! hazards it carries; rendered as a psql script or cut into migration files.
+
+use serde::Serialize;
+
+use super::catalog::Difference;
+use crate::quote::unquote;
+
+/// One statement of a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// The statement, without its terminating `;`; a comment when nothing can be generated.
+    pub sql: String,
+    /// Whether it must run outside a transaction block (`CONCURRENTLY`).
+    pub no_transaction: bool,
+    /// Why it is dangerous, when it is, in words: data deleted, a table rewritten, a statement
+    /// that fails on a table with rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hazard: Option<String>,
+    /// What kinds of danger it carries, for a machine to accept or refuse by kind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hazards: Vec<HazardKind>,
+}
+
+/// A kind of danger a planned statement carries (pg-schema-diff's hazard types, for
+/// PostgreSQL as this planner writes it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HazardKind {
+    /// Deletes data: a dropped table, column, schema, attribute or sequence, or values cut
+    /// short by a narrowing cast.
+    DeletesData,
+    /// Rewrites the whole table under an ACCESS EXCLUSIVE lock: readers and writers wait for
+    /// as long as it takes.
+    RewritesTable,
+    /// Holds a lock that blocks writes (ACCESS EXCLUSIVE or SHARE) while it scans the table or
+    /// builds an index.
+    LocksForScan,
+    /// May fail on the data already there (a narrowing type, a NOT NULL column without a
+    /// default) or fill it with a placeholder.
+    MayFail,
+    /// Running clients of the previous release lose what they use: a drop or a rename.
+    BreaksClients,
+    /// Not generated: the statement is a comment saying what must be written by hand.
+    Unsupported,
+}
+
+impl HazardKind {
+    /// Every kind, in the order they are listed.
+    pub const ALL: [HazardKind; 6] = [
+        HazardKind::DeletesData,
+        HazardKind::RewritesTable,
+        HazardKind::LocksForScan,
+        HazardKind::MayFail,
+        HazardKind::BreaksClients,
+        HazardKind::Unsupported,
+    ];
+
+    /// The name JSON and `--allow-hazards` use (`deletes_data`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HazardKind::DeletesData => "deletes_data",
+            HazardKind::RewritesTable => "rewrites_table",
+            HazardKind::LocksForScan => "locks_for_scan",
+            HazardKind::MayFail => "may_fail",
+            HazardKind::BreaksClients => "breaks_clients",
+            HazardKind::Unsupported => "unsupported",
+        }
+    }
+}
+
+impl std::str::FromStr for HazardKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<HazardKind, String> {
+        HazardKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = HazardKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown hazard kind `{s}` (one of: {})", names.join(", "))
+            })
+    }
+}
+
+impl Change {
+    pub(crate) fn plain(sql: impl Into<String>) -> Change {
+        Change {
+            sql: sql.into(),
+            no_transaction: false,
+            hazard: None,
+            hazards: Vec::new(),
+        }
+    }
+
+    pub(crate) fn hazard(
+        sql: impl Into<String>,
+        kinds: &[HazardKind],
+        hazard: impl Into<String>,
+    ) -> Change {
+        Change {
+            sql: sql.into(),
+            no_transaction: false,
+            hazard: Some(hazard.into()),
+            hazards: kinds.to_vec(),
+        }
+    }
+
+    pub(crate) fn concurrent(sql: impl Into<String>) -> Change {
+        Change {
+            sql: sql.into(),
+            no_transaction: true,
+            hazard: None,
+            hazards: Vec::new(),
+        }
+    }
+
+    /// Whether the statement is only a note that the change must be written by hand.
+    pub fn is_unsupported(&self) -> bool {
+        self.hazards.contains(&HazardKind::Unsupported)
+    }
+}
+
+pub(crate) fn unsupported(d: &Difference, what: &str) -> Change {
+    Change::hazard(
+        format!(
+            "-- unsupported: {what}: {} {} (write this change by hand)",
+            d.kind.as_str(),
+            d.name
+        ),
+        &[HazardKind::Unsupported],
+        format!("not generated yet: {what}"),
+    )
+}
+
+/// The plan as a script for `psql`: each statement terminated, hazards as comments above it
+/// (`-- hazard: deletes_data, breaks_clients: deletes the column's data`).
+pub fn render_changes(changes: &[Change]) -> String {
+    let mut out = String::new();
+    for change in changes {
+        if let Some(hazard) = &change.hazard {
+            let kinds: Vec<&str> = change.hazards.iter().map(|k| k.as_str()).collect();
+            out.push_str(&format!("-- hazard: {}: {hazard}\n", kinds.join(", ")));
+        }
+        out.push_str(&change.sql);
+        if !change.sql.starts_with("--") {
+            out.push(';');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A plan cut into migration files: a run of transactional statements is one file, each
+/// statement that must run outside a transaction (`CREATE INDEX CONCURRENTLY`) one of its own,
+/// and the validation of constraints added `NOT VALID` starts a new one.
+pub fn cut_into_files(changes: Vec<Change>) -> Vec<Vec<Change>> {
+    let mut files: Vec<Vec<Change>> = Vec::new();
+    for change in changes {
+        let alone = change.no_transaction;
+        // VALIDATE after a NOT VALID in the same transaction would keep the ADD's strong lock
+        // through the whole scan (squawk: constraint-missing-not-valid).
+        let validates_after_not_valid = |file: &[Change]| {
+            change.sql.contains(" VALIDATE CONSTRAINT ")
+                && file.iter().any(|c| c.sql.ends_with(" NOT VALID"))
+        };
+        match files.last_mut() {
+            Some(last)
+                if !alone
+                    && !last.iter().any(|c| c.no_transaction)
+                    && !validates_after_not_valid(last) =>
+            {
+                last.push(change)
+            }
+            _ => files.push(vec![change]),
+        }
+    }
+    files
+}
+
+/// The squawk rules a generated file may trip on purpose, each with the reason written beside
+/// it in the file's `-- lint: allow` line: what `--allow-data-loss` allowed, and steps that are
+/// safe as generated (a view dropped and re-created in one transaction) or that `schema/`
+/// declares (a view or constraint removed, a column's type changed).
+pub(crate) fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)> {
+    let hazard_has = |what: &str| {
+        changes
+            .iter()
+            .any(|c| c.hazard.is_some() && c.sql.contains(what))
+    };
+    let mut allowed = Vec::new();
+    if hazard_has(" DROP COLUMN ") {
+        allowed.push((
+            "ban-drop-column",
+            "deletes data, as the hazard below says".to_string(),
+        ));
+    }
+    if hazard_has("DROP TABLE ") {
+        allowed.push((
+            "ban-drop-table",
+            "deletes data, as the hazard below says".to_string(),
+        ));
+    }
+    let retypes = changes.iter().any(|c| {
+        (c.sql.contains(" ALTER COLUMN ") || c.sql.contains(" ALTER ATTRIBUTE "))
+            && c.sql.contains(" TYPE ")
+    });
+    if retypes {
+        let why = if hazard_has(" TYPE ") {
+            "deletes data, as the hazard below says"
+        } else {
+            "schema/ changes the type; a table is rewritten under an ACCESS EXCLUSIVE lock"
+        };
+        allowed.push(("changing-column-type", why.to_string()));
+    }
+    let dropped_views: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| {
+            c.sql
+                .strip_prefix("DROP VIEW ")
+                .or_else(|| c.sql.strip_prefix("DROP MATERIALIZED VIEW "))
+        })
+        .collect();
+    if !dropped_views.is_empty() {
+        let recreated = dropped_views.iter().all(|v| {
+            changes.iter().any(|c| {
+                c.sql.starts_with(&format!("CREATE VIEW {v} "))
+                    || c.sql.starts_with(&format!("CREATE MATERIALIZED VIEW {v} "))
+            })
+        });
+        let why = if recreated {
+            "re-created below, in the same transaction"
+        } else {
+            "schema/ no longer declares it; a view holds no data"
+        };
+        allowed.push(("ban-drop-view", why.to_string()));
+    }
+    let dropped_constraints: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| c.sql.split_once(" DROP CONSTRAINT ").map(|(_, name)| name))
+        .collect();
+    if !dropped_constraints.is_empty() {
+        let helpers = dropped_constraints.iter().all(|name| {
+            changes
+                .iter()
+                .any(|c| c.sql.ends_with(&format!(" VALIDATE CONSTRAINT {name}")))
+                && unquote(name).contains("_not_null")
+        });
+        let why = if helpers {
+            "the validated check only spared SET NOT NULL its scan"
+        } else {
+            "schema/ drops or changes it"
+        };
+        allowed.push(("ban-drop-constraint", why.to_string()));
+    }
+    let dropped_defaults: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| c.sql.strip_suffix(" DROP DEFAULT"))
+        .collect();
+    if !dropped_defaults.is_empty() {
+        let restored = dropped_defaults.iter().all(|column| {
+            changes
+                .iter()
+                .any(|c| c.sql.starts_with(&format!("{column} SET DEFAULT ")))
+        });
+        let why = if restored {
+            "set again below, after the type change"
+        } else {
+            "schema/ declares the column without a default"
+        };
+        allowed.push(("ban-drop-default", why.to_string()));
+    }
+    if changes.iter().any(|c| c.sql.starts_with("DROP SEQUENCE ")) {
+        allowed.push((
+            "ban-drop-sequence",
+            "schema/ no longer declares it (a serial column became an identity)".to_string(),
+        ));
+    }
+    let identity = |c: &Change| {
+        c.sql.contains(" ALTER COLUMN ")
+            && [" ADD GENERATED ", " SET GENERATED ", " DROP IDENTITY"]
+                .iter()
+                .any(|what| c.sql.contains(what))
+    };
+    if changes.iter().any(identity) {
+        allowed.push((
+            "ban-alter-identity",
+            "schema/ declares the column's identity".to_string(),
+        ));
+    }
+    if changes
+        .iter()
+        .any(|c| c.sql.starts_with("ALTER DOMAIN ") && c.sql.contains(" ADD CONSTRAINT "))
+    {
+        allowed.push((
+            "ban-alter-domain-with-add-constraint",
+            "schema/ declares the check; added NOT VALID, validated in a file of its own"
+                .to_string(),
+        ));
+    }
+    if changes
+        .iter()
+        .any(|c| c.sql.starts_with("CREATE DOMAIN ") && c.sql.contains(" CHECK "))
+    {
+        allowed.push((
+            "ban-create-domain-with-constraint",
+            "schema/ declares the domain with its check".to_string(),
+        ));
+    }
+    if changes
+        .iter()
+        .any(|c| c.sql.contains(" ADD COLUMN ") && c.sql.contains(") STORED"))
+    {
+        allowed.push((
+            "adding-field-with-default",
+            "schema/ declares a stored generated column, which PostgreSQL computes for every \
+             row: the table is rewritten under an ACCESS EXCLUSIVE lock"
+                .to_string(),
+        ));
+    }
+    if changes.iter().any(|c| c.sql.ends_with(" DROP EXPRESSION")) {
+        allowed.push((
+            "ban-drop-generated-expression",
+            "schema/ declares a plain column; its values stay".to_string(),
+        ));
+    }
+    allowed
+}
+
+/// The text of a migration file holding `changes`, and whether it runs outside a transaction:
+/// one such statement, under `-- no-transaction`, or statements in one transaction (where an
+/// undo rebuilds indexes without CONCURRENTLY). The rules it trips on purpose are named in
+/// `-- lint: allow` lines with their reasons, so the build's lint stays quiet about exactly
+/// those.
+pub fn file_text(changes: &[Change]) -> (String, bool) {
+    let no_transaction = changes.len() == 1 && changes[0].no_transaction;
+    let changes: Vec<Change> = changes
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            if c.no_transaction && !no_transaction {
+                c.sql = c.sql.replacen(" CONCURRENTLY", "", 1);
+                c.no_transaction = false;
+            }
+            c
+        })
+        .collect();
+    let mut text = String::new();
+    if no_transaction {
+        text.push_str("-- no-transaction\n");
+    }
+    for (rule, why) in lint_allowances(&changes) {
+        text.push_str(&format!("-- lint: allow {rule} -- {why}\n"));
+    }
+    text.push_str(&render_changes(&changes));
+    (text, no_transaction)
+}

@@ -1,0 +1,98 @@
+//! GRANT and REVOKE, once every object exists.
+
+use super::catalog::{Catalog, Difference, Kind};
+use super::change::*;
+
+/// `GRANT`/`REVOKE` last, once every object exists: revoked where a role's privileges changed
+/// or went (not on what the plan drops: that takes its grants along), granted where they are
+/// new or changed, and granted again on what the plan dropped and re-created (a view over a
+/// changed column, a function whose result type changed).
+pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mut Vec<Change>) {
+    // `TABLE public.users TO reader` → ("TABLE", "public.users", "reader").
+    fn split(key: &str) -> Option<(&str, &str, &str)> {
+        let (what, rest) = key.split_once(' ')?;
+        let (object, grantee) = rest.rsplit_once(" TO ")?;
+        Some((what, object, grantee))
+    }
+    // A column's privileges (`COLUMN public.users(email) TO reader`) are granted on its
+    // table: ("public.users", Some("email")).
+    fn target(object: &str) -> (&str, Option<&str>) {
+        match object.strip_suffix(')').and_then(|o| o.split_once('(')) {
+            Some((table, column)) => (table, Some(column)),
+            None => (object, None),
+        }
+    }
+    let dropped = |object: &str| {
+        let (object, column) = target(object);
+        changes.iter().any(|c| {
+            (c.sql.starts_with("DROP ")
+                && (c.sql.ends_with(&format!(" {object}"))
+                    || c.sql.contains(&format!(" {object}, "))
+                    || c.sql.contains(&format!(", {object},"))
+                    || c.sql.ends_with(&format!(", {object}"))))
+                || column.is_some_and(|column| {
+                    c.sql == format!("ALTER TABLE {object} DROP COLUMN {column}")
+                })
+        })
+    };
+    // `SELECT, UPDATE` on a column: `SELECT (email), UPDATE (email)` on its table.
+    let on = |what: &str, object: &str, privileges: &[&str]| -> (String, String) {
+        match target(object) {
+            (table, Some(column)) if what == "COLUMN" => (
+                privileges
+                    .iter()
+                    .map(|p| format!("{p} ({column})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                format!("TABLE {table}"),
+            ),
+            _ => (privileges.join(", "), format!("{what} {object}")),
+        }
+    };
+    let mut out = Vec::new();
+    for d in differences {
+        let Some((what, object, grantee)) = split(&d.name) else {
+            continue;
+        };
+        if d.from.is_some() && !dropped(object) {
+            let (all, on) = on(what, object, &["ALL"]);
+            out.push(Change::plain(format!(
+                "REVOKE {all} ON {on} FROM {grantee}"
+            )));
+        }
+    }
+    let regranted = to.objects().filter(|(kind, name, _)| {
+        *kind == Kind::Privilege
+            && !differences.iter().any(|d| d.name == *name)
+            && split(name).is_some_and(|(_, object, _)| dropped(object))
+    });
+    let granted = differences
+        .iter()
+        .filter_map(|d| Some((d.name.as_str(), d.to.as_deref()?)))
+        .chain(regranted.map(|(_, name, def)| (name, def)));
+    for (key, def) in granted {
+        let Some((what, object, grantee)) = split(key) else {
+            continue;
+        };
+        let (with_option, plain): (Vec<&str>, Vec<&str>) = def
+            .split(", ")
+            .partition(|p| p.ends_with(" WITH GRANT OPTION"));
+        if !plain.is_empty() {
+            let (privileges, on) = on(what, object, &plain);
+            out.push(Change::plain(format!(
+                "GRANT {privileges} ON {on} TO {grantee}"
+            )));
+        }
+        if !with_option.is_empty() {
+            let privileges: Vec<&str> = with_option
+                .iter()
+                .map(|p| p.trim_end_matches(" WITH GRANT OPTION"))
+                .collect();
+            let (privileges, on) = on(what, object, &privileges);
+            out.push(Change::plain(format!(
+                "GRANT {privileges} ON {on} TO {grantee} WITH GRANT OPTION"
+            )));
+        }
+    }
+    changes.extend(out);
+}

@@ -1,0 +1,54 @@
+//! Functions, procedures and aggregates: replaced in place where `CREATE OR REPLACE` can,
+//! dropped first where it cannot.
+
+use super::catalog::{Catalog, Kind};
+use super::change::*;
+use super::name::*;
+
+/// The routine `name` made as `def` declares it: dropped first when it exists in `from`,
+/// was not dropped already (`dropped`), and cannot be replaced in place (an aggregate, or a
+/// function whose result type changes).
+pub(crate) fn replace_routine(
+    from: &Catalog,
+    name: &str,
+    def: &str,
+    dropped: &[&str],
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if let Some(old) = from.get(Kind::Function, name)
+        && !dropped.contains(&name)
+        && collapse(old) != collapse(def)
+        && (routine_kind(old) == "AGGREGATE"
+            || routine_kind(def) == "AGGREGATE"
+            || returns(old) != returns(def))
+    {
+        changes.push(Change::plain(format!("DROP {} {name}", routine_kind(old))));
+    }
+    changes.push(Change::plain(def));
+    changes
+}
+
+/// What `DROP` calls a routine, from its definition: `FUNCTION`, `PROCEDURE` or `AGGREGATE`.
+pub(crate) fn routine_kind(def: &str) -> &'static str {
+    if def.starts_with("CREATE AGGREGATE") {
+        "AGGREGATE"
+    } else if def.contains("CREATE OR REPLACE PROCEDURE") {
+        "PROCEDURE"
+    } else {
+        "FUNCTION"
+    }
+}
+
+/// What a function definition returns (`RETURNS …` up to its line's end).
+pub(crate) fn returns(def: &str) -> Option<&str> {
+    let start = def.find(" RETURNS ")? + 9;
+    let rest = &def[start..];
+    Some(rest.split('\n').next().unwrap_or(rest).trim())
+}
+
+/// A function's definition up to a body in a string (`AS $function$…`), which the server reads
+/// at each call: its name, arguments, result and attributes. A `BEGIN ATOMIC` body is parsed
+/// at creation and depends on what it names, so it stays.
+pub(crate) fn function_header(def: &str) -> &str {
+    def.find("\nAS ").map_or(def, |i| &def[..i])
+}

@@ -1,0 +1,262 @@
+//! Tables: the order dropped tables go in, storage parameters, partitions, and generated
+//! columns computed again.
+
+use super::catalog::{Catalog, Difference, Kind};
+use super::change::*;
+use super::column::*;
+use super::name::*;
+
+/// `CREATE [UNIQUE] INDEX …` as `CREATE [UNIQUE] INDEX CONCURRENTLY …`.
+pub(crate) fn concurrently(def: &str) -> String {
+    def.replacen(
+        "CREATE UNIQUE INDEX ",
+        "CREATE UNIQUE INDEX CONCURRENTLY ",
+        1,
+    )
+    .replacen("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1)
+}
+
+/// A column whose generation expression is new or changed, dropped and added again, then the
+/// constraints of `to` on it that the plan does not add anyway (the drop took them along);
+/// and, apart, the indexes on it to build again.
+pub(crate) fn regenerate(
+    table: &str,
+    name: &str,
+    had_values: bool,
+    to_def: &str,
+    differences: &[Difference],
+    to: &Catalog,
+) -> (Vec<Change>, Vec<String>) {
+    let drop = format!("ALTER TABLE {table} DROP COLUMN {name}");
+    let mut changes = vec![Change::hazard(
+        drop,
+        &[HazardKind::RewritesTable, HazardKind::DeletesData],
+        if had_values {
+            "replaces the column's values by the expression's; rewrites the table"
+        } else {
+            "computes the column again: rewrites the table under an ACCESS EXCLUSIVE lock"
+        },
+    )];
+    changes.push(Change::plain(format!(
+        "ALTER TABLE {table} ADD COLUMN {}",
+        declaration(table, name, to_def)
+    )));
+    let mut indexes = Vec::new();
+    let planned = |kind: Kind, object: &str| {
+        differences
+            .iter()
+            .any(|d| d.kind == kind && d.name == object && d.to.is_some())
+    };
+    for (kind, object, def) in to.objects() {
+        let on_table = match kind {
+            Kind::Index => index_table(def) == table,
+            Kind::Constraint => split_last(object).0 == table,
+            _ => false,
+        };
+        // An index's columns and predicate, after its name and table.
+        let body = match kind {
+            Kind::Index => def.split_once(" USING ").map_or(def, |(_, b)| b),
+            _ => def,
+        };
+        if !on_table || !mentions(body, name) || planned(kind, object) {
+            continue;
+        }
+        match kind {
+            Kind::Index => indexes.push(def.to_string()),
+            _ => changes.push(Change::plain(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {} {def}",
+                split_last(object).1
+            ))),
+        }
+    }
+    (changes, indexes)
+}
+
+/// Whether a column difference on a partition is the same as its parent's: the parent's
+/// `ALTER TABLE` (add, drop, retype, default, NOT NULL) reaches its partitions by itself.
+pub(crate) fn from_parent(
+    d: &Difference,
+    differences: &[Difference],
+    from: &Catalog,
+    to: &Catalog,
+) -> bool {
+    let (table, column_name) = split_last(&d.name);
+    let parent = [to, from].iter().find_map(|c| {
+        let def = c.get(Kind::Table, &table)?;
+        let rest = &def[def.find(" partition of ")? + 14..];
+        let parent = rest.split(' ').next()?;
+        // The server names the parent unqualified when it is on the search path.
+        Some(if parts(parent).len() == 1 {
+            format!("public.{parent}")
+        } else {
+            parent.to_string()
+        })
+    });
+    let Some(parent) = parent else {
+        return false;
+    };
+    let key = format!("{parent}.{column_name}");
+    differences
+        .iter()
+        .any(|p| p.kind == Kind::Column && p.name == key && p.from == d.from && p.to == d.to)
+}
+
+/// Whether an index definition is a partitioned table's (`… ON ONLY table …`).
+pub(crate) fn partitioned_index(def: &str) -> bool {
+    def.contains(" ON ONLY ")
+}
+
+/// A new partition's columns where they are not what `PARTITION OF` gives them (the parent's
+/// default and nullability): a partition made `LIKE` its parent and attached has no defaults.
+pub(crate) fn partition_columns(to: &Catalog, partition: &str, def: &str) -> Vec<Change> {
+    let Some(i) = def.find(" partition of ") else {
+        return Vec::new();
+    };
+    let parent = def[i + 14..].split(' ').next().unwrap_or("");
+    let parent = if to.get(Kind::Table, parent).is_some() {
+        parent.to_string()
+    } else {
+        format!("public.{parent}")
+    };
+    let mut changes = Vec::new();
+    for (_, name, column_def) in to
+        .objects()
+        .filter(|(kind, name, _)| *kind == Kind::Column && split_last(name).0 == partition)
+    {
+        let column_name = split_last(name).1;
+        let Some(inherited) = to.get(Kind::Column, &format!("{parent}.{column_name}")) else {
+            continue;
+        };
+        let (own, inherited) = (column(column_def), column(inherited));
+        let alter = |what: String| {
+            Change::plain(format!(
+                "ALTER TABLE {partition} ALTER COLUMN {column_name} {what}"
+            ))
+        };
+        if own.default != inherited.default && own.generated.is_none() {
+            changes.push(alter(match own.default {
+                Some(default) => format!("SET DEFAULT {default}"),
+                None => "DROP DEFAULT".into(),
+            }));
+        }
+        if own.not_null && !inherited.not_null {
+            changes.push(alter("SET NOT NULL".into()));
+        }
+    }
+    changes
+}
+
+/// The tables of `dropped` in an order each can be dropped in: one a foreign key of another
+/// dropped table references comes after that table, a partitioned table after its partitions.
+/// Tables whose keys go round in a cycle are dropped together, in one statement.
+pub(crate) fn drop_order(from: &Catalog, dropped: &[&str]) -> Vec<Vec<String>> {
+    let same = |referenced: &str, table: &str| {
+        referenced == table || table.strip_prefix("public.") == Some(referenced)
+    };
+    // (referencing, referenced) among the dropped tables.
+    let mut edges: Vec<(&str, &str)> = Vec::new();
+    for (kind, name, def) in from.objects() {
+        // A partition goes before its parent, whose DROP would take it along.
+        if let (Kind::Table, Some((_, rest))) = (kind, def.split_once(" partition of ")) {
+            let parent = rest.split(' ').next().unwrap_or("");
+            if let (Some(child), Some(parent)) = (
+                dropped.iter().find(|t| **t == name),
+                dropped.iter().find(|t| same(parent, t)),
+            ) {
+                edges.push((child, parent));
+            }
+            continue;
+        }
+        if kind != Kind::Constraint || !def.starts_with("FOREIGN KEY") {
+            continue;
+        }
+        let table = split_last(name).0;
+        let Some(referencing) = dropped.iter().find(|t| **t == table) else {
+            continue;
+        };
+        let referenced = def
+            .split_once(" REFERENCES ")
+            .map(|(_, rest)| rest.split('(').next().unwrap_or("").trim())
+            .unwrap_or("");
+        if let Some(target) = dropped
+            .iter()
+            .find(|t| same(referenced, t) && *t != referencing)
+        {
+            edges.push((referencing, target));
+        }
+    }
+    let mut left: Vec<&str> = dropped.to_vec();
+    let mut order = Vec::new();
+    while !left.is_empty() {
+        // One no other remaining table references.
+        let free = left.iter().position(|t| {
+            !edges
+                .iter()
+                .any(|(from, to)| to == t && left.contains(from))
+        });
+        match free {
+            Some(i) => order.push(vec![left.remove(i).to_string()]),
+            None => {
+                order.push(left.iter().map(|t| t.to_string()).collect());
+                left.clear();
+            }
+        }
+    }
+    order
+}
+
+/// `ALTER TABLE … SET (…)`/`RESET (…)` and `REPLICA IDENTITY` from one storage definition
+/// (`with (fillfactor=70); replica identity full`) to another; `None` is the default of both.
+pub(crate) fn alter_storage(table: &str, from: Option<&str>, to: Option<&str>) -> Vec<Change> {
+    let parse = |def: Option<&str>| {
+        let mut options: Vec<(String, String)> = Vec::new();
+        let mut replica = "DEFAULT".to_string();
+        for part in def.unwrap_or("").split("; ").filter(|p| !p.is_empty()) {
+            if let Some(list) = part
+                .strip_prefix("with (")
+                .and_then(|l| l.strip_suffix(')'))
+            {
+                for option in list.split(", ") {
+                    let (key, value) = option.split_once('=').unwrap_or((option, ""));
+                    options.push((key.to_string(), value.to_string()));
+                }
+            } else if let Some(identity) = part.strip_prefix("replica identity ") {
+                replica = match identity.strip_prefix("using index ") {
+                    Some(index) => format!("USING INDEX {index}"),
+                    None => identity.to_uppercase(),
+                };
+            }
+        }
+        (options, replica)
+    };
+    let ((old, old_replica), (new, new_replica)) = (parse(from), parse(to));
+    let mut changes = Vec::new();
+    let reset: Vec<&str> = old
+        .iter()
+        .filter(|(key, _)| !new.iter().any(|(k, _)| k == key))
+        .map(|(key, _)| key.as_str())
+        .collect();
+    if !reset.is_empty() {
+        changes.push(Change::plain(format!(
+            "ALTER TABLE {table} RESET ({})",
+            reset.join(", ")
+        )));
+    }
+    let set: Vec<String> = new
+        .iter()
+        .filter(|option| !old.contains(option))
+        .map(|(key, value)| format!("{key} = {value}"))
+        .collect();
+    if !set.is_empty() {
+        changes.push(Change::plain(format!(
+            "ALTER TABLE {table} SET ({})",
+            set.join(", ")
+        )));
+    }
+    if old_replica != new_replica {
+        changes.push(Change::plain(format!(
+            "ALTER TABLE {table} REPLICA IDENTITY {new_replica}"
+        )));
+    }
+    changes
+}

@@ -1,0 +1,325 @@
+//! Enums, domains and composite types: altered in place where PostgreSQL allows it, rebuilt
+//! (renamed aside, created anew, columns converted through text) where it does not.
+
+use super::catalog::{Catalog, Difference, Kind};
+use super::change::*;
+use super::column::*;
+use super::name::*;
+use super::routine::*;
+use crate::quote::{quote_identifier, unquote};
+
+/// The attributes of a composite type's definition, `(a integer, b numeric(12,2))`, as
+/// (name, type) pairs.
+pub(crate) fn attributes(def: &str) -> Vec<(&str, &str)> {
+    let inner = def
+        .trim()
+        .strip_prefix('(')
+        .and_then(|d| d.strip_suffix(')'))
+        .unwrap_or(def);
+    // The name is the first word, quoted or not.
+    fn pair(piece: &str) -> Option<(&str, &str)> {
+        let piece = piece.trim();
+        let split = if let Some(rest) = piece.strip_prefix('"') {
+            rest.find('"').map(|i| i + 2)
+        } else {
+            piece.find(' ')
+        }?;
+        Some((piece[..split].trim(), piece[split..].trim()))
+    }
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.extend(pair(&inner[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.extend(pair(&inner[start..]));
+    out
+}
+
+/// `ALTER TYPE … DROP/ADD/ALTER ATTRIBUTE` from one composite definition to another, or `None`
+/// when the attributes kept would end up in another order (ADD appends).
+pub(crate) fn alter_composite(name: &str, from: &str, to: &str) -> Option<Change> {
+    let (old, new) = (attributes(from), attributes(to));
+    let kept_order: Vec<&str> = old
+        .iter()
+        .filter(|(a, _)| new.iter().any(|(b, _)| a == b))
+        .map(|(a, _)| *a)
+        .chain(
+            new.iter()
+                .filter(|(b, _)| !old.iter().any(|(a, _)| a == b))
+                .map(|(b, _)| *b),
+        )
+        .collect();
+    if kept_order != new.iter().map(|(b, _)| *b).collect::<Vec<_>>() {
+        return None;
+    }
+    let mut actions = Vec::new();
+    for (attr, _) in old.iter().filter(|(a, _)| !new.iter().any(|(b, _)| a == b)) {
+        actions.push(format!("DROP ATTRIBUTE {attr}"));
+    }
+    for (attr, ty) in &new {
+        match old.iter().find(|(a, _)| a == attr) {
+            Some((_, old_ty)) if old_ty != ty => {
+                actions.push(format!("ALTER ATTRIBUTE {attr} TYPE {ty}"))
+            }
+            Some(_) => {}
+            None => actions.push(format!("ADD ATTRIBUTE {attr} {ty}")),
+        }
+    }
+    let sql = format!("ALTER TYPE {name} {}", actions.join(", "));
+    Some(if actions.iter().any(|a| a.starts_with("DROP ")) {
+        Change::hazard(
+            sql,
+            &[HazardKind::DeletesData],
+            "deletes the attribute's data wherever the type is stored",
+        )
+    } else {
+        Change::plain(sql)
+    })
+}
+
+/// Whether an enum going from labels `from` to `to` (as the catalog lists them) is rebuilt
+/// rather than extended: a label removed, or the old ones in another order.
+pub(crate) fn enum_rebuilt(from: &str, to: &str) -> bool {
+    let old: Vec<&str> = from.split(", ").collect();
+    let new: Vec<&str> = to.split(", ").collect();
+    let kept: Vec<&str> = new.iter().copied().filter(|l| old.contains(l)).collect();
+    kept != old
+}
+
+/// The tables with a column of an enum that is rebuilt: their columns change type (to the new
+/// enum), so the views over them are rebuilt too.
+pub(crate) fn enum_rebuilt_tables(from: &Catalog, differences: &[Difference]) -> Vec<String> {
+    let rebuilt: Vec<&str> = differences
+        .iter()
+        .filter(|d| d.kind == Kind::Enum)
+        .filter(|d| match (&d.from, &d.to) {
+            (Some(a), Some(b)) => enum_rebuilt(a, b),
+            _ => false,
+        })
+        .map(|d| d.name.as_str())
+        .collect();
+    if rebuilt.is_empty() {
+        return Vec::new();
+    }
+    from.objects()
+        .filter(|(kind, _, def)| {
+            *kind == Kind::Column
+                && rebuilt.iter().any(|e| {
+                    let t = column(def).data_type;
+                    t == *e || Some(t) == parts(e).last().copied()
+                })
+        })
+        .map(|(_, name, _)| split_last(name).0)
+        .collect()
+}
+
+/// A domain's definition as the catalog writes it, taken apart: base type, NOT NULL, default,
+/// and its named constraints (`name CHECK (…)`).
+pub(crate) fn domain(def: &str) -> (&str, bool, Option<&str>, Vec<(&str, &str)>) {
+    let (head, constraints) = match def.find(" CONSTRAINT ") {
+        Some(i) => (&def[..i], &def[i + 12..]),
+        None => (def, ""),
+    };
+    let constraints = constraints
+        .split(" CONSTRAINT ")
+        .filter(|c| !c.is_empty())
+        .map(|c| c.split_once(' ').unwrap_or((c, "")))
+        .collect();
+    let (head, default) = match head.find(" DEFAULT ") {
+        Some(i) => (&head[..i], Some(&head[i + 9..])),
+        None => (head, None),
+    };
+    match head.strip_suffix(" NOT NULL") {
+        Some(base) => (base, true, default, constraints),
+        None => (head, false, default, constraints),
+    }
+}
+
+/// The steps from one definition of domain `name` to another, or `None` when its base type
+/// changed. New checks are added `NOT VALID` and validated with the other validations, so
+/// that the columns of the domain are scanned without blocking writes.
+pub(crate) fn alter_domain(
+    name: &str,
+    from: &str,
+    to: &str,
+    validations: &mut Vec<Change>,
+) -> Option<Vec<Change>> {
+    let (old, new) = (domain(from), domain(to));
+    if old.0 != new.0 {
+        return None;
+    }
+    let mut changes = Vec::new();
+    for (constraint, check) in &old.3 {
+        if !new.3.contains(&(constraint, check)) {
+            changes.push(Change::plain(format!(
+                "ALTER DOMAIN {name} DROP CONSTRAINT {constraint}"
+            )));
+        }
+    }
+    if old.2 != new.2 {
+        changes.push(Change::plain(match new.2 {
+            Some(default) => format!("ALTER DOMAIN {name} SET DEFAULT {default}"),
+            None => format!("ALTER DOMAIN {name} DROP DEFAULT"),
+        }));
+    }
+    match (old.1, new.1) {
+        (false, true) => changes.push(Change::plain(format!("ALTER DOMAIN {name} SET NOT NULL"))),
+        (true, false) => changes.push(Change::plain(format!("ALTER DOMAIN {name} DROP NOT NULL"))),
+        _ => {}
+    }
+    for (constraint, check) in &new.3 {
+        if !old.3.contains(&(constraint, check)) {
+            let check = check.strip_suffix(" NOT VALID").unwrap_or(check);
+            changes.push(Change::plain(format!(
+                "ALTER DOMAIN {name} ADD CONSTRAINT {constraint} {check} NOT VALID"
+            )));
+            validations.push(Change::plain(format!(
+                "ALTER DOMAIN {name} VALIDATE CONSTRAINT {constraint}"
+            )));
+        }
+    }
+    Some(changes)
+}
+
+/// Labels removed or reordered: the enum is renamed aside, created anew, each column of it
+/// converted through text (its default dropped and set again), and the old one dropped. Only
+/// when nothing else names the type (a view, a function, a constraint, an index expression, a
+/// domain, an array column), which would keep the old type alive or fail the conversion:
+/// `None` then.
+pub(crate) fn rebuild_enum(
+    from: &Catalog,
+    to: &Catalog,
+    name: &str,
+    labels: &str,
+    removed: &[&str],
+    rebuilt_views: &[String],
+) -> Option<Vec<Change>> {
+    let hazard = (!removed.is_empty()).then(|| {
+        format!(
+            "fails if a row holds a removed label ({}); rewrites the table",
+            removed.join(", ")
+        )
+    });
+    rebuild_type(
+        from,
+        to,
+        name,
+        &format!("CREATE TYPE {name} AS ENUM ({labels})"),
+        hazard,
+        rebuilt_views,
+    )
+}
+
+/// A type that cannot change in place while columns hold it (an enum losing labels, a
+/// composite type whose attributes change): renamed aside, created anew by `create`, each
+/// column of it (or of an array of it) converted through text, its default dropped and set
+/// again, and the old type dropped. `hazard` marks each conversion. `None` when something else
+/// names the type and stays (see [`rebuild_enum`]).
+pub(crate) fn rebuild_type(
+    from: &Catalog,
+    to: &Catalog,
+    name: &str,
+    create: &str,
+    hazard: Option<String>,
+    rebuilt_views: &[String],
+) -> Option<Vec<Change>> {
+    let p = parts(name);
+    let bare = *p.last()?;
+    let is_type = |t: &str| {
+        let t = t.strip_suffix("[]").unwrap_or(t);
+        t == name || t == bare
+    };
+    let mut columns = Vec::new();
+    for (kind, object, def) in from.objects() {
+        // In deparsed expressions an enum's labels are casts: `'done'::status`.
+        let cast = def.contains(&format!("::{bare}")) || def.contains(&format!("::{name}"));
+        // What the plan drops before the types change (and creates again after, from `to`)
+        // holds on to nothing.
+        let dropped_before = match kind {
+            Kind::View => rebuilt_views.iter().any(|v| v == object),
+            Kind::Function | Kind::Index | Kind::Constraint | Kind::Policy | Kind::Trigger => {
+                to.get(kind, object).map(collapse) != Some(collapse(def))
+                    && (kind != Kind::Function || to.get(kind, object).is_none())
+            }
+            _ => false,
+        };
+        if dropped_before {
+            continue;
+        }
+        let uses = match kind {
+            Kind::Enum | Kind::Composite if object == name => false,
+            Kind::Column if is_type(column(def).data_type) => {
+                columns.push(object.to_string());
+                false
+            }
+            // A column (or an index, a view) of the same name as the type is no use of it.
+            Kind::Column => cast || mentions(column(def).data_type, name),
+            Kind::Index | Kind::Constraint | Kind::View | Kind::Policy | Kind::Trigger => cast,
+            Kind::Comment | Kind::Privilege => {
+                object.ends_with(&format!(" {name}")) || object.contains(&format!(" {name} "))
+            }
+            // A function depends on the types of its signature; its body is read at each call.
+            Kind::Function => mentions(function_header(def), name),
+            _ => mentions(def, name),
+        };
+        if uses {
+            return None;
+        }
+    }
+    let aside = quote_identifier(&format!("{}__pgm_old", unquote(bare)));
+    let schema = p[..p.len() - 1].join(".");
+    let aside_name = if schema.is_empty() {
+        aside.clone()
+    } else {
+        format!("{schema}.{aside}")
+    };
+    let mut changes = vec![
+        Change::plain(format!("ALTER TYPE {name} RENAME TO {aside}")),
+        Change::plain(create.to_string()),
+    ];
+    for object in columns {
+        let (table, column_name) = split_last(&object);
+        let alter = |what: String| format!("ALTER TABLE {table} ALTER COLUMN {column_name} {what}");
+        let old_default = from
+            .get(Kind::Column, &object)
+            .and_then(|def| column(def).default);
+        let new_default = to
+            .get(Kind::Column, &object)
+            .map_or(old_default, |def| column(def).default);
+        if old_default.is_some() {
+            changes.push(Change::plain(alter("DROP DEFAULT".into())));
+        }
+        let array = from
+            .get(Kind::Column, &object)
+            .is_some_and(|def| column(def).data_type.ends_with("[]"));
+        let new_type = if array {
+            format!("{name}[]")
+        } else {
+            name.to_string()
+        };
+        let convert = alter(format!(
+            "TYPE {new_type} USING {column_name}::text::{new_type}"
+        ));
+        match &hazard {
+            None => changes.push(Change::plain(convert)),
+            Some(hazard) => changes.push(Change::hazard(
+                convert,
+                &[HazardKind::RewritesTable, HazardKind::DeletesData],
+                hazard.clone(),
+            )),
+        }
+        if let Some(default) = new_default {
+            changes.push(Change::plain(alter(format!("SET DEFAULT {default}"))));
+        }
+    }
+    changes.push(Change::plain(format!("DROP TYPE {aside_name}")));
+    Some(changes)
+}

@@ -1,0 +1,136 @@
+//! Views dropped and created again around the changes under them, in an order their
+//! references allow.
+
+use super::catalog::{Catalog, Difference, Kind};
+use super::column::*;
+use super::name::*;
+use super::types::*;
+
+/// The views of `from` to drop and create again: the changed and removed ones, those that
+/// read a table whose columns are dropped, renamed or retyped, and, transitively, the views
+/// that read any of them.
+pub(crate) fn views_to_rebuild(
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+    pinned: &[String],
+) -> Vec<String> {
+    let touched_columns: Vec<&str> = differences
+        .iter()
+        .filter(|d| d.kind == Kind::Column && d.from.is_some())
+        .filter(|d| match (&d.from, &d.to) {
+            (Some(a), Some(b)) => {
+                let (a, b) = (column(a), column(b));
+                a.data_type != b.data_type || (b.generated.is_some() && a.generated != b.generated)
+            }
+            _ => true,
+        })
+        .map(|d| d.name.as_str())
+        .collect();
+    let dropped_tables: Vec<String> = differences
+        .iter()
+        .filter(|d| d.kind == Kind::Table && d.to.is_none())
+        .map(|d| d.name.clone())
+        .collect();
+    let enum_tables = enum_rebuilt_tables(from, differences);
+    let touched_tables: Vec<String> = touched_columns
+        .iter()
+        .map(|c| split_last(c).0)
+        .chain(dropped_tables.iter().cloned())
+        .chain(enum_tables.iter().cloned())
+        .collect();
+    // Which view reads what: the server's record of it when the catalog has one (a view that
+    // reads other columns of a changed table is left alone), else the names in its text.
+    let reads_touched = |view: &str, def: &str| {
+        if !from.has_dependencies() {
+            return touched_tables.iter().any(|t| mentions(def, t));
+        }
+        from.objects().any(|(kind, name, _)| {
+            let touched = match kind {
+                Kind::Column => {
+                    touched_columns.contains(&name) || dropped_tables.contains(&split_last(name).0)
+                }
+                Kind::Table => dropped_tables.iter().any(|t| t == name),
+                _ => false,
+            };
+            touched
+                && from
+                    .dependents(kind, name)
+                    .any(|(k, n)| k == Kind::View && n == view)
+        }) || enum_tables.iter().any(|t| mentions(def, t))
+    };
+    let views: Vec<(&str, &str)> = from
+        .objects()
+        .filter(|(kind, _, _)| *kind == Kind::View)
+        .map(|(_, name, def)| (name, def))
+        .collect();
+    let mut rebuilt: Vec<String> = views
+        .iter()
+        .filter(|(name, def)| {
+            to.get(Kind::View, name).map(collapse) != Some(collapse(def))
+                || reads_touched(name, def)
+        })
+        .map(|(name, _)| name.to_string())
+        .chain(pinned.iter().cloned())
+        .collect();
+    rebuilt.sort();
+    rebuilt.dedup();
+    loop {
+        let more: Vec<String> = views
+            .iter()
+            .filter(|(name, def)| {
+                !rebuilt.iter().any(|r| r == name)
+                    && rebuilt.iter().any(|r| {
+                        mentions(def, r)
+                            || from
+                                .dependents(Kind::View, r)
+                                .any(|(k, n)| k == Kind::View && n == *name)
+                    })
+            })
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        rebuilt.extend(more);
+    }
+    rebuilt.sort();
+    rebuilt
+}
+
+/// `views` ordered so that a view comes after the views it reads (`dependents_first`: before).
+pub(crate) fn order_by_reference(
+    views: &[String],
+    catalog: &Catalog,
+    dependents_first: bool,
+) -> Vec<String> {
+    let mut left: Vec<String> = views.to_vec();
+    let mut ordered = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let def_of = |name: &str| catalog.get(Kind::View, name).unwrap_or_default();
+        // Ready: reads none of the others still left (for creation), or is read by none of
+        // them (for dropping).
+        let ready: Vec<String> = left
+            .iter()
+            .filter(|v| {
+                left.iter().filter(|o| o != v).all(|o| {
+                    if dependents_first {
+                        !mentions(def_of(o), v)
+                    } else {
+                        !mentions(def_of(v), o)
+                    }
+                })
+            })
+            .cloned()
+            .collect();
+        // A cycle of mentions (a name inside a string, say): take the rest in name order.
+        let ready = if ready.is_empty() {
+            left.clone()
+        } else {
+            ready
+        };
+        left.retain(|v| !ready.contains(v));
+        ordered.extend(ready);
+    }
+    ordered
+}
