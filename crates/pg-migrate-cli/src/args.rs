@@ -298,7 +298,7 @@ pub enum MigrateCommand {
         #[arg(long, requires = "autogenerate")]
         allow_data_loss: bool,
         /// With --autogenerate: the hazard kinds to accept, comma-separated (deletes_data,
-        /// rewrites_table, locks_for_scan, may_fail, breaks_clients). A statement carrying a
+        /// rewrites_table, locks_for_scan, may_fail, breaks_clients, correctness). A statement carrying a
         /// kind not accepted is refused, and nothing is written. What cannot be generated
         /// (unsupported) is never written.
         #[arg(
@@ -339,7 +339,7 @@ pub enum MigrateCommand {
     /// `migrations@REV`. New indexes on existing tables are built CONCURRENTLY, foreign keys
     /// and checks added NOT VALID then validated; statements that delete data carry a
     /// `-- hazard: KIND, ...: why` comment (deletes_data, rewrites_table, locks_for_scan,
-    /// may_fail, breaks_clients); what cannot be generated (an object of a kind not modelled,
+    /// may_fail, breaks_clients, correctness); what cannot be generated (an object of a kind not modelled,
     /// such as a cast or a publication) is a `-- unsupported:` comment, and the exit code is 8.
     /// `--format json` gives each statement with its hazard kinds, and the differences.
     ///

@@ -41,18 +41,21 @@ pub enum HazardKind {
     MayFail,
     /// Running clients of the previous release lose what they use: a drop or a rename.
     BreaksClients,
+    /// Values change meaning: a sequence moved to stay within new bounds, numbering restarted.
+    Correctness,
     /// Not generated: the statement is a comment saying what must be written by hand.
     Unsupported,
 }
 
 impl HazardKind {
     /// Every kind, in the order they are listed.
-    pub const ALL: [HazardKind; 6] = [
+    pub const ALL: [HazardKind; 7] = [
         HazardKind::DeletesData,
         HazardKind::RewritesTable,
         HazardKind::LocksForScan,
         HazardKind::MayFail,
         HazardKind::BreaksClients,
+        HazardKind::Correctness,
         HazardKind::Unsupported,
     ];
 
@@ -64,6 +67,7 @@ impl HazardKind {
             HazardKind::LocksForScan => "locks_for_scan",
             HazardKind::MayFail => "may_fail",
             HazardKind::BreaksClients => "breaks_clients",
+            HazardKind::Correctness => "correctness",
             HazardKind::Unsupported => "unsupported",
         }
     }

@@ -2,6 +2,7 @@
 //! change of its type does (rewrite, narrowing, casts, placeholders, serial sequences).
 
 use super::catalog::{Catalog, Kind};
+use super::change::{Change, HazardKind};
 use super::name::*;
 use crate::quote::unquote;
 
@@ -274,18 +275,54 @@ pub(crate) fn sequence_options(def: &str) -> String {
     )
 }
 
+/// A standalone sequence whose bounds narrow (a higher MINVALUE, a lower MAXVALUE): the
+/// server refuses the ALTER while its value lies outside them, so the value is moved to the
+/// nearest bound in the same statement when it does.
+pub(crate) fn narrowed_sequence(name: &str, from: &str, to: &str) -> Option<Change> {
+    let bound = |def: &str, key: &str| -> Option<i128> {
+        let words: Vec<&str> = def.split_whitespace().collect();
+        let i = words.iter().position(|w| *w == key)?;
+        words.get(i + 1)?.parse().ok()
+    };
+    let (old_min, new_min) = (bound(from, "min")?, bound(to, "min")?);
+    let (old_max, new_max) = (bound(from, "max")?, bound(to, "max")?);
+    if new_min <= old_min && new_max >= old_max {
+        return None;
+    }
+    let options = sequence_options(to);
+    Some(Change::hazard(
+        format!(
+            "DO $pgm$ DECLARE v bigint; BEGIN SELECT last_value INTO v FROM {name}; \
+             IF v < {new_min} THEN ALTER SEQUENCE {name} {options} RESTART WITH {new_min}; \
+             ELSIF v > {new_max} THEN ALTER SEQUENCE {name} {options} RESTART WITH {new_max}; \
+             ELSE ALTER SEQUENCE {name} {options}; END IF; END $pgm$"
+        ),
+        &[HazardKind::Correctness],
+        "the sequence's bounds narrow: a value outside them moves to the nearest bound",
+    ))
+}
+
 /// The type of the sequence that the plan's creation of its owning column gives (`serial`,
 /// `bigserial`, or `CREATE SEQUENCE … AS` the column's type): the type of the column in `to`
 /// whose default draws from `sequence` (`none` when no column does).
 pub(crate) fn owner_type<'a>(to: &'a Catalog, sequence: &str) -> &'a str {
-    let wanted = bare_name(sequence);
+    // A name without its schema is one in `public`, as the server prints names on the
+    // search path: `t_id_seq` and `"Mixed Schema".t_id_seq` are two sequences.
+    let qualified = |name: &str| {
+        if parts(name).len() == 1 {
+            format!("public.{name}")
+        } else {
+            name.to_string()
+        }
+    };
+    let wanted = qualified(sequence);
     to.objects()
         .filter(|(kind, _, _)| *kind == Kind::Column)
         .map(|(_, _, def)| column(def))
         .find(|c| {
             c.default
                 .and_then(nextval_sequence)
-                .is_some_and(|s| bare_name(&s) == wanted)
+                .is_some_and(|s| qualified(&s) == wanted)
         })
         .map_or("none", |c| c.data_type)
 }

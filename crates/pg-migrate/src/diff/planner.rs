@@ -309,13 +309,6 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for d in of(Kind::Enum).filter(|d| d.to.is_none()) {
         type_drops.push(Change::plain(format!("DROP TYPE {}", d.name)));
     }
-    for d in of(Kind::Schema).filter(|d| d.to.is_none()) {
-        changes.push(Change::hazard(
-            format!("DROP SCHEMA {}", d.name),
-            &[HazardKind::DeletesData],
-            "deletes the schema",
-        ));
-    }
     for d in of(Kind::Extension).filter(|d| d.to.is_none()) {
         changes.push(Change::plain(format!("DROP EXTENSION {}", d.name)));
     }
@@ -458,6 +451,14 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
     for d in of(Kind::Sequence).filter(|d| d.to.is_some()) {
         let options = sequence_options(d.to.as_deref().unwrap_or_default());
+        if let Some(change) = d
+            .from
+            .as_deref()
+            .and_then(|old| narrowed_sequence(&d.name, old, d.to.as_deref().unwrap_or_default()))
+        {
+            changes.push(change);
+            continue;
+        }
         let verb = if d.from.is_none() { "CREATE" } else { "ALTER" };
         changes.push(Change::plain(format!(
             "{verb} SEQUENCE {} {options}",
@@ -1157,8 +1158,10 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                     .is_some_and(|s| bare_name(&s) == seq)
         });
         let dropped = changes.iter().any(|c| {
-            c.sql.starts_with("DROP SEQUENCE ")
-                && bare_name(c.sql.rsplit(' ').next().unwrap_or("")) == seq
+            c.sql
+                .strip_prefix("DROP SEQUENCE ")
+                .map(|n| n.trim_start_matches("IF EXISTS "))
+                .is_some_and(|n| n == d.name || (parts(n).len() == 1 && bare_name(n) == seq))
         });
         if drawn_by_staying_column && !dropped {
             changes.push(Change::plain(format!("DROP SEQUENCE IF EXISTS {}", d.name)));
@@ -1208,6 +1211,15 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         }
     }
     privileges(&of(Kind::Privilege).collect::<Vec<_>>(), to, &mut changes);
+    // Schemas last, once nothing the plan drops is left in them (a type goes after the
+    // columns that leave it, an extension before its schema).
+    for d in of(Kind::Schema).filter(|d| d.to.is_none()) {
+        changes.push(Change::hazard(
+            format!("DROP SCHEMA {}", d.name),
+            &[HazardKind::DeletesData],
+            "deletes the schema",
+        ));
+    }
     changes
 }
 
