@@ -472,6 +472,11 @@ async fn hazards_are_typed_by_what_they_do() {
         (
             "CREATE TABLE t (x int)",
             "CREATE TABLE t (x int UNIQUE)",
+            &[],
+        ),
+        (
+            "CREATE TABLE t (x int)",
+            "CREATE TABLE t (x int, EXCLUDE USING btree (x WITH =))",
             &[LocksForScan],
         ),
     ];
@@ -616,4 +621,45 @@ cases! {
         "CREATE SEQUENCE s; SELECT nextval('s');",
         "CREATE SEQUENCE s INCREMENT 5 MINVALUE 10 START 10;",
     );
+}
+
+// Keys added online: the index CONCURRENTLY, then the constraint takes it over.
+cases! {
+    unique_and_primary_key_added_online_with_a_key_referencing_them: both(
+        "CREATE TABLE a (id int NOT NULL, code text, tag text); INSERT INTO a VALUES (1, 'x');
+         CREATE TABLE b (a_id int, code text);",
+        "CREATE TABLE a (id int PRIMARY KEY, code text UNIQUE, tag text UNIQUE DEFERRABLE);
+         INSERT INTO a VALUES (1, 'x');
+         CREATE TABLE b (a_id int REFERENCES a (id), code text REFERENCES a (code));",
+    );
+}
+
+#[tokio::test]
+async fn a_key_on_an_existing_table_is_built_concurrently_and_taken_over() {
+    let (db, goal) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    run(&db, "CREATE TABLE t (id int NOT NULL, code text)").await;
+    run(
+        &goal,
+        "CREATE TABLE t (id int PRIMARY KEY, code text, CONSTRAINT t_code UNIQUE (code))",
+    )
+    .await;
+    let plan = catalog(&db).await.plan(&catalog(&goal).await);
+    let sql: Vec<&str> = plan.iter().map(|c| c.sql.as_str()).collect();
+    assert!(
+        plan.iter().any(|c| c.no_transaction
+            && c.sql == "CREATE UNIQUE INDEX CONCURRENTLY t_pkey ON public.t (id)"),
+        "{sql:#?}"
+    );
+    assert!(
+        sql.contains(&"ALTER TABLE public.t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_pkey"),
+        "{sql:#?}"
+    );
+    assert!(
+        sql.contains(&"ALTER TABLE public.t ADD CONSTRAINT t_code UNIQUE USING INDEX t_code"),
+        "{sql:#?}"
+    );
+    assert!(plan.iter().all(|c| c.hazards.is_empty()), "{plan:#?}");
 }

@@ -956,9 +956,47 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         })
         .collect();
     let (mut late_keys, mut late_validations) = (Vec::new(), Vec::new());
+    // A primary key or unique constraint added to a table that exists is built online: its
+    // index CONCURRENTLY, then the constraint takes it over (`USING INDEX`), holding ACCESS
+    // EXCLUSIVE for a moment instead of the whole build. Foreign keys that reference it wait.
+    // (PRIMARY KEY or UNIQUE, its columns, what follows them: DEFERRABLE…)
+    let online = |table: &str, def: &str| -> Option<(&'static str, String, String)> {
+        let plain_table = to
+            .get(Kind::Table, table)
+            .is_some_and(|t| t.starts_with("table") && !t.contains(" partition of "));
+        if new_tables.contains(&table) || !plain_table {
+            return None;
+        }
+        let (kind, rest) = ["PRIMARY KEY", "UNIQUE"]
+            .into_iter()
+            .find_map(|k| def.strip_prefix(k).map(|rest| (k, rest)))?;
+        let (columns, after) = rest.strip_prefix(" (")?.split_once(')')?;
+        if !["", " DEFERRABLE", " DEFERRABLE INITIALLY DEFERRED"].contains(&after) {
+            return None;
+        }
+        Some((kind, columns.to_string(), after.to_string()))
+    };
+    let mut online_keys: Vec<(String, String)> = Vec::new();
+    let mut online_indexes: Vec<Change> = Vec::new();
+    let mut keys_using_index: Vec<Change> = Vec::new();
+    for d in &added_constraints {
+        let (table, _) = split_last(&d.name);
+        if let Some((_, columns, _)) = online(&table, d.to.as_deref().unwrap_or_default()) {
+            online_keys.push((bare_name(&table).to_string(), column_set(&columns)));
+        }
+    }
     for d in added_constraints {
         let (table, name) = split_last(&d.name);
         let def = d.to.as_deref().unwrap_or_default();
+        if let Some((kind, columns, after)) = online(&table, def) {
+            online_indexes.push(Change::concurrent(format!(
+                "CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns})"
+            )));
+            keys_using_index.push(Change::plain(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {name} {kind} USING INDEX {name}{after}"
+            )));
+            continue;
+        }
         let waits = def
             .strip_prefix("FOREIGN KEY (")
             .and_then(|r| r.split_once(") REFERENCES "))
@@ -975,7 +1013,8 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                                 .is_some_and(|c| column_set(c) == columns)
                         })
                 });
-                Some(!keyed && new_unique.contains(&(bare_name(referenced).to_string(), columns)))
+                let key = (bare_name(referenced).to_string(), columns);
+                Some(online_keys.contains(&key) || (!keyed && new_unique.contains(&key)))
             })
             .unwrap_or(false);
         let (changes, validations) = if waits {
@@ -1142,6 +1181,8 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
     changes.extend(validations);
     changes.extend(concurrent_indexes);
+    changes.extend(online_indexes);
+    changes.extend(keys_using_index);
     changes.extend(by_index);
     changes.extend(late_keys);
     changes.extend(late_validations);
