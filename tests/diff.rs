@@ -302,67 +302,80 @@ async fn offline_script_reaches(what: &str, files: &[Vec<Change>], to: &TestDb) 
     assert!(left.is_empty(), "{what}: offline script left {left:#?}");
 }
 
-#[tokio::test]
-async fn random_edits_plan_forward_and_back() {
-    // DIFF_CASES=150 widens the run (150 cases pass, about six minutes); CI runs 12.
-    let cases: u64 = std::env::var("DIFF_CASES")
+/// One randomised case: the edits `chosen` (indexes into [`EDITS`]) applied to [`BASE`], planned
+/// forward and back, each plan applied, linted as files, and replayed offline.
+async fn edits_plan_forward_and_back(chosen: &[usize]) {
+    let sql: Vec<&str> = chosen.iter().map(|&i| EDITS[i].0).collect();
+    let what = format!("edits {sql:?}");
+    let (from, to) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    run(&from, BASE).await;
+    run(&to, BASE).await;
+    for statement in &sql {
+        run(&to, statement).await;
+    }
+    // Forward: the plan applied, the re-diff is empty.
+    let plan = catalog(&from).await.plan(&catalog(&to).await);
+    let client = from.pool().get().await.unwrap();
+    for change in &plan {
+        client
+            .batch_execute(&change.sql)
+            .await
+            .unwrap_or_else(|err| panic!("{what}: {}: {err:?}", change.sql));
+    }
+    let left = catalog(&from).await.diff(&catalog(&to).await);
+    assert!(left.is_empty(), "{what}: left {left:#?}");
+    // As files, the plan lints clean and its offline script gives the same schema.
+    let files = pg_migrate::diff::cut_into_files(plan.clone());
+    lints_clean(&what, &files);
+    offline_script_reaches(&what, &files, &to).await;
+    // Back, unless an edit cannot be undone: the reverse plan restores the base.
+    if chosen.iter().any(|&i| EDITS[i].1) {
+        return;
+    }
+    let base = TestDb::empty().await.unwrap();
+    run(&base, BASE).await;
+    let back = catalog(&from).await.plan(&catalog(&base).await);
+    for change in &back {
+        client
+            .batch_execute(&change.sql)
+            .await
+            .unwrap_or_else(|err| panic!("{what}, back: {}: {err:?}", change.sql));
+    }
+    let left = catalog(&from).await.diff(&catalog(&base).await);
+    assert!(left.is_empty(), "{what}, back: left {left:#?}");
+}
+
+#[test]
+fn random_edits_plan_forward_and_back() {
+    use proptest::test_runner::{Config, RngSeed, TestRunner};
+    // DIFF_CASES=150 widens the run (about six minutes); CI runs 12. A fixed seed: a failure
+    // reruns the same way, and proptest shrinks it to the fewest edits that still fail.
+    let cases: u32 = std::env::var("DIFF_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(12);
-    // A fixed seed: a failure names its case, and reruns the same way.
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for case in 0..cases {
-        let mut chosen: Vec<usize> = (0..EDITS.len()).filter(|_| next() % 3 == 0).collect();
-        if chosen.is_empty() {
-            chosen.push((next() % EDITS.len() as u64) as usize);
-        }
-        let sql: Vec<&str> = chosen.iter().map(|&i| EDITS[i].0).collect();
-        let what = format!("case {case}: {sql:?}");
-        let (from, to) = (
-            TestDb::empty().await.unwrap(),
-            TestDb::empty().await.unwrap(),
-        );
-        run(&from, BASE).await;
-        run(&to, BASE).await;
-        for statement in &sql {
-            run(&to, statement).await;
-        }
-        // Forward: the plan applied, the re-diff is empty.
-        let plan = catalog(&from).await.plan(&catalog(&to).await);
-        let client = from.pool().get().await.unwrap();
-        for change in &plan {
-            client
-                .batch_execute(&change.sql)
-                .await
-                .unwrap_or_else(|err| panic!("{what}: {}: {err:?}", change.sql));
-        }
-        let left = catalog(&from).await.diff(&catalog(&to).await);
-        assert!(left.is_empty(), "{what}: left {left:#?}");
-        // As files, the plan lints clean and its offline script gives the same schema.
-        let files = pg_migrate::diff::cut_into_files(plan.clone());
-        lints_clean(&what, &files);
-        offline_script_reaches(&what, &files, &to).await;
-        // Back, unless an enum gained a label: the reverse plan restores the base.
-        if chosen.iter().any(|&i| EDITS[i].1) {
-            continue;
-        }
-        let base = TestDb::empty().await.unwrap();
-        run(&base, BASE).await;
-        let back = catalog(&from).await.plan(&catalog(&base).await);
-        for change in &back {
-            client
-                .batch_execute(&change.sql)
-                .await
-                .unwrap_or_else(|err| panic!("{what}, back: {}: {err:?}", change.sql));
-        }
-        let left = catalog(&from).await.diff(&catalog(&base).await);
-        assert!(left.is_empty(), "{what}, back: left {left:#?}");
+    let mut runner = TestRunner::new(Config {
+        cases,
+        rng_seed: RngSeed::Fixed(0x2545_f491_4f6c_dd1d),
+        failure_persistence: None,
+        max_shrink_iters: 64,
+        ..Config::default()
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let edits =
+        proptest::sample::subsequence((0..EDITS.len()).collect::<Vec<_>>(), 1..=EDITS.len());
+    let result = runner.run(&edits, |chosen| {
+        runtime.block_on(edits_plan_forward_and_back(&chosen));
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
     }
 }
 
