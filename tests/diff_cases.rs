@@ -663,3 +663,30 @@ async fn a_key_on_an_existing_table_is_built_concurrently_and_taken_over() {
     );
     assert!(plan.iter().all(|c| c.hazards.is_empty()), "{plan:#?}");
 }
+
+#[tokio::test]
+async fn an_extension_plans_without_anything_unsupported() {
+    let (db, goal) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    run(&goal, "CREATE EXTENSION IF NOT EXISTS citext").await;
+    let plan = catalog(&db).await.plan(&catalog(&goal).await);
+    assert!(!unsupported(&plan), "{plan:#?}");
+    let back = catalog(&goal).await.plan(&catalog(&db).await);
+    assert!(!unsupported(&back), "{back:#?}");
+}
+
+// Tables that stay but change how they are kept.
+cases! {
+    logged_and_unlogged_with_row_level_security: both(
+        "CREATE TABLE t (id int);",
+        "CREATE UNLOGGED TABLE t (id int); ALTER TABLE t ENABLE ROW LEVEL SECURITY;",
+    );
+    a_partition_bound_changed: both(
+        "CREATE TABLE p (id int, at date) PARTITION BY RANGE (at);
+         CREATE TABLE p_a PARTITION OF p FOR VALUES FROM ('2020-01-01') TO ('2020-02-01');",
+        "CREATE TABLE p (id int, at date) PARTITION BY RANGE (at);
+         CREATE TABLE p_a PARTITION OF p FOR VALUES FROM ('2020-01-01') TO ('2020-03-01');",
+    );
+}

@@ -370,13 +370,14 @@ pub(crate) fn unmodelled() -> Vec<(Kind, String)> {
                AND {USER_SCHEMAS} AND {} AND NOT (c.relname = ANY($1))",
             not_in_extension("c.oid")
         ),
-        // Comments on objects whose comments are not modelled (policies, rules, indexes'
-        // columns, extensions, …).
+        // Comments on objects whose comments are not modelled (policies, rules, …); an
+        // extension's comment is its script's, and comes and goes with it.
         format!(
             "SELECT 'COMMENT ON ' || pg_describe_object(d.classoid, d.objoid, d.objsubid), d.description \
              FROM pg_description d \
              WHERE d.objoid >= {USER_OID} AND d.classoid NOT IN ('pg_class'::regclass, 'pg_proc'::regclass, \
-                   'pg_type'::regclass, 'pg_namespace'::regclass, 'pg_constraint'::regclass, 'pg_trigger'::regclass) \
+                   'pg_type'::regclass, 'pg_namespace'::regclass, 'pg_constraint'::regclass, 'pg_trigger'::regclass, \
+                   'pg_extension'::regclass) \
                AND {}",
             not_in_extension("d.objoid")
         ),

@@ -613,16 +613,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             d.from.as_deref().unwrap_or(""),
             d.to.as_deref().unwrap_or(""),
         );
-        let rls = |t: &str| t.contains("row level security");
-        if rls(from) != rls(to) {
-            let verb = if rls(to) { "ENABLE" } else { "DISABLE" };
-            changes.push(Change::plain(format!(
-                "ALTER TABLE {} {verb} ROW LEVEL SECURITY",
-                d.name
-            )));
-        } else {
-            changes.push(unsupported(d, "a changed table kind or partitioning"));
-        }
+        changes.extend(alter_table(d, &TableTraits::of(from), &TableTraits::of(to)));
     }
     // Indexes on a generated column dropped and added again, built again CONCURRENTLY.
     let mut regenerated_indexes: Vec<String> = Vec::new();

@@ -260,3 +260,92 @@ pub(crate) fn alter_storage(table: &str, from: Option<&str>, to: Option<&str>) -
     }
     changes
 }
+
+/// A table's definition as the catalog writes it (`table` or `partitioned by KEY`, then
+/// ` unlogged`, ` row level security`, ` partition of PARENT BOUND`), taken apart.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TableTraits<'a> {
+    /// `table`, or `partitioned by KEY`.
+    pub(crate) kind: &'a str,
+    pub(crate) unlogged: bool,
+    pub(crate) row_level_security: bool,
+    /// The parent and the bound, for a partition.
+    pub(crate) partition_of: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> TableTraits<'a> {
+    pub(crate) fn of(def: &'a str) -> TableTraits<'a> {
+        let (head, partition_of) = match def.split_once(" partition of ") {
+            Some((head, rest)) => (head, Some(rest.split_once(' ').unwrap_or((rest, "")))),
+            None => (def, None),
+        };
+        let (head, row_level_security) = match head.strip_suffix(" row level security") {
+            Some(head) => (head, true),
+            None => (head, false),
+        };
+        let (kind, unlogged) = match head.strip_suffix(" unlogged") {
+            Some(kind) => (kind, true),
+            None => (head, false),
+        };
+        TableTraits {
+            kind,
+            unlogged,
+            row_level_security,
+            partition_of,
+        }
+    }
+}
+
+/// The statements that change a table that stays from `old` to `new`: logging, row-level
+/// security, a partition's bound (detached and attached again); a changed kind, partition key
+/// or parent is not generated.
+pub(crate) fn alter_table(
+    d: &Difference,
+    old: &TableTraits<'_>,
+    new: &TableTraits<'_>,
+) -> Vec<Change> {
+    let table = &d.name;
+    let mut changes = Vec::new();
+    let same_parent = match (old.partition_of, new.partition_of) {
+        (Some((a, _)), Some((b, _))) => a == b,
+        (None, None) => true,
+        _ => false,
+    };
+    if old.kind != new.kind || !same_parent {
+        return vec![unsupported(
+            d,
+            "a changed table kind, partition key or parent",
+        )];
+    }
+    if old.unlogged != new.unlogged {
+        let to = if new.unlogged { "UNLOGGED" } else { "LOGGED" };
+        changes.push(Change::hazard(
+            format!("ALTER TABLE {table} SET {to}"),
+            &[HazardKind::RewritesTable],
+            "rewrites the table under an ACCESS EXCLUSIVE lock",
+        ));
+    }
+    if old.row_level_security != new.row_level_security {
+        let verb = if new.row_level_security {
+            "ENABLE"
+        } else {
+            "DISABLE"
+        };
+        changes.push(Change::plain(format!(
+            "ALTER TABLE {table} {verb} ROW LEVEL SECURITY"
+        )));
+    }
+    if let (Some((parent, old_bound)), Some((_, new_bound))) = (old.partition_of, new.partition_of)
+        && old_bound != new_bound
+    {
+        changes.push(Change::plain(format!(
+            "ALTER TABLE {parent} DETACH PARTITION {table}"
+        )));
+        changes.push(Change::hazard(
+            format!("ALTER TABLE {parent} ATTACH PARTITION {table} {new_bound}"),
+            &[HazardKind::LocksForScan, HazardKind::MayFail],
+            "scans the partition to check its rows fit the new bound, and fails if one does not",
+        ));
+    }
+    changes
+}
