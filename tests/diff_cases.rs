@@ -359,13 +359,12 @@ cases! {
         "CREATE FUNCTION same(a int, b int) RETURNS bool LANGUAGE sql IMMUTABLE AS $$ SELECT a = b $$;
          CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = same);",
     );
-    collation_is_reported: reported("", "CREATE COLLATION german (provider = icu, locale = 'de-DE');");
-    event_trigger_is_reported: reported(
+    event_trigger_is_planned: both(
         "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;",
         "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
          CREATE EVENT TRIGGER ddl_log ON ddl_command_end EXECUTE FUNCTION on_ddl();",
     );
-    publication_is_reported: reported(
+    publication_is_planned: both(
         "CREATE TABLE t (id int PRIMARY KEY);",
         "CREATE TABLE t (id int PRIMARY KEY); CREATE PUBLICATION pub FOR TABLE t;",
     );
@@ -688,5 +687,32 @@ cases! {
          CREATE TABLE p_a PARTITION OF p FOR VALUES FROM ('2020-01-01') TO ('2020-02-01');",
         "CREATE TABLE p (id int, at date) PARTITION BY RANGE (at);
          CREATE TABLE p_a PARTITION OF p FOR VALUES FROM ('2020-01-01') TO ('2020-03-01');",
+    );
+}
+
+// Collations, event triggers and publications, made whole.
+cases! {
+    collation_used_by_a_column: both(
+        "CREATE TABLE t (id int);",
+        "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+         CREATE COLLATION german (provider = libc, locale = 'C');
+         CREATE TABLE t (id int, name text COLLATE ci);",
+    );
+    event_trigger_disabled_with_tags: both(
+        "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+         CREATE EVENT TRIGGER ddl_log ON ddl_command_end EXECUTE FUNCTION on_ddl();",
+        "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;
+         CREATE EVENT TRIGGER ddl_log ON ddl_command_end WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+           EXECUTE FUNCTION on_ddl();
+         ALTER EVENT TRIGGER ddl_log DISABLE;",
+    );
+    publication_tables_columns_rows_and_schemas: both(
+        "CREATE SCHEMA s; CREATE TABLE t (id int PRIMARY KEY, a int, b text); CREATE TABLE u (id int);
+         CREATE PUBLICATION pub FOR TABLE t;",
+        "CREATE SCHEMA s; CREATE TABLE t (id int PRIMARY KEY, a int, b text); CREATE TABLE u (id int);
+         CREATE PUBLICATION pub FOR TABLE t (id, a) WHERE (a > 0), TABLE u
+           WITH (publish = 'insert, update', publish_via_partition_root = true);
+         CREATE PUBLICATION by_schema FOR TABLES IN SCHEMA s, TABLE u;
+         CREATE PUBLICATION everything FOR ALL TABLES;",
     );
 }

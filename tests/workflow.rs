@@ -479,11 +479,12 @@ async fn drift_finds_what_was_changed_by_hand() {
 async fn diff_and_drift_never_call_unmodelled_objects_equal() {
     let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     let client = db.pool().get().await.unwrap();
-    // A publication, a rule and FORCE ROW LEVEL SECURITY, made by hand: the first is a kind
-    // the planner does not model, the others it does.
+    // A text search configuration, a publication, a rule and FORCE ROW LEVEL SECURITY, made
+    // by hand: the first is a kind the planner does not model, the others it does.
     client
         .batch_execute(
-            "CREATE PUBLICATION everything FOR ALL TABLES; \
+            "CREATE TEXT SEARCH CONFIGURATION app_english (COPY = english); \
+             CREATE PUBLICATION everything FOR ALL TABLES; \
              CREATE RULE keep_users AS ON DELETE TO users DO INSTEAD NOTHING; \
              ALTER TABLE users FORCE ROW LEVEL SECURITY;",
         )
@@ -492,7 +493,11 @@ async fn diff_and_drift_never_call_unmodelled_objects_equal() {
     let drifted = app(db.url(), &["migrate", "drift"]);
     assert_eq!(drifted.status.code(), Some(7), "{}", stderr(&drifted));
     let text = stdout(&drifted);
-    assert!(text.contains("PUBLICATION everything"), "{text}");
+    assert!(
+        text.contains("TEXT SEARCH CONFIGURATION public.app_english"),
+        "{text}"
+    );
+    assert!(text.contains("publication everything"), "{text}");
     assert!(text.contains("keep_users"), "{text}");
     assert!(text.contains("FORCE_RLS"), "{text}");
     let diff = app(
@@ -502,13 +507,14 @@ async fn diff_and_drift_never_call_unmodelled_objects_equal() {
     assert_eq!(diff.status.code(), Some(8), "{}", stderr(&diff));
     let script = stdout(&diff);
     assert!(
-        script.contains("-- unsupported: this kind of object is not modelled: not modelled: PUBLICATION everything"),
+        script.contains("-- unsupported: this kind of object is not modelled: not modelled: TEXT SEARCH CONFIGURATION public.app_english"),
         "{script}"
     );
     assert!(
         script.contains("DROP RULE IF EXISTS keep_users ON public.users;"),
         "{script}"
     );
+    assert!(script.contains("DROP PUBLICATION everything;"), "{script}");
     assert!(
         script.contains("ALTER TABLE public.users NO FORCE ROW LEVEL SECURITY;"),
         "{script}"

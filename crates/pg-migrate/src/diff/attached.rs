@@ -51,6 +51,13 @@ pub(crate) fn drops(differences: &[Difference], old_tables: &[&str]) -> Vec<Chan
                 "DROP STATISTICS IF EXISTS {}",
                 d.name
             ))),
+            // Changed ones are made again whole: nothing depends on them.
+            Kind::EventTrigger => {
+                changes.push(Change::plain(format!("DROP EVENT TRIGGER {}", d.name)))
+            }
+            Kind::Publication => {
+                changes.push(Change::plain(format!("DROP PUBLICATION {}", d.name)))
+            }
             _ => {}
         }
     }
@@ -83,7 +90,9 @@ pub(crate) fn creations(
                 "CREATE OR REPLACE RULE ",
                 1,
             ))),
-            (Kind::Statistics, _, Some(def)) => changes.push(Change::plain(def)),
+            (Kind::Statistics | Kind::EventTrigger | Kind::Publication, _, Some(def)) => {
+                changes.push(Change::plain(def))
+            }
             // A partition's index goes with its parent's, or with its table.
             (Kind::Unmodelled, Some(def), None)
                 if def

@@ -71,6 +71,12 @@ pub enum Kind {
     /// `KIND target ATTRIBUTE`, defined by the statement that sets it; the statement that
     /// resets it is kept beside ([`Catalog::reset`]).
     Setting,
+    /// A collation (`CREATE COLLATION`).
+    Collation,
+    /// An event trigger, with its enabled state.
+    EventTrigger,
+    /// A publication, with its tables, schemas and options.
+    Publication,
     /// An object of a kind the planner does not model (a cast, an operator, a publication, a
     /// foreign table, …), named as `pg_dump` names it, defined by what the catalog holds of it:
     /// read so that a difference in it is reported, never planned as nothing.
@@ -102,6 +108,9 @@ impl Kind {
             Kind::Rule => "rule",
             Kind::Statistics => "statistics",
             Kind::Setting => "setting",
+            Kind::Collation => "collation",
+            Kind::EventTrigger => "event trigger",
+            Kind::Publication => "publication",
             Kind::Unmodelled => "not modelled:",
         }
     }
@@ -491,6 +500,7 @@ impl Catalog {
                 ),
             ),
         ];
+        queries.extend(coverage::whole_objects());
         queries.extend(coverage::rules_and_statistics());
         queries.extend(coverage::settings());
         queries.extend(coverage::unmodelled());

@@ -146,6 +146,67 @@ pub(crate) fn settings() -> Vec<(Kind, String)> {
     queries.into_iter().map(|q| (Kind::Setting, q)).collect()
 }
 
+/// Collations, event triggers and publications, each as the statement that makes it again
+/// (an event trigger's enabled state after it).
+pub(crate) fn whole_objects() -> Vec<(Kind, String)> {
+    let user_object = |oid: &str| format!("{oid} >= {USER_OID} AND {}", not_in_extension(oid));
+    vec![
+        (
+            Kind::Collation,
+            format!(
+                "SELECT format('%I.%I', n.nspname, c.collname), \
+                        format('CREATE COLLATION %I.%I (provider = %s, %s%s)', n.nspname, c.collname, \
+                               CASE c.collprovider WHEN 'i' THEN 'icu' ELSE 'libc' END, \
+                               CASE WHEN c.collprovider = 'i' THEN format('locale = %L', c.colliculocale) \
+                                    ELSE format('lc_collate = %L, lc_ctype = %L', c.collcollate, c.collctype) END, \
+                               CASE WHEN c.collisdeterministic THEN '' ELSE ', deterministic = false' END) \
+                 FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace \
+                 WHERE {USER_SCHEMAS} AND {}",
+                user_object("c.oid")
+            ),
+        ),
+        (
+            Kind::EventTrigger,
+            format!(
+                "SELECT quote_ident(ev.evtname), \
+                        format('CREATE EVENT TRIGGER %I ON %s%s EXECUTE FUNCTION %s()', ev.evtname, ev.evtevent, \
+                               coalesce(' WHEN TAG IN (' || (SELECT string_agg(quote_literal(t), ', ' ORDER BY o) \
+                                                             FROM unnest(ev.evttags) WITH ORDINALITY u(t, o)) || ')', ''), \
+                               ev.evtfoid::regproc) \
+                        || CASE ev.evtenabled WHEN 'D' THEN format('; ALTER EVENT TRIGGER %I DISABLE', ev.evtname) \
+                                              WHEN 'R' THEN format('; ALTER EVENT TRIGGER %I ENABLE REPLICA', ev.evtname) \
+                                              WHEN 'A' THEN format('; ALTER EVENT TRIGGER %I ENABLE ALWAYS', ev.evtname) \
+                                              ELSE '' END \
+                 FROM pg_event_trigger ev WHERE {}",
+                user_object("ev.oid")
+            ),
+        ),
+        (
+            Kind::Publication,
+            format!(
+                "SELECT quote_ident(p.pubname), \
+                        format('CREATE PUBLICATION %I%s WITH (publish = %L, publish_via_partition_root = %s)', p.pubname, \
+                               CASE WHEN p.puballtables THEN ' FOR ALL TABLES' \
+                                    ELSE coalesce(' FOR ' || nullif(concat_ws(', ', \
+                                      (SELECT string_agg('TABLE ' || r.prrelid::regclass::text \
+                                                 || coalesce(' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) \
+                                                                      FROM pg_attribute a WHERE a.attrelid = r.prrelid \
+                                                                        AND a.attnum = ANY (r.prattrs)) || ')', '') \
+                                                 || coalesce(' WHERE (' || pg_get_expr(r.prqual, r.prrelid) || ')', ''), \
+                                                 ', ' ORDER BY r.prrelid::regclass::text) \
+                                       FROM pg_publication_rel r WHERE r.prpubid = p.oid), \
+                                      (SELECT string_agg('TABLES IN SCHEMA ' || quote_ident(s.pnnspid::regnamespace::text), ', ' ORDER BY 1) \
+                                       FROM pg_publication_namespace s WHERE s.pnpubid = p.oid)), ''), '') END, \
+                               concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, CASE WHEN p.pubupdate THEN 'update' END, \
+                                         CASE WHEN p.pubdelete THEN 'delete' END, CASE WHEN p.pubtruncate THEN 'truncate' END), \
+                               CASE WHEN p.pubviaroot THEN 'true' ELSE 'false' END) \
+                 FROM pg_publication p WHERE {}",
+                user_object("p.oid")
+            ),
+        ),
+    ]
+}
+
 /// Rules (not the `_RETURN` rule that makes a view) as `CREATE RULE`, keyed `schema.table.rule`;
 /// extended statistics as `CREATE STATISTICS`.
 pub(crate) fn rules_and_statistics() -> Vec<(Kind, String)> {
@@ -217,36 +278,12 @@ pub(crate) fn unmodelled() -> Vec<(Kind, String)> {
             user_object("f.oid")
         ),
         format!(
-            "SELECT format('COLLATION %I.%I', n.nspname, c.collname), \
-                    concat_ws(' ', c.collprovider, c.collisdeterministic, c.collcollate, c.collctype, c.colliculocale) \
-             FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace \
-             WHERE {USER_SCHEMAS} AND {}",
-            user_object("c.oid")
-        ),
-        format!(
             "SELECT format('CONVERSION %I.%I', n.nspname, c.conname), \
                     concat_ws(' ', c.conforencoding, c.contoencoding, c.conproc::regproc, c.condefault) \
              FROM pg_conversion c JOIN pg_namespace n ON n.oid = c.connamespace \
              WHERE {USER_SCHEMAS} AND {}",
             user_object("c.oid")
         ),
-        format!(
-            "SELECT format('EVENT TRIGGER %I', ev.evtname), \
-                    concat_ws(' ', ev.evtevent, ev.evtfoid::regprocedure, ev.evtenabled, ev.evttags::text) \
-             FROM pg_event_trigger ev WHERE {}",
-            user_object("ev.oid")
-        ),
-        format!(
-            "SELECT format('PUBLICATION %I', p.pubname), \
-                    concat_ws(' ', p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, p.pubviaroot, \
-                              (SELECT string_agg(format('%s %s %s', r.prrelid::regclass, pg_get_expr(r.prqual, r.prrelid), r.prattrs::text), ', ' ORDER BY 1) \
-                               FROM pg_publication_rel r WHERE r.prpubid = p.oid), \
-                              (SELECT string_agg(s.pnnspid::regnamespace::text, ', ' ORDER BY 1) \
-                               FROM pg_publication_namespace s WHERE s.pnpubid = p.oid)) \
-             FROM pg_publication p WHERE {}",
-            user_object("p.oid")
-        ),
-        // Plain inheritance (a partition's is modelled through its parent).
         format!(
             "SELECT format('INHERITS %I.%I', n.nspname, c.relname), \
                     string_agg(i.inhparent::regclass::text, ', ' ORDER BY i.inhseqno) \

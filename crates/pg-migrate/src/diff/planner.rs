@@ -300,6 +300,9 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
     // Types go once no column has them: after the columns that change away from them.
     let mut type_drops = Vec::new();
+    for d in of(Kind::Collation).filter(|d| d.to.is_none()) {
+        type_drops.push(Change::plain(format!("DROP COLLATION {}", d.name)));
+    }
     for d in of(Kind::Domain).filter(|d| d.to.is_none()) {
         type_drops.push(Change::plain(format!("DROP DOMAIN {}", d.name)));
     }
@@ -334,6 +337,14 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         changes.push(Change::plain(format!("CREATE SCHEMA {}", d.name)));
     }
     changes.extend(extensions);
+    // Collations before the columns that use them; one that changes under its columns is
+    // not generated (they would have to let go of it first).
+    for d in of(Kind::Collation).filter(|d| d.to.is_some()) {
+        match d.from {
+            None => changes.push(Change::plain(d.to.clone().unwrap_or_default())),
+            Some(_) => changes.push(unsupported(d, "a collation's definition changed")),
+        }
+    }
     let (from_catalog, to_catalog) = (from, to);
     for d in of(Kind::Enum).filter(|d| d.to.is_some()) {
         let to = d.to.as_deref().unwrap_or_default();
