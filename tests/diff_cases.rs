@@ -716,3 +716,31 @@ cases! {
          CREATE PUBLICATION everything FOR ALL TABLES;",
     );
 }
+
+/// Default privileges are planned when privileges are (`--with-privileges`): both ways, the
+/// catalogs read with privileges come out equal.
+#[tokio::test]
+async fn default_privileges_are_planned_with_privileges() {
+    const FROM: &str = "CREATE SCHEMA s;";
+    const TO: &str = "CREATE SCHEMA s;
+        ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;
+        ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+        ALTER DEFAULT PRIVILEGES IN SCHEMA s GRANT USAGE, SELECT ON SEQUENCES TO PUBLIC;";
+    async fn read(db: &TestDb) -> Catalog {
+        let client = db.pool().get().await.unwrap();
+        Catalog::read_with(&client, &[], true).await.unwrap()
+    }
+    for (start, target) in [(FROM, TO), (TO, FROM)] {
+        let (db, goal) = (
+            TestDb::empty().await.unwrap(),
+            TestDb::empty().await.unwrap(),
+        );
+        run(&db, start).await;
+        run(&goal, target).await;
+        let plan = read(&db).await.plan(&read(&goal).await);
+        assert!(!unsupported(&plan), "{plan:#?}");
+        run(&db, &pg_migrate::diff::render_changes(&plan)).await;
+        let left = read(&db).await.diff(&read(&goal).await);
+        assert!(left.is_empty(), "left: {left:#?}\nplan: {plan:#?}");
+    }
+}

@@ -133,13 +133,15 @@ pub(crate) fn creations(
         .iter()
         .filter(|d| d.kind == Kind::Setting && d.to.is_none())
     {
-        let stays = setting_target(&d.name).is_some_and(|(kind, target)| {
-            to.get(kind, &target).is_some_and(|def| {
-                // An identity's options go with the identity.
-                !d.name.ends_with(" IDENTITY") || def.ends_with(" AS IDENTITY")
-            }) && !(kind == Kind::View && recreated.views.contains(&target))
-                && !(kind == Kind::Trigger && recreated.triggers.contains(&target))
-        });
+        // Default privileges belong to a role, which stays.
+        let stays = d.name.starts_with("DEFAULT_PRIVILEGES ")
+            || setting_target(&d.name).is_some_and(|(kind, target)| {
+                to.get(kind, &target).is_some_and(|def| {
+                    // An identity's options go with the identity.
+                    !d.name.ends_with(" IDENTITY") || def.ends_with(" AS IDENTITY")
+                }) && !(kind == Kind::View && recreated.views.contains(&target))
+                    && !(kind == Kind::Trigger && recreated.triggers.contains(&target))
+            });
         if let (true, Some(reset)) = (stays, from.reset(&d.name)) {
             changes.push(Change::plain(reset));
         }

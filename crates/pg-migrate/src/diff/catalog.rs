@@ -503,7 +503,10 @@ impl Catalog {
         queries.extend(coverage::whole_objects());
         queries.extend(coverage::rules_and_statistics());
         queries.extend(coverage::settings());
-        queries.extend(coverage::unmodelled());
+        queries.extend(coverage::unmodelled(privileges));
+        if privileges {
+            queries.push(coverage::default_privileges());
+        }
         if privileges {
             queries.push((
                 Kind::Privilege,

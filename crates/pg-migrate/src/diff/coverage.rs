@@ -241,7 +241,7 @@ pub(crate) fn rules_and_statistics() -> Vec<(Kind, String)> {
 /// Every object of a kind the planner does not model, named as `pg_dump` would name it, with
 /// the catalog's description of it as its definition: a change in any of them is a
 /// difference, which the planner reports as one it cannot generate.
-pub(crate) fn unmodelled() -> Vec<(Kind, String)> {
+pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
     let user_object = |oid: &str| format!("{oid} >= {USER_OID} AND {}", not_in_extension(oid));
     let queries = [
         // Casts between types, with the function or method that makes them.
@@ -349,13 +349,6 @@ pub(crate) fn unmodelled() -> Vec<(Kind, String)> {
              WHERE {USER_SCHEMAS} AND {}",
             user_object("t.oid")
         ),
-        format!(
-            "SELECT format('DEFAULT PRIVILEGES FOR ROLE %I%s ON %s', pg_get_userbyid(d.defaclrole), \
-                           coalesce(' IN SCHEMA ' || quote_ident(d.defaclnamespace::regnamespace::text), ''), d.defaclobjtype), \
-                    d.defaclacl::text \
-             FROM pg_default_acl d WHERE {}",
-            user_object("d.oid")
-        ),
         // Range types and base or shell types (multiranges and arrays come with them).
         format!(
             "SELECT format('TYPE %I.%I', n.nspname, t.typname), \
@@ -419,7 +412,64 @@ pub(crate) fn unmodelled() -> Vec<(Kind, String)> {
             not_in_extension("d.objoid")
         ),
     ];
-    queries.into_iter().map(|q| (Kind::Unmodelled, q)).collect()
+    let mut queries: Vec<(Kind, String)> =
+        queries.into_iter().map(|q| (Kind::Unmodelled, q)).collect();
+    // Default privileges name roles: planned with the other privileges, reported without.
+    if !privileges {
+        queries.push((
+            Kind::Unmodelled,
+            format!(
+                "SELECT format('DEFAULT PRIVILEGES FOR ROLE %I%s ON %s', pg_get_userbyid(d.defaclrole), \
+                               coalesce(' IN SCHEMA ' || quote_ident(d.defaclnamespace::regnamespace::text), ''), d.defaclobjtype), \
+                        d.defaclacl::text \
+                 FROM pg_default_acl d WHERE {}",
+                user_object("d.oid")
+            ),
+        ));
+    }
+    queries
+}
+
+/// Default privileges (`ALTER DEFAULT PRIVILEGES`), one setting per role, schema, kind of
+/// object and grantee whose privileges differ from the built-in defaults, as
+/// `DEFAULT_PRIVILEGES FOR ROLE r [IN SCHEMA s] ON TABLES TO g GRANTS`: set by revoking all
+/// and granting what it holds, reset by granting what the defaults hold (the owner's own, and
+/// PUBLIC's EXECUTE on functions and USAGE on types, where no schema is named).
+pub(crate) fn default_privileges() -> (Kind, String) {
+    (
+        Kind::Setting,
+        format!(
+            "WITH d AS ( \
+               SELECT d.defaclrole AS role, d.defaclnamespace AS ns, d.defaclacl AS acl, \
+                      CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES' WHEN 'f' THEN 'FUNCTIONS' \
+                                           WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END AS objects, \
+                      CASE WHEN d.defaclnamespace = 0 \
+                           THEN acldefault(CASE d.defaclobjtype WHEN 'S' THEN 's' ELSE d.defaclobjtype END, d.defaclrole) \
+                           ELSE NULL::aclitem[] END AS builtin \
+               FROM pg_default_acl d WHERE {ext} \
+             ), g AS ( \
+               SELECT d.*, x.grantee, \
+                      (SELECT string_agg(e.privilege_type, ', ' ORDER BY e.privilege_type) FROM aclexplode(d.acl) e \
+                       WHERE e.grantee = x.grantee) AS held, \
+                      (SELECT string_agg(e.privilege_type, ', ' ORDER BY e.privilege_type) FROM aclexplode(d.builtin) e \
+                       WHERE e.grantee = x.grantee) AS default_held, \
+                      format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s', pg_get_userbyid(d.role), \
+                             CASE WHEN d.ns = 0 THEN '' ELSE ' IN SCHEMA ' || quote_ident(d.ns::regnamespace::text) END) AS alter, \
+                      CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END AS who \
+               FROM d, LATERAL (SELECT e.grantee FROM aclexplode(d.acl) e \
+                                UNION SELECT e.grantee FROM aclexplode(d.builtin) e) x \
+             ) \
+             SELECT 'DEFAULT_PRIVILEGES ' || substr(alter, 26) || format(' ON %s TO %s GRANTS', objects, who), \
+                    format('%s REVOKE ALL ON %s FROM %s', alter, objects, who) \
+                    || CASE WHEN held IS NULL THEN '' \
+                            ELSE format('; %s GRANT %s ON %s TO %s', alter, held, objects, who) END, \
+                    format('%s REVOKE ALL ON %s FROM %s', alter, objects, who) \
+                    || CASE WHEN default_held IS NULL THEN '' \
+                            ELSE format('; %s GRANT %s ON %s TO %s', alter, default_held, objects, who) END \
+             FROM g WHERE coalesce(held, '') <> coalesce(default_held, '')",
+            ext = not_in_extension("d.oid"),
+        ),
+    )
 }
 
 /// The key the catalog gives the object (`classid`, `objid`, `objsubid`) names, as
