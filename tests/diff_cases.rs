@@ -385,7 +385,6 @@ cases! {
         "",
         "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;",
     );
-    range_type_is_reported: reported("", "CREATE TYPE float_range AS RANGE (subtype = float8);");
     comment_on_a_policy_is_reported: reported(
         "CREATE TABLE t (id int); CREATE POLICY p ON t USING (true);",
         "CREATE TABLE t (id int); CREATE POLICY p ON t USING (true); COMMENT ON POLICY p ON t IS 'open';",
@@ -743,4 +742,15 @@ async fn default_privileges_are_planned_with_privileges() {
         let left = read(&db).await.diff(&read(&goal).await);
         assert!(left.is_empty(), "left: {left:#?}\nplan: {plan:#?}");
     }
+}
+
+cases! {
+    range_types_held_by_columns_and_routines: both(
+        "CREATE TABLE t (id int);",
+        "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);
+         CREATE TYPE text_range AS RANGE (subtype = text, collation = \"C\");
+         CREATE TABLE t (id int, span float_range, names text_range);
+         CREATE FUNCTION width(r float_range) RETURNS float8 LANGUAGE sql IMMUTABLE
+           AS $$ SELECT upper(r) - lower(r) $$;",
+    );
 }

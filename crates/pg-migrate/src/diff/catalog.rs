@@ -73,6 +73,8 @@ pub enum Kind {
     Setting,
     /// A collation (`CREATE COLLATION`).
     Collation,
+    /// A range type (`CREATE TYPE … AS RANGE`), with its multirange.
+    Range,
     /// An event trigger, with its enabled state.
     EventTrigger,
     /// A publication, with its tables, schemas and options.
@@ -109,6 +111,7 @@ impl Kind {
             Kind::Statistics => "statistics",
             Kind::Setting => "setting",
             Kind::Collation => "collation",
+            Kind::Range => "range type",
             Kind::EventTrigger => "event trigger",
             Kind::Publication => "publication",
             Kind::Unmodelled => "not modelled:",
@@ -654,7 +657,7 @@ impl Catalog {
             "index" => Kind::Index,
             "sequence" => held(&[Kind::Sequence, Kind::OwnedSequence]),
             "function" => Kind::Function,
-            "type" => held(&[Kind::Enum, Kind::Domain, Kind::Composite]),
+            "type" => held(&[Kind::Enum, Kind::Domain, Kind::Composite, Kind::Range]),
             "constraint" => Kind::Constraint,
             "trigger" => Kind::Trigger,
             "policy" => Kind::Policy,

@@ -146,7 +146,8 @@ pub(crate) fn settings() -> Vec<(Kind, String)> {
     queries.into_iter().map(|q| (Kind::Setting, q)).collect()
 }
 
-/// Collations, event triggers and publications, each as the statement that makes it again
+/// Collations, range types, event triggers and publications, each as the statement that makes
+/// it again
 /// (an event trigger's enabled state after it).
 pub(crate) fn whole_objects() -> Vec<(Kind, String)> {
     let user_object = |oid: &str| format!("{oid} >= {USER_OID} AND {}", not_in_extension(oid));
@@ -163,6 +164,30 @@ pub(crate) fn whole_objects() -> Vec<(Kind, String)> {
                  FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace \
                  WHERE {USER_SCHEMAS} AND {}",
                 user_object("c.oid")
+            ),
+        ),
+        (
+            Kind::Range,
+            format!(
+                "SELECT format('%I.%I', n.nspname, t.typname), \
+                        format('CREATE TYPE %I.%I AS RANGE (subtype = %s%s%s%s%s, multirange_type_name = %I.%I)', \
+                               n.nspname, t.typname, format_type(r.rngsubtype, NULL), \
+                               CASE WHEN r.rngsubopc <> (SELECT o.oid FROM pg_opclass o JOIN pg_am am ON am.oid = o.opcmethod \
+                                                         WHERE am.amname = 'btree' AND o.opcdefault AND o.opcintype = r.rngsubtype) \
+                                    THEN ', subtype_opclass = ' || (SELECT quote_ident(o.opcname) FROM pg_opclass o WHERE o.oid = r.rngsubopc) \
+                                    ELSE '' END, \
+                               CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> (SELECT typcollation FROM pg_type WHERE oid = r.rngsubtype) \
+                                    THEN ', collation = ' || (SELECT format('%I.%I', cn.nspname, c.collname) FROM pg_collation c \
+                                                              JOIN pg_namespace cn ON cn.oid = c.collnamespace WHERE c.oid = r.rngcollation) \
+                                    ELSE '' END, \
+                               CASE WHEN r.rngcanonical <> 0 THEN ', canonical = ' || r.rngcanonical::regproc ELSE '' END, \
+                               CASE WHEN r.rngsubdiff <> 0 THEN ', subtype_diff = ' || r.rngsubdiff::regproc ELSE '' END, \
+                               mn.nspname, m.typname) \
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                 JOIN pg_range r ON r.rngtypid = t.oid \
+                 JOIN pg_type m ON m.oid = r.rngmultitypid JOIN pg_namespace mn ON mn.oid = m.typnamespace \
+                 WHERE {USER_SCHEMAS} AND {}",
+                user_object("t.oid")
             ),
         ),
         (
@@ -244,11 +269,14 @@ pub(crate) fn rules_and_statistics() -> Vec<(Kind, String)> {
 pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
     let user_object = |oid: &str| format!("{oid} >= {USER_OID} AND {}", not_in_extension(oid));
     let queries = [
-        // Casts between types, with the function or method that makes them.
+        // Casts between types, with the function or method that makes them (not the ones a
+        // range type makes to its multirange).
         format!(
             "SELECT format('CAST (%s AS %s)', c.castsource::regtype, c.casttarget::regtype), \
                     concat_ws(' ', c.castfunc::regprocedure, c.castcontext, c.castmethod) \
-             FROM pg_cast c WHERE {}",
+             FROM pg_cast c WHERE {} \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_cast'::regclass \
+                               AND i.objid = c.oid AND i.deptype = 'i')",
             user_object("c.oid")
         ),
         format!(
@@ -349,14 +377,12 @@ pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
              WHERE {USER_SCHEMAS} AND {}",
             user_object("t.oid")
         ),
-        // Range types and base or shell types (multiranges and arrays come with them).
+        // Base and shell types (arrays come with them).
         format!(
             "SELECT format('TYPE %I.%I', n.nspname, t.typname), \
-                    concat_ws(' ', t.typtype, r.rngsubtype::regtype, r.rngsubopc, r.rngcollation, \
-                              r.rngcanonical, r.rngsubdiff, t.typinput, t.typoutput) \
+                    concat_ws(' ', t.typtype, t.typinput, t.typoutput) \
              FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-             LEFT JOIN pg_range r ON r.rngtypid = t.oid \
-             WHERE (t.typtype IN ('r', 'p') OR (t.typtype = 'b' AND t.typcategory <> 'A')) \
+             WHERE (t.typtype = 'p' OR (t.typtype = 'b' AND t.typcategory <> 'A')) \
                AND {USER_SCHEMAS} AND {}",
             user_object("t.oid")
         ),

@@ -300,6 +300,9 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
     // Types go once no column has them: after the columns that change away from them.
     let mut type_drops = Vec::new();
+    for d in of(Kind::Range).filter(|d| d.to.is_none()) {
+        type_drops.push(Change::plain(format!("DROP TYPE {}", d.name)));
+    }
     for d in of(Kind::Collation).filter(|d| d.to.is_none()) {
         type_drops.push(Change::plain(format!("DROP COLLATION {}", d.name)));
     }
@@ -475,6 +478,15 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             "{verb} SEQUENCE {} {options}",
             d.name
         )));
+    }
+    // Range types before the routines and columns that use them (a user routine as its
+    // canonical or subtype_diff is not ordered before it); one that changes under its
+    // columns is not generated.
+    for d in of(Kind::Range).filter(|d| d.to.is_some()) {
+        match d.from {
+            None => changes.push(Change::plain(d.to.clone().unwrap_or_default())),
+            Some(_) => changes.push(unsupported(d, "a range type's definition changed")),
+        }
     }
     // Aggregates after the functions they call; a routine that takes or returns a new table's
     // row type after the tables.
