@@ -550,8 +550,8 @@ cases! {
         returning!("int", "CREATE TABLE t (n int); CREATE POLICY p ON t USING (f(n) > 0);"),
         returning!("bigint", "CREATE TABLE t (n int); CREATE POLICY p ON t USING (f(n) > 0);"),
     );
-    // Not generated: the column would have to be dropped and computed again.
-    routine_result_type_under_a_generated_column: reported(
+    // The column is dropped and computed again (a rewrite, said so).
+    routine_result_type_under_a_generated_column: both(
         returning!("int", "CREATE TABLE t (n int, d bigint GENERATED ALWAYS AS (f(n)) STORED);"),
         returning!("bigint", "CREATE TABLE t (n int, d bigint GENERATED ALWAYS AS (f(n)) STORED);"),
     );
@@ -752,5 +752,14 @@ cases! {
          CREATE TABLE t (id int, span float_range, names text_range);
          CREATE FUNCTION width(r float_range) RETURNS float8 LANGUAGE sql IMMUTABLE
            AS $$ SELECT upper(r) - lower(r) $$;",
+    );
+}
+
+cases! {
+    retyped_column_under_a_generated_column_with_an_index_and_a_view: both(
+        "CREATE TABLE t (a int, g int GENERATED ALWAYS AS (a * 2) STORED); INSERT INTO t (a) VALUES (1);
+         CREATE INDEX t_g ON t (g); CREATE VIEW v AS SELECT g FROM t;",
+        "CREATE TABLE t (a bigint, g int GENERATED ALWAYS AS (a * 2) STORED); INSERT INTO t (a) VALUES (1);
+         CREATE INDEX t_g ON t (g); CREATE VIEW v AS SELECT g FROM t;",
     );
 }

@@ -4,8 +4,9 @@
 //! finds what reads a column or a view by name elsewhere; here the catalog decides.
 
 use super::catalog::{Catalog, Difference, Kind};
-use super::change::{Change, HazardKind, unsupported};
+use super::change::{Change, HazardKind};
 use super::name::split_last;
+use super::table::{concurrently, regenerate};
 
 /// What is dropped before a change and created again after it.
 #[derive(Default)]
@@ -14,10 +15,12 @@ pub(crate) struct Pinned {
     pub drops: Vec<Change>,
     /// Created again after it, from the target's definitions.
     pub creates: Vec<Change>,
+    /// Generated columns dropped before the change, once the views that read them are gone.
+    pub column_drops: Vec<Change>,
+    /// The same added again after it, with their constraints, before the views that read them.
+    pub column_creates: Vec<Change>,
     /// Views to rebuild around it (with the planner's own view rebuilds).
     pub views: Vec<String>,
-    /// What cannot be carried around it (a generated column computed by the routine).
-    pub unsupported: Vec<Change>,
 }
 
 /// The routines the plan drops and creates again: an aggregate, or a routine whose result
@@ -87,16 +90,25 @@ pub(crate) fn pinned(
                         }
                         continue;
                     }
-                    if old.generated.is_some() {
-                        pinned.unsupported.push(unsupported(
-                            &Difference {
-                                kind: Kind::Column,
-                                name: dependent.to_string(),
-                                from: Some(current.to_string()),
-                                to: target.map(str::to_string),
-                            },
-                            &format!("a generated column computed from {name}, which changes"),
-                        ));
+                    if let (Some(_), Some(to_def)) = (old.generated, target) {
+                        // Computed from what changes: dropped before, added again after (the
+                        // drop takes its indexes, constraints and the views reading it along).
+                        let (mut steps, indexes) =
+                            regenerate(&table, column, true, to_def, differences, to);
+                        if !steps.is_empty() {
+                            pinned.column_drops.push(steps.remove(0));
+                        }
+                        pinned.column_creates.extend(steps);
+                        pinned.creates.extend(
+                            indexes
+                                .iter()
+                                .map(|def| Change::concurrent(concurrently(def))),
+                        );
+                        pinned.views.extend(
+                            from.dependents(Kind::Column, dependent)
+                                .filter(|(k, _)| *k == Kind::View)
+                                .map(|(_, v)| v.to_string()),
+                        );
                     } else if let Some(default) = old.default {
                         pinned.drops.push(Change::plain(format!(
                             "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"

@@ -142,6 +142,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         };
         changes.push(Change::plain(format!("DROP {what} {name}")));
     }
+    changes.extend(pinned.column_drops.iter().cloned());
 
     // An unchanged foreign key over a column whose type changes, on either side, pins it:
     // each ALTER COLUMN … TYPE checks the key's two column types against each other, so it is
@@ -1072,6 +1073,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             )));
         }
     }
+    changes.extend(pinned.column_creates.iter().cloned());
     // Views (and their indexes) after the tables and columns they read: the new ones and the
     // rebuilt ones.
     let created_views = &views_after;
@@ -1227,7 +1229,6 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         let what = routine_kind(d.from.as_deref().unwrap_or_default());
         changes.push(Change::plain(format!("DROP {what} {}", d.name)));
     }
-    changes.extend(pinned.unsupported.iter().cloned());
     // What hangs on relations and triggers, once they exist, and on those created again.
     let recreated = attached::Recreated {
         views: &rebuilt,
