@@ -130,7 +130,8 @@ pub struct Catalog {
     positions: BTreeMap<String, i16>,
     /// For each [`Kind::Setting`], the statement that puts it back to its default.
     resets: BTreeMap<String, String>,
-    /// What depends on what, as the server records it (`pg_depend`): (dependent, dependency).
+    /// What depends on what, as the server records it (`pg_depend`): (dependency, dependent),
+    /// ordered so that an object's dependents are one range of the set.
     depends: std::collections::BTreeSet<(Key, Key)>,
 }
 
@@ -565,26 +566,36 @@ impl Catalog {
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
             .map_err(Error::db("reading the catalog"))?;
-        let catalog = match Catalog::read_queries(client, exclude, &queries).await {
-            Ok(mut catalog) => match client.query_typed(&coverage::dependencies(), &[]).await {
-                Ok(rows) => {
-                    for row in rows {
-                        let (dependent, dependency): (String, String) = (row.get(0), row.get(1));
-                        if let (Some(a), Some(b)) =
-                            (catalog.key(&dependent), catalog.key(&dependency))
-                        {
-                            catalog.depends.insert((a, b));
-                        }
-                    }
-                    Ok(catalog)
-                }
-                Err(err) => Err(Error::db("reading the catalog")(err)),
-            },
-            Err(err) => Err(err),
-        };
+        let catalog = Catalog::read_in_snapshot(client, exclude, &queries).await;
         let end = client.batch_execute("ROLLBACK").await;
         let catalog = catalog?;
         end.map_err(Error::db("reading the catalog"))?;
+        Ok(catalog)
+    }
+
+    /// The objects, then what depends on what, inside the snapshot the caller opened.
+    async fn read_in_snapshot(
+        client: &Client,
+        exclude: &[String],
+        queries: &[(Kind, String)],
+    ) -> Result<Catalog, Error> {
+        let mut catalog = Catalog::read_queries(client, exclude, queries).await?;
+        // The planner misjudges the size of the keys and loops over them per dependency; hash
+        // joins read a thousand-table catalog in milliseconds (reset with the transaction).
+        client
+            .batch_execute("SET LOCAL enable_nestloop = off")
+            .await
+            .map_err(Error::db("reading the catalog"))?;
+        let rows = client
+            .query_typed(&coverage::dependencies(), &[])
+            .await
+            .map_err(Error::db("reading the catalog's dependencies"))?;
+        for row in rows {
+            let (dependent, dependency): (String, String) = (row.get(0), row.get(1));
+            if let (Some(a), Some(b)) = (catalog.key(&dependent), catalog.key(&dependency)) {
+                catalog.depends.insert((b, a));
+            }
+        }
         Ok(catalog)
     }
 
@@ -673,10 +684,11 @@ impl Catalog {
         kind: Kind,
         name: &'a str,
     ) -> impl Iterator<Item = (Kind, &'a str)> + 'a {
+        let start = ((kind, name.to_string()), (Kind::Extension, String::new()));
         self.depends
-            .iter()
-            .filter(move |(_, (k, n))| *k == kind && n == name)
-            .map(|((k, n), _)| (*k, n.as_str()))
+            .range(start..)
+            .take_while(move |((k, n), _)| *k == kind && n == name)
+            .map(|(_, (k, n))| (*k, n.as_str()))
     }
 
     /// Whether the catalog knows any dependency (a catalog built by hand, or read from a

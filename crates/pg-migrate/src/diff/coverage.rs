@@ -498,62 +498,56 @@ pub(crate) fn default_privileges() -> (Kind, String) {
     )
 }
 
-/// The key the catalog gives the object (`classid`, `objid`, `objsubid`) names, as
-/// `kind name`: `column public.t.a`, `view public.v` (a view's `_RETURN` rule and its columns
-/// are the view), `function public.f(x integer)`, `constraint public.t.c`, `type public.e`, …;
-/// NULL for what the catalog does not key. A column's default and generation expression are
-/// the column.
-fn object_key(class: &str, id: &str, sub: &str) -> String {
-    format!(
-        "CASE {class} \
-           WHEN 'pg_class'::regclass THEN (SELECT CASE \
-                 WHEN c.relkind IN ('r', 'p') AND {sub} > 0 THEN \
-                      (SELECT format('column %I.%I.%I', n.nspname, c.relname, a.attname) FROM pg_attribute a \
-                       WHERE a.attrelid = c.oid AND a.attnum = {sub}) \
-                 WHEN c.relkind IN ('r', 'p') THEN format('table %I.%I', n.nspname, c.relname) \
-                 WHEN c.relkind IN ('v', 'm') THEN format('view %I.%I', n.nspname, c.relname) \
-                 WHEN c.relkind = 'i' THEN format('index %I.%I', n.nspname, c.relname) \
-                 WHEN c.relkind = 'S' THEN format('sequence %I.%I', n.nspname, c.relname) END \
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {id}) \
-           WHEN 'pg_proc'::regclass THEN (SELECT format('function %I.%I(%s)', n.nspname, p.proname, \
-                   CASE WHEN p.prokind = 'a' AND p.pronargs = 0 THEN '*' ELSE pg_get_function_identity_arguments(p.oid) END) \
-               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = {id}) \
-           WHEN 'pg_type'::regclass THEN (SELECT format('type %I.%I', n.nspname, t.typname) \
-               FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = {id}) \
-           WHEN 'pg_constraint'::regclass THEN (SELECT format('constraint %I.%I.%I', n.nspname, c.relname, con.conname) \
-               FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
-               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE con.oid = {id}) \
-           WHEN 'pg_trigger'::regclass THEN (SELECT format('trigger %I.%I.%I', n.nspname, c.relname, tg.tgname) \
-               FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid \
-               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE tg.oid = {id}) \
-           WHEN 'pg_policy'::regclass THEN (SELECT format('policy %I.%I.%I', n.nspname, c.relname, pol.polname) \
-               FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid \
-               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pol.oid = {id}) \
-           WHEN 'pg_attrdef'::regclass THEN (SELECT format('column %I.%I.%I', n.nspname, c.relname, a.attname) \
-               FROM pg_attrdef ad JOIN pg_class c ON c.oid = ad.adrelid \
-               JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum \
-               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ad.oid = {id}) \
-           WHEN 'pg_rewrite'::regclass THEN (SELECT CASE WHEN r.rulename = '_RETURN' \
-                   THEN format('view %I.%I', n.nspname, c.relname) \
-                   ELSE format('rule %I.%I.%I', n.nspname, c.relname, r.rulename) END \
-               FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
-               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE r.oid = {id}) \
-         END"
-    )
-}
-
 /// Every dependency between two user objects the catalog keys, from `pg_depend` (a view's
 /// through its `_RETURN` rule; a default's or a generation expression's as its column's;
 /// a `BEGIN ATOMIC` body's as its routine's), as (`kind name` of the dependent, of what it
 /// depends on). Internal dependencies (an index a constraint owns, a column's own type) are
 /// left out: they come and go with their owner.
 pub(crate) fn dependencies() -> String {
+    // Every user object the catalog keys, as (classid, objid, objsubid, `kind name`), built
+    // set by set and joined to pg_depend twice: per-row lookups cost a query per dependency.
+    let relation = "JOIN pg_namespace n ON n.oid = c.relnamespace";
     format!(
-        "SELECT DISTINCT o.key, r.key FROM pg_depend d, \
-           LATERAL (SELECT {obj} AS key) o, LATERAL (SELECT {refobj} AS key) r \
-         WHERE d.deptype IN ('n', 'a') AND d.objid >= {USER_OID} AND d.refobjid >= {USER_OID} \
-           AND o.key IS NOT NULL AND r.key IS NOT NULL AND o.key <> r.key",
-        obj = object_key("d.classid", "d.objid", "d.objsubid"),
-        refobj = object_key("d.refclassid", "d.refobjid", "d.refobjsubid"),
+        "WITH keys (classid, objid, objsubid, key) AS MATERIALIZED ( \
+           SELECT 'pg_class'::regclass, c.oid, 0, \
+                  CASE WHEN c.relkind IN ('r', 'p') THEN 'table ' WHEN c.relkind IN ('v', 'm') THEN 'view ' \
+                       WHEN c.relkind = 'i' THEN 'index ' ELSE 'sequence ' END || format('%I.%I', n.nspname, c.relname) \
+           FROM pg_class c {relation} WHERE c.oid >= {USER_OID} AND c.relkind IN ('r', 'p', 'v', 'm', 'i', 'S') \
+           UNION ALL \
+           SELECT 'pg_class'::regclass, c.oid, a.attnum, \
+                  CASE WHEN c.relkind IN ('r', 'p') THEN format('column %I.%I.%I', n.nspname, c.relname, a.attname) \
+                       ELSE format('view %I.%I', n.nspname, c.relname) END \
+           FROM pg_class c {relation} JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+           WHERE c.oid >= {USER_OID} AND c.relkind IN ('r', 'p', 'v', 'm') \
+           UNION ALL \
+           SELECT 'pg_proc'::regclass, p.oid, 0, format('function %I.%I(%s)', n.nspname, p.proname, \
+                  CASE WHEN p.prokind = 'a' AND p.pronargs = 0 THEN '*' ELSE pg_get_function_identity_arguments(p.oid) END) \
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid >= {USER_OID} \
+           UNION ALL \
+           SELECT 'pg_type'::regclass, t.oid, 0, format('type %I.%I', n.nspname, t.typname) \
+           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid >= {USER_OID} \
+           UNION ALL \
+           SELECT 'pg_constraint'::regclass, con.oid, 0, format('constraint %I.%I.%I', n.nspname, c.relname, con.conname) \
+           FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid {relation} WHERE con.oid >= {USER_OID} \
+           UNION ALL \
+           SELECT 'pg_trigger'::regclass, tg.oid, 0, format('trigger %I.%I.%I', n.nspname, c.relname, tg.tgname) \
+           FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid {relation} WHERE tg.oid >= {USER_OID} \
+           UNION ALL \
+           SELECT 'pg_policy'::regclass, pol.oid, 0, format('policy %I.%I.%I', n.nspname, c.relname, pol.polname) \
+           FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid {relation} WHERE pol.oid >= {USER_OID} \
+           UNION ALL \
+           SELECT 'pg_attrdef'::regclass, ad.oid, 0, format('column %I.%I.%I', n.nspname, c.relname, a.attname) \
+           FROM pg_attrdef ad JOIN pg_class c ON c.oid = ad.adrelid {relation} \
+           JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum WHERE ad.oid >= {USER_OID} \
+           UNION ALL \
+           SELECT 'pg_rewrite'::regclass, r.oid, 0, \
+                  CASE WHEN r.rulename = '_RETURN' THEN format('view %I.%I', n.nspname, c.relname) \
+                       ELSE format('rule %I.%I.%I', n.nspname, c.relname, r.rulename) END \
+           FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class {relation} WHERE r.oid >= {USER_OID} \
+         ) \
+         SELECT DISTINCT o.key, r.key FROM pg_depend d \
+         JOIN keys o ON o.classid = d.classid AND o.objid = d.objid AND o.objsubid = d.objsubid \
+         JOIN keys r ON r.classid = d.refclassid AND r.objid = d.refobjid AND r.objsubid = d.refobjsubid \
+         WHERE d.deptype IN ('n', 'a') AND o.key <> r.key"
     )
 }
