@@ -324,8 +324,8 @@ impl Catalog {
                 Kind::Sequence,
                 format!(
                     "{SEQUENCES} WHERE {USER_SCHEMAS} AND {ext_class} \
-                       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid \
-                                       AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0)"
+                       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                                       AND d.objid = c.oid AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0)"
                 ),
             ),
             (
@@ -336,7 +336,8 @@ impl Catalog {
                                    AND d.classid = 'pg_class'::regclass \
                                    AND d.deptype = 'a' AND d.refobjsubid > 0) \
                        AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid \
-                                       WHERE d.objid = c.oid AND d.deptype = 'a' AND d.refobjsubid > 0 \
+                                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
+                                         AND d.deptype = 'a' AND d.refobjsubid > 0 \
                                          AND t.relname = ANY($1))"
                 ),
             ),

@@ -12,7 +12,9 @@ pub(crate) const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'informat
 
 /// Not owned by an extension.
 pub(crate) fn not_in_extension(oid: &str) -> String {
-    format!("NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = {oid} AND e.deptype = 'e')")
+    // A hashed subplan, computed once per query: a correlated NOT EXISTS would scan pg_depend
+    // for every row (its index leads with the class, which the callers do not all know).
+    format!("{oid} NOT IN (SELECT e.objid FROM pg_depend e WHERE e.deptype = 'e')")
 }
 
 /// A user's object, not the system's: past the last OID `initdb` hands out.
