@@ -79,6 +79,15 @@ pub enum Kind {
     EventTrigger,
     /// A publication, with its tables, schemas and options.
     Publication,
+    /// A cast between two types (`CREATE CAST`), named `(source AS target)`.
+    Cast,
+    /// An operator (`CREATE OPERATOR`), named `schema.op(left, right)`.
+    Operator,
+    /// A text search dictionary (`CREATE TEXT SEARCH DICTIONARY`), with its template and
+    /// options.
+    TextSearchDictionary,
+    /// A text search configuration, with its parser and each token type's dictionaries.
+    TextSearchConfiguration,
     /// An object of a kind the planner does not model (a cast, an operator, a publication, a
     /// foreign table, …), named as `pg_dump` names it, defined by what the catalog holds of it:
     /// read so that a difference in it is reported, never planned as nothing.
@@ -114,6 +123,10 @@ impl Kind {
             Kind::Range => "range type",
             Kind::EventTrigger => "event trigger",
             Kind::Publication => "publication",
+            Kind::Cast => "cast",
+            Kind::Operator => "operator",
+            Kind::TextSearchDictionary => "text search dictionary",
+            Kind::TextSearchConfiguration => "text search configuration",
             Kind::Unmodelled => "not modelled:",
         }
     }
@@ -349,8 +362,12 @@ impl Catalog {
                                            ELSE 'table' END \
                             || CASE WHEN c.relpersistence = 'u' THEN ' unlogged' ELSE '' END \
                             || CASE WHEN c.relrowsecurity THEN ' row level security' ELSE '' END \
-                            || coalesce(' partition of ' || (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) \
+                            || coalesce(' partition of ' || (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) \
                                         || ' ' || pg_get_expr(c.relpartbound, c.oid), '') \
+                            || coalesce(' inherits (' || (SELECT string_agg(format('%I.%I', pn.nspname, p.relname), ', ' ORDER BY i.inhseqno) \
+                                                          FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
+                                                          JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+                                                          WHERE i.inhrelid = c.oid AND NOT c.relispartition) || ')', '') \
                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {ext_class} \
                        AND NOT (c.relname = ANY($1))"
@@ -392,6 +409,7 @@ impl Catalog {
                      JOIN pg_type t ON t.oid = a.atttypid \
                      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
                      WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+                       AND (a.attislocal OR c.relispartition) \
                        AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1))"
                 ),
             ),

@@ -231,6 +231,76 @@ pub(crate) fn whole_objects() -> Vec<(Kind, String)> {
                 user_object("p.oid")
             ),
         ),
+        (
+            Kind::Cast,
+            // Not the ones a range type makes to its multirange.
+            format!(
+                "SELECT format('(%s AS %s)', format_type(c.castsource, NULL), format_type(c.casttarget, NULL)), \
+                        format('CREATE CAST (%s AS %s) %s%s', format_type(c.castsource, NULL), \
+                               format_type(c.casttarget, NULL), \
+                               CASE c.castmethod WHEN 'f' THEN 'WITH FUNCTION ' || c.castfunc::regprocedure::text \
+                                                 WHEN 'i' THEN 'WITH INOUT' ELSE 'WITHOUT FUNCTION' END, \
+                               CASE c.castcontext WHEN 'a' THEN ' AS ASSIGNMENT' WHEN 'i' THEN ' AS IMPLICIT' ELSE '' END) \
+                 FROM pg_cast c WHERE {} \
+                   AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_cast'::regclass \
+                                   AND i.objid = c.oid AND i.deptype = 'i')",
+                user_object("c.oid")
+            ),
+        ),
+        (
+            Kind::Operator,
+            // Not a shell (an operator only named as another's commutator or negator).
+            format!(
+                "SELECT format('%I.%s(%s, %s)', n.nspname, o.oprname, \
+                               coalesce(format_type(nullif(o.oprleft, 0), NULL), 'NONE'), \
+                               coalesce(format_type(nullif(o.oprright, 0), NULL), 'NONE')), \
+                        format('CREATE OPERATOR %I.%s (%s)', n.nspname, o.oprname, concat_ws(', ', \
+                               'FUNCTION = ' || o.oprcode::text, \
+                               'LEFTARG = ' || format_type(nullif(o.oprleft, 0), NULL), \
+                               'RIGHTARG = ' || format_type(nullif(o.oprright, 0), NULL), \
+                               (SELECT format('COMMUTATOR = OPERATOR(%I.%s)', cn.nspname, c.oprname) \
+                                FROM pg_operator c JOIN pg_namespace cn ON cn.oid = c.oprnamespace WHERE c.oid = o.oprcom), \
+                               (SELECT format('NEGATOR = OPERATOR(%I.%s)', cn.nspname, c.oprname) \
+                                FROM pg_operator c JOIN pg_namespace cn ON cn.oid = c.oprnamespace WHERE c.oid = o.oprnegate), \
+                               'RESTRICT = ' || nullif(o.oprrest, 0)::regproc::text, \
+                               'JOIN = ' || nullif(o.oprjoin, 0)::regproc::text, \
+                               CASE WHEN o.oprcanhash THEN 'HASHES' END, \
+                               CASE WHEN o.oprcanmerge THEN 'MERGES' END)) \
+                 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace \
+                 WHERE o.oprcode <> 0 AND {USER_SCHEMAS} AND {}",
+                user_object("o.oid")
+            ),
+        ),
+        (
+            Kind::TextSearchDictionary,
+            format!(
+                "SELECT format('%I.%I', n.nspname, d.dictname), \
+                        format('CREATE TEXT SEARCH DICTIONARY %I.%I (TEMPLATE = %I.%I%s)', n.nspname, d.dictname, \
+                               tn.nspname, t.tmplname, coalesce(', ' || d.dictinitoption, '')) \
+                 FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace \
+                 JOIN pg_ts_template t ON t.oid = d.dicttemplate JOIN pg_namespace tn ON tn.oid = t.tmplnamespace \
+                 WHERE {USER_SCHEMAS} AND {}",
+                user_object("d.oid")
+            ),
+        ),
+        (
+            Kind::TextSearchConfiguration,
+            // Its mappings one statement each, by token type, after the one that creates it.
+            format!(
+                "SELECT format('%I.%I', n.nspname, c.cfgname), \
+                        format('CREATE TEXT SEARCH CONFIGURATION %I.%I (PARSER = %I.%I)', n.nspname, c.cfgname, \
+                               pn.nspname, p.prsname) \
+                        || coalesce((SELECT string_agg(format('; ALTER TEXT SEARCH CONFIGURATION %I.%I ADD MAPPING FOR %s WITH %s', \
+                                                              n.nspname, c.cfgname, t.alias, m.dicts), '' ORDER BY t.alias) \
+                                     FROM (SELECT maptokentype, string_agg(mapdict::regdictionary::text, ', ' ORDER BY mapseqno) AS dicts \
+                                           FROM pg_ts_config_map WHERE mapcfg = c.oid GROUP BY maptokentype) m \
+                                     JOIN ts_token_type(c.cfgparser) t ON t.tokid = m.maptokentype), '') \
+                 FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace \
+                 JOIN pg_ts_parser p ON p.oid = c.cfgparser JOIN pg_namespace pn ON pn.oid = p.prsnamespace \
+                 WHERE {USER_SCHEMAS} AND {}",
+                user_object("c.oid")
+            ),
+        ),
     ]
 }
 
@@ -271,25 +341,6 @@ pub(crate) fn rules_and_statistics() -> Vec<(Kind, String)> {
 pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
     let user_object = |oid: &str| format!("{oid} >= {USER_OID} AND {}", not_in_extension(oid));
     let queries = [
-        // Casts between types, with the function or method that makes them (not the ones a
-        // range type makes to its multirange).
-        format!(
-            "SELECT format('CAST (%s AS %s)', c.castsource::regtype, c.casttarget::regtype), \
-                    concat_ws(' ', c.castfunc::regprocedure, c.castcontext, c.castmethod) \
-             FROM pg_cast c WHERE {} \
-               AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_cast'::regclass \
-                               AND i.objid = c.oid AND i.deptype = 'i')",
-            user_object("c.oid")
-        ),
-        format!(
-            "SELECT format('OPERATOR %I.%s(%s, %s)', n.nspname, o.oprname, \
-                           coalesce(o.oprleft::regtype::text, 'NONE'), coalesce(o.oprright::regtype::text, 'NONE')), \
-                    concat_ws(' ', o.oprcode::regprocedure, o.oprrest, o.oprjoin, o.oprcom::regoperator, \
-                              o.oprnegate::regoperator, o.oprcanmerge, o.oprcanhash) \
-             FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace \
-             WHERE {USER_SCHEMAS} AND {}",
-            user_object("o.oid")
-        ),
         format!(
             "SELECT format('OPERATOR CLASS %I.%I USING %s', n.nspname, o.opcname, am.amname), \
                     concat_ws(' ', o.opcintype::regtype, o.opcdefault, o.opckeytype, \
@@ -314,13 +365,22 @@ pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
              WHERE {USER_SCHEMAS} AND {}",
             user_object("c.oid")
         ),
+        // A column a child table inherits and gives its own default or NOT NULL: the child
+        // is modelled without its inherited columns, which its parent's changes reach.
         format!(
-            "SELECT format('INHERITS %I.%I', n.nspname, c.relname), \
-                    string_agg(i.inhparent::regclass::text, ', ' ORDER BY i.inhseqno) \
-             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-             JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition AND {USER_SCHEMAS} AND {} \
-             GROUP BY 1",
+            "SELECT format('COLUMN %I.%I.%I (inherited)', n.nspname, c.relname, a.attname), \
+                    concat_ws(' ', CASE WHEN a.attnotnull THEN 'not null' END, \
+                              'default ' || pg_get_expr(d.adbin, d.adrelid)) \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND NOT a.attislocal \
+               AND a.attnum > 0 AND NOT a.attisdropped AND {USER_SCHEMAS} AND {} \
+               AND NOT EXISTS (SELECT 1 FROM pg_inherits i \
+                               JOIN pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = a.attname \
+                               LEFT JOIN pg_attrdef pd ON pd.adrelid = pa.attrelid AND pd.adnum = pa.attnum \
+                               WHERE i.inhrelid = c.oid AND pa.attnotnull = a.attnotnull \
+                                 AND pg_get_expr(pd.adbin, pd.adrelid) IS NOT DISTINCT FROM pg_get_expr(d.adbin, d.adrelid))",
             not_in_extension("c.oid")
         ),
         format!(
@@ -350,22 +410,6 @@ pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
              JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_foreign_server s ON s.oid = f.ftserver \
              WHERE {USER_SCHEMAS} AND {}",
             not_in_extension("c.oid")
-        ),
-        format!(
-            "SELECT format('TEXT SEARCH CONFIGURATION %I.%I', n.nspname, c.cfgname), \
-                    concat_ws(' ', c.cfgparser::regproc, \
-                              (SELECT string_agg(format('%s %s %s', m.maptokentype, m.mapseqno, m.mapdict::regdictionary), ', ' ORDER BY 1) \
-                               FROM pg_ts_config_map m WHERE m.mapcfg = c.oid)) \
-             FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace \
-             WHERE {USER_SCHEMAS} AND {}",
-            user_object("c.oid")
-        ),
-        format!(
-            "SELECT format('TEXT SEARCH DICTIONARY %I.%I', n.nspname, d.dictname), \
-                    concat_ws(' ', d.dicttemplate, d.dictinitoption) \
-             FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace \
-             WHERE {USER_SCHEMAS} AND {}",
-            user_object("d.oid")
         ),
         format!(
             "SELECT format('TEXT SEARCH PARSER %I.%I', n.nspname, p.prsname), '' \

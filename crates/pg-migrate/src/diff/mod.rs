@@ -5,7 +5,7 @@
 //!   on relations and for every kind not modelled in `coverage`), and the server's dependency
 //!   records (`pg_depend`) beside them.
 //! - [`Catalog::plan`] writes the statements (`planner`, with a module per object family:
-//!   `column`, `table`, `types`, `view`, `routine`, `privilege`, `attached`; what the server's
+//!   `column`, `table`, `types`, `view`, `routine`, `privilege`, `attached`, `standalone`; what the server's
 //!   dependencies pin in `graph`; renames in `rename`), each a [`Change`] with its typed
 //!   [`HazardKind`]s (`change`).
 //! - Names come from the catalog quoted by the server, and are taken apart in `name`; the
@@ -22,6 +22,7 @@ mod planner;
 mod privilege;
 mod rename;
 mod routine;
+mod standalone;
 mod table;
 mod types;
 mod view;

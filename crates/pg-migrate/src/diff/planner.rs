@@ -11,6 +11,7 @@ use super::graph;
 use super::name::*;
 use super::privilege::*;
 use super::routine::*;
+use super::standalone;
 use super::table::*;
 use super::types::*;
 use super::view::*;
@@ -292,6 +293,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             },
         ));
     }
+    changes.extend(standalone::drops(&differences));
     for d in dropped_routines {
         let what = routine_kind(d.from.as_deref().unwrap_or_default());
         changes.push(Change::plain(format!("DROP {what} {}", d.name)));
@@ -341,6 +343,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         changes.push(Change::plain(format!("CREATE SCHEMA {}", d.name)));
     }
     changes.extend(extensions);
+    changes.extend(standalone::text_search(&differences));
     // Collations before the columns that use them; one that changes under its columns is
     // not generated (they would have to let go of it first).
     for d in of(Kind::Collation).filter(|d| d.to.is_some()) {
@@ -530,9 +533,30 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         })
         .map(|d| d.name.as_str())
         .collect();
+    // A table that inherits comes after its parents: sorted by how many ancestors it has.
+    let ancestors = |table: &str| {
+        let mut seen: Vec<String> = Vec::new();
+        let mut next = vec![table.to_string()];
+        while let Some(t) = next.pop() {
+            for parent in to
+                .get(Kind::Table, &t)
+                .map(|def| TableTraits::of(def).parents())
+                .unwrap_or_default()
+            {
+                if !seen.iter().any(|s| s == parent) {
+                    seen.push(parent.to_string());
+                    next.push(parent.to_string());
+                }
+            }
+        }
+        seen.len()
+    };
     created.sort_by_key(|d| {
-        d.to.as_deref()
-            .is_some_and(|t| t.contains(" partition of "))
+        (
+            d.to.as_deref()
+                .is_some_and(|t| t.contains(" partition of ")),
+            ancestors(&d.name),
+        )
     });
     // A default that takes its values from a sequence the column owns under another name than
     // serial's (a renamed table's): the sequence is created first and owned after.
@@ -616,6 +640,9 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             let key = key.split(" row level security").next().unwrap_or(key);
             sql.push_str(&format!(" PARTITION BY {key}"));
         }
+        if let Some(parents) = TableTraits::of(def).inherits {
+            sql.push_str(&format!(" INHERITS ({parents})"));
+        }
         if def.contains(" unlogged") {
             sql = sql.replacen("CREATE TABLE", "CREATE UNLOGGED TABLE", 1);
         }
@@ -629,6 +656,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         }
     }
     changes.extend(routine_changes);
+    changes.extend(standalone::creations(&differences));
     // What validates a constraint added NOT VALID: after everything else that runs in a
     // transaction, and (see `cut_into_files`) in a transaction of its own, so the long scan
     // holds only the weak lock VALIDATE takes.

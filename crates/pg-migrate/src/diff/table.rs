@@ -167,6 +167,17 @@ pub(crate) fn drop_order(from: &Catalog, dropped: &[&str]) -> Vec<Vec<String>> {
             }
             continue;
         }
+        // A child goes before its parents, whose DROP would refuse while it inherits.
+        if kind == Kind::Table {
+            if let Some(child) = dropped.iter().find(|t| **t == name) {
+                for parent in TableTraits::of(def).parents() {
+                    if let Some(parent) = dropped.iter().find(|t| same(parent, t)) {
+                        edges.push((child, parent));
+                    }
+                }
+            }
+            continue;
+        }
         if kind != Kind::Constraint || !def.starts_with("FOREIGN KEY") {
             continue;
         }
@@ -271,10 +282,16 @@ pub(crate) struct TableTraits<'a> {
     pub(crate) row_level_security: bool,
     /// The parent and the bound, for a partition.
     pub(crate) partition_of: Option<(&'a str, &'a str)>,
+    /// The parents (`a.p, b.q`, qualified), for a table that inherits (`INHERITS`).
+    pub(crate) inherits: Option<&'a str>,
 }
 
 impl<'a> TableTraits<'a> {
     pub(crate) fn of(def: &'a str) -> TableTraits<'a> {
+        let (def, inherits) = match def.split_once(" inherits (") {
+            Some((head, list)) => (head, Some(list.strip_suffix(')').unwrap_or(list))),
+            None => (def, None),
+        };
         let (head, partition_of) = match def.split_once(" partition of ") {
             Some((head, rest)) => (head, Some(rest.split_once(' ').unwrap_or((rest, "")))),
             None => (def, None),
@@ -292,7 +309,15 @@ impl<'a> TableTraits<'a> {
             unlogged,
             row_level_security,
             partition_of,
+            inherits,
         }
+    }
+
+    /// The tables this one inherits from, qualified.
+    pub(crate) fn parents(&self) -> Vec<&'a str> {
+        self.inherits
+            .map(|list| list.split(", ").collect())
+            .unwrap_or_default()
     }
 }
 
@@ -315,6 +340,14 @@ pub(crate) fn alter_table(
         return vec![unsupported(
             d,
             "a changed table kind, partition key or parent",
+        )];
+    }
+    // INHERIT leaves the columns the table had as its own, NO INHERIT makes the inherited
+    // ones its own: neither gives the table a new `CREATE TABLE … INHERITS` would.
+    if old.inherits != new.inherits {
+        return vec![unsupported(
+            d,
+            "a table that stays inherits from other tables (INHERIT/NO INHERIT)",
         )];
     }
     if old.unlogged != new.unlogged {
