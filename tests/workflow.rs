@@ -303,7 +303,10 @@ fn create_writes_the_next_version_with_its_undo_and_never_overwrites() {
     let _ = std::fs::remove_dir_all(&dir);
     let sql = dir.join("sql");
     std::fs::create_dir_all(&sql).unwrap();
-    std::fs::write(sql.join("V1__initial.sql"), "SELECT 1;").unwrap();
+    for entry in std::fs::read_dir("sql").unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), sql.join(entry.file_name())).unwrap();
+    }
     let dir_arg = sql.to_str().unwrap();
 
     let out = ok(
@@ -319,17 +322,36 @@ fn create_writes_the_next_version_with_its_undo_and_never_overwrites() {
     assert_eq!(
         out,
         format!(
-            "{dir_arg}/V2__add_users_email_index.sql\n{dir_arg}/U2__add_users_email_index.sql\n"
+            "{dir_arg}/V3__add_users_email_index.sql\n{dir_arg}/U3__add_users_email_index.sql\n"
         )
     );
-    let header = std::fs::read_to_string(sql.join("V2__add_users_email_index.sql")).unwrap();
-    assert!(header.starts_with("-- Applies V2: Add users email index\n"));
+    let header = std::fs::read_to_string(sql.join("V3__add_users_email_index.sql")).unwrap();
+    assert!(header.starts_with("-- Applies V3: Add users email index\n"));
 
+    // A new file the binary does not embed yet is no reason to stop a plain create: it numbers
+    // from the files.
     let out = ok(
         "postgres://unused@127.0.0.1:1/none",
         &["migrate", "create", "seed", "--no-undo", "--dir", dir_arg],
     );
-    assert_eq!(out, format!("{dir_arg}/V3__seed.sql\n"));
+    assert_eq!(out, format!("{dir_arg}/V4__seed.sql\n"));
+
+    // An embedded file edited on disk is: the binary is not the one built from these files.
+    let v2 = sql.join("V2__move_tokens_to_swagger_specs.sql");
+    let original = std::fs::read_to_string(&v2).unwrap();
+    std::fs::write(&v2, format!("{original}\nSELECT 2;\n")).unwrap();
+    let stale = app(
+        "postgres://unused@127.0.0.1:1/none",
+        &["migrate", "create", "more", "--dir", dir_arg],
+    );
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&stale.stderr)
+            .contains("V2__move_tokens_to_swagger_specs was edited since this binary was built"),
+        "{}",
+        String::from_utf8_lossy(&stale.stderr)
+    );
+    std::fs::write(&v2, original).unwrap();
 
     // A U file with no V breaks the set: create refuses to add to it.
     std::fs::write(sql.join("U9__stray.sql"), "SELECT 1;").unwrap();
@@ -672,6 +694,27 @@ async fn autogenerate_writes_verified_migrations_and_refuses_data_loss() {
         u3.contains("ALTER TABLE public.swagger_specs DROP COLUMN archived;"),
         "{u3}"
     );
+
+    // The binary does not embed V3 and V4 yet: run again, it would plan from its own head and
+    // write the same column a second time. It refuses until it is rebuilt.
+    let stale = create("again", &[]);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        stderr(&stale).contains("is not the migration set this binary was built with")
+            && stderr(&stale).contains("V3__archive_specs_1 is not in this binary")
+            && stderr(&stale).contains("rebuild first"),
+        "{}",
+        stderr(&stale)
+    );
+    assert_eq!(std::fs::read_dir(&sql).unwrap().count(), 8);
+    for name in [
+        "V3__archive_specs_1",
+        "U3__archive_specs_1",
+        "V4__archive_specs_2",
+        "U4__archive_specs_2",
+    ] {
+        std::fs::remove_file(sql.join(format!("{name}.sql"))).unwrap();
+    }
 
     // Dropping a column is refused without --allow-data-loss, and nothing is written.
     std::fs::write(

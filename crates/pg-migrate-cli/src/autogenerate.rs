@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::args::{Format, Settings};
 use crate::command::with_scratch;
-use crate::create::{next_version, slugify, write_new};
+use crate::create::{migrations_dir, next_version, slugify, write_new};
 
 /// What autogenerate found: the migrations to write, verified, and what data they delete.
 pub(crate) struct Plan {
@@ -200,12 +200,7 @@ pub(crate) fn write(
     if slug.is_empty() {
         bail!("the message `{message}` has no letters or digits to name the file after");
     }
-    let dir: PathBuf = match (dir, built_from) {
-        (Some(dir), _) => dir.to_path_buf(),
-        (None, _) if Path::new("sql").is_dir() => PathBuf::from("sql"),
-        (None, Some(built_from)) => built_from.to_path_buf(),
-        (None, None) => PathBuf::from("sql"),
-    };
+    let dir = migrations_dir(dir, built_from);
     let root = dir.parent().unwrap_or(Path::new("."));
     let scan = pg_migrate::source::scan(root, &dir).map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -264,6 +259,9 @@ pub(crate) fn write(
             for path in &written {
                 out!("{}", path.display());
             }
+            eprintln!(
+                "next: review them (the hazards are comments in the files), then `cargo run -- migrate up`"
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

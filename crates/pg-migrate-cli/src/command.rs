@@ -120,6 +120,11 @@ pub(crate) async fn run_migrate(
                     "--autogenerate needs the declared schema: no ./schema, and none where the binary was built (use --schema DIR)"
                 )
             })?;
+            crate::create::refuse_stale(
+                &crate::create::migrations_dir(dir.as_deref(), service.source_dir.as_deref()),
+                migrator.migrations(),
+                false,
+            )?;
             let plan = crate::autogenerate::plan(global, &migrator, &declared).await?;
             let mut accepted = allow_hazards;
             if allow_data_loss {
@@ -148,6 +153,7 @@ pub(crate) async fn run_migrate(
             no_undo,
             dir.as_deref(),
             service.source_dir.as_deref(),
+            migrator.migrations(),
             format,
         ),
         MigrateCommand::Up { rev, grouped, .. } => {
@@ -259,6 +265,13 @@ pub(crate) async fn run_migrate(
         | MigrateCommand::History { .. }
         | MigrateCommand::Show { .. }
         | MigrateCommand::Check { .. } => {
+            if matches!(command, MigrateCommand::Check { .. }) {
+                crate::create::refuse_stale(
+                    &crate::create::migrations_dir(None, service.source_dir.as_deref()),
+                    migrator.migrations(),
+                    false,
+                )?;
+            }
             let pool = connect(global, &service.role("migrate")).await?;
             let client = pool.get().await.context("connecting to the database")?;
             let rows = migrator.history(&client).await?;

@@ -15,19 +15,15 @@ pub(crate) fn create(
     no_undo: bool,
     dir: Option<&Path>,
     built_from: Option<&Path>,
+    embedded: &[pg_migrate::Migration],
     format: Format,
 ) -> anyhow::Result<ExitCode> {
     let slug = slugify(message);
     if slug.is_empty() {
         bail!("the message `{message}` has no letters or digits to name the file after");
     }
-    // An explicit --dir, else ./sql, else the directory the binary was built from.
-    let dir = match (dir, built_from) {
-        (Some(dir), _) => dir.to_path_buf(),
-        (None, _) if Path::new("sql").is_dir() => PathBuf::from("sql"),
-        (None, Some(built_from)) => built_from.to_path_buf(),
-        (None, None) => PathBuf::from("sql"),
-    };
+    let dir = migrations_dir(dir, built_from);
+    refuse_stale(&dir, embedded, true)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let root = dir.parent().unwrap_or(Path::new("."));
     let scan = pg_migrate::source::scan(root, &dir).map_err(|problems| {
@@ -59,9 +55,86 @@ pub(crate) fn create(
             for path in &written {
                 out!("{}", path.display());
             }
+            eprintln!(
+                "next: write the migration{}, then `cargo run -- migrate up` (it rebuilds the binary with the new file)",
+                if no_undo { "" } else { " and its undo" }
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The migrations directory `create` writes to: `--dir`, else `./sql`, else the one the binary
+/// was built from.
+pub(crate) fn migrations_dir(dir: Option<&Path>, built_from: Option<&Path>) -> PathBuf {
+    match (dir, built_from) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, _) if Path::new("sql").is_dir() => PathBuf::from("sql"),
+        (None, Some(built_from)) => built_from.to_path_buf(),
+        (None, None) => PathBuf::from("sql"),
+    }
+}
+
+/// Refuses when the migration files in `dir` are not the set this binary embeds: a binary
+/// built before the last `create` (or pointed at another directory) would number, plan or
+/// check against a head that is not the files' head, and write a migration that repeats one
+/// already written. A directory that does not exist (a deployed binary) is not compared.
+///
+/// `new_files_allowed`: files above the binary's head are no difference (plain `create`
+/// numbers from the files, so two in a row need no build between them).
+pub(crate) fn refuse_stale(
+    dir: &Path,
+    embedded: &[pg_migrate::Migration],
+    new_files_allowed: bool,
+) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let root = dir.parent().unwrap_or(Path::new("."));
+    let scan = pg_migrate::source::scan(root, dir).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("{} has bad files:\n  {}", dir.display(), lines.join("\n  "))
+    })?;
+    let mut differences = Vec::new();
+    for file in &scan.migrations {
+        let name = format!("V{}__{}", file.version, file.description);
+        let head = embedded.iter().map(|m| m.version()).max().unwrap_or(0);
+        match embedded.iter().find(|m| m.version() == file.version) {
+            None if new_files_allowed && file.version > head => {}
+            None => differences.push(format!("{name} is not in this binary")),
+            Some(m) if m.name() != file.description => differences.push(format!(
+                "V{} is {} in this binary and {name} on disk",
+                file.version,
+                m.full_name()
+            )),
+            Some(m)
+                if m.apply().sql != file.apply.sql
+                    || m.undo().map(|u| u.sql.as_str())
+                        != file.undo.as_ref().map(|u| u.sql.as_str()) =>
+            {
+                differences.push(format!("{name} was edited since this binary was built"))
+            }
+            Some(_) => {}
+        }
+    }
+    for m in embedded {
+        if !scan.migrations.iter().any(|f| f.version == m.version()) {
+            differences.push(format!(
+                "{} is in this binary but not in {}",
+                m.full_name(),
+                dir.display()
+            ));
+        }
+    }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{} is not the migration set this binary was built with:\n  {}\n\
+         rebuild first, so the binary embeds the files (`cargo run -- migrate …` rebuilds and runs)",
+        dir.display(),
+        differences.join("\n  ")
+    )
 }
 
 pub(crate) fn write_new(path: &Path, content: &str) -> anyhow::Result<()> {
