@@ -743,3 +743,29 @@ async fn autogenerate_writes_verified_migrations_and_refuses_data_loss() {
     assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_command_without_database_url_says_which_database_it_uses() {
+    // `current` reads the default database (the seeds' default URL, localhost:5432/postgres),
+    // which may not answer here: either way the note comes first.
+    let out = common::output(
+        Command::new(env!("CARGO_BIN_EXE_app"))
+            .args(["migrate", "current", "--wait", "0"])
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "error"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(
+            "note: DATABASE_URL is not set: using the default, postgres@localhost:5432/postgres"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("postgres:postgres@"), "{err}");
+    // Named, it says nothing of the kind.
+    let named = common::app(
+        "postgres://unused@127.0.0.1:1/none",
+        &["migrate", "current"],
+    );
+    assert!(!String::from_utf8_lossy(&named.stderr).contains("DATABASE_URL is not set"));
+}

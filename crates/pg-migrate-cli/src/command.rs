@@ -39,6 +39,24 @@ pub(crate) fn options(global: &Settings) -> Options {
     }
 }
 
+/// Warns before a command writes through the default URL into the server's `postgres`
+/// maintenance database: a migration set applied there by mistake is easy to miss and awkward
+/// to take back.
+pub(crate) fn warn_if_maintenance_database(settings: &Settings) {
+    let fallback = settings.database_url.is_default();
+    let maintenance = settings
+        .database_url
+        .parse()
+        .ok()
+        .is_some_and(|c| c.pg().get_dbname() == Some("postgres"));
+    if fallback && maintenance {
+        eprintln!(
+            "warning: writing to the server's `postgres` maintenance database, because DATABASE_URL is not set; \
+             set DATABASE_URL (or --database-url) to the service's own database"
+        );
+    }
+}
+
 /// A pool for `settings`' database, its connections named `role` (`application_name`), after
 /// waiting for the server as `--wait` says.
 ///
@@ -51,6 +69,11 @@ pub async fn connect(
 ) -> anyhow::Result<pg_migrate::deadpool_postgres::Pool> {
     let global = settings;
     let config = global.database_url.parse()?.with_application_name(role);
+    // The seeds' default stays, but never silently: a command run without DATABASE_URL in its
+    // environment says where it went.
+    if global.database_url.is_default() {
+        eprintln!("note: DATABASE_URL is not set: using the default, {config}");
+    }
     let pool = pg_migrate::pool(&config, 4)?;
     pg_migrate::wait_for(&pool, &config, global.wait)
         .await
@@ -158,6 +181,7 @@ pub(crate) async fn run_migrate(
         ),
         MigrateCommand::Up { rev, grouped, .. } => {
             let rev = parse_rev(&rev)?;
+            warn_if_maintenance_database(global);
             let migrator = grouped_if(migrator, grouped);
             let pool = connect(global, &service.role("migrate")).await?;
             let mut done = Vec::new();
@@ -172,6 +196,7 @@ pub(crate) async fn run_migrate(
         }
         MigrateCommand::Down { rev, .. } => {
             let rev = parse_rev(&rev)?;
+            warn_if_maintenance_database(global);
             let pool = connect(global, &service.role("migrate")).await?;
             let mut done = Vec::new();
             let mut print = step_printer(format, &mut done);
@@ -185,12 +210,14 @@ pub(crate) async fn run_migrate(
         }
         MigrateCommand::Stamp { rev } => {
             let rev = parse_rev(&rev)?;
+            warn_if_maintenance_database(global);
             let pool = connect(global, &service.role("migrate")).await?;
             let report = migrator.stamp(&pool, &rev).await?;
             print_report(&report, format);
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Repair => {
+            warn_if_maintenance_database(global);
             let pool = connect(global, &service.role("migrate")).await?;
             let report = migrator.repair(&pool).await?;
             print_report(&report, format);

@@ -173,6 +173,9 @@ impl Service {
         migrate: bool,
     ) -> anyhow::Result<(Pool, Migrator)> {
         let migrator = self.migrator(settings)?;
+        if migrate {
+            command::warn_if_maintenance_database(settings);
+        }
         let pool = connect(settings, &self.role("")).await?;
         if migrate {
             let mut quiet = |_: &Step| {};
