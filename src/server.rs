@@ -61,6 +61,7 @@ async fn schema_state(state: &AppState) -> Result<serde_json::Value, String> {
         "current": status.current(),
         "pending": status.versions(State::Pending),
         "divergent": status.versions(State::Divergent),
+        "mismatched": status.versions(State::Mismatched),
         "unknown": status.versions(State::Unknown),
     }))
 }

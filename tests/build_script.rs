@@ -121,7 +121,7 @@ fn four_bad_files_fail_one_build_that_names_all_four() {
     let expected = [
         "@0.0.0: sql/V__no_version.sql: malformed migration file name: the file name has no version",
         "@0.0.0: sql/Vtwo__not_a_number.sql: malformed migration file name: the version `two` is not a number",
-        "@0.0.0: sql/V2__move_tokens_to_swagger_specs.sql: duplicate version 2: sql/V2__duplicate.sql and sql/V2__move_tokens_to_swagger_specs.sql share it (hint: renumber this file (and its undo) to the next free version, V8)",
+        "@0.0.0: sql/V2__move_tokens_to_swagger_specs.sql: duplicate version 2: sql/V2__duplicate.sql and sql/V2__move_tokens_to_swagger_specs.sql share it (hint: renumber this file (and its undo) to the next free version, V8: `migrate renumber V2__move_tokens_to_swagger_specs` moves both with their headers (run it with a binary built before the merge: this build cannot finish))",
         "@0.0.0: sql/U7__orphan.sql: undo file has no matching V file (no V7__*.sql) (hint: add V7__orphan.sql, or delete this file)",
     ];
     for line in expected {

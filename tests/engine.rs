@@ -534,3 +534,124 @@ async fn catalogs_compare_what_the_server_holds_not_how_it_was_written() {
     assert_eq!(differences[0].from.as_deref(), Some("integer DEFAULT 1"));
     assert_eq!(differences[0].to.as_deref(), Some("integer DEFAULT 2"));
 }
+
+/// Two branches both add V3; branch B's database applied its V3; after the merge B's file is
+/// renumbered to V4. The database is brought to the merged head without B's old binary: its
+/// V3 is named for what it is, reverted with the undo recorded when it was applied (the
+/// merged binary's U3 is the other branch's), and the merged set applied.
+#[tokio::test]
+async fn a_renumbered_branch_is_reverted_with_its_recorded_undo_and_reapplied() {
+    let db = TestDb::empty().await.unwrap();
+    let base = || {
+        vec![
+            migration(
+                1,
+                "users",
+                "CREATE TABLE users (id int);",
+                Some("DROP TABLE users;"),
+            ),
+            migration(
+                2,
+                "email",
+                "ALTER TABLE users ADD email text;",
+                Some("ALTER TABLE users DROP email;"),
+            ),
+        ]
+    };
+    let bio = || {
+        migration(
+            3,
+            "add_bio",
+            "ALTER TABLE users ADD bio text;",
+            Some("ALTER TABLE users DROP bio;"),
+        )
+    };
+    let trace = |v: i64| {
+        migration(
+            v,
+            "add_trace_id",
+            "ALTER TABLE users ADD trace_id uuid;",
+            Some("ALTER TABLE users DROP trace_id;"),
+        )
+    };
+    let mut branch_b = base();
+    branch_b.push(trace(3));
+    up(&migrator(branch_b), &db).await.unwrap();
+
+    let mut merged = base();
+    merged.extend([bio(), trace(4)]);
+    let merged = migrator(merged);
+    // Not an edited file: the database's V3 is another migration, which the merged set has
+    // as V4.
+    let err = up(&merged, &db).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::Mismatched { version: 3, .. })
+            && text.contains("V3 in the database is add_trace_id, but this binary's V3 is add_bio (it has add_trace_id as V4)")
+            && text.contains("`migrate down 2`"),
+        "{text}"
+    );
+    let client = db.pool().get().await.unwrap();
+    let status = merged.status(&merged.history(&client).await.unwrap());
+    assert_eq!(status.versions(State::Mismatched), [3]);
+    // repair would rename the row and claim add_bio ran: refused.
+    let refused = bounded("repair", merged.repair(db.pool()))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, Error::Mismatched { .. }), "{refused}");
+
+    // Back to V2 with the recorded undo (the merged U3 would drop bio, which is not there).
+    let report = down(&merged, &db, &Rev::Version(2)).await.unwrap();
+    assert_eq!(report.steps.len(), 1);
+    assert_eq!(report.steps[0].name, "add_trace_id");
+    assert_eq!(versions(&db).await, [1, 2]);
+    up(&merged, &db).await.unwrap();
+    assert_eq!(versions(&db).await, [1, 2, 3, 4]);
+    let columns: Vec<String> = client
+        .query("SELECT attname::text FROM pg_attribute WHERE attrelid = 'users'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(columns, ["id", "email", "bio", "trace_id"]);
+}
+
+/// An older binary reverts what a newer one applied, with the undo the newer one recorded;
+/// a version applied without a record (plain refinery) is refused, and nothing changes.
+#[tokio::test]
+async fn an_older_binary_reverts_versions_it_does_not_know_with_their_recorded_undo() {
+    let db = TestDb::empty().await.unwrap();
+    let old = || {
+        vec![migration(
+            1,
+            "users",
+            "CREATE TABLE users (id int);",
+            Some("DROP TABLE users;"),
+        )]
+    };
+    let mut new = old();
+    new.push(migration(
+        2,
+        "orders",
+        "CREATE TABLE orders (id int);",
+        Some("DROP TABLE orders;"),
+    ));
+    up(&migrator(new), &db).await.unwrap();
+    let old = migrator(old());
+    down(&old, &db, &Rev::Head).await.unwrap();
+    assert_eq!(versions(&db).await, [1]);
+    assert!(!table_exists(&db, "orders").await);
+    assert!(table_exists(&db, "users").await);
+
+    // A version from outside (no undo recorded) cannot be reverted by this binary.
+    let client = db.pool().get().await.unwrap();
+    client
+        .batch_execute("CREATE TABLE extra (id int); INSERT INTO refinery_schema_history VALUES (2, 'extra', '2026-12-05T00:00:00Z', '1')")
+        .await
+        .unwrap();
+    let err = down(&old, &db, &Rev::Head).await.unwrap_err();
+    assert!(matches!(err, Error::NoRecordedUndo { .. }), "{err}");
+    assert!(err.to_string().contains("V2__extra"), "{err}");
+    assert_eq!(versions(&db).await, [1, 2]);
+}

@@ -176,7 +176,11 @@ async fn offline_downgrade_script_removes_everything() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(tables, ["refinery_schema_history"]);
+    // The history and, beside it, the record of each applied migration's undo (empty now).
+    assert_eq!(
+        tables,
+        ["refinery_schema_history", "refinery_schema_history_undo"]
+    );
     assert_eq!(current(db.url()), "base");
 }
 
@@ -505,7 +509,7 @@ async fn diff_and_drift_never_call_unmodelled_objects_equal() {
     // by hand: the first is a kind the planner does not model, the others it does.
     client
         .batch_execute(
-            "CREATE TEXT SEARCH CONFIGURATION app_english (COPY = english); \
+            "CREATE CONVERSION app_conversion FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8; \
              CREATE PUBLICATION everything FOR ALL TABLES; \
              CREATE RULE keep_users AS ON DELETE TO users DO INSTEAD NOTHING; \
              ALTER TABLE users FORCE ROW LEVEL SECURITY;",
@@ -516,7 +520,7 @@ async fn diff_and_drift_never_call_unmodelled_objects_equal() {
     assert_eq!(drifted.status.code(), Some(7), "{}", stderr(&drifted));
     let text = stdout(&drifted);
     assert!(
-        text.contains("TEXT SEARCH CONFIGURATION public.app_english"),
+        text.contains("CONVERSION public.app_conversion"),
         "{text}"
     );
     assert!(text.contains("publication everything"), "{text}");
@@ -529,7 +533,7 @@ async fn diff_and_drift_never_call_unmodelled_objects_equal() {
     assert_eq!(diff.status.code(), Some(8), "{}", stderr(&diff));
     let script = stdout(&diff);
     assert!(
-        script.contains("-- unsupported: this kind of object is not modelled: not modelled: TEXT SEARCH CONFIGURATION public.app_english"),
+        script.contains("-- unsupported: this kind of object is not modelled: not modelled: CONVERSION public.app_conversion"),
         "{script}"
     );
     assert!(
@@ -768,4 +772,88 @@ fn a_command_without_database_url_says_which_database_it_uses() {
         &["migrate", "current"],
     );
     assert!(!String::from_utf8_lossy(&named.stderr).contains("DATABASE_URL is not set"));
+}
+
+#[test]
+fn renumber_moves_a_branch_s_migration_with_its_undo_and_headers() {
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("renumber-test");
+    let _ = std::fs::remove_dir_all(&root);
+    let sql = root.join("sql");
+    std::fs::create_dir_all(&sql).unwrap();
+    for entry in std::fs::read_dir("sql").unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), sql.join(entry.file_name())).unwrap();
+    }
+    // Both branches added V3: the set the build refuses.
+    for (name, column) in [("add_bio", "bio"), ("add_trace_id", "trace_id")] {
+        std::fs::write(
+            sql.join(format!("V3__{name}.sql")),
+            format!("-- Applies V3: {name}\nALTER TABLE users ADD {column} text;\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            sql.join(format!("U3__{name}.sql")),
+            format!("-- Undoes V3: {name}\nALTER TABLE users DROP {column};\n"),
+        )
+        .unwrap();
+    }
+    let dir = sql.to_str().unwrap();
+    let url = "postgres://unused@127.0.0.1:1/none";
+    let out = app(
+        url,
+        &["migrate", "renumber", "V3__add_trace_id", "--dir", dir],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{dir}/V4__add_trace_id.sql\n{dir}/U4__add_trace_id.sql\n")
+    );
+    assert!(
+        stderr(&out).contains("`migrate down 2` reverts it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(sql.join("V4__add_trace_id.sql")).unwrap(),
+        "-- Applies V4: add_trace_id\nALTER TABLE users ADD trace_id text;\n"
+    );
+    assert!(
+        std::fs::read_to_string(sql.join("U4__add_trace_id.sql"))
+            .unwrap()
+            .starts_with("-- Undoes V4: add_trace_id\n")
+    );
+    assert!(
+        !sql.join("V3__add_trace_id.sql").exists() && !sql.join("U3__add_trace_id.sql").exists()
+    );
+    // The set scans clean now: the build would take it.
+    pg_migrate::source::scan(&root, &sql).unwrap();
+
+    // A name that is not there, or a version taken, changes nothing.
+    let missing = app(url, &["migrate", "renumber", "V3__add_trace", "--dir", dir]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("no migration V3__add_trace"),
+        "{}",
+        stderr(&missing)
+    );
+    let taken = app(
+        url,
+        &[
+            "migrate",
+            "renumber",
+            "V4__add_trace_id",
+            "--to",
+            "3",
+            "--dir",
+            dir,
+        ],
+    );
+    assert_eq!(taken.status.code(), Some(1));
+    assert!(
+        stderr(&taken).contains("V3 is taken by"),
+        "{}",
+        stderr(&taken)
+    );
+    assert!(sql.join("V4__add_trace_id.sql").exists());
+    let _ = std::fs::remove_dir_all(&root);
 }

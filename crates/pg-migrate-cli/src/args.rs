@@ -309,6 +309,29 @@ pub enum MigrateCommand {
         )]
         allow_hazards: Vec<pg_migrate::diff::HazardKind>,
     },
+    /// Move a migration, its undo file and their headers to another version (default: the
+    /// next free one): the merge of two branches that both added the same version.
+    ///
+    /// The build refuses two files of one version (`duplicate version 14`); run this with a
+    /// binary built before the merge, or `cargo run` once the other branch's file is moved.
+    /// A database that applied the moved migration under its old version is told so by `up`
+    /// and brought back with `down`, which reverts it with the undo recorded when it was
+    /// applied.
+    ///
+    /// Examples:
+    ///   app migrate renumber V14__add_trace_id
+    ///   app migrate renumber V14__add_trace_id --to 16
+    #[command(verbatim_doc_comment)]
+    Renumber {
+        /// The migration to move, `V{version}__{description}` (its file name without `.sql`).
+        migration: String,
+        /// The version to move it to (default: the next free one).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<i64>,
+        /// The migrations directory (default: ./sql, else the one this binary was built from).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Exit 0 when the database is in sync with the binary, and the declared schema with the
     /// migrations.
     ///

@@ -179,6 +179,13 @@ pub(crate) async fn run_migrate(
             migrator.migrations(),
             format,
         ),
+        MigrateCommand::Renumber { migration, to, dir } => crate::renumber::renumber(
+            &migration,
+            to,
+            dir.as_deref(),
+            service.source_dir.as_deref(),
+            format,
+        ),
         MigrateCommand::Up { rev, grouped, .. } => {
             let rev = parse_rev(&rev)?;
             warn_if_maintenance_database(global);
@@ -571,6 +578,7 @@ async fn drift(
     let history = migrator.history(&client).await?;
     let status = migrator.status(&history);
     status.verify_checksums()?;
+    status.verify_names()?;
     let unknown = status.versions(pg_migrate::State::Unknown);
     if !unknown.is_empty() {
         return Err(pg_migrate::Error::Unknown { versions: unknown }.into());

@@ -228,7 +228,9 @@ async fn status(migrator: &Migrator, client: &pg_migrate::tokio_postgres::Client
     };
     let status = migrator.status(&history);
     let pending = status.versions(State::Pending).len();
-    let state = if !status.versions(State::Divergent).is_empty() {
+    let state = if !status.versions(State::Mismatched).is_empty() {
+        "mismatched"
+    } else if !status.versions(State::Divergent).is_empty() {
         "edited"
     } else if !status.versions(State::Unknown).is_empty() {
         "unknown"

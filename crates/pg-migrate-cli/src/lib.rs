@@ -43,6 +43,7 @@ mod autogenerate;
 mod command;
 mod create;
 mod fleet;
+mod renumber;
 mod signal;
 
 use std::path::PathBuf;

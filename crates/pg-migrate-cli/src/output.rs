@@ -184,6 +184,8 @@ pub(crate) fn print_history(
                 "name": e.name,
                 "state": e.state,
                 "applied_on": e.row.as_ref().map(|r| &r.applied_on),
+                // The name the history records, beside the file's (they differ when mismatched).
+                "recorded_name": e.row.as_ref().map(|r| &r.name),
             });
             if verbose {
                 value["checksum"] = json!(e.migration.map(|m| m.checksum().to_string()));
@@ -211,9 +213,24 @@ pub(crate) fn print_history(
         .map(|e| e.version.to_string().len() + 1)
         .max()
         .unwrap_or(0);
+    // `mismatched` widens the column only when it is there.
+    let state_width = status
+        .entries
+        .iter()
+        .map(|e| e.state.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
     for e in &status.entries {
+        // A version the database holds as another migration shows both names.
+        let recorded = match (&e.row, e.state) {
+            (Some(row), State::Mismatched) => {
+                format!("  (the database's V{}: {})", e.version, row.name)
+            }
+            _ => String::new(),
+        };
         let mut line = format!(
-            "{:<9} {:<version_width$}  {:<name_width$}  {}",
+            "{:<state_width$} {:<version_width$}  {:<name_width$}  {}{recorded}",
             e.state.as_str(),
             format!("V{}", e.version),
             e.name,
@@ -229,7 +246,7 @@ pub(crate) fn print_history(
                 .and_then(|m| m.undo())
                 .map_or("-", |u| u.path.as_str());
             line = format!(
-                "{:<9} {:<version_width$}  {:<name_width$}  {:<27}  {checksum:<20}  {file}  {undo}",
+                "{:<state_width$} {:<version_width$}  {:<name_width$}  {:<27}  {checksum:<20}  {file}  {undo}{recorded}",
                 e.state.as_str(),
                 format!("V{}", e.version),
                 e.name,
@@ -308,7 +325,10 @@ pub(crate) fn check(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let (code, state, reason) = if !divergent.is_empty() {
+    let mismatched = status.versions(State::Mismatched);
+    let (code, state, reason) = if let Err(err) = status.verify_names() {
+        (EXIT_DIVERGENT, "mismatched", err.to_string())
+    } else if !divergent.is_empty() {
         (
             EXIT_DIVERGENT,
             "divergent",
@@ -362,6 +382,7 @@ pub(crate) fn check(
                 "head": status.head(),
                 "pending": pending,
                 "divergent": divergent,
+                "mismatched": mismatched,
                 "unknown": unknown,
                 "schema": declared.as_ref().map(|(dir, _)| dir.display().to_string()),
                 "schema_differences": declared.as_ref().map(|(_, d)| d),

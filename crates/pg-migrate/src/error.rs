@@ -52,6 +52,39 @@ pub enum Error {
         /// The checksum of the embedded file.
         current: u64,
     },
+    /// The database holds a version as another migration than the binary's: the recorded
+    /// name is not the file's (two branches both added this version, and the files were
+    /// renumbered after this database applied one of them).
+    #[error(
+        "V{version} in the database is {recorded}, but this binary's V{version} is {file}{}; \
+         this is not an edited file: the migrations were renumbered after this database applied V{version}. \
+         Revert it with the undo recorded when it was applied (`migrate down {}`), then `migrate up`",
+        elsewhere.map_or_else(|| format!(" (and it has no {recorded})"), |v| format!(" (it has {recorded} as V{v})")),
+        below.map_or_else(|| "base".to_string(), |v| v.to_string())
+    )]
+    Mismatched {
+        /// The version.
+        version: i64,
+        /// The name the history records for it.
+        recorded: String,
+        /// The binary's name for it.
+        file: String,
+        /// The version the binary has the recorded migration under, if any.
+        elsewhere: Option<i64>,
+        /// The newest applied version below it, to revert to (`None`: base).
+        below: Option<i64>,
+    },
+    /// A version to revert that this binary does not know (or knows as another migration) has
+    /// no undo recorded beside the history.
+    #[error(
+        "migration {migration} is not this binary's and no undo was recorded for it when it was applied \
+         (it was applied by plain refinery, by a release before undo records, or had no undo file); \
+         revert it with the binary or branch that has it; nothing was changed"
+    )]
+    NoRecordedUndo {
+        /// The full name, as recorded.
+        migration: String,
+    },
     /// The database holds versions this binary does not know, and `--strict` is on.
     #[error(
         "the database has versions this binary does not know: {}; it was migrated by a newer binary (refusing because of --strict)",

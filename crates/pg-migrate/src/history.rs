@@ -48,6 +48,22 @@ pub struct HistoryTable {
     /// The table where `-- no-transaction` scripts record that they started: plain refinery
     /// reads every row of the history table as applied, so the mark cannot live there.
     unfinished: String,
+    /// The table beside the history that keeps each applied migration's name and undo SQL as
+    /// they were when it was applied, so that a version this binary does not know (a newer
+    /// binary's, or a branch's renumbered away) can still be reverted. Apart from the history
+    /// so that plain refinery reads its own table unchanged.
+    undo: String,
+}
+
+/// What was recorded beside the history when a migration was applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedUndo {
+    /// The version it was applied as.
+    pub version: i64,
+    /// Its description then.
+    pub name: String,
+    /// Its undo SQL then, `None` when it had no undo file.
+    pub undo: Option<String>,
 }
 
 impl HistoryTable {
@@ -57,7 +73,85 @@ impl HistoryTable {
             name: name.to_string(),
             quoted: quote_path(name),
             unfinished: quote_path(&format!("{name}_unfinished")),
+            undo: quote_path(&format!("{name}_undo")),
         }
+    }
+
+    /// `CREATE TABLE` of the undo record when it is missing (checked first rather than `IF NOT
+    /// EXISTS`, whose notice would be logged each run; the migration lock rules out a race).
+    pub fn create_undo_sql(&self) -> String {
+        format!(
+            "DO $create$ BEGIN IF to_regclass({}) IS NULL THEN CREATE TABLE {}(\n    \
+             version int8 PRIMARY KEY,\n    name text NOT NULL,\n    undo text,\n    \
+             recorded_on timestamptz NOT NULL DEFAULT clock_timestamp()); END IF; END $create$",
+            quote_literal(&self.undo),
+            self.undo
+        )
+    }
+
+    /// Creates the undo record's table when it is missing; run once before a run writes.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub(crate) async fn create_undo(&self, client: &Client) -> Result<(), Error> {
+        client
+            .batch_execute(&self.create_undo_sql())
+            .await
+            .map_err(Error::db("creating the undo record's table"))
+    }
+
+    /// The upsert of one undo record: version, name, undo SQL.
+    fn record_undo_sql(&self) -> String {
+        format!(
+            "INSERT INTO {} (version, name, undo) VALUES ($1, $2, $3) ON CONFLICT (version) \
+             DO UPDATE SET name = excluded.name, undo = excluded.undo, recorded_on = clock_timestamp()",
+            self.undo
+        )
+    }
+
+    /// The upsert of one undo record with literal values, for offline scripts.
+    pub fn record_undo_literal_sql(&self, m: &Migration) -> String {
+        format!(
+            "INSERT INTO {} (version, name, undo) VALUES ({}, {}, {}) ON CONFLICT (version) \
+             DO UPDATE SET name = excluded.name, undo = excluded.undo, recorded_on = clock_timestamp()",
+            self.undo,
+            m.version(),
+            quote_literal(m.name()),
+            m.undo()
+                .map_or_else(|| "NULL".to_string(), |u| quote_literal(&u.sql))
+        )
+    }
+
+    /// The delete of one undo record with a literal version, for offline scripts.
+    pub fn delete_undo_literal_sql(&self, version: i64) -> String {
+        format!("DELETE FROM {} WHERE version = {version}", self.undo)
+    }
+
+    /// Every undo record, by version; none when the table does not exist (a database migrated
+    /// before it was kept, or by plain refinery).
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    pub async fn recorded_undos(&self, client: &Client) -> Result<Vec<RecordedUndo>, Error> {
+        let sql = format!(
+            "SELECT version, name, undo FROM {} ORDER BY version",
+            self.undo
+        );
+        let rows = match client.query_typed(&sql, &[]).await {
+            Ok(rows) => rows,
+            Err(err) if err.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Vec::new()),
+            Err(err) => return Err(Error::db("reading the undo record")(err)),
+        };
+        Ok(rows
+            .iter()
+            .map(|row| RecordedUndo {
+                version: row.get(0),
+                name: row.get(1),
+                undo: row.get(2),
+            })
+            .collect())
     }
 
     /// The name as given.
@@ -212,14 +306,28 @@ impl HistoryTable {
         m: &Migration,
         width: VersionWidth,
     ) -> Result<(), tokio_postgres::Error> {
-        self.insert(
-            client,
-            &self.insert_sql(),
-            m.version(),
-            m.name(),
-            m.checksum_for(width),
+        // Both sent on the first poll, so both travel inside the caller's transaction, ahead
+        // of its COMMIT.
+        let undo = m.undo().map(|u| u.sql.as_str());
+        let (history, recorded) = futures_util::future::join(
+            self.insert(
+                client,
+                &self.insert_sql(),
+                m.version(),
+                m.name(),
+                m.checksum_for(width),
+            ),
+            client.execute_typed(
+                &self.record_undo_sql(),
+                &[
+                    (&m.version(), Type::INT8),
+                    (&m.name(), Type::TEXT),
+                    (&undo, Type::TEXT),
+                ],
+            ),
         )
-        .await
+        .await;
+        history.and(recorded.map(drop))
     }
 
     /// Removes the row of `version`.
@@ -228,10 +336,13 @@ impl HistoryTable {
         client: &Client,
         version: i64,
     ) -> Result<(), tokio_postgres::Error> {
-        client
-            .execute_typed(&self.delete_sql(), &[(&version, Type::INT8)])
-            .await
-            .map(drop)
+        let undo = format!("DELETE FROM {} WHERE version = $1", self.undo);
+        let (history, recorded) = futures_util::future::join(
+            client.execute_typed(&self.delete_sql(), &[(&version, Type::INT8)]),
+            client.execute_typed(&undo, &[(&version, Type::INT8)]),
+        )
+        .await;
+        history.and(recorded).map(drop)
     }
 
     /// Re-records the name and checksum of `m`, after its file was edited.

@@ -77,7 +77,7 @@ pub use {
     config::{DEFAULT_DATABASE_URL, DatabaseConfig, InvalidDatabaseUrl, parse_duration},
     direction::Direction,
     error::{Error, SqlFailure, error_chain, pool_error_text},
-    history::{DEFAULT_TABLE, History, Unfinished},
+    history::{DEFAULT_TABLE, History, RecordedUndo, Unfinished},
     lock::CancelTls,
     migration::{Migration, Script, VersionWidth},
     migrator::{Action, Migrator, Options, Report, Step},

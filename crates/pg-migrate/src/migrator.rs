@@ -309,10 +309,19 @@ impl Migrator {
     }
 
     /// Reads history and checks it: divergent files fail, unknown versions warn (or fail).
-    async fn verified_status(&self, client: &Client) -> Result<(Status<'_>, Report), Error> {
+    /// Going down, a version held as another migration is no error: it is reverted with its
+    /// recorded undo.
+    async fn verified_status(
+        &self,
+        client: &Client,
+        way: Direction,
+    ) -> Result<(Status<'_>, Report), Error> {
         let history = self.read_or_create(client).await?;
         let status = Status::of(&self.migrations, &history);
         status.verify_checksums()?;
+        if way == Direction::Up {
+            status.verify_names()?;
+        }
         let unknown = status.versions(State::Unknown);
         if !unknown.is_empty() {
             if self.options.strict {
@@ -338,13 +347,14 @@ impl Migrator {
         rev: &Rev,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report, Error> {
-        let (status, mut report) = self.verified_status(client).await?;
+        let (status, mut report) = self.verified_status(client, Direction::Up).await?;
         let plan = status.plan_up(rev)?;
         if plan.is_empty() {
             tracing::info!(current = ?report.from, "nothing to apply");
             return Ok(report);
         }
         self.check_width(&plan, status.width)?;
+        self.table.create_undo(client).await?;
         if self.options.grouped {
             self.apply_grouped(client, &plan, status.width, &mut report, on_step)
                 .await?;
@@ -370,8 +380,22 @@ impl Migrator {
         rev: &Rev,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report, Error> {
-        let (status, mut report) = self.verified_status(client).await?;
-        let plan = status.plan_down(rev)?;
+        let (status, mut report) = self.verified_status(client, Direction::Down).await?;
+        // What the binary does not know (or knows as another migration) is reverted with the
+        // undo recorded when it was applied, read only when there is such a version.
+        let recorded = if status
+            .entries
+            .iter()
+            .any(|e| matches!(e.state, State::Unknown | State::Mismatched))
+        {
+            recorded_migrations(self.table.recorded_undos(client).await?)
+        } else {
+            Vec::new()
+        };
+        let plan = status.plan_down_with(rev, &recorded)?;
+        if !plan.is_empty() {
+            self.table.create_undo(client).await?;
+        }
         let marks = self
             .unfinished_marks(client, &plan, |m: &Migration| {
                 m.undo().unwrap_or_else(|| m.apply())
@@ -458,6 +482,9 @@ impl Migrator {
             .into_iter()
             .map(|u| u.version)
             .collect();
+        if !changes.is_empty() {
+            self.table.create_undo(client).await?;
+        }
         let started = Instant::now();
         let writes = changes.iter().map(|(action, entry, m)| async move {
             match (action, m) {
@@ -503,6 +530,9 @@ impl Migrator {
     async fn repair_locked(&self, client: &Client) -> Result<Report, Error> {
         let history = self.table.read(client).await?;
         let status = Status::of(&self.migrations, &history);
+        // A row of another migration is no checksum to re-record: renaming it would make the
+        // database claim a migration it never ran.
+        status.verify_names()?;
         let mut report = Report {
             from: status.current(),
             to: status.current(),
@@ -839,6 +869,26 @@ impl Migrator {
         }
         Ok(())
     }
+}
+
+/// The undo records as migrations that only revert: named as recorded, with the recorded undo
+/// (`None` where there was no undo file).
+fn recorded_migrations(records: Vec<super::history::RecordedUndo>) -> Vec<Migration> {
+    records
+        .into_iter()
+        .filter_map(|r| {
+            let undo = r
+                .undo
+                .map(|sql| Script::new(format!("U{}__{}.sql (recorded)", r.version, r.name), sql));
+            Migration::new(
+                r.version,
+                &r.name,
+                Script::new(format!("V{}__{}.sql (recorded)", r.version, r.name), ""),
+                undo,
+            )
+            .ok()
+        })
+        .collect()
 }
 
 /// The per-migration timeouts, `SET LOCAL` at the start of a migration's transaction or

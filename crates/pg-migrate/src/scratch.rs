@@ -322,7 +322,11 @@ pub fn declared_renames_in(path: &Path) -> Result<Vec<crate::diff::Rename>, Erro
 /// The history table and its table of unfinished marks, unqualified, as the catalog names them.
 pub fn history_tables(table: &str) -> Vec<String> {
     let name = table.rsplit('.').next().unwrap_or(table);
-    vec![name.to_string(), format!("{name}_unfinished")]
+    vec![
+        name.to_string(),
+        format!("{name}_unfinished"),
+        format!("{name}_undo"),
+    ]
 }
 
 fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {

@@ -80,16 +80,29 @@ pub fn render(
     ));
     out.push_str(&table.create_sql());
     out.push_str(";\n");
+    out.push_str(&table.create_undo_sql());
+    out.push_str(";\n");
     let in_transaction = timeouts_sql(options, true);
     let outside = timeouts_sql(options, false);
     for m in plan {
         let (script, record) = match direction {
             Direction::Up => (
                 m.apply(),
-                table.insert_literal_sql(m.version(), m.name(), m.checksum()),
+                format!(
+                    "{};\n{}",
+                    table.insert_literal_sql(m.version(), m.name(), m.checksum()),
+                    table.record_undo_literal_sql(m)
+                ),
             ),
             Direction::Down => match m.undo() {
-                Some(undo) => (undo, table.delete_literal_sql(m.version())),
+                Some(undo) => (
+                    undo,
+                    format!(
+                        "{};\n{}",
+                        table.delete_literal_sql(m.version()),
+                        table.delete_undo_literal_sql(m.version())
+                    ),
+                ),
                 None => continue,
             },
         };
@@ -176,7 +189,11 @@ mod tests {
         .unwrap();
         let checksum = set[0].checksum();
         assert!(sql.contains(&"BEGIN;\nSET LOCAL lock_timeout = '10000ms';\nCREATE TABLE a (id int);\nINSERT INTO \"refinery_schema_history\" (version, name, applied_on, checksum) VALUES (1, 'one', ".to_string()));
-        assert!(sql.contains(&format!("'{checksum}');\nCOMMIT;\n")));
+        // The undo is recorded beside the history, in the same transaction.
+        assert!(sql.contains(&format!(
+            "'{checksum}');\nINSERT INTO \"refinery_schema_history_undo\" (version, name, undo) VALUES (1, 'one', 'DROP TABLE a;')"
+        )));
+        assert!(sql.contains("recorded_on = clock_timestamp();\nCOMMIT;\n"));
         assert!(sql.contains(
             "-- no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id) -- trailing\n;\nINSERT INTO"
         ));
@@ -234,7 +251,7 @@ mod tests {
         assert!(two < one);
         assert!(sql.contains("DELETE FROM \"refinery_schema_history\" WHERE version = 2;"));
         assert!(sql.contains(
-            "DROP TABLE a;\nDELETE FROM \"refinery_schema_history\" WHERE version = 1;\nCOMMIT;"
+            "DROP TABLE a;\nDELETE FROM \"refinery_schema_history\" WHERE version = 1;\nDELETE FROM \"refinery_schema_history_undo\" WHERE version = 1;\nCOMMIT;"
         ));
     }
 

@@ -231,7 +231,14 @@ pub fn scan_with(
                         names.join(" and ")
                     ),
                     hint: format!(
-                        "renumber this file (and its undo) to the next free version, V{next_free}"
+                        "renumber this file (and its undo) to the next free version, V{next_free}: \
+                         `migrate renumber {}` moves both with their headers (run it with a binary \
+                         built before the merge: this build cannot finish)",
+                        file.display
+                            .rsplit('/')
+                            .next()
+                            .unwrap_or_default()
+                            .trim_end_matches(".sql")
                     ),
                 });
             }
@@ -380,7 +387,7 @@ mod tests {
             "sql/V5__empty.sql: is empty",
             "sql/V6__latin1.sql:1: is not valid UTF-8 (invalid byte at offset 11)",
             "sql/V7__two_statements.sql:3: a `-- no-transaction` file must hold exactly one statement, but this one holds 2",
-            "sql/V4__second.sql: duplicate version 4: sql/V4__first.sql and sql/V4__second.sql share it (hint: renumber this file (and its undo) to the next free version, V10)",
+            "sql/V4__second.sql: duplicate version 4: sql/V4__first.sql and sql/V4__second.sql share it (hint: renumber this file (and its undo) to the next free version, V10: `migrate renumber V4__second` moves both with their headers (run it with a binary built before the merge: this build cannot finish))",
             "sql/U1__wrong_name.sql: undo file has no matching V file: sql/V1__one.sql is named `one` (hint: rename it to U1__one.sql)",
             "sql/U9__orphan.sql: undo file has no matching V file (no V9__*.sql) (hint: add V9__orphan.sql, or delete this file)",
         ];

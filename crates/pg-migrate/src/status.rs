@@ -33,6 +33,9 @@ pub enum State {
     Divergent,
     /// Applied, but not embedded in this binary.
     Unknown,
+    /// The database holds another migration under this version (its recorded name is not the
+    /// file's): two branches' migrations were renumbered after one was applied here.
+    Mismatched,
 }
 
 impl State {
@@ -43,6 +46,7 @@ impl State {
             State::Pending => "pending",
             State::Divergent => "divergent",
             State::Unknown => "unknown",
+            State::Mismatched => "mismatched",
         }
     }
 
@@ -99,6 +103,7 @@ impl<'a> Status<'a> {
                 let row = rows.iter().find(|r| r.version == m.version()).cloned();
                 let state = match &row {
                     None => State::Pending,
+                    Some(row) if row.name != m.name() => State::Mismatched,
                     Some(row) if m.matches_checksum(&row.checksum, width) => State::Applied,
                     Some(_) => State::Divergent,
                 };
@@ -176,6 +181,35 @@ impl<'a> Status<'a> {
         }
     }
 
+    /// Fails on the first version the database holds as another migration than the binary's
+    /// (a renumbered branch), naming both and where the binary has the recorded one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Mismatched`].
+    pub fn verify_names(&self) -> Result<(), Error> {
+        let Some(entry) = self.in_state(State::Mismatched).next() else {
+            return Ok(());
+        };
+        let recorded = entry.row.as_ref().map_or("", |r| r.name.as_str());
+        Err(Error::Mismatched {
+            version: entry.version,
+            recorded: recorded.to_string(),
+            file: entry.name.clone(),
+            elsewhere: self
+                .entries
+                .iter()
+                .find(|e| e.migration.is_some_and(|m| m.name() == recorded))
+                .map(|e| e.version),
+            below: self
+                .entries
+                .iter()
+                .filter(|e| e.version < entry.version && e.state.is_applied())
+                .map(|e| e.version)
+                .max(),
+        })
+    }
+
     /// The migrations `up` must apply to reach `rev`, in order.
     ///
     /// # Errors
@@ -240,6 +274,24 @@ impl<'a> Status<'a> {
     /// A [`RevError`] when `rev` cannot be reached downwards, and [`Error::Irreversible`] when a
     /// migration on the way has no undo file; nothing is planned in either case.
     pub fn plan_down(&self, rev: &Rev) -> Result<Vec<&'a Migration>, Error> {
+        self.plan_down_with(rev, &[])
+    }
+
+    /// [`Status::plan_down`], reverting a version the binary does not know, or holds as
+    /// another migration, with the undo in `recorded` (built from the undo record kept
+    /// beside the history, [`crate::RecordedUndo`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Status::plan_down`]; a version with no recorded undo is irreversible.
+    pub fn plan_down_with<'b>(
+        &self,
+        rev: &Rev,
+        recorded: &'b [Migration],
+    ) -> Result<Vec<&'b Migration>, Error>
+    where
+        'a: 'b,
+    {
         let applied: Vec<&Entry<'a>> = self
             .entries
             .iter()
@@ -287,13 +339,31 @@ impl<'a> Status<'a> {
         };
         let mut steps = Vec::new();
         for entry in applied.into_iter().filter(|e| e.version > target) {
-            match entry.migration {
+            // The binary's own undo for its own migration; the recorded one for what it does
+            // not know, or knows as another migration.
+            let own = entry.migration.filter(|_| entry.state != State::Mismatched);
+            let from_record = || {
+                recorded.iter().find(|m| {
+                    m.version() == entry.version
+                        && entry.row.as_ref().is_some_and(|r| r.name == m.name())
+                })
+            };
+            match own.or_else(from_record) {
                 Some(m) if m.undo().is_some() => steps.push(m),
                 _ => {
+                    let name = match (&entry.row, entry.state) {
+                        (Some(row), State::Mismatched | State::Unknown) => row.name.clone(),
+                        _ => entry.name.clone(),
+                    };
+                    if own.is_none() {
+                        return Err(Error::NoRecordedUndo {
+                            migration: format!("V{}__{name}", entry.version),
+                        });
+                    }
                     return Err(Error::Irreversible {
-                        migration: format!("V{}__{}", entry.version, entry.name),
+                        migration: format!("V{}__{name}", entry.version),
                         version: entry.version,
-                        name: entry.name.clone(),
+                        name,
                     });
                 }
             }
@@ -527,9 +597,11 @@ mod tests {
             err.starts_with("migration V2__m2 (sql/V2__m2.sql) was applied with checksum 42 but the file now hashes to "),
             "{err}"
         );
-        assert_eq!(
-            versions(status.plan_down(&Rev::Relative(-1))),
-            Err("migration V7__m7 has no undo file (U7__m7.sql), so it cannot be reverted; nothing was changed".into())
+        // V7 is no migration of this binary's: only its recorded undo could revert it.
+        assert!(
+            versions(status.plan_down(&Rev::Relative(-1)))
+                .unwrap_err()
+                .starts_with("migration V7__m7 is not this binary's and no undo was recorded for it")
         );
     }
 
