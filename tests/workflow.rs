@@ -340,6 +340,36 @@ fn create_writes_the_next_version_with_its_undo_and_never_overwrites() {
     );
     assert_eq!(out, format!("{dir_arg}/V4__seed.sql\n"));
 
+    // A team that branches a lot numbers by time; the set then goes on with timestamps.
+    let out = ok(
+        "postgres://unused@127.0.0.1:1/none",
+        &[
+            "migrate",
+            "create",
+            "stamped",
+            "--timestamp",
+            "--no-undo",
+            "--dir",
+            dir_arg,
+        ],
+    );
+    let version = out
+        .trim()
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_prefix('V'))
+        .and_then(|f| f.split_once("__"))
+        .map(|(v, _)| v.to_string())
+        .unwrap();
+    assert!(version.len() == 14 && version.starts_with("20"), "{out}");
+    let out = ok(
+        "postgres://unused@127.0.0.1:1/none",
+        &["migrate", "create", "after", "--no-undo", "--dir", dir_arg],
+    );
+    assert!(!out.contains("/V6__"), "{out}");
+    std::fs::remove_file(out.trim()).unwrap();
+    std::fs::remove_file(sql.join(format!("V{version}__stamped.sql"))).unwrap();
+
     // An embedded file edited on disk is: the binary is not the one built from these files.
     let v2 = sql.join("V2__move_tokens_to_swagger_specs.sql");
     let original = std::fs::read_to_string(&v2).unwrap();
@@ -519,10 +549,7 @@ async fn diff_and_drift_never_call_unmodelled_objects_equal() {
     let drifted = app(db.url(), &["migrate", "drift"]);
     assert_eq!(drifted.status.code(), Some(7), "{}", stderr(&drifted));
     let text = stdout(&drifted);
-    assert!(
-        text.contains("CONVERSION public.app_conversion"),
-        "{text}"
-    );
+    assert!(text.contains("CONVERSION public.app_conversion"), "{text}");
     assert!(text.contains("publication everything"), "{text}");
     assert!(text.contains("keep_users"), "{text}");
     assert!(text.contains("FORCE_RLS"), "{text}");

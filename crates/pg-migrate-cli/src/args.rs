@@ -271,8 +271,14 @@ pub enum MigrateCommand {
     },
     /// Write sql/V{next}__{message}.sql and its undo file U{next}__{message}.sql.
     ///
-    /// Example:
+    /// With --autogenerate, the files are written from the declared schema (schema/), each
+    /// verified by replay; statements with hazards are refused unless accepted.
+    ///
+    /// Examples:
     ///   app migrate create "add users email index"
+    ///   app migrate create --timestamp "add users email index"
+    ///   app migrate create --autogenerate "archive specs"
+    ///   app migrate create --autogenerate "drop legacy column" --allow-hazards deletes_data,breaks_clients
     #[command(verbatim_doc_comment)]
     Create {
         /// What the migration does; becomes the file's description.
@@ -280,6 +286,11 @@ pub enum MigrateCommand {
         /// Do not write an undo file.
         #[arg(long)]
         no_undo: bool,
+        /// Number by the current UTC time (V20261205093000__…) rather than the next integer,
+        /// so that two branches rarely pick the same version; a set that holds a timestamp
+        /// goes on with them without this flag.
+        #[arg(long)]
+        timestamp: bool,
         /// The migrations directory (default: ./sql, else the one this binary was built from).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,

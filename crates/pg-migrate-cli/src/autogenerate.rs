@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::args::{Format, Settings};
 use crate::command::with_scratch;
-use crate::create::{migrations_dir, next_version, slugify, write_new};
+use crate::create::{migrations_dir, slugify, version_now, write_new};
 
 /// What autogenerate found: the migrations to write, verified, and what data they delete.
 pub(crate) struct Plan {
@@ -135,6 +135,7 @@ pub(crate) fn write(
     plan: Plan,
     message: &str,
     accepted: &[pg_migrate::diff::HazardKind],
+    timestamp: bool,
     dir: Option<&Path>,
     built_from: Option<&Path>,
     format: Format,
@@ -207,7 +208,7 @@ pub(crate) fn write(
         anyhow::anyhow!("{} has bad files:\n  {}", dir.display(), lines.join("\n  "))
     })?;
     let highest = scan.migrations.iter().map(|m| m.version).max().unwrap_or(0);
-    let first = next_version(highest, time::OffsetDateTime::now_utc());
+    let first = version_now(highest, timestamp);
     // Every file is composed first, then written; if one cannot be written, the ones before it
     // are removed, so that no half-written migration is left in the directory.
     let mut files: Vec<(PathBuf, String)> = Vec::new();

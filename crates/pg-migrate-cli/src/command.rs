@@ -136,6 +136,7 @@ pub(crate) async fn run_migrate(
             schema,
             allow_data_loss,
             allow_hazards,
+            timestamp,
             ..
         } => {
             let declared = schema_dir(schema.as_deref(), service).ok_or_else(|| {
@@ -161,6 +162,7 @@ pub(crate) async fn run_migrate(
                 plan,
                 &message,
                 &accepted,
+                timestamp,
                 dir.as_deref(),
                 service.source_dir.as_deref(),
                 format,
@@ -169,11 +171,13 @@ pub(crate) async fn run_migrate(
         MigrateCommand::Create {
             message,
             no_undo,
+            timestamp,
             dir,
             ..
         } => crate::create::create(
             &message,
             no_undo,
+            timestamp,
             dir.as_deref(),
             service.source_dir.as_deref(),
             migrator.migrations(),

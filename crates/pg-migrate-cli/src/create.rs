@@ -13,6 +13,7 @@ use crate::args::Format;
 pub(crate) fn create(
     message: &str,
     no_undo: bool,
+    timestamp: bool,
     dir: Option<&Path>,
     built_from: Option<&Path>,
     embedded: &[pg_migrate::Migration],
@@ -31,7 +32,7 @@ pub(crate) fn create(
         anyhow::anyhow!("{} has bad files:\n  {}", dir.display(), lines.join("\n  "))
     })?;
     let highest = scan.migrations.iter().map(|m| m.version).max().unwrap_or(0);
-    let version = next_version(highest, time::OffsetDateTime::now_utc());
+    let version = version_now(highest, timestamp);
     let apply = dir.join(format!("V{version}__{slug}.sql"));
     let undo = dir.join(format!("U{version}__{slug}.sql"));
     let mut written = Vec::new();
@@ -148,11 +149,23 @@ pub(crate) fn write_new(path: &Path, content: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Versions of 12 digits or more (YYYYMMDDHHMM, YYYYMMDDHHMMSS) are timestamps.
+const TIMESTAMP_FLOOR: i64 = 100_000_000_000;
+
+/// The version a new migration takes now: [`next_version`], or a timestamp when `timestamp`
+/// (`create --timestamp`) asks for one in a set still numbered 1, 2, 3.
+pub(crate) fn version_now(highest: i64, timestamp: bool) -> i64 {
+    let floor = if timestamp {
+        highest.max(TIMESTAMP_FLOOR)
+    } else {
+        highest
+    };
+    next_version(floor, time::OffsetDateTime::now_utc())
+}
+
 /// `highest + 1`, or the current UTC time as `YYYYMMDDHHMMSS` when the set already uses
 /// timestamps (and never below `highest + 1`).
 pub(crate) fn next_version(highest: i64, now: time::OffsetDateTime) -> i64 {
-    // Versions of 12 digits or more (YYYYMMDDHHMM, YYYYMMDDHHMMSS) are timestamps.
-    const TIMESTAMP_FLOOR: i64 = 100_000_000_000;
     let next = highest.saturating_add(1);
     if highest < TIMESTAMP_FLOOR {
         return next;

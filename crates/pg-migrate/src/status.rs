@@ -601,7 +601,9 @@ mod tests {
         assert!(
             versions(status.plan_down(&Rev::Relative(-1)))
                 .unwrap_err()
-                .starts_with("migration V7__m7 is not this binary's and no undo was recorded for it")
+                .starts_with(
+                    "migration V7__m7 is not this binary's and no undo was recorded for it"
+                )
         );
     }
 
