@@ -710,6 +710,15 @@ async fn autogenerate_writes_verified_migrations_and_refuses_data_loss() {
     .unwrap();
     let made = create("archive specs", &[]);
     assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    // Its replays ran on scratch databases: nothing in the log reads as if the user's
+    // database had changed, and the housekeeping's notices are not shown.
+    assert!(
+        !stderr(&made).contains("applied migration")
+            && !stderr(&made).contains("reverted migration")
+            && !stderr(&made).contains("NOTICE"),
+        "{}",
+        stderr(&made)
+    );
     assert_eq!(
         stdout(&made),
         format!(

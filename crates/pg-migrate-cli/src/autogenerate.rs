@@ -52,6 +52,7 @@ pub(crate) async fn plan(
     // The scratch database's history as the engine keeps it, without the target's timeouts.
     let options = Options {
         table: table.clone(),
+        quiet: true,
         ..Options::default()
     };
     let head = migrator.migrations().last().map_or(0, Migration::version);

@@ -529,7 +529,10 @@ pub(crate) async fn with_scratch<T>(
     if count == 0 {
         return Ok(work(&[]).await?);
     }
-    let (config, pool) = scratch_server(settings, beside_target).await?;
+    let (config, _) = scratch_server(settings, beside_target).await?;
+    // The scratch work's own notices (`… does not exist, skipping`) are not shown.
+    let config = config.without_notices();
+    let pool = pg_migrate::pool(&config, 2)?;
     let mut scratches = Vec::with_capacity(count);
     for _ in 0..count {
         match Scratch::create(&pool, &config).await {

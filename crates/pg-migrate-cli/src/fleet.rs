@@ -120,6 +120,9 @@ impl Fleet {
             Options {
                 table: config.history_table(&self.options.table),
                 cancel_tls: pg_migrate::CancelTls(cancel_tls),
+                // Each target's steps are in its result line (and the progress display): one
+                // log line per step per target would drown both.
+                quiet: true,
                 ..self.options.clone()
             },
         )

@@ -154,9 +154,15 @@ impl TestDb {
     }
 
     /// A migrator over the migrations this database was made with (none for
-    /// [`TestDb::empty`]), with default options.
+    /// [`TestDb::empty`]), with default options, its steps logged at debug.
     pub fn migrator(&self) -> Migrator {
-        Migrator::new(self.migrations.clone(), Options::default())
+        Migrator::new(
+            self.migrations.clone(),
+            Options {
+                quiet: true,
+                ..Options::default()
+            },
+        )
     }
 }
 

@@ -182,6 +182,20 @@ impl DatabaseConfig {
         self
     }
 
+    /// Connections that receive no NOTICE from the server (`client_min_messages = warning`):
+    /// for the tool's own housekeeping (scratch databases, templates), whose `DROP DATABASE IF
+    /// EXISTS … skipping` is no news to the user. Warnings and errors still arrive.
+    pub fn without_notices(mut self) -> DatabaseConfig {
+        let options = match self.pg.get_options() {
+            Some(existing) if !existing.is_empty() => {
+                format!("{existing} -c client_min_messages=warning")
+            }
+            _ => "-c client_min_messages=warning".to_string(),
+        };
+        self.pg.options(&options);
+        self
+    }
+
     /// The same server with another database.
     pub fn with_dbname(&self, dbname: &str) -> DatabaseConfig {
         let mut pg = self.pg.clone();

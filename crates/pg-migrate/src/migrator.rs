@@ -41,6 +41,10 @@ pub struct Options {
     pub statement_timeout: Option<Duration>,
     /// How cancel requests reach the server (TLS when the server requires it).
     pub cancel_tls: CancelTls,
+    /// Log each step at debug rather than info: a run on a scratch database (a replay, a
+    /// template, autogenerate's check) changes nothing of the user's, and its lines would
+    /// read as if it did.
+    pub quiet: bool,
 }
 
 impl Default for Options {
@@ -54,6 +58,7 @@ impl Default for Options {
             no_transaction_lock_timeout: None,
             statement_timeout: None,
             cancel_tls: CancelTls::default(),
+            quiet: false,
         }
     }
 }
@@ -350,7 +355,9 @@ impl Migrator {
         let (status, mut report) = self.verified_status(client, Direction::Up).await?;
         let plan = status.plan_up(rev)?;
         if plan.is_empty() {
-            tracing::info!(current = ?report.from, "nothing to apply");
+            if !self.options.quiet {
+                tracing::info!(current = ?report.from, "nothing to apply");
+            }
             return Ok(report);
         }
         self.check_width(&plan, status.width)?;
@@ -667,7 +674,11 @@ impl Migrator {
             old_checksum: None,
             new_checksum: None,
         };
-        tracing::info!(version = step.version, name = %step.name, elapsed_ms = step.elapsed_ms, "{} migration", action.as_str());
+        if self.options.quiet {
+            tracing::debug!(version = step.version, name = %step.name, elapsed_ms = step.elapsed_ms, "{} migration", action.as_str());
+        } else {
+            tracing::info!(version = step.version, name = %step.name, elapsed_ms = step.elapsed_ms, "{} migration", action.as_str());
+        }
         Ok(step)
     }
 

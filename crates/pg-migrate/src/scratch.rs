@@ -191,6 +191,7 @@ impl Scratch {
 fn options(table: &str) -> Options {
     Options {
         table: table.to_string(),
+        quiet: true,
         ..Options::default()
     }
 }
