@@ -893,3 +893,131 @@ fn renumber_moves_a_branch_s_migration_with_its_undo_and_headers() {
     assert!(sql.join("V4__add_trace_id.sql").exists());
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// What the tool leaves on a dev server is bounded and can be cleared: a template whose set
+/// fails to build leaves nothing, templates beyond the most recent few go when a new one is
+/// built, and `migrate clean` drops the rest, skipping what is in use, never the target.
+#[tokio::test]
+async fn leftovers_on_the_dev_server_are_bounded_and_cleared() {
+    let cluster = tokio::task::spawn_blocking(|| {
+        pg_migrate_testing::PrivateCluster::start(&[], |_| Ok(())).unwrap()
+    })
+    .await
+    .unwrap();
+    let config: pg_migrate::DatabaseConfig = cluster.url("postgres").parse().unwrap();
+    let admin = pg_migrate::pool(&config, 2).unwrap();
+    let set = |n: i64, sql: &str| {
+        vec![
+            pg_migrate::Migration::new(
+                n,
+                "one",
+                pg_migrate::Script::new(format!("V{n}__one.sql"), sql),
+                None,
+            )
+            .unwrap(),
+        ]
+    };
+    let databases = async |pattern: &str| -> Vec<String> {
+        let client = admin.get().await.unwrap();
+        client
+            .query(
+                "SELECT datname::text FROM pg_database WHERE datname LIKE $1 ORDER BY oid",
+                &[&pattern],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let broken = pg_migrate::template(
+        &admin,
+        &config,
+        &set(1, "SELEC 1;"),
+        "refinery_schema_history",
+    )
+    .await;
+    assert!(broken.is_err());
+    assert!(
+        databases("pgm%").await.is_empty(),
+        "a failed build leaves nothing"
+    );
+    let mut built = Vec::new();
+    for n in 1..=(pg_migrate::KEPT_TEMPLATES as i64 + 2) {
+        built.push(
+            pg_migrate::template(
+                &admin,
+                &config,
+                &set(n, "SELECT 1;"),
+                "refinery_schema_history",
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    assert_eq!(
+        databases("pgm\\_tpl\\_%").await,
+        built[2..],
+        "the most recent templates stay, the oldest go"
+    );
+
+    // What `clean` finds: the templates, a killed run's scratch database, a spare, a failed
+    // test's database (one in use), and the service's own database, which stays.
+    {
+        let client = admin.get().await.unwrap();
+        for name in [
+            "pgm_scratch_1_2",
+            "app_spare_x_1",
+            "app_test_1_2_3_4",
+            "service",
+        ] {
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+        }
+    }
+    let (busy, connection) = pg_migrate::tokio_postgres::connect(
+        &cluster.url("app_test_1_2_3_4"),
+        pg_migrate::tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let clean = |extra: &[&str]| {
+        output(
+            Command::new(env!("CARGO_BIN_EXE_app"))
+                .args(["migrate", "clean", "--dev-url", &cluster.url("postgres")])
+                .args(extra)
+                .env("DATABASE_URL", cluster.url("service"))
+                .env("RUST_LOG", "warn"),
+        )
+    };
+    let dry = clean(&["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("would drop pgm_scratch_1_2")
+            && stdout(&dry).contains("would drop app_spare_x_1")
+            && stdout(&dry).ends_with(&format!(
+                "{} database(s) would drop on postgres@127.0.0.1:{}/postgres, 0 skipped\n",
+                pg_migrate::KEPT_TEMPLATES + 3,
+                cluster.port()
+            )),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(
+        databases("pgm\\_tpl\\_%").await.len(),
+        pg_migrate::KEPT_TEMPLATES
+    );
+    let done = clean(&[]);
+    assert_eq!(done.status.code(), Some(1), "{}", stdout(&done));
+    assert!(
+        stdout(&done).contains("skipped app_test_1_2_3_4:"),
+        "{}",
+        stdout(&done)
+    );
+    assert_eq!(databases("%\\_%").await, ["app_test_1_2_3_4"]);
+    assert_eq!(databases("service").await, ["service"]);
+    drop(busy);
+}

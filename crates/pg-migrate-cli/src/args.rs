@@ -413,6 +413,23 @@ pub enum MigrateCommand {
         #[arg(allow_hyphen_values = true)]
         rev: String,
     },
+    /// Drop what the tool keeps on the dev server: template databases (pgm_tpl_*), scratch
+    /// databases a killed run left (pgm_scratch_*), and the test harness's spare clones
+    /// (app_spare_*) and failed tests' databases (app_test_*). Never the target database.
+    ///
+    /// The server is the one scratch databases go to (--dev-url, TEST_DATABASE_URL, else the
+    /// target's server). A database in use is skipped and named. Templates are rebuilt on
+    /// next use.
+    ///
+    /// Examples:
+    ///   app migrate clean --dry-run
+    ///   app migrate clean --dev-url postgres://postgres@localhost:5432/postgres
+    #[command(verbatim_doc_comment)]
+    Clean {
+        /// List what would be dropped, and drop nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Re-record the checksums of applied migrations whose files were edited, after review.
     ///
     /// Example:

@@ -183,6 +183,7 @@ pub(crate) async fn run_migrate(
             migrator.migrations(),
             format,
         ),
+        MigrateCommand::Clean { dry_run } => clean(global, dry_run, format).await,
         MigrateCommand::Renumber { migration, to, dir } => crate::renumber::renumber(
             &migration,
             to,
@@ -553,6 +554,92 @@ pub(crate) async fn with_scratch<T>(
     }
     pool.close();
     Ok(outcome?)
+}
+
+/// The name patterns (`LIKE`) of what the tool and its test harness leave on a dev server:
+/// templates, scratch databases of killed runs, the harness's spare clones and the databases
+/// failed tests keep for inspection.
+const LEFTOVERS: [&str; 4] = [
+    "pgm\\_tpl\\_%",
+    "pgm\\_scratch\\_%",
+    "app\\_spare\\_%",
+    "app\\_test\\_%",
+];
+
+/// `migrate clean`: drops the leftovers on the dev server, skipping (and naming) any in use.
+async fn clean(
+    settings: &Settings,
+    dry_run: bool,
+    format: crate::args::Format,
+) -> anyhow::Result<ExitCode> {
+    let (config, _) = scratch_server(settings, true).await?;
+    let config = config.without_notices();
+    let pool = pg_migrate::pool(&config, 1)?;
+    let client = pool.get().await.context("connecting to the dev server")?;
+    // The database this connection is on is never a candidate.
+    let rows = client
+        .query(
+            "SELECT datname::text, datistemplate FROM pg_database \
+             WHERE datname LIKE ANY ($1) AND datname <> current_database() ORDER BY datname",
+            &[&LEFTOVERS.to_vec()],
+        )
+        .await
+        .context("listing the dev server's databases")?;
+    let (mut dropped, mut skipped) = (Vec::new(), Vec::new());
+    for row in rows {
+        let (name, template): (String, bool) = (row.get(0), row.get(1));
+        if dry_run {
+            dropped.push(name);
+            continue;
+        }
+        let result = if template {
+            pg_migrate::drop_template(&client, &name)
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            client
+                .batch_execute(&format!(
+                    "DROP DATABASE {}",
+                    pg_migrate::__private::quote_identifier(&name)
+                ))
+                .await
+                .map_err(|e| pg_migrate::error_chain(&e))
+        };
+        match result {
+            Ok(()) => dropped.push(name),
+            Err(reason) => skipped.push((name, reason)),
+        }
+    }
+    match format {
+        crate::args::Format::Json => out!(
+            "{}",
+            serde_json::json!({
+                "server": config.to_string(),
+                "dry_run": dry_run,
+                "dropped": dropped,
+                "skipped": skipped.iter().map(|(n, r)| serde_json::json!({"database": n, "reason": r})).collect::<Vec<_>>(),
+            })
+        ),
+        crate::args::Format::Text => {
+            let verb = if dry_run { "would drop" } else { "dropped" };
+            for name in &dropped {
+                out!("{verb} {name}");
+            }
+            for (name, reason) in &skipped {
+                out!("skipped {name}: {reason}");
+            }
+            out!(
+                "{} database(s) {verb} on {config}, {} skipped",
+                dropped.len(),
+                skipped.len()
+            );
+        }
+    }
+    Ok(if skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// What differs from the migrations' head to the declared schema in `dir`.

@@ -84,8 +84,8 @@ pub use {
     pool::{PoolSetupError, gated_pool, is_permanent, pool, wait_for},
     rev::{Rev, RevError},
     scratch::{
-        Scratch, TEMPLATE_PREFIX, declared_renames_in, history_tables, migration_set_hash,
-        template, template_name,
+        KEPT_TEMPLATES, Scratch, TEMPLATE_PREFIX, declared_renames_in, drop_template,
+        history_tables, migration_set_hash, template, template_name,
     },
     status::{AppliedRow, Entry, State, Status},
     tls::{SslMode, TlsError, TlsSettings},

@@ -285,7 +285,13 @@ pub async fn template(
         )
         .await;
         pool.close();
-        applied?;
+        if let Err(err) = applied {
+            // A set that fails to build leaves nothing behind (its error says why).
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+                .await;
+            return Err(err);
+        }
         client
             .batch_execute(&format!(
                 "ALTER DATABASE {quoted} RENAME TO {0}; ALTER DATABASE {0} WITH IS_TEMPLATE true",
@@ -293,6 +299,7 @@ pub async fn template(
             ))
             .await
             .map_err(Error::db("naming the template database"))?;
+        prune_templates(&client, KEPT_TEMPLATES).await;
         Ok::<(), Error>(())
     }
     .await;
@@ -302,6 +309,56 @@ pub async fn template(
     built?;
     unlocked.map_err(Error::db("unlocking the template database's build"))?;
     Ok(name)
+}
+
+/// How many template databases stay on a server: each new migration set (every `create`,
+/// every edit while writing one) gets its own, and the oldest beyond these go when a new one
+/// is built.
+pub const KEPT_TEMPLATES: usize = 8;
+
+/// Drops the template databases beyond the `keep` most recently created (by OID), skipping
+/// any in use (a clone or a test connected to it). Housekeeping: failures are ignored.
+async fn prune_templates(client: &tokio_postgres::Client, keep: usize) {
+    let Ok(rows) = client
+        .query(
+            "SELECT datname::text FROM pg_database d \
+             WHERE datistemplate AND datname LIKE 'pgm\\_tpl\\_%' \
+               AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid) \
+             ORDER BY oid DESC OFFSET $1",
+            &[&(keep as i64)],
+        )
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let name: String = row.get(0);
+        let _ = drop_template(client, &name).await;
+    }
+}
+
+/// Drops a template database: it stops being a template first, and is one again if the drop
+/// fails (someone connected in between), so that nothing is left half-dropped.
+///
+/// # Errors
+///
+/// The server's error for the drop.
+pub async fn drop_template(client: &tokio_postgres::Client, name: &str) -> Result<(), Error> {
+    let quoted = quote_identifier(name);
+    client
+        .batch_execute(&format!("ALTER DATABASE {quoted} WITH IS_TEMPLATE false"))
+        .await
+        .map_err(Error::db("unmarking a template database"))?;
+    if let Err(err) = client
+        .batch_execute(&format!("DROP DATABASE {quoted}"))
+        .await
+    {
+        let _ = client
+            .batch_execute(&format!("ALTER DATABASE {quoted} WITH IS_TEMPLATE true"))
+            .await;
+        return Err(Error::db("dropping a template database")(err));
+    }
+    Ok(())
 }
 
 /// The renames declared (`-- renamed from: old`) in the `*.sql` files under `path`.
