@@ -397,6 +397,13 @@ cases! {
          ALTER TEXT SEARCH CONFIGURATION my_english DROP MAPPING FOR email;
          CREATE TABLE doc (body text, tsv tsvector GENERATED ALWAYS AS (to_tsvector('my_english', body)) STORED);",
     );
+    hostile_domain_constraint_names_are_quoted: both(
+        "CREATE TABLE victim (id int); INSERT INTO victim VALUES (1);
+         CREATE DOMAIN \"x; DELETE FROM victim; --\" AS text CONSTRAINT \"c 1\" CHECK (VALUE <> '') CONSTRAINT \"dc;\" CHECK (VALUE <> 'a');",
+        "CREATE TABLE victim (id int); INSERT INTO victim VALUES (1);
+         CREATE DOMAIN \"x; DELETE FROM victim; --\" AS text DEFAULT ' CONSTRAINT ' CONSTRAINT \"c 1\" CHECK (VALUE <> 'b')
+           CONSTRAINT \"lt; CONSTRAINT\" CHECK (length(VALUE) < 10);",
+    );
     event_trigger_is_planned: both(
         "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;",
         "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;

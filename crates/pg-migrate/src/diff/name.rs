@@ -23,6 +23,50 @@ pub(crate) fn parts(name: &str) -> Vec<&str> {
     parts
 }
 
+/// `text` cut at each `separator` that stands outside quotes: a separator inside a
+/// single-quoted literal or a double-quoted identifier (`"c CONSTRAINT x"`) is text.
+pub(crate) fn split_unquoted<'a>(text: &'a str, separator: &str) -> Vec<&'a str> {
+    let mut pieces = Vec::new();
+    let (mut start, mut single, mut double) = (0, false, false);
+    let mut i = 0;
+    while i < text.len() {
+        let c = text[i..].chars().next().unwrap_or(' ');
+        if !single && !double && text[i..].starts_with(separator) {
+            pieces.push(&text[start..i]);
+            i += separator.len();
+            start = i;
+            continue;
+        }
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            _ => {}
+        }
+        i += c.len_utf8();
+    }
+    pieces.push(&text[start..]);
+    pieces
+}
+
+/// The first word of `text` as the catalog writes it (a quoted identifier whole, spaces and
+/// all), and what follows the space after it.
+pub(crate) fn first_word(text: &str) -> (&str, &str) {
+    let end = if text.starts_with('"') {
+        let mut quoted = false;
+        text.char_indices()
+            .find(|&(i, c)| {
+                if c == '"' {
+                    quoted = !quoted;
+                }
+                !quoted && i > 0 && c == ' '
+            })
+            .map_or(text.len(), |(i, _)| i)
+    } else {
+        text.find(' ').unwrap_or(text.len())
+    };
+    (&text[..end], text[end..].strip_prefix(' ').unwrap_or(""))
+}
+
 /// `schema.table` of a `schema.table.object` name, and the object.
 pub(crate) fn split_last(name: &str) -> (String, &str) {
     let p = parts(name);

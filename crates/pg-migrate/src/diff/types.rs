@@ -124,18 +124,17 @@ pub(crate) fn enum_rebuilt_tables(from: &Catalog, differences: &[Difference]) ->
 /// A domain's definition as the catalog writes it, taken apart: base type, NOT NULL, default,
 /// and its named constraints (`name CHECK (…)`).
 pub(crate) fn domain(def: &str) -> (&str, bool, Option<&str>, Vec<(&str, &str)>) {
-    let (head, constraints) = match def.find(" CONSTRAINT ") {
-        Some(i) => (&def[..i], &def[i + 12..]),
-        None => (def, ""),
-    };
-    let constraints = constraints
-        .split(" CONSTRAINT ")
+    // Quoted names and literals may hold " CONSTRAINT " or " DEFAULT " themselves.
+    let pieces = split_unquoted(def, " CONSTRAINT ");
+    let head = pieces[0];
+    let constraints = pieces[1..]
+        .iter()
         .filter(|c| !c.is_empty())
-        .map(|c| c.split_once(' ').unwrap_or((c, "")))
+        .map(|c| first_word(c))
         .collect();
-    let (head, default) = match head.find(" DEFAULT ") {
-        Some(i) => (&head[..i], Some(&head[i + 9..])),
-        None => (head, None),
+    let (head, default) = match split_unquoted(head, " DEFAULT ").as_slice() {
+        [base, ..] if base.len() < head.len() => (*base, Some(&head[base.len() + 9..])),
+        _ => (head, None),
     };
     match head.strip_suffix(" NOT NULL") {
         Some(base) => (base, true, default, constraints),
@@ -322,4 +321,23 @@ pub(crate) fn rebuild_type(
     }
     changes.push(Change::plain(format!("DROP TYPE {aside_name}")));
     Some(changes)
+}
+
+#[cfg(test)]
+mod domain_tests {
+    use super::*;
+
+    #[test]
+    fn quoted_constraint_names_and_literals_stay_whole() {
+        let def = r#"text NOT NULL DEFAULT 'a CONSTRAINT b' CONSTRAINT "c 1" CHECK (VALUE <> ' CONSTRAINT x') CONSTRAINT "dc;" CHECK (length(VALUE) > 1)"#;
+        let (base, not_null, default, constraints) = domain(def);
+        assert_eq!((base, not_null, default), ("text", true, Some("'a CONSTRAINT b'")));
+        assert_eq!(
+            constraints,
+            [
+                (r#""c 1""#, "CHECK (VALUE <> ' CONSTRAINT x')"),
+                (r#""dc;""#, "CHECK (length(VALUE) > 1)")
+            ]
+        );
+    }
 }
