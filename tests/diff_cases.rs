@@ -404,6 +404,23 @@ cases! {
          CREATE DOMAIN \"x; DELETE FROM victim; --\" AS text DEFAULT ' CONSTRAINT ' CONSTRAINT \"c 1\" CHECK (VALUE <> 'b')
            CONSTRAINT \"lt; CONSTRAINT\" CHECK (length(VALUE) < 10);",
     );
+    a_referenced_key_renamed: both(
+        "CREATE TABLE p (id int CONSTRAINT p_pkey PRIMARY KEY); CREATE TABLE c (pid int REFERENCES p);",
+        "CREATE TABLE p (id int CONSTRAINT p_primary PRIMARY KEY); CREATE TABLE c (pid int REFERENCES p);",
+    );
+    a_referenced_unique_index_replaced: both(
+        "CREATE TABLE p (id int, code text); CREATE UNIQUE INDEX p_code ON p (code);
+         CREATE TABLE c (code text REFERENCES p (code));",
+        "CREATE TABLE p (id int, code text, CONSTRAINT p_code UNIQUE (code, id));
+         CREATE UNIQUE INDEX p_code_only ON p (code);
+         CREATE TABLE c (code text REFERENCES p (code));",
+    );
+    a_sequence_moved_to_another_column: both(
+        "CREATE TABLE a (id int); CREATE TABLE b (id int);
+         CREATE SEQUENCE s OWNED BY a.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",
+        "CREATE TABLE a (id int); CREATE TABLE b (id int);
+         CREATE SEQUENCE s OWNED BY b.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",
+    );
     event_trigger_is_planned: both(
         "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;",
         "CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$;

@@ -125,7 +125,14 @@ pub(crate) fn creations(
             Kind::Column => changed(Kind::Column, &target),
             _ => false,
         });
-        if changed(Kind::Setting, name) || put_back {
+        // A sequence's owner is set by the column (serial) or statement that makes a new one;
+        // only a sequence that stays is moved to another column.
+        let new_sequence = name.strip_prefix("SEQUENCE ").is_some_and(|rest| {
+            let sequence = rest.rsplit_once(' ').map_or(rest, |(s, _)| s);
+            from.get(Kind::Sequence, sequence).is_none()
+                && from.get(Kind::OwnedSequence, sequence).is_none()
+        });
+        if (changed(Kind::Setting, name) || put_back) && !new_sequence {
             changes.push(Change::plain(def));
         }
     }

@@ -144,6 +144,19 @@ pub(crate) fn settings() -> Vec<(Kind, String)> {
              JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind = 'v' AND {USER_SCHEMAS} AND {ext_class}"
         ),
+        // The column a sequence belongs to (`OWNED BY`), which a serial sets by itself: only
+        // a change on a sequence that stays is planned (see `attached::creations`).
+        format!(
+            "SELECT format('SEQUENCE %I.%I OWNED_BY', n.nspname, c.relname), \
+                    format('ALTER SEQUENCE %I.%I OWNED BY %I.%I.%I', n.nspname, c.relname, tn.nspname, t.relname, a.attname), \
+                    format('ALTER SEQUENCE %I.%I OWNED BY NONE', n.nspname, c.relname) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a' \
+                              AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 \
+             JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
+             WHERE c.relkind = 'S' AND {USER_SCHEMAS} AND {ext_class} AND NOT (t.relname = ANY($1))"
+        ),
     ];
     queries.into_iter().map(|q| (Kind::Setting, q)).collect()
 }

@@ -148,6 +148,31 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // An unchanged foreign key over a column whose type changes, on either side, pins it:
     // each ALTER COLUMN … TYPE checks the key's two column types against each other, so it is
     // dropped here and added again (NOT VALID, then validated) once both sides have changed.
+    // So does one that the server records as using the index of a key or unique index that
+    // the plan drops or replaces (renamed, widened): the index cannot go while it does.
+    let replaced_key_indexes: Vec<String> = differences
+        .iter()
+        .filter(|d| d.from.is_some())
+        .filter_map(|d| match d.kind {
+            Kind::Index => Some(d.name.clone()),
+            Kind::Constraint
+                if d.from.as_deref().is_some_and(|f| {
+                    f.starts_with("PRIMARY KEY") || f.starts_with("UNIQUE")
+                }) =>
+            {
+                // A key's index is named as the key, in the table's schema.
+                let (table, constraint) = split_last(&d.name);
+                Some(format!("{}.{constraint}", parts(&table)[0]))
+            }
+            _ => None,
+        })
+        .collect();
+    let uses_replaced_key = |key: &str| {
+        replaced_key_indexes.iter().any(|index| {
+            from.dependents(Kind::Index, index)
+                .any(|(kind, name)| kind == Kind::Constraint && name == key)
+        })
+    };
     let pinned_keys: Vec<Difference> = from
         .objects()
         .filter(|(kind, name, def)| {
@@ -155,7 +180,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 && def.starts_with("FOREIGN KEY")
                 && to.get(Kind::Constraint, name).map(collapse) == Some(collapse(def))
                 && !old_tables.contains(&split_last(name).0.as_str())
-                && foreign_key_retyped(name, def, &retyped)
+                && (foreign_key_retyped(name, def, &retyped) || uses_replaced_key(name))
         })
         .map(|(_, name, def)| Difference {
             kind: Kind::Constraint,
