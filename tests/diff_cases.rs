@@ -415,6 +415,23 @@ cases! {
          CREATE UNIQUE INDEX p_code_only ON p (code);
          CREATE TABLE c (code text REFERENCES p (code));",
     );
+    a_column_s_sequence_replaced: both(
+        "CREATE SEQUENCE old_seq; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('old_seq'), v text);",
+        "CREATE SEQUENCE new_seq; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('new_seq'), v text);",
+    );
+    a_type_made_another_kind_of_type: both(
+        "CREATE TYPE x AS (a int);",
+        "CREATE TYPE x AS ENUM ('a');",
+    );
+    a_domain_over_a_new_composite_type: both(
+        "",
+        "CREATE TYPE z_pair AS (x int, y int);
+         CREATE DOMAIN a_dom AS z_pair;
+         CREATE FUNCTION b_mk(int) RETURNS a_dom LANGUAGE sql IMMUTABLE AS 'SELECT ROW($1, $1)::z_pair::a_dom';
+         CREATE TABLE c_tab (id int PRIMARY KEY, p a_dom DEFAULT b_mk(0), q int GENERATED ALWAYS AS ((b_mk(id)).x) STORED);
+         CREATE VIEW a_view AS SELECT id, (p).y FROM c_tab;
+         CREATE INDEX c_tab_f ON c_tab (((b_mk(id)).y));",
+    );
     a_sequence_moved_to_another_column: both(
         "CREATE TABLE a (id int); CREATE TABLE b (id int);
          CREATE SEQUENCE s OWNED BY a.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",

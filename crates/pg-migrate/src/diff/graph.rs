@@ -176,13 +176,21 @@ pub(crate) fn pinned(
 
 /// The routines the plan drops (gone from `to`) that objects it keeps or changes still use:
 /// dropped last, once those have let go of them.
-pub(crate) fn routines_dropped_last(from: &Catalog, differences: &[Difference]) -> Vec<String> {
+pub(crate) fn routines_dropped_last(
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+) -> Vec<String> {
     differences
         .iter()
         .filter(|d| d.kind == Kind::Function && d.to.is_none())
         .filter(|d| {
-            from.dependents(Kind::Function, &d.name)
-                .any(|(kind, _)| matches!(kind, Kind::Column | Kind::Policy | Kind::Constraint))
+            // A column, policy or constraint on a table that stays (one on a dropped table
+            // goes with it, before the routine).
+            from.dependents(Kind::Function, &d.name).any(|(kind, name)| {
+                matches!(kind, Kind::Column | Kind::Policy | Kind::Constraint)
+                    && to.get(Kind::Table, &split_last(name).0).is_some()
+            })
         })
         .map(|d| d.name.clone())
         .collect()

@@ -303,7 +303,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         let what = routine_kind(from.get(Kind::Function, name).unwrap_or_default());
         changes.push(Change::plain(format!("DROP {what} {name}")));
     }
-    let dropped_last = graph::routines_dropped_last(from, &differences);
+    let dropped_last = graph::routines_dropped_last(from, to, &differences);
     let (dropped_last, dropped_routines): (Vec<&Difference>, Vec<&Difference>) = dropped_routines
         .into_iter()
         .partition(|d| dropped_last.contains(&d.name));
@@ -323,25 +323,49 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         let what = routine_kind(d.from.as_deref().unwrap_or_default());
         changes.push(Change::plain(format!("DROP {what} {}", d.name)));
     }
-    for d in of(Kind::Sequence).filter(|d| d.to.is_none()) {
-        changes.push(Change::plain(format!("DROP SEQUENCE {}", d.name)));
-    }
     // Types go once no column has them: after the columns that change away from them.
     let mut type_drops = Vec::new();
-    for d in of(Kind::Range).filter(|d| d.to.is_none()) {
-        type_drops.push(Change::plain(format!("DROP TYPE {}", d.name)));
+    // So does a sequence that a column which stays draws from until its default changes.
+    for d in of(Kind::Sequence).filter(|d| d.to.is_none()) {
+        let drop = Change::plain(format!("DROP SEQUENCE {}", d.name));
+        let seq = bare_name(&d.name);
+        let drawn = from.objects().any(|(kind, name, def)| {
+            kind == Kind::Column
+                && to.get(Kind::Column, name).is_some()
+                && column(def)
+                    .default
+                    .and_then(nextval_sequence)
+                    .is_some_and(|s| bare_name(&s) == seq)
+        });
+        if drawn {
+            type_drops.push(drop);
+        } else {
+            changes.push(drop);
+        }
     }
-    for d in of(Kind::Collation).filter(|d| d.to.is_none()) {
-        type_drops.push(Change::plain(format!("DROP COLLATION {}", d.name)));
-    }
-    for d in of(Kind::Domain).filter(|d| d.to.is_none()) {
-        type_drops.push(Change::plain(format!("DROP DOMAIN {}", d.name)));
-    }
-    for d in of(Kind::Composite).filter(|d| d.to.is_none()) {
-        type_drops.push(Change::plain(format!("DROP TYPE {}", d.name)));
-    }
-    for d in of(Kind::Enum).filter(|d| d.to.is_none()) {
-        type_drops.push(Change::plain(format!("DROP TYPE {}", d.name)));
+    // A type whose name comes back as another kind of type (a composite made an enum) goes
+    // before its successor is created.
+    let type_kinds = [Kind::Range, Kind::Domain, Kind::Composite, Kind::Enum];
+    let remade = |name: &str| {
+        differences
+            .iter()
+            .any(|d| type_kinds.contains(&d.kind) && d.name == name && d.from.is_none())
+    };
+    for (kind, what) in [
+        (Kind::Range, "TYPE"),
+        (Kind::Collation, "COLLATION"),
+        (Kind::Domain, "DOMAIN"),
+        (Kind::Composite, "TYPE"),
+        (Kind::Enum, "TYPE"),
+    ] {
+        for d in of(kind).filter(|d| d.to.is_none()) {
+            let drop = Change::plain(format!("DROP {what} {}", d.name));
+            if kind != Kind::Collation && remade(&d.name) {
+                changes.push(drop);
+            } else {
+                type_drops.push(drop);
+            }
+        }
     }
     for d in of(Kind::Extension).filter(|d| d.to.is_none()) {
         changes.push(Change::plain(format!("DROP EXTENSION {}", d.name)));
@@ -422,13 +446,24 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             }
         }
     }
+    // A new domain over a new composite type comes after the composites.
+    let mut late_domains = Vec::new();
     for d in of(Kind::Domain).filter(|d| d.to.is_some()) {
         match d.from {
-            None => changes.push(Change::plain(format!(
-                "CREATE DOMAIN {} AS {}",
-                d.name,
-                d.to.as_deref().unwrap_or_default()
-            ))),
+            None => {
+                let def = d.to.as_deref().unwrap_or_default();
+                let base = domain(def).0;
+                let create = Change::plain(format!("CREATE DOMAIN {} AS {def}", d.name));
+                let over_new_composite = of(Kind::Composite).any(|c| {
+                    c.from.is_none()
+                        && (c.name == base || parts(&c.name).last().copied() == Some(base))
+                });
+                if over_new_composite {
+                    late_domains.push(create);
+                } else {
+                    changes.push(create);
+                }
+            }
             Some(ref from) => {
                 match alter_domain(
                     &d.name,
@@ -492,6 +527,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             }
         }
     }
+    changes.extend(late_domains);
     for d in of(Kind::Sequence).filter(|d| d.to.is_some()) {
         let options = sequence_options(d.to.as_deref().unwrap_or_default());
         if let Some(change) = d
