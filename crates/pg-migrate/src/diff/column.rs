@@ -237,8 +237,8 @@ pub(crate) fn placeholder(data_type: &str, to: &Catalog) -> Option<String> {
             let labels = to
                 .get(Kind::Enum, t)
                 .or_else(|| to.get(Kind::Enum, &format!("public.{t}")))?;
-            return labels
-                .split(", ")
+            return split_unquoted(labels, ", ")
+                .into_iter()
                 .next()
                 .filter(|l| !l.is_empty())
                 .map(str::to_string);

@@ -30,10 +30,7 @@ pub(crate) fn replaced_routines(differences: &[Difference]) -> Vec<String> {
         .iter()
         .filter(|d| d.kind == Kind::Function)
         .filter_map(|d| match (d.from.as_deref(), d.to.as_deref()) {
-            (Some(from), Some(to))
-                if super::routine::routine_kind(from) == "AGGREGATE"
-                    || super::routine::routine_kind(to) == "AGGREGATE"
-                    || super::routine::returns(from) != super::routine::returns(to) =>
+            (Some(from), Some(to)) if super::routine::needs_drop(from, to) =>
             {
                 Some(d.name.clone())
             }

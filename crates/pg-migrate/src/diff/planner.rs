@@ -367,8 +367,9 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             }
         }
     }
+    // An extension goes with the types it brings: once no column has them.
     for d in of(Kind::Extension).filter(|d| d.to.is_none()) {
-        changes.push(Change::plain(format!("DROP EXTENSION {}", d.name)));
+        type_drops.push(Change::plain(format!("DROP EXTENSION {}", d.name)));
     }
 
     // Creations and alterations, dependencies first.
@@ -410,8 +411,9 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 d.name
             ))),
             Some(from) => {
-                let old: Vec<&str> = from.split(", ").collect();
-                let new: Vec<&str> = to.split(", ").collect();
+                // Labels are literals, which may hold ", " themselves.
+                let old: Vec<&str> = split_unquoted(from, ", ");
+                let new: Vec<&str> = split_unquoted(to, ", ");
                 // The old labels must keep their order; new ones may go anywhere, each placed
                 // by its neighbour (squawk's require-enum-value-ordering: a bare ADD VALUE
                 // appends).
@@ -420,10 +422,12 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                         if old.contains(label) {
                             continue;
                         }
-                        // An enum that had no label takes its first one bare.
-                        let place = match i {
-                            0 if old.is_empty() => String::new(),
-                            0 => format!(" BEFORE {}", new[1]),
+                        // An enum that had no label takes its first one bare; a first label
+                        // goes before the first old one (the labels after it then follow it).
+                        let first_old = new.iter().find(|l| old.contains(l));
+                        let place = match (i, first_old) {
+                            (0, None) => String::new(),
+                            (0, Some(next)) => format!(" BEFORE {next}"),
                             _ => format!(" AFTER {}", new[i - 1]),
                         };
                         changes.push(Change::plain(format!(
@@ -573,12 +577,10 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         };
         let to_def = d.to.as_deref().unwrap_or_default();
         if let Some(from_def) = d.from.as_deref().filter(|_| !cleared.contains(&d.name)) {
-            let what = routine_kind(from_def);
-            if what == "AGGREGATE" || routine_kind(to_def) == "AGGREGATE" {
-                // An aggregate is replaced whole (its state type may change).
-                changes.push(Change::plain(format!("DROP {what} {}", d.name)));
-            } else if returns(from_def) != returns(to_def) {
-                // CREATE OR REPLACE cannot change a function's return type: drop it first.
+            // An aggregate is replaced whole (its state type may change); CREATE OR REPLACE
+            // cannot change a function's result type or its parameters' names and defaults.
+            if needs_drop(from_def, to_def) {
+                let what = routine_kind(from_def);
                 changes.push(Change::plain(format!("DROP {what} {}", d.name)));
             }
         }
@@ -842,6 +844,16 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 let alter =
                     |what: String| format!("ALTER TABLE {table} ALTER COLUMN {name} {what}");
                 let retyped = old.data_type != new.data_type || old.collate != new.collate;
+                // A partitioned table's key column cannot change type: the table must be
+                // made again with its partitions.
+                let in_key = from
+                    .get(Kind::Table, &table)
+                    .and_then(|def| def.strip_prefix("partitioned by "))
+                    .is_some_and(|key| mentions(key, name));
+                if retyped && in_key {
+                    changes.push(unsupported(d, "a partition key column's type changed"));
+                    continue;
+                }
                 // A default of the old type may not cast to the new one: it goes first and
                 // comes back after.
                 if retyped && old.default.is_some() {

@@ -18,9 +18,7 @@ pub(crate) fn replace_routine(
     if let Some(old) = from.get(Kind::Function, name)
         && !dropped.contains(&name)
         && collapse(old) != collapse(def)
-        && (routine_kind(old) == "AGGREGATE"
-            || routine_kind(def) == "AGGREGATE"
-            || returns(old) != returns(def))
+        && needs_drop(old, def)
     {
         changes.push(Change::plain(format!("DROP {} {name}", routine_kind(old))));
     }
@@ -37,6 +35,17 @@ pub(crate) fn routine_kind(def: &str) -> &'static str {
     } else {
         "FUNCTION"
     }
+}
+
+/// Whether `CREATE OR REPLACE` cannot turn routine `old` into `new`, which must be dropped
+/// first: an aggregate, a changed result type, or changed parameters (a name, a default
+/// removed, an OUT parameter: the signature line beyond the identity the key holds).
+pub(crate) fn needs_drop(old: &str, new: &str) -> bool {
+    let signature = |def: &str| def.split('\n').next().unwrap_or(def).trim().to_string();
+    routine_kind(old) == "AGGREGATE"
+        || routine_kind(new) == "AGGREGATE"
+        || returns(old) != returns(new)
+        || signature(old) != signature(new)
 }
 
 /// What a function definition returns (`RETURNS …` up to its line's end).

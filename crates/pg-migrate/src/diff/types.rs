@@ -88,8 +88,7 @@ pub(crate) fn alter_composite(name: &str, from: &str, to: &str) -> Option<Change
 /// Whether an enum going from labels `from` to `to` (as the catalog lists them) is rebuilt
 /// rather than extended: a label removed, or the old ones in another order.
 pub(crate) fn enum_rebuilt(from: &str, to: &str) -> bool {
-    let old: Vec<&str> = from.split(", ").collect();
-    let new: Vec<&str> = to.split(", ").collect();
+    let (old, new) = (split_unquoted(from, ", "), split_unquoted(to, ", "));
     let kept: Vec<&str> = new.iter().copied().filter(|l| old.contains(l)).collect();
     kept != old
 }
