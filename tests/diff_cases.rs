@@ -449,6 +449,16 @@ cases! {
         "CREATE EXTENSION citext; CREATE TABLE t (e citext); CREATE VIEW v AS SELECT e FROM t;",
         "CREATE TABLE t (e text); CREATE VIEW v AS SELECT e FROM t;",
     );
+    a_generated_column_dropped_with_its_source: both(
+        "CREATE TABLE t (id int, a int, g int GENERATED ALWAYS AS (a * 2) STORED);",
+        "CREATE TABLE t (id int);",
+    );
+    a_hostile_materialized_view_with_its_index: both(
+        "CREATE TABLE \"t t\" (\"a b\" int);",
+        "CREATE TABLE \"t t\" (\"a b\" int);
+         CREATE MATERIALIZED VIEW \"mv; drop\" AS SELECT \"a b\" AS \"x\"\"y\" FROM \"t t\";
+         CREATE UNIQUE INDEX \"mv ON idx\" ON \"mv; drop\" (\"x\"\"y\");",
+    );
     a_sequence_moved_to_another_column: both(
         "CREATE TABLE a (id int); CREATE TABLE b (id int);
          CREATE SEQUENCE s OWNED BY a.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",
@@ -841,11 +851,16 @@ async fn default_privileges_are_planned_with_privileges() {
         ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;
         ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
         ALTER DEFAULT PRIVILEGES IN SCHEMA s GRANT USAGE, SELECT ON SEQUENCES TO PUBLIC;";
+    // A dropped routine takes its grants along: no REVOKE after its DROP (its signature's
+    // `()` is no column list).
+    const GRANTED: &str = "CREATE SCHEMA s;
+        CREATE FUNCTION newf() RETURNS int LANGUAGE sql AS 'SELECT 1';
+        CREATE TABLE newt (a int); GRANT SELECT (a), REFERENCES ON newt TO PUBLIC;";
     async fn read(db: &TestDb) -> Catalog {
         let client = db.pool().get().await.unwrap();
         Catalog::read_with(&client, &[], true).await.unwrap()
     }
-    for (start, target) in [(FROM, TO), (TO, FROM)] {
+    for (start, target) in [(FROM, TO), (TO, FROM), (FROM, GRANTED), (GRANTED, FROM)] {
         let (db, goal) = (
             TestDb::empty().await.unwrap(),
             TestDb::empty().await.unwrap(),

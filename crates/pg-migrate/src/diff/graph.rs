@@ -30,10 +30,7 @@ pub(crate) fn replaced_routines(differences: &[Difference]) -> Vec<String> {
         .iter()
         .filter(|d| d.kind == Kind::Function)
         .filter_map(|d| match (d.from.as_deref(), d.to.as_deref()) {
-            (Some(from), Some(to)) if super::routine::needs_drop(from, to) =>
-            {
-                Some(d.name.clone())
-            }
+            (Some(from), Some(to)) if super::routine::needs_drop(from, to) => Some(d.name.clone()),
             _ => None,
         })
         .collect()
@@ -184,10 +181,11 @@ pub(crate) fn routines_dropped_last(
         .filter(|d| {
             // A column, policy or constraint on a table that stays (one on a dropped table
             // goes with it, before the routine).
-            from.dependents(Kind::Function, &d.name).any(|(kind, name)| {
-                matches!(kind, Kind::Column | Kind::Policy | Kind::Constraint)
-                    && to.get(Kind::Table, &split_last(name).0).is_some()
-            })
+            from.dependents(Kind::Function, &d.name)
+                .any(|(kind, name)| {
+                    matches!(kind, Kind::Column | Kind::Policy | Kind::Constraint)
+                        && to.get(Kind::Table, &split_last(name).0).is_some()
+                })
         })
         .map(|d| d.name.clone())
         .collect()

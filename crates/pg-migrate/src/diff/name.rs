@@ -103,9 +103,11 @@ pub(crate) fn collapse(text: &str) -> String {
 
 /// The table (or materialized view) an index definition is on.
 pub(crate) fn index_table(def: &str) -> &str {
-    let rest = def.split(" ON ").nth(1).unwrap_or("");
+    // Quoted names may hold " ON " and spaces themselves.
+    let head = split_unquoted(def, " ON ")[0];
+    let rest = def.get(head.len() + 4..).unwrap_or("");
     let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
-    rest.split_whitespace().next().unwrap_or("")
+    split_unquoted(rest, " ")[0]
 }
 
 /// The last part of a qualified name, without its quotes: `users` of `public."users"`, for

@@ -156,9 +156,9 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         .filter_map(|d| match d.kind {
             Kind::Index => Some(d.name.clone()),
             Kind::Constraint
-                if d.from.as_deref().is_some_and(|f| {
-                    f.starts_with("PRIMARY KEY") || f.starts_with("UNIQUE")
-                }) =>
+                if d.from
+                    .as_deref()
+                    .is_some_and(|f| f.starts_with("PRIMARY KEY") || f.starts_with("UNIQUE")) =>
             {
                 // A key's index is named as the key, in the table's schema.
                 let (table, constraint) = split_last(&d.name);
@@ -254,8 +254,9 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // Indexes once the foreign keys that use them (as the key they reference) are gone.
     for d in of(Kind::Index).filter(|d| d.from.is_some()) {
         let on = index_table(d.from.as_deref().unwrap_or_default());
-        // Gone with its table, or with a view being rebuilt.
-        if !old_tables.contains(&on) && !rebuilt.iter().any(|v| v == on) {
+        // Gone with its table, or with a materialized view dropped or rebuilt.
+        let view_gone = from.get(Kind::View, on).is_some() && to.get(Kind::View, on).is_none();
+        if !old_tables.contains(&on) && !rebuilt.iter().any(|v| v == on) && !view_gone {
             if d.from.as_deref().is_some_and(partitioned_index) {
                 // A partitioned table's index cannot be dropped CONCURRENTLY.
                 changes.push(Change::plain(format!("DROP INDEX {}", d.name)));
@@ -267,7 +268,15 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             }
         }
     }
-    for d in of(Kind::Column).filter(|d| d.to.is_none()) {
+    // Generated columns before the columns they are computed from.
+    let mut dropped_columns: Vec<&Difference> =
+        of(Kind::Column).filter(|d| d.to.is_none()).collect();
+    dropped_columns.sort_by_key(|d| {
+        column(d.from.as_deref().unwrap_or_default())
+            .generated
+            .is_none()
+    });
+    for d in dropped_columns {
         let (table, name) = split_last(&d.name);
         if !old_tables.contains(&table.as_str()) && !from_parent(d, &differences, from, to) {
             changes.push(Change::hazard(

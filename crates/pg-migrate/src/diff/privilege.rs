@@ -22,8 +22,13 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
             None => (object, None),
         }
     }
-    let dropped = |object: &str| {
-        let (object, column) = target(object);
+    let dropped = |what: &str, object: &str| {
+        // A routine's signature ends in `)` too: only a COLUMN names a column.
+        let (object, column) = if what == "COLUMN" {
+            target(object)
+        } else {
+            (object, None)
+        };
         changes.iter().any(|c| {
             (c.sql.starts_with("DROP ")
                 && (c.sql.ends_with(&format!(" {object}"))
@@ -54,7 +59,7 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
         let Some((what, object, grantee)) = split(&d.name) else {
             continue;
         };
-        if d.from.is_some() && !dropped(object) {
+        if d.from.is_some() && !dropped(what, object) {
             let (all, on) = on(what, object, &["ALL"]);
             out.push(Change::plain(format!(
                 "REVOKE {all} ON {on} FROM {grantee}"
@@ -64,7 +69,7 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
     let regranted = to.objects().filter(|(kind, name, _)| {
         *kind == Kind::Privilege
             && !differences.iter().any(|d| d.name == *name)
-            && split(name).is_some_and(|(_, object, _)| dropped(object))
+            && split(name).is_some_and(|(what, object, _)| dropped(what, object))
     });
     let granted = differences
         .iter()

@@ -330,7 +330,10 @@ mod domain_tests {
     fn quoted_constraint_names_and_literals_stay_whole() {
         let def = r#"text NOT NULL DEFAULT 'a CONSTRAINT b' CONSTRAINT "c 1" CHECK (VALUE <> ' CONSTRAINT x') CONSTRAINT "dc;" CHECK (length(VALUE) > 1)"#;
         let (base, not_null, default, constraints) = domain(def);
-        assert_eq!((base, not_null, default), ("text", true, Some("'a CONSTRAINT b'")));
+        assert_eq!(
+            (base, not_null, default),
+            ("text", true, Some("'a CONSTRAINT b'"))
+        );
         assert_eq!(
             constraints,
             [
