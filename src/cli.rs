@@ -15,7 +15,12 @@ Examples:
   app migrate up                        apply every pending migration
   app migrate down                      revert the newest migration
   app migrate history                   list applied and pending migrations
-  app migrate up --sql > upgrade.sql    print the upgrade script without connecting";
+  app migrate up --sql > upgrade.sql    print the upgrade script without connecting
+  app migrate create --autogenerate \"add bio\"   write the migration from schema/
+  app migrate check                     CI: pending, edited, or schema/ out of step with sql/
+  app migrate diff --from migrations --to schema   the SQL between two schemas
+  app migrate drift                     was the database changed by hand?
+  app migrate renumber V14__add_bio     settle two branches that both added V14";
 
 /// A service binary that carries its own PostgreSQL schema.
 ///
@@ -44,7 +49,8 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Manage the schema: up, down, current, history, show, create, check, stamp, repair.
+    /// Manage the schema: up, down, current, history, show, create (--autogenerate), check,
+    /// diff, drift, stamp, repair, renumber, clean.
     #[command(subcommand)]
     Migrate(pg_migrate_cli::MigrateCommand),
 }

@@ -120,24 +120,29 @@ async fn show_prints_one_migration_with_its_sql_and_undo() {
 #[tokio::test]
 async fn bad_revisions_exit_1_with_a_clear_error_and_usage_errors_exit_2() {
     let db = TestDb::empty().await.unwrap();
+    // A revision that does not parse is a usage error (2); one that names nothing here, a
+    // failure (1).
     let cases = [
-        (vec!["migrate", "up", "+x"], "error: invalid revision `+x`"),
+        (vec!["migrate", "up", "+x"], 2, "error: invalid revision `+x`"),
         (
             vec!["migrate", "up", "7"],
+            1,
             "error: no migration has version 7\n  hint: see `app migrate history`",
         ),
         (
             vec!["migrate", "down", "-0"],
+            2,
             "error: invalid revision `-0`: a relative step must be at least 1",
         ),
         (
             vec!["migrate", "show", "V2__wrong"],
+            1,
             "error: no migration is named V2__wrong",
         ),
     ];
-    for (args, message) in cases {
+    for (args, code, message) in cases {
         let out = app(db.url(), &args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
         // Nothing but the error: no server warning from the lock's release.
         assert!(
@@ -294,4 +299,37 @@ async fn missing_database_fails_at_once_even_with_wait() {
     assert_eq!(out.status.code(), Some(1));
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+}
+
+#[test]
+fn wait_lasts_as_long_as_asked() {
+    // Nothing listens on port 1: every attempt is refused at once, and retried until the
+    // wait is over, not until the backoff's own delays add up to less than it.
+    let started = std::time::Instant::now();
+    let out = app(
+        "postgres://postgres@127.0.0.1:1/none",
+        &["--wait", "2s", "migrate", "current"],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        elapsed >= std::time::Duration::from_secs(2) && elapsed < std::time::Duration::from_secs(6),
+        "{elapsed:?}"
+    );
+}
+
+#[test]
+fn a_revision_that_does_not_parse_is_a_usage_error() {
+    for rev in ["0", "+0", "sideways"] {
+        let out = app(
+            "postgres://unused@127.0.0.1:1/none",
+            &["migrate", "up", rev, "--sql"],
+        );
+        assert_eq!(out.status.code(), Some(2), "{rev}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("invalid revision"),
+            "{}",
+            stderr(&out)
+        );
+    }
 }

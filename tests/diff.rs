@@ -412,6 +412,20 @@ async fn declared_renames_are_renamed_not_dropped() {
         "{sql:#?}"
     );
     assert!(!sql.iter().any(|s| s.starts_with("DROP TABLE")), "{sql:#?}");
+    // A rename is what it is for the previous release's running clients, and its file
+    // carries the lint's allowance with the reason.
+    for change in plan.iter().filter(|c| {
+        c.sql.contains(" RENAME COLUMN ")
+            || (c.sql.starts_with("ALTER TABLE ") && c.sql.contains(" RENAME TO "))
+    }) {
+        assert!(
+            change
+                .hazards
+                .contains(&pg_migrate::diff::HazardKind::BreaksClients),
+            "{change:?}"
+        );
+    }
+    lints_clean("renames", &pg_migrate::diff::cut_into_files(plan.clone()));
     let client = from.pool().get().await.unwrap();
     for change in &plan {
         client

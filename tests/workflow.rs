@@ -602,6 +602,7 @@ async fn diff_prints_the_sql_between_any_two_schemas() {
     assert_eq!(
         text,
         "-- from migrations@1 to migrations@head\n\
+         SET search_path TO \"$user\", public;\n\
          -- hazard: deletes_data, breaks_clients: deletes the table and its data\n\
          DROP TABLE public.api_tokens;\n\
          ALTER TABLE public.swagger_specs ADD COLUMN jwt_token text;\n"
@@ -728,12 +729,46 @@ async fn autogenerate_writes_verified_migrations_and_refuses_data_loss() {
     );
     let v4 = std::fs::read_to_string(sql.join("V4__archive_specs_2.sql")).unwrap();
     assert!(v4.starts_with("-- no-transaction\n"), "{v4}");
-    assert!(v4.contains("CREATE INDEX CONCURRENTLY users_created_at_idx ON public.users"));
+    // Written as a person writes them: the migrations' own schema unnamed, so they run in a
+    // tenant's schema as well.
+    assert!(
+        v4.contains("CREATE INDEX CONCURRENTLY users_created_at_idx ON users"),
+        "{v4}"
+    );
     let u3 = std::fs::read_to_string(sql.join("U3__archive_specs_1.sql")).unwrap();
     assert!(
-        u3.contains("ALTER TABLE public.swagger_specs DROP COLUMN archived;"),
+        u3.contains("ALTER TABLE swagger_specs DROP COLUMN archived;"),
         "{u3}"
     );
+    let v3 = std::fs::read_to_string(sql.join("V3__archive_specs_1.sql")).unwrap();
+    assert!(
+        !v3.contains("public.") && !u3.contains("public."),
+        "{v3}{u3}"
+    );
+    // … and do: applied in a schema of their own after V1 and V2, they change that schema.
+    {
+        let client = db.pool().get().await.unwrap();
+        let mut script = String::from("CREATE SCHEMA tenant_x; SET search_path TO tenant_x;\n");
+        for file in ["V1__initial.sql", "V2__move_tokens_to_swagger_specs.sql"] {
+            script.push_str(&std::fs::read_to_string(sql.join(file)).unwrap());
+        }
+        script.push_str(&v3);
+        client.batch_execute(&script).await.unwrap();
+        let archived: bool = client
+            .query_one(
+                "SELECT to_regclass('tenant_x.swagger_specs') IS NOT NULL \
+                 AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'tenant_x.swagger_specs'::regclass AND attname = 'archived')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(archived);
+        client
+            .batch_execute("DROP SCHEMA tenant_x CASCADE; RESET search_path")
+            .await
+            .unwrap();
+    }
 
     // The binary does not embed V3 and V4 yet: run again, it would plan from its own head and
     // write the same column a second time. It refuses until it is rebuilt.

@@ -351,7 +351,9 @@ pub enum MigrateCommand {
     /// schema in schema/ differs from what the migrations build: someone edited schema/
     /// without a migration, or wrote a migration without updating schema/). The declared
     /// schema is compared when its directory exists: both are built in scratch databases on
-    /// the same server (CREATEDB needed) and their catalogs compared.
+    /// the same server (CREATEDB needed) and their catalogs compared. That compares schema/
+    /// with the migrations, not with the live database: a change made there by hand is what
+    /// `migrate drift` finds.
     ///
     /// Examples:
     ///   app migrate check || echo "schema out of sync"

@@ -22,6 +22,10 @@ use crate::args::{Format, Settings};
 use crate::command::with_scratch;
 use crate::create::{migrations_dir, slugify, version_now, write_new};
 
+/// The schema the migrations' objects live in when `search_path` is the default: the scratch
+/// databases resolve unqualified names there, and the generated files name its objects bare.
+const MIGRATIONS_SCHEMA: &str = "public";
+
 /// What autogenerate found: the migrations to write, verified, and what data they delete.
 pub(crate) struct Plan {
     /// Each migration's statements, and its undo's.
@@ -67,9 +71,15 @@ pub(crate) async fn plan(
         let mut steps = Vec::new();
         let mut before = start.clone();
         let mut set = migrator.migrations().to_vec();
+        // Written unqualified in the migrations' own schema, as a person writes them, so that
+        // they run wherever search_path points (a tenant's schema in a fleet); verified as
+        // written.
+        let unqualified =
+            |changes: Vec<Change>| pg_migrate::diff::unqualified(&changes, MIGRATIONS_SCHEMA);
         for (i, changes) in
             pg_migrate::diff::cut_into_files(start.plan_with_renames(&goal, &renames))
                 .into_iter()
+                .map(unqualified)
                 .enumerate()
         {
             let version = head + 1 + i as i64;
@@ -81,8 +91,9 @@ pub(crate) async fn plan(
                 .up(work.pool().await?, &Rev::Head, &mut |_| {})
                 .await?;
             let after = work.catalog(&table).await?;
-            let undo =
-                after.plan_with_renames(&before, &pg_migrate::diff::invert_renames(&renames));
+            let undo = unqualified(
+                after.plan_with_renames(&before, &pg_migrate::diff::invert_renames(&renames)),
+            );
             set.pop();
             set.push(migration(
                 version,

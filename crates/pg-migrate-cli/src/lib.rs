@@ -218,17 +218,23 @@ impl Service {
 
 /// Prints `err` as `error: …` on stderr (and, with `--format json`, as one JSON document on
 /// stdout, with the failing migration's report and what committed before it), and gives the
-/// exit code: 2 for a bad `--database-url` (a usage error, as clap's own), else 1.
+/// exit code: 2 for a bad `--database-url` or revision (a usage error, as clap's own), else 1.
 pub fn report_error(err: &anyhow::Error, format: Format) -> ExitCode {
     output::report_error(err, format);
     exit_code(err)
 }
 
-/// 2 for a usage error (a bad `--database-url`), 1 for anything else.
+/// 2 for a usage error (a bad `--database-url`, a revision that does not parse: `up 0`), 1
+/// for anything else.
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
-    if err
-        .downcast_ref::<pg_migrate::InvalidDatabaseUrl>()
-        .is_some()
+    let bad_revision = matches!(
+        err.downcast_ref::<pg_migrate::RevError>(),
+        Some(pg_migrate::RevError::Syntax(_) | pg_migrate::RevError::ZeroStep(_))
+    );
+    if bad_revision
+        || err
+            .downcast_ref::<pg_migrate::InvalidDatabaseUrl>()
+            .is_some()
     {
         ExitCode::from(2)
     } else {

@@ -386,6 +386,9 @@ pub(crate) fn check(
                 "unknown": unknown,
                 "schema": declared.as_ref().map(|(dir, _)| dir.display().to_string()),
                 "schema_differences": declared.as_ref().map(|(_, d)| d),
+                // What schema/ was compared with: the migrations' head, never the database
+                // (`drift` compares that).
+                "schema_compared_with": declared.as_ref().map(|_| "the migrations' head"),
             })
         ),
         Format::Text => {
@@ -418,6 +421,10 @@ pub(crate) fn print_plan(
         }
         Format::Text => {
             out!("-- from {} to {}", sides.0, sides.1);
+            // Definitions are deparsed relative to the default search_path, and the plan's
+            // own names qualified: the script says which path it assumes, so psql runs it as
+            // planned whatever the session's own.
+            out!("SET search_path TO \"$user\", public;");
             out!("{}", pg_migrate::diff::render_changes(changes).trim_end());
         }
     }

@@ -126,30 +126,39 @@ pub async fn wait_for(
     config: &DatabaseConfig,
     wait: Duration,
 ) -> Result<(), PoolError> {
-    use backon::{ExponentialBuilder, Retryable};
+    use backon::{BackoffBuilder, ExponentialBuilder};
     if wait.is_zero() {
         return pool.get().await.map(drop);
     }
-    let policy = ExponentialBuilder::default()
+    // Tried until the wait is over, the last sleep cut to end exactly at it: a backoff that
+    // only counted its own delays gave up before the time asked for (2.5 s of a 3 s wait).
+    let deadline = std::time::Instant::now() + wait;
+    let mut delays = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(100))
         .with_max_delay(Duration::from_secs(5))
         .with_jitter()
-        .with_total_delay(Some(wait))
-        .without_max_times();
-    let attempt = std::cell::Cell::new(1u32);
-    (|| async { pool.get().await.map(drop) })
-        .retry(policy)
-        .sleep(tokio::time::sleep)
-        .when(|err| !is_permanent(err))
-        .notify(|err, sleep| {
-            tracing::warn!(
-                database = %config,
-                attempt = attempt.get(),
-                retry_in_ms = sleep.as_millis() as u64,
-                error = %pool_error_text(err),
-                "database not reachable yet"
-            );
-            attempt.set(attempt.get() + 1);
-        })
-        .await
+        .without_max_times()
+        .build();
+    let mut attempt = 1u32;
+    loop {
+        let err = match pool.get().await {
+            Ok(_) => return Ok(()),
+            Err(err) if is_permanent(&err) => return Err(err),
+            Err(err) => err,
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(err);
+        }
+        let sleep = delays.next().unwrap_or(Duration::from_secs(5)).min(left);
+        tracing::warn!(
+            database = %config,
+            attempt,
+            retry_in_ms = sleep.as_millis() as u64,
+            error = %pool_error_text(&err),
+            "database not reachable yet"
+        );
+        tokio::time::sleep(sleep).await;
+        attempt += 1;
+    }
 }

@@ -199,6 +199,34 @@ pub(crate) fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)>
             "deletes data, as the hazard below says".to_string(),
         ));
     }
+    if hazard_has(" RENAME COLUMN ") {
+        allowed.push((
+            "renaming-column",
+            "declared in schema/ (`-- renamed from:`); running clients of the previous release \
+             lose the old name, as the hazard below says"
+                .to_string(),
+        ));
+    }
+    if changes.iter().any(|c| {
+        c.hazard.is_some() && c.sql.starts_with("ALTER TABLE ") && c.sql.contains(" RENAME TO ")
+    }) {
+        allowed.push((
+            "renaming-table",
+            "declared in schema/ (`-- renamed from:`); running clients of the previous release \
+             lose the old name, as the hazard below says"
+                .to_string(),
+        ));
+    }
+    if changes.iter().any(|c| {
+        c.sql.contains(" RENAME CONSTRAINT ")
+            || ((c.sql.starts_with("ALTER INDEX ") || c.sql.starts_with("ALTER SEQUENCE "))
+                && c.sql.contains(" RENAME TO "))
+    }) {
+        allowed.push((
+            "renaming-object",
+            "follows the renamed table, as schema/ names it".to_string(),
+        ));
+    }
     if hazard_has("DROP TABLE ") {
         allowed.push((
             "ban-drop-table",
@@ -331,6 +359,97 @@ pub(crate) fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)>
     allowed
 }
 
+/// `changes` with the qualifier `schema.` taken off the names it qualifies, so that the
+/// statements act on whatever schema `search_path` puts first when they run, as hand-written
+/// migrations do (a schema-per-tenant fleet pins it to each tenant's). Only outside literals,
+/// quoted identifiers, dollar-quoted bodies and comments; names in other schemas stay
+/// qualified.
+pub fn unqualified(changes: &[Change], schema: &str) -> Vec<Change> {
+    let prefix = format!("{}.", crate::quote::quote_identifier(schema));
+    changes
+        .iter()
+        .map(|c| Change {
+            sql: strip_qualifier(&c.sql, &prefix),
+            ..c.clone()
+        })
+        .collect()
+}
+
+/// `sql` without `prefix` where it starts a name outside literals, quoted identifiers,
+/// dollar quotes and comments.
+fn strip_qualifier(sql: &str, prefix: &str) -> String {
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    while i < sql.len() {
+        let rest = &sql[i..];
+        // Skipped whole: a literal, a quoted identifier (unless it is the prefix itself), a
+        // dollar-quoted body, a comment.
+        let skip = if rest.starts_with('\'') {
+            Some(closing(rest, '\''))
+        } else if rest.starts_with('"') && !rest.starts_with(prefix) {
+            Some(closing(rest, '"'))
+        } else if rest.starts_with("--") {
+            Some(rest.find('\n').unwrap_or(rest.len()))
+        } else if rest.starts_with('$') {
+            dollar_tag(rest).map(|tag| {
+                rest[tag.len()..]
+                    .find(tag)
+                    .map_or(rest.len(), |end| tag.len() + end + tag.len())
+            })
+        } else {
+            None
+        };
+        if let Some(len) = skip {
+            out.push_str(&rest[..len]);
+            i += len;
+            continue;
+        }
+        let boundary = i == 0 || {
+            let before = bytes[i - 1];
+            !(before.is_ascii_alphanumeric()
+                || before == b'_'
+                || before == b'$'
+                || before == b'.'
+                || before == b'"')
+        };
+        if boundary && rest.starts_with(prefix) {
+            i += prefix.len();
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// The length of a `quote`-delimited token at the start of `text`, doubled quotes included.
+fn closing(text: &str, quote: char) -> usize {
+    let mut chars = text.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == quote {
+            if chars.peek().is_some_and(|&(_, n)| n == quote) {
+                chars.next();
+                continue;
+            }
+            return i + 1;
+        }
+    }
+    text.len()
+}
+
+/// The dollar-quote tag (`$$`, `$function$`) at the start of `text`, if it is one.
+fn dollar_tag(text: &str) -> Option<&str> {
+    let end = text[1..].find('$')? + 2;
+    let tag = &text[..end];
+    tag[1..end - 1]
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        .then_some(tag)
+        .filter(|t| !t[1..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
 /// The text of a migration file holding `changes`, and whether it runs outside a transaction:
 /// one such statement, under `-- no-transaction`, or statements in one transaction (where an
 /// undo rebuilds indexes without CONCURRENTLY). The rules it trips on purpose are named in
@@ -358,4 +477,26 @@ pub fn file_text(changes: &[Change]) -> (String, bool) {
     }
     text.push_str(&render_changes(&changes));
     (text, no_transaction)
+}
+
+#[cfg(test)]
+mod unqualified_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_names_lose_their_schema() {
+        let sql = "ALTER TABLE public.t ADD COLUMN c text DEFAULT 'public.x' REFERENCES public.\"U\"(id); \
+                   CREATE FUNCTION public.f() RETURNS int AS $f$ SELECT 1 FROM public.t $f$; \
+                   SELECT other.t, mypublic.t, \"public.t\" -- public.t";
+        assert_eq!(
+            strip_qualifier(sql, "public."),
+            "ALTER TABLE t ADD COLUMN c text DEFAULT 'public.x' REFERENCES \"U\"(id); \
+             CREATE FUNCTION f() RETURNS int AS $f$ SELECT 1 FROM public.t $f$; \
+             SELECT other.t, mypublic.t, \"public.t\" -- public.t"
+        );
+        assert_eq!(
+            strip_qualifier("DROP TABLE \"My S\".t, public.u", "\"My S\"."),
+            "DROP TABLE t, public.u"
+        );
+    }
 }

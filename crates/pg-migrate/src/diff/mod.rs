@@ -28,5 +28,5 @@ mod types;
 mod view;
 
 pub use catalog::{Catalog, Difference, Kind};
-pub use change::{Change, HazardKind, cut_into_files, file_text, render_changes};
+pub use change::{Change, HazardKind, cut_into_files, file_text, render_changes, unqualified};
 pub use rename::{Rename, declared_renames, invert_renames};

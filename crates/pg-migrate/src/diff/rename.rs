@@ -132,9 +132,11 @@ impl Catalog {
                     }
                     let bare = |n: &str| parts(n).last().map(|p| p.to_string()).unwrap_or_default();
                     let (old_bare, new_bare) = (bare(old), bare(new));
-                    changes.push(Change::plain(format!(
-                        "ALTER TABLE {old} RENAME TO {new_bare}"
-                    )));
+                    changes.push(Change::hazard(
+                        format!("ALTER TABLE {old} RENAME TO {new_bare}"),
+                        &[HazardKind::BreaksClients],
+                        "running clients of the previous release lose the old name",
+                    ));
                     // Objects named after the table (serial sequences, keys, indexes) follow
                     // it when the declared schema names them after the new one.
                     let prefixed: Vec<(Kind, String)> = from
@@ -197,9 +199,11 @@ impl Catalog {
                     {
                         continue;
                     }
-                    changes.push(Change::plain(format!(
-                        "ALTER TABLE {table} RENAME COLUMN {old} TO {new}"
-                    )));
+                    changes.push(Change::hazard(
+                        format!("ALTER TABLE {table} RENAME COLUMN {old} TO {new}"),
+                        &[HazardKind::BreaksClients],
+                        "running clients of the previous release lose the old name",
+                    ));
                     let table = table.clone();
                     let (old, new) = (old.clone(), new.clone());
                     from = from.renamed_column(&table, &old, &new);
