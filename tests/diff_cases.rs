@@ -459,6 +459,26 @@ cases! {
          CREATE MATERIALIZED VIEW \"mv; drop\" AS SELECT \"a b\" AS \"x\"\"y\" FROM \"t t\";
          CREATE UNIQUE INDEX \"mv ON idx\" ON \"mv; drop\" (\"x\"\"y\");",
     );
+    a_generated_column_retyped_with_its_source: both(
+        "CREATE TABLE t (a int, g int GENERATED ALWAYS AS (a + 1) STORED); INSERT INTO t (a) VALUES (1);",
+        "CREATE TABLE t (a bigint, g bigint GENERATED ALWAYS AS (a + 1) STORED); INSERT INTO t (a) VALUES (1);",
+    );
+    a_generated_column_retyped_with_its_routine: both(
+        "CREATE FUNCTION f(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2';
+         CREATE TABLE t (a int, g int GENERATED ALWAYS AS (f(a)) STORED);",
+        "CREATE FUNCTION f(int) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2.5';
+         CREATE TABLE t (a int, g numeric GENERATED ALWAYS AS (f(a)) STORED);",
+    );
+    a_column_retyped_under_a_rule: both(
+        "CREATE TABLE log (a bigint); CREATE TABLE t (a int);
+         CREATE RULE r AS ON INSERT TO t DO ALSO INSERT INTO log VALUES (NEW.a);",
+        "CREATE TABLE log (a bigint); CREATE TABLE t (a bigint);
+         CREATE RULE r AS ON INSERT TO t DO ALSO INSERT INTO log VALUES (NEW.a);",
+    );
+    a_replaced_begin_atomic_routine_over_a_retyped_column: both(
+        "CREATE TABLE t (a int); CREATE FUNCTION s() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT sum(a) FROM t; END;",
+        "CREATE TABLE t (a bigint); CREATE FUNCTION s() RETURNS numeric LANGUAGE sql BEGIN ATOMIC SELECT sum(a) FROM t; END;",
+    );
     a_sequence_moved_to_another_column: both(
         "CREATE TABLE a (id int); CREATE TABLE b (id int);
          CREATE SEQUENCE s OWNED BY a.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",

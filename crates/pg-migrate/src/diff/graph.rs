@@ -21,6 +21,12 @@ pub(crate) struct Pinned {
     pub column_creates: Vec<Change>,
     /// Views to rebuild around it (with the planner's own view rebuilds).
     pub views: Vec<String>,
+    /// Generated columns dropped and added here, whose own change (a new type) the planner
+    /// leaves to this.
+    pub regenerated: Vec<String>,
+    /// Routines the plan replaces whose parsed body (`BEGIN ATOMIC`) reads a retyped column:
+    /// dropped before the change and created after it here, not where routines are made.
+    pub routines: Vec<String>,
 }
 
 /// The routines the plan drops and creates again: an aggregate, or a routine whose result
@@ -72,7 +78,12 @@ pub(crate) fn pinned(
                 Kind::Column => {
                     let (table, column) = split_last(dependent);
                     let old = super::column::column(current);
-                    if differs(Kind::Column, dependent) || target.is_none() {
+                    // A generated column stays generated: it is computed again even when its
+                    // own type changes too (ALTER TYPE cannot reach it while its source
+                    // changes).
+                    let recomputed = old.generated.is_some()
+                        && target.is_some_and(|t| super::column::column(t).generated.is_some());
+                    if (differs(Kind::Column, dependent) || target.is_none()) && !recomputed {
                         // Planned anyway: its own change comes after the routine's.
                         if old.generated.is_none()
                             && old.default.is_some()
@@ -87,6 +98,7 @@ pub(crate) fn pinned(
                     if let (Some(_), Some(to_def)) = (old.generated, target) {
                         // Computed from what changes: dropped before, added again after (the
                         // drop takes its indexes, constraints and the views reading it along).
+                        pinned.regenerated.push(dependent.to_string());
                         let (mut steps, indexes) =
                             regenerate(&table, column, true, to_def, differences, to);
                         if !steps.is_empty() {
@@ -139,6 +151,16 @@ pub(crate) fn pinned(
                         )));
                     }
                 }
+                // A rule's actions are parsed: they hold the column they name.
+                Kind::Rule if !differs(Kind::Rule, dependent) => {
+                    if let Some(def) = target {
+                        let (table, rule) = split_last(dependent);
+                        pinned
+                            .drops
+                            .push(Change::plain(format!("DROP RULE {rule} ON {table}")));
+                        pinned.creates.push(Change::plain(def));
+                    }
+                }
                 Kind::Policy if !differs(Kind::Policy, dependent) => {
                     if let Some(def) = target {
                         let (table, policy) = split_last(dependent);
@@ -152,6 +174,18 @@ pub(crate) fn pinned(
                 }
                 // A routine whose body the server parsed (`BEGIN ATOMIC`, SQL standard) holds
                 // what it reads.
+                // One the plan replaces anyway, over a retyped column: its drop and creation
+                // move around the column's change.
+                Kind::Function if kind == Kind::Column && routines.iter().any(|r| r == dependent) => {
+                    if let Some(def) = target {
+                        pinned.drops.push(Change::plain(format!(
+                            "DROP {} {dependent}",
+                            super::routine::routine_kind(current)
+                        )));
+                        pinned.creates.push(Change::plain(def));
+                        pinned.routines.push(dependent.to_string());
+                    }
+                }
                 Kind::Function if !routines.iter().any(|r| r == dependent) => {
                     pinned.drops.push(Change::plain(format!(
                         "DROP {} {dependent}",

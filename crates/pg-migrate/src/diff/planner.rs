@@ -577,7 +577,11 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         .into_iter()
         .partition(|d| row_typed(d.to.as_deref().unwrap_or_default(), &new_tables));
     let mut routine_changes = Vec::new();
-    for d in routines.into_iter().chain(late_routines.iter().copied()) {
+    for d in routines
+        .into_iter()
+        .chain(late_routines.iter().copied())
+        .filter(|d| !pinned.routines.contains(&d.name))
+    {
         let late = late_routines.iter().any(|l| l.name == d.name);
         let changes = if late {
             &mut routine_changes
@@ -746,7 +750,10 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     columns.sort_by_key(|d| (split_last(&d.name).0, to.position(&d.name)));
     for d in columns {
         let (table, name) = split_last(&d.name);
-        if new_tables.contains(&table.as_str()) || from_parent(d, &differences, from, to) {
+        if new_tables.contains(&table.as_str())
+            || from_parent(d, &differences, from, to)
+            || pinned.regenerated.contains(&d.name)
+        {
             continue;
         }
         let to_def = d.to.as_deref().unwrap_or_default();
