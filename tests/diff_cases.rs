@@ -479,6 +479,35 @@ cases! {
         "CREATE TABLE t (a int); CREATE FUNCTION s() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT sum(a) FROM t; END;",
         "CREATE TABLE t (a bigint); CREATE FUNCTION s() RETURNS numeric LANGUAGE sql BEGIN ATOMIC SELECT sum(a) FROM t; END;",
     );
+    a_column_collation_changed_under_an_index_and_a_view: both(
+        "CREATE TABLE t (a text); CREATE INDEX t_a ON t (a); CREATE VIEW v AS SELECT a FROM t;",
+        "CREATE TABLE t (a text COLLATE \"C\"); CREATE INDEX t_a ON t (a); CREATE VIEW v AS SELECT a FROM t;",
+    );
+    a_domain_collation: both(
+        "",
+        "CREATE DOMAIN d AS text COLLATE \"C\" NOT NULL DEFAULT 'x'; CREATE TABLE t (v d);",
+    );
+    a_domain_collation_changed_is_reported: reported(
+        "CREATE DOMAIN d AS text NOT NULL DEFAULT 'x';",
+        "CREATE DOMAIN d AS text COLLATE \"C\" NOT NULL DEFAULT 'x';",
+    );
+    toast_storage_parameters: both(
+        "CREATE TABLE t (a text) WITH (fillfactor = 70);",
+        "CREATE TABLE t (a text) WITH (fillfactor = 70, toast.autovacuum_enabled = false);",
+    );
+    a_domain_check_declared_not_valid: both(
+        "CREATE DOMAIN d AS int;",
+        "CREATE DOMAIN d AS int; ALTER DOMAIN d ADD CONSTRAINT d_pos CHECK (VALUE > 0) NOT VALID;",
+    );
+    comments_on_view_columns_and_type_attributes: both(
+        "CREATE TYPE c AS (x int, y int); CREATE TABLE t (a int); CREATE MATERIALIZED VIEW mv AS SELECT a FROM t;
+         COMMENT ON COLUMN c.x IS 'old'; COMMENT ON COLUMN c.y IS 'attr'; COMMENT ON COLUMN mv.a IS 'mv col';",
+        "CREATE TYPE c AS (x int, y int); CREATE TABLE t (a int); CREATE MATERIALIZED VIEW mv AS SELECT a FROM t;",
+    );
+    index_column_statistics: both(
+        "CREATE TABLE t (e int); CREATE INDEX t_e ON t ((e + 1));",
+        "CREATE TABLE t (e int); CREATE INDEX t_e ON t ((e + 1)); ALTER INDEX t_e ALTER COLUMN 1 SET STATISTICS 300;",
+    );
     a_sequence_moved_to_another_column: both(
         "CREATE TABLE a (id int); CREATE TABLE b (id int);
          CREATE SEQUENCE s OWNED BY a.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",
@@ -524,6 +553,10 @@ cases! {
     default_privileges_are_reported: reported(
         "",
         "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;",
+    );
+    an_unlogged_sequence_is_reported: reported(
+        "CREATE SEQUENCE s;",
+        "CREATE UNLOGGED SEQUENCE s;",
     );
     comment_on_a_policy_is_reported: reported(
         "CREATE TABLE t (id int); CREATE POLICY p ON t USING (true);",

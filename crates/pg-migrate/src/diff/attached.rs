@@ -28,6 +28,7 @@ fn setting_target(name: &str) -> Option<(Kind, String)> {
         "TRIGGER" => (Kind::Trigger, target.to_string()),
         "VIEW" => (Kind::View, target.to_string()),
         "VIEW_COLUMN" => (Kind::View, split_last(target).0),
+        "INDEX" => (Kind::Index, target.to_string()),
         _ => return None,
     })
 }
@@ -121,6 +122,8 @@ pub(crate) fn creations(
         let put_back = setting_target(name).is_some_and(|(kind, target)| match kind {
             Kind::View => recreated.views.contains(&target),
             Kind::Trigger => recreated.triggers.contains(&target),
+            // An index built again starts from the default targets.
+            Kind::Index => changed(Kind::Index, &target),
             // A new type resets a column's storage; a column dropped and added back loses all.
             Kind::Column => changed(Kind::Column, &target),
             _ => false,

@@ -311,6 +311,10 @@ impl Catalog {
                 format!(
                     "SELECT format('%I.%I', n.nspname, t.typname), \
                             format_type(t.typbasetype, t.typtypmod) \
+                            || CASE WHEN t.typcollation <> 0 AND t.typcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = t.typbasetype) \
+                                    THEN ' COLLATE ' || (SELECT format('%I.%I', cn.nspname, co.collname) FROM pg_collation co \
+                                                         JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) \
+                                    ELSE '' END \
                             || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END \
                             || coalesce(' DEFAULT ' || t.typdefault, '') \
                             || coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid), '' ORDER BY c.conname) \
@@ -378,7 +382,9 @@ impl Catalog {
                 format!(
                     "SELECT format('%I.%I', n.nspname, c.relname), \
                             concat_ws('; ', \
-                                'with (' || array_to_string(c.reloptions, ', ') || ')', \
+                                'with (' || nullif(concat_ws(', ', array_to_string(c.reloptions, ', '), \
+                                    (SELECT string_agg('toast.' || o, ', ') FROM pg_class tc, unnest(tc.reloptions) o \
+                                     WHERE tc.oid = c.reltoastrelid)), '') || ')', \
                                 CASE c.relreplident WHEN 'f' THEN 'replica identity full' \
                                                     WHEN 'n' THEN 'replica identity nothing' \
                                                     WHEN 'i' THEN 'replica identity using index ' || \
@@ -388,7 +394,8 @@ impl Catalog {
                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {ext_class} \
                        AND NOT (c.relname = ANY($1)) \
-                       AND (c.reloptions IS NOT NULL OR c.relreplident NOT IN ('d', 'p'))"
+                       AND (c.reloptions IS NOT NULL OR c.relreplident NOT IN ('d', 'p') \
+                            OR EXISTS (SELECT 1 FROM pg_class tc WHERE tc.oid = c.reltoastrelid AND tc.reloptions IS NOT NULL))"
                 ),
             ),
             (

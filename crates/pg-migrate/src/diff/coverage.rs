@@ -144,6 +144,16 @@ pub(crate) fn settings() -> Vec<(Kind, String)> {
              JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind = 'v' AND {USER_SCHEMAS} AND {ext_class}"
         ),
+        // An index column's statistics target (`ALTER INDEX … ALTER COLUMN 1 SET STATISTICS`).
+        format!(
+            "SELECT format('INDEX %I.%I COLUMN_%s_STATISTICS', n.nspname, c.relname, a.attnum), \
+                    format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s', n.nspname, c.relname, a.attnum, a.attstattarget), \
+                    format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS -1', n.nspname, c.relname, a.attnum) \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('i', 'I') AND a.attnum > 0 AND a.attstattarget >= 0 \
+               AND {USER_SCHEMAS} AND {ext_class}"
+        ),
         // The column a sequence belongs to (`OWNED BY`), which a serial sets by itself: only
         // a change on a sequence that stays is planned (see `attached::creations`).
         format!(
@@ -483,6 +493,13 @@ pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
              JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = ic.relnamespace \
              WHERE EXISTS (SELECT 1 FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid) \
                AND {USER_SCHEMAS} AND {} AND NOT (c.relname = ANY($1))",
+            not_in_extension("c.oid")
+        ),
+        // An unlogged sequence (PostgreSQL 15's `CREATE UNLOGGED SEQUENCE`).
+        format!(
+            "SELECT format('UNLOGGED SEQUENCE %I.%I', n.nspname, c.relname), 'unlogged' \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'S' AND c.relpersistence = 'u' AND {USER_SCHEMAS} AND {}",
             not_in_extension("c.oid")
         ),
         // Comments on objects whose comments are not modelled (policies, rules, …); an

@@ -60,7 +60,11 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         .iter()
         .filter(|d| d.kind == Kind::Column)
         .filter(|d| match (&d.from, &d.to) {
-            (Some(a), Some(b)) => column(a).data_type != column(b).data_type,
+            // A new collation is a new type to what reads the column (ALTER … TYPE … COLLATE).
+            (Some(a), Some(b)) => {
+                let (a, b) = (column(a), column(b));
+                a.data_type != b.data_type || a.collate != b.collate
+            }
             _ => false,
         })
         .map(|d| split_last(&d.name))
@@ -1414,7 +1418,12 @@ pub(crate) fn comment_target_stays(name: &str, to: &Catalog) -> bool {
     };
     let found = |kinds: &[Kind], object: &str| kinds.iter().any(|k| to.get(*k, object).is_some());
     match what {
-        "COLUMN" => found(&[Kind::Column], object),
+        // A column of a table, or of a view or composite type (their attributes are not
+        // modelled one by one).
+        "COLUMN" => {
+            found(&[Kind::Column], object)
+                || found(&[Kind::View, Kind::Composite], &split_last(object).0)
+        }
         "TABLE" => found(&[Kind::Table], object),
         "VIEW" | "MATERIALIZED" => found(
             &[Kind::View],

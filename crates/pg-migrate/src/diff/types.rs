@@ -175,13 +175,19 @@ pub(crate) fn alter_domain(
     }
     for (constraint, check) in &new.3 {
         if !old.3.contains(&(constraint, check)) {
-            let check = check.strip_suffix(" NOT VALID").unwrap_or(check);
+            // Declared NOT VALID, it stays so; otherwise validated after, with the others.
+            let (check, declared_not_valid) = match check.strip_suffix(" NOT VALID") {
+                Some(check) => (check, true),
+                None => (*check, false),
+            };
             changes.push(Change::plain(format!(
                 "ALTER DOMAIN {name} ADD CONSTRAINT {constraint} {check} NOT VALID"
             )));
-            validations.push(Change::plain(format!(
-                "ALTER DOMAIN {name} VALIDATE CONSTRAINT {constraint}"
-            )));
+            if !declared_not_valid {
+                validations.push(Change::plain(format!(
+                    "ALTER DOMAIN {name} VALIDATE CONSTRAINT {constraint}"
+                )));
+            }
         }
     }
     Some(changes)
