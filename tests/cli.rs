@@ -123,7 +123,11 @@ async fn bad_revisions_exit_1_with_a_clear_error_and_usage_errors_exit_2() {
     // A revision that does not parse is a usage error (2); one that names nothing here, a
     // failure (1).
     let cases = [
-        (vec!["migrate", "up", "+x"], 2, "error: invalid revision `+x`"),
+        (
+            vec!["migrate", "up", "+x"],
+            2,
+            "error: invalid revision `+x`",
+        ),
         (
             vec!["migrate", "up", "7"],
             1,

@@ -270,6 +270,24 @@ async fn an_identity_taken_over_from_a_serial_keeps_the_numbering() {
     assert_eq!(max, 6, "{plan:#?}");
 }
 
+#[tokio::test]
+async fn a_sequence_renamed_under_its_column_keeps_the_numbering() {
+    let (db, goal) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    run(&db, "CREATE SEQUENCE old_seq; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('old_seq'), v text);
+              INSERT INTO t (v) VALUES ('a'), ('b');").await;
+    run(&goal, "CREATE SEQUENCE new_seq; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('new_seq'), v text);").await;
+    let plan = catalog(&db).await.plan(&catalog(&goal).await);
+    run(&db, &pg_migrate::diff::render_changes(&plan)).await;
+    run(&db, "INSERT INTO t (v) VALUES ('c')").await;
+    assert!(
+        catalog(&db).await.diff(&catalog(&goal).await).is_empty(),
+        "{plan:#?}"
+    );
+}
+
 /// A table with a trigger and a view over it, which the settings below change.
 const TABLE: &str = "
     CREATE TABLE t (id int PRIMARY KEY, body text, n int);
@@ -417,7 +435,7 @@ cases! {
     );
     a_column_s_sequence_replaced: both(
         "CREATE SEQUENCE old_seq; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('old_seq'), v text);",
-        "CREATE SEQUENCE new_seq; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('new_seq'), v text);",
+        "CREATE SEQUENCE new_seq START 5; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('new_seq'), v text);",
     );
     a_type_made_another_kind_of_type: both(
         "CREATE TYPE x AS (a int);",

@@ -176,7 +176,9 @@ pub(crate) fn pinned(
                 // what it reads.
                 // One the plan replaces anyway, over a retyped column: its drop and creation
                 // move around the column's change.
-                Kind::Function if kind == Kind::Column && routines.iter().any(|r| r == dependent) => {
+                Kind::Function
+                    if kind == Kind::Column && routines.iter().any(|r| r == dependent) =>
+                {
                     if let Some(def) = target {
                         pinned.drops.push(Change::plain(format!(
                             "DROP {} {dependent}",

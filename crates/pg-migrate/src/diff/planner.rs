@@ -338,8 +338,46 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
     // Types go once no column has them: after the columns that change away from them.
     let mut type_drops = Vec::new();
+    // A sequence that goes while one of the same options and schema comes, and a column that
+    // stays moves its default from the one to the other, was renamed: renamed in place, it
+    // keeps its value (created anew, it would hand out numbers the rows already hold).
+    let renamed_sequences: Vec<(String, String)> = of(Kind::Sequence)
+        .filter(|d| d.to.is_none())
+        .filter_map(|gone| {
+            let new = of(Kind::Sequence).find(|d| {
+                d.from.is_none()
+                    && d.to == gone.from
+                    && parts(&d.name).first() == parts(&gone.name).first()
+                    && from.objects().any(|(kind, name, def)| {
+                        kind == Kind::Column
+                            && to.get(Kind::Column, name).is_some_and(|new_def| {
+                                column(def)
+                                    .default
+                                    .and_then(nextval_sequence)
+                                    .map(|s| bare_name(&s).to_string())
+                                    == Some(bare_name(&gone.name).to_string())
+                                    && column(new_def)
+                                        .default
+                                        .and_then(nextval_sequence)
+                                        .map(|s| bare_name(&s).to_string())
+                                        == Some(bare_name(&d.name).to_string())
+                            })
+                    })
+            })?;
+            Some((gone.name.clone(), new.name.clone()))
+        })
+        .collect();
+    for (old, new) in &renamed_sequences {
+        changes.push(Change::plain(format!(
+            "ALTER SEQUENCE {old} RENAME TO {}",
+            parts(new).last().copied().unwrap_or_default()
+        )));
+    }
     // So does a sequence that a column which stays draws from until its default changes.
-    for d in of(Kind::Sequence).filter(|d| d.to.is_none()) {
+    for d in of(Kind::Sequence)
+        .filter(|d| d.to.is_none())
+        .filter(|d| !renamed_sequences.iter().any(|(old, _)| *old == d.name))
+    {
         let drop = Change::plain(format!("DROP SEQUENCE {}", d.name));
         let seq = bare_name(&d.name);
         let drawn = from.objects().any(|(kind, name, def)| {
@@ -545,7 +583,10 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         }
     }
     changes.extend(late_domains);
-    for d in of(Kind::Sequence).filter(|d| d.to.is_some()) {
+    for d in of(Kind::Sequence)
+        .filter(|d| d.to.is_some())
+        .filter(|d| !renamed_sequences.iter().any(|(_, new)| *new == d.name))
+    {
         let options = sequence_options(d.to.as_deref().unwrap_or_default());
         if let Some(change) = d
             .from
