@@ -188,7 +188,7 @@ async fn a_run_stopped_inside_the_build_is_repaired_by_the_next_run() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, Error::Interrupted), "{err}");
+    assert!(matches!(err, Error::Interrupted { .. }), "{err}");
     report.commit().await.unwrap();
     // The cancel lands asynchronously; wait for the index it leaves to settle as INVALID.
     bounded("the cancelled build to end", async {

@@ -137,9 +137,17 @@ pub enum Error {
     /// A signal stopped the run; what had committed stays, the migration in progress was
     /// rolled back, and the lock was released.
     #[error(
-        "interrupted: the migration in progress was rolled back (or had already committed) and the lock released"
+        "interrupted: {}, and the lock released",
+        at.as_ref().map_or_else(
+            || "the migration in progress was rolled back (or had already committed)".to_string(),
+            |at| format!("the database is at {at} (what committed before stays; the migration in progress was rolled back)")
+        )
     )]
-    Interrupted,
+    Interrupted {
+        /// The version the history records after the stop (`V3`, `base`), read once the
+        /// migration in progress was cancelled; `None` when it could not be read.
+        at: Option<String>,
+    },
     /// A `-- no-transaction` script was started by an earlier run that stopped before recording
     /// its outcome, and the catalog cannot tell whether it took effect.
     #[error(

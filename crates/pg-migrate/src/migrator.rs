@@ -256,7 +256,7 @@ impl Migrator {
         let mut stop = std::pin::pin!(stop);
         let lock = tokio::select! {
             lock = self.lock(pool) => lock?,
-            () = &mut stop => return Err(Error::Interrupted),
+            () = &mut stop => return Err(Error::Interrupted { at: None }),
         };
         let work = async {
             if way == Direction::Up {
@@ -265,7 +265,24 @@ impl Migrator {
                 self.down_locked(lock.client(), rev, on_step).await
             }
         };
-        let result = interruptible(&lock, work, stop).await;
+        let mut result = interruptible(&lock, work, stop).await;
+        if let Err(Error::Interrupted { at }) = &mut result {
+            // Say where the database stands: the cancelled migration rolled back, or had
+            // committed just before the cancel arrived.
+            let client = lock.client();
+            let _ = futures_util::future::join(
+                client.batch_execute("SET client_min_messages = error"),
+                client.batch_execute("ROLLBACK"),
+            )
+            .await;
+            if let Ok(history) = self.table.read(client).await {
+                *at = Some(
+                    Status::of(&self.migrations, &history)
+                        .current()
+                        .map_or_else(|| "base".to_string(), |v| format!("V{v}")),
+                );
+            }
+        }
         finish(lock, result).await
     }
 
@@ -938,7 +955,7 @@ async fn interruptible<T>(
         () = stop => {
             tracing::warn!("interrupted: cancelling the migration in progress");
             lock.cancel_running().await;
-            Err(Error::Interrupted)
+            Err(Error::Interrupted { at: None })
         }
     }
 }
