@@ -96,13 +96,44 @@ async fn serve(
     migrate_first: bool,
     listen: SocketAddr,
 ) -> anyhow::Result<ExitCode> {
-    let (pool, migrator) = service.boot(settings, migrate_first).await?;
+    use crate::state::{AppState, Boot};
+    // Serving from the start, so an orchestrator's liveness probe (/healthz) passes while a
+    // long migration runs; /readyz says how far it got, and the API waits for it.
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    let state = crate::state::AppState::new(pool, migrator);
-    crate::server::serve(listener, state, shutdown_signal()).await?;
+    let (pool, migrator) = service.prepare(settings)?;
+    let boot_migrator = migrator.clone();
+    let (state, boot) = AppState::booting(pool.clone(), migrator, Boot::Starting);
+    let server = crate::server::serve(listener, state, shutdown_signal());
+    let mut server = std::pin::pin!(server);
+    let mut applied = 0;
+    let mut on_step = |step: &pg_migrate::Step| {
+        applied += 1;
+        boot.send_replace(Boot::Migrating {
+            applied,
+            current: Some(step.version),
+        });
+    };
+    if migrate_first {
+        boot.send_replace(Boot::Migrating {
+            applied: 0,
+            current: None,
+        });
+    }
+    let booting = service.boot_on(settings, &pool, &boot_migrator, migrate_first, &mut on_step);
+    tokio::select! {
+        // A signal during the boot: the migration rolled back (boot_on's error says so), or the
+        // server drained before the boot ended.
+        served = &mut server => {
+            served?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        booted = booting => booted?,
+    }
+    boot.send_replace(Boot::Ready);
+    server.await?;
     Ok(ExitCode::SUCCESS)
 }
 

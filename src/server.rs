@@ -14,11 +14,16 @@ use crate::state::AppState;
 
 /// The router, without a socket, so tests can call it directly.
 pub fn app(state: AppState) -> Router {
+    // The API waits for the boot (its migrations); the probes and /schema answer throughout.
+    let api = crate::api::routes().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        after_boot,
+    ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/schema", get(schema))
-        .merge(crate::api::routes())
+        .merge(api)
         .fallback(crate::api::no_route)
         .method_not_allowed_fallback(crate::api::wrong_method)
         .with_state(state)
@@ -41,6 +46,24 @@ pub async fn serve(
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// Holds a request until the boot is over: a replica still migrating answers its API once the
+/// schema is the one it was built for.
+async fn after_boot(
+    AxumState(state): AxumState<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if state.booted().await {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": "the service did not finish booting" })),
+        )
+            .into_response()
+    }
 }
 
 /// The schema as the database and the binary see it; `Err` when the database does not answer.
@@ -67,6 +90,14 @@ async fn schema_state(state: &AppState) -> Result<serde_json::Value, String> {
 }
 
 async fn readyz(AxumState(state): AxumState<AppState>) -> impl IntoResponse {
+    // Booting (waiting for the database, or migrating at `--migrate`): not ready, and how far.
+    let boot = state.boot();
+    if boot != crate::state::Boot::Ready {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "boot": boot })),
+        );
+    }
     match schema_state(&state).await {
         Ok(schema) => {
             let pending = schema["pending"].as_array().is_some_and(|p| !p.is_empty());

@@ -67,19 +67,41 @@ pub async fn connect(
     settings: &Settings,
     role: &str,
 ) -> anyhow::Result<pg_migrate::deadpool_postgres::Pool> {
-    let global = settings;
-    let config = global.database_url.parse()?.with_application_name(role);
+    let (pool, config) = lazy_pool(settings, role)?;
+    wait(settings, &pool, &config).await?;
+    Ok(pool)
+}
+
+/// A pool for `settings`' database that has not connected yet (it connects on first use).
+///
+/// # Errors
+///
+/// A bad URL or TLS setting.
+pub(crate) fn lazy_pool(
+    settings: &Settings,
+    role: &str,
+) -> anyhow::Result<(Pool, pg_migrate::DatabaseConfig)> {
+    let config = settings.database_url.parse()?.with_application_name(role);
     // The seeds' default stays, but never silently: a command run without DATABASE_URL in its
     // environment says where it went.
-    if global.database_url.is_default() {
+    if settings.database_url.is_default() {
         eprintln!("note: DATABASE_URL is not set: using the default, {config}");
     }
     let pool = pg_migrate::pool(&config, 4)?;
-    pg_migrate::wait_for(&pool, &config, global.wait)
+    Ok((pool, config))
+}
+
+/// Waits for `pool`'s server as `--wait` says.
+pub(crate) async fn wait(
+    settings: &Settings,
+    pool: &Pool,
+    config: &pg_migrate::DatabaseConfig,
+) -> anyhow::Result<()> {
+    pg_migrate::wait_for(pool, config, settings.wait)
         .await
         .map_err(|err| anyhow::anyhow!("{}", pg_migrate::pool_error_text(&err)))
         .with_context(|| format!("connecting to {config}"))?;
-    Ok(pool)
+    Ok(())
 }
 
 pub(crate) async fn run_migrate(

@@ -173,15 +173,48 @@ impl Service {
         settings: &Settings,
         migrate: bool,
     ) -> anyhow::Result<(Pool, Migrator)> {
+        let (pool, migrator) = self.prepare(settings)?;
+        self.boot_on(settings, &pool, &migrator, migrate, &mut |_| {})
+            .await?;
+        Ok((pool, migrator))
+    }
+
+    /// The pool for the service's database, not connected yet, and its migrator: what a
+    /// server needs to answer its probes while [`Service::boot_on`] waits for the database and
+    /// migrates.
+    ///
+    /// # Errors
+    ///
+    /// A bad `--database-url` or TLS setting.
+    pub fn prepare(&self, settings: &Settings) -> anyhow::Result<(Pool, Migrator)> {
         let migrator = self.migrator(settings)?;
+        let (pool, _) = command::lazy_pool(settings, &self.role(""))?;
+        Ok((pool, migrator))
+    }
+
+    /// [`Service::boot`] on a pool from [`Service::prepare`]: waits for the database as
+    /// `--wait` says, then migrates (`migrate`), calling `on_step` as each migration commits,
+    /// or only warns.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Service::boot`].
+    pub async fn boot_on(
+        &self,
+        settings: &Settings,
+        pool: &Pool,
+        migrator: &Migrator,
+        migrate: bool,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> anyhow::Result<()> {
         if migrate {
             command::warn_if_maintenance_database(settings);
         }
-        let pool = connect(settings, &self.role("")).await?;
+        let config = settings.database_url.parse()?;
+        command::wait(settings, pool, &config).await?;
         if migrate {
-            let mut quiet = |_: &Step| {};
             let report: Report = migrator
-                .up_until(&pool, &Rev::Head, &mut quiet, interrupt())
+                .up_until(pool, &Rev::Head, on_step, interrupt())
                 .await
                 .context("applying migrations at boot")?;
             tracing::info!(
@@ -212,7 +245,7 @@ impl Service {
                 );
             }
         }
-        Ok((pool, migrator))
+        Ok(())
     }
 }
 

@@ -379,16 +379,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         .filter(|d| !renamed_sequences.iter().any(|(old, _)| *old == d.name))
     {
         let drop = Change::plain(format!("DROP SEQUENCE {}", d.name));
-        let seq = bare_name(&d.name);
-        let drawn = from.objects().any(|(kind, name, def)| {
-            kind == Kind::Column
-                && to.get(Kind::Column, name).is_some()
-                && column(def)
-                    .default
-                    .and_then(nextval_sequence)
-                    .is_some_and(|s| bare_name(&s) == seq)
-        });
-        if drawn {
+        if drawn_by_staying_column(from, to, &d.name) {
             type_drops.push(drop);
         } else {
             changes.push(drop);
@@ -1368,14 +1359,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // more (a serial's own sequence is dropped with its default above).
     for d in of(Kind::OwnedSequence).filter(|d| d.to.is_none()) {
         let seq = bare_name(&d.name);
-        let drawn_by_staying_column = from.objects().any(|(kind, name, def)| {
-            kind == Kind::Column
-                && to.get(Kind::Column, name).is_some()
-                && column(def)
-                    .default
-                    .and_then(nextval_sequence)
-                    .is_some_and(|s| bare_name(&s) == seq)
-        });
+        let drawn_by_staying_column = drawn_by_staying_column(from, to, &d.name);
         let dropped = changes.iter().any(|c| {
             c.sql
                 .strip_prefix("DROP SEQUENCE ")
@@ -1445,6 +1429,19 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
 /// (the table they reference may come later) and what is `NOT VALID` (not allowed there).
 pub(crate) fn inlined_constraint(def: &str) -> bool {
     !def.starts_with("FOREIGN KEY") && !def.ends_with("NOT VALID")
+}
+
+/// Whether a column that stays in `to` takes its default from `sequence` in `from`.
+fn drawn_by_staying_column(from: &Catalog, to: &Catalog, sequence: &str) -> bool {
+    let seq = bare_name(sequence);
+    from.objects().any(|(kind, name, def)| {
+        kind == Kind::Column
+            && to.get(Kind::Column, name).is_some()
+            && column(def)
+                .default
+                .and_then(nextval_sequence)
+                .is_some_and(|s| bare_name(&s) == seq)
+    })
 }
 
 /// Whether the object a comment (`COLUMN a.b.c`, `TABLE a.b`, …) is on exists in `to`.
