@@ -93,7 +93,7 @@ async fn wait_for_waiting_build(db: &TestDb) {
 #[tokio::test]
 async fn concurrent_index_waits_out_an_older_transaction_despite_the_default_lock_timeout() {
     let db = TestDb::empty().await.unwrap();
-    // A lock timeout far below the older transaction's life, as the default 10 s is below a
+    // A lock timeout far below the older transaction's life, as the default 3 s is below a
     // 15 s report: it bounds transactional migrations, never the concurrent build.
     let options = Options {
         lock_timeout: Some(Duration::from_millis(200)),

@@ -111,9 +111,17 @@ async fn migration_lock_timeout_fails_a_blocked_migration_at_its_line() {
         .await
         .unwrap();
     let started = Instant::now();
+    // Without retries, the first timeout fails it (with them, the test below).
     let out = app(
         db.url(),
-        &["migrate", "up", "--migration-lock-timeout", "300ms"],
+        &[
+            "migrate",
+            "up",
+            "--migration-lock-timeout",
+            "300ms",
+            "--migration-lock-retries",
+            "0",
+        ],
     );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(out.status.code(), Some(1));
@@ -528,4 +536,65 @@ fn a_debug_build_without_a_database_starts_a_development_cluster_and_reuses_it()
         "{}",
         stdout(&drift)
     );
+}
+
+/// Live traffic holding a lock: the migration gives way at its lock timeout, rolls back, and
+/// runs again after a pause until the lock is free; it commits once, and its line says how
+/// many runs it took. Without retries it fails at the first timeout, and nothing of it stays.
+#[tokio::test]
+async fn a_lock_timeout_rolls_the_migration_back_and_runs_it_again() {
+    let db = TestDb::at(app::MIGRATIONS, 1).await.unwrap();
+    let mut blocker = db.pool().get().await.unwrap();
+    let tx = blocker.transaction().await.unwrap();
+    tx.batch_execute("LOCK TABLE swagger_specs IN ACCESS SHARE MODE")
+        .await
+        .unwrap();
+    let once = app(
+        db.url(),
+        &[
+            "migrate",
+            "up",
+            "--migration-lock-timeout",
+            "100ms",
+            "--migration-lock-retries",
+            "0",
+        ],
+    );
+    assert_eq!(once.status.code(), Some(1), "{}", stderr(&once));
+    assert!(stderr(&once).contains("lock timeout"), "{}", stderr(&once));
+    assert_eq!(versions(&db).await, [1]);
+
+    let child = Spawned::spawn(
+        Command::new(APP)
+            .args([
+                "migrate",
+                "up",
+                "--migration-lock-timeout",
+                "100ms",
+                "--migration-lock-retries",
+                "8",
+            ])
+            .env("DATABASE_URL", db.url())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    // Long enough for a timeout and a retry or two.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tx.rollback().await.unwrap();
+    let out = child.wait_within(LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lock timeout: the migration rolled back and runs again"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("after a lock timeout")
+            || stdout(&out).contains("after lock timeouts"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(versions(&db).await, [1, 2]);
 }

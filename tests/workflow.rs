@@ -203,7 +203,7 @@ async fn offline_script_refuses_a_database_that_is_not_at_its_start_and_holds_th
     );
     assert!(script.contains("SELECT pg_advisory_lock("), "{script}");
     assert!(
-        script.contains("SET LOCAL lock_timeout = '10000ms';"),
+        script.contains("SET LOCAL lock_timeout = '3000ms';"),
         "{script}"
     );
     // A database at base, not at 1: the guard stops the script before V2 changes anything.

@@ -44,13 +44,26 @@ pub struct Settings {
     pub strict: bool,
 
     /// `lock_timeout` set inside each migration, so a migration stuck behind a long
-    /// transaction fails instead of stalling traffic [default: 10s] (0: the server's own).
+    /// transaction gives way instead of stalling the queries queued behind it [default: 3s]
+    /// (0: the server's own). A migration that hits it rolls back and runs again after a
+    /// pause, up to --migration-lock-retries times.
     ///
     /// The default bounds transactional migrations only: a `-- no-transaction` one (CREATE
     /// INDEX CONCURRENTLY) waits for every older transaction by design, and is bounded only
     /// when this is given explicitly.
     #[arg(long, env = "APP_MIGRATION_LOCK_TIMEOUT", value_parser = parse_duration, global = true, value_name = "DURATION")]
     pub migration_lock_timeout: Option<Duration>,
+
+    /// How many times a migration that hit its lock timeout runs again (1 s, 2 s, 4 s, …
+    /// apart); nothing of it had committed (0: fail at once).
+    #[arg(
+        long,
+        env = "APP_MIGRATION_LOCK_RETRIES",
+        default_value_t = 5,
+        global = true,
+        value_name = "N"
+    )]
+    pub migration_lock_retries: u32,
 
     /// `statement_timeout` set inside each migration (0: the server's own).
     #[arg(long, env = "APP_MIGRATION_STATEMENT_TIMEOUT", default_value = "0", value_parser = parse_duration, global = true, value_name = "DURATION")]

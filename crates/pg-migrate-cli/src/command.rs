@@ -34,6 +34,7 @@ pub(crate) fn options(global: &Settings) -> Options {
             .map_or(Options::default().lock_timeout, off_if_zero),
         no_transaction_lock_timeout: global.migration_lock_timeout.and_then(off_if_zero),
         statement_timeout: off_if_zero(global.migration_statement_timeout),
+        lock_retries: global.migration_lock_retries,
         cancel_tls: pg_migrate::CancelTls(cancel_tls),
         ..Options::default()
     }

@@ -68,9 +68,14 @@ pub(crate) fn step_printer(format: Format, done: &mut Vec<Step>) -> impl FnMut(&
             use std::io::Write as _;
             // A closed stdout must not stop a run half way: the progress is lost, the run
             // goes on, and its outcome is the exit code.
+            let retried = match step.retries {
+                0 => String::new(),
+                1 => ", run again once after a lock timeout".to_string(),
+                n => format!(", run again {n} times after lock timeouts"),
+            };
             let _ = writeln!(
                 std::io::stdout().lock(),
-                "{:<9} {:<5} {}  ({} ms)",
+                "{:<9} {:<5} {}  ({} ms{retried})",
                 step.action.as_str(),
                 format!("V{}", step.version),
                 step.name,
@@ -564,6 +569,7 @@ mod tests {
             elapsed_ms: 1,
             old_checksum: None,
             new_checksum: None,
+            retries: 0,
         };
         let many = Committed((71..=212).rev().map(step).collect());
         assert_eq!(

@@ -39,6 +39,10 @@ pub struct Options {
     /// `statement_timeout` inside each migration, `-- no-transaction` ones included. `None`
     /// sends nothing.
     pub statement_timeout: Option<Duration>,
+    /// How many times a migration whose transaction hit `lock_timeout` is run again, after a
+    /// backoff (1 s, 2 s, 4 s, … with jitter): nothing of it had committed, and live traffic
+    /// that held the lock has usually moved on. 0: fail at the first timeout.
+    pub lock_retries: u32,
     /// How cancel requests reach the server (TLS when the server requires it).
     pub cancel_tls: CancelTls,
     /// Log each step at debug rather than info: a run on a scratch database (a replay, a
@@ -54,9 +58,12 @@ impl Default for Options {
             lock_wait: Duration::from_secs(60),
             grouped: false,
             strict: false,
-            lock_timeout: Some(Duration::from_secs(10)),
+            // Short, so the queries queued behind a waiting ALTER wait no longer than this;
+            // retried (`lock_retries`) rather than failed at once.
+            lock_timeout: Some(Duration::from_secs(3)),
             no_transaction_lock_timeout: None,
             statement_timeout: None,
+            lock_retries: 5,
             cancel_tls: CancelTls::default(),
             quiet: false,
         }
@@ -113,6 +120,13 @@ pub struct Step {
     /// For a repair: the checksum recorded now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_checksum: Option<String>,
+    /// How many times the migration was run again after a lock timeout rolled it back.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What a run did.
@@ -543,6 +557,7 @@ impl Migrator {
                 elapsed_ms: elapsed,
                 old_checksum: None,
                 new_checksum: None,
+                retries: 0,
             });
         }
         report.to = (target > 0).then_some(target);
@@ -602,6 +617,7 @@ impl Migrator {
                 elapsed_ms: elapsed,
                 old_checksum: Some(old),
                 new_checksum: Some(new.to_string()),
+                retries: 0,
             });
         }
         for u in unfinished {
@@ -622,6 +638,7 @@ impl Migrator {
                 elapsed_ms: elapsed,
                 old_checksum: None,
                 new_checksum: None,
+                retries: 0,
             });
         }
         Ok(report)
@@ -665,19 +682,40 @@ impl Migrator {
                 name: m.name().to_string(),
             })?,
         };
-        let record = async {
+        let record = || async {
             match direction {
                 Direction::Up => self.table.record(client, m, width).await,
                 Direction::Down => self.table.unrecord(client, m.version()).await,
             }
         };
         let started = Instant::now();
+        let mut retries = 0;
         if script.no_transaction {
             let mark = marks.iter().find(|u| u.version == m.version());
-            self.run_outside_transaction(client, m, script, direction, mark, record)
+            self.run_outside_transaction(client, m, script, direction, mark, record())
                 .await?;
         } else {
-            self.run_in_transaction(client, m, script, record).await?;
+            // A lock timeout rolled the whole transaction back: run it again after a pause,
+            // never a part of it twice.
+            let mut pauses = lock_retry_pauses();
+            loop {
+                match self.run_in_transaction(client, m, script, record()).await {
+                    Err(err) if retries < self.options.lock_retries && is_lock_timeout(&err) => {
+                        retries += 1;
+                        let pause = pauses.next().unwrap_or(Duration::from_secs(30));
+                        tracing::warn!(
+                            version = m.version(),
+                            name = %m.name(),
+                            retry = retries,
+                            of = self.options.lock_retries,
+                            retry_in_ms = pause.as_millis() as u64,
+                            "lock timeout: the migration rolled back and runs again after a pause"
+                        );
+                        tokio::time::sleep(pause).await;
+                    }
+                    result => break result?,
+                }
+            }
         }
         let action = match direction {
             Direction::Up => Action::Applied,
@@ -690,6 +728,7 @@ impl Migrator {
             elapsed_ms: elapsed_ms(started),
             old_checksum: None,
             new_checksum: None,
+            retries,
         };
         if self.options.quiet {
             tracing::debug!(version = step.version, name = %step.name, elapsed_ms = step.elapsed_ms, "{} migration", action.as_str());
@@ -879,6 +918,7 @@ impl Migrator {
                 elapsed_ms: elapsed_ms(step_started),
                 old_checksum: None,
                 new_checksum: None,
+                retries: 0,
             });
         }
         client
@@ -897,6 +937,23 @@ impl Migrator {
         }
         Ok(())
     }
+}
+
+/// Whether a migration failed on `lock_timeout` (SQLSTATE 55P03, lock_not_available).
+fn is_lock_timeout(err: &Error) -> bool {
+    matches!(err, Error::MigrationFailed { failure, .. } if failure.code.as_deref() == Some("55P03"))
+}
+
+/// The pauses between runs of a migration that hit its lock timeout: 1 s, doubling up to
+/// 30 s, with jitter so that replicas booting together do not retry in step.
+fn lock_retry_pauses() -> impl Iterator<Item = Duration> {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_max_delay(Duration::from_secs(30))
+        .with_jitter()
+        .without_max_times()
+        .build()
 }
 
 /// The undo records as migrations that only revert: named as recorded, with the recorded undo

@@ -188,7 +188,7 @@ mod tests {
         )
         .unwrap();
         let checksum = set[0].checksum();
-        assert!(sql.contains(&"BEGIN;\nSET LOCAL lock_timeout = '10000ms';\nCREATE TABLE a (id int);\nINSERT INTO \"refinery_schema_history\" (version, name, applied_on, checksum) VALUES (1, 'one', ".to_string()));
+        assert!(sql.contains(&"BEGIN;\nSET LOCAL lock_timeout = '3000ms';\nCREATE TABLE a (id int);\nINSERT INTO \"refinery_schema_history\" (version, name, applied_on, checksum) VALUES (1, 'one', ".to_string()));
         // The undo is recorded beside the history, in the same transaction.
         assert!(sql.contains(&format!(
             "'{checksum}');\nINSERT INTO \"refinery_schema_history_undo\" (version, name, undo) VALUES (1, 'one', 'DROP TABLE a;')"

@@ -365,12 +365,21 @@ pub(crate) fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)>
 /// quoted identifiers, dollar-quoted bodies and comments; names in other schemas stay
 /// qualified.
 pub fn unqualified(changes: &[Change], schema: &str) -> Vec<Change> {
-    let prefix = format!("{}.", crate::quote::quote_identifier(schema));
+    // The catalog writes the schema as quote_ident does: bare when it needs no quotes.
+    let quoted = format!("{}.", crate::quote::quote_identifier(schema));
+    let bare = format!("{schema}.");
+    let plain = schema
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !schema.starts_with(|c: char| c.is_ascii_digit());
     changes
         .iter()
-        .map(|c| Change {
-            sql: strip_qualifier(&c.sql, &prefix),
-            ..c.clone()
+        .map(|c| {
+            let mut sql = strip_qualifier(&c.sql, &quoted);
+            if plain {
+                sql = strip_qualifier(&sql, &bare);
+            }
+            Change { sql, ..c.clone() }
         })
         .collect()
 }
@@ -497,6 +506,27 @@ mod unqualified_tests {
         assert_eq!(
             strip_qualifier("DROP TABLE \"My S\".t, public.u", "\"My S\"."),
             "DROP TABLE t, public.u"
+        );
+    }
+}
+
+#[cfg(test)]
+mod unqualified_index_test {
+    use super::*;
+
+    #[test]
+    fn the_schema_as_the_catalog_writes_it() {
+        let changes = [Change::plain(
+            "CREATE INDEX i ON public.users USING btree (a)",
+        )];
+        assert_eq!(
+            unqualified(&changes, "public")[0].sql,
+            "CREATE INDEX i ON users USING btree (a)"
+        );
+        let changes = [Change::plain("ALTER TABLE \"My S\".t ADD c int")];
+        assert_eq!(
+            unqualified(&changes, "My S")[0].sql,
+            "ALTER TABLE t ADD c int"
         );
     }
 }
