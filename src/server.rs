@@ -79,10 +79,18 @@ async fn schema_state(state: &AppState) -> Result<serde_json::Value, String> {
         .await
         .map_err(|e| pg_migrate::error_chain(&e))?;
     let status = state.migrator().status(&rows);
+    // Pending from the first `-- contract` migration on: held back while replicas of the
+    // previous release serve, which this release does not need to serve.
+    let held: Vec<i64> = status
+        .in_state(State::Pending)
+        .skip_while(|e| !e.migration.is_some_and(|m| m.is_contract()))
+        .map(|e| e.version)
+        .collect();
     Ok(json!({
         "head": status.head(),
         "current": status.current(),
         "pending": status.versions(State::Pending),
+        "held_contract": held,
         "divergent": status.versions(State::Divergent),
         "mismatched": status.versions(State::Mismatched),
         "unknown": status.versions(State::Unknown),
@@ -100,7 +108,9 @@ async fn readyz(AxumState(state): AxumState<AppState>) -> impl IntoResponse {
     }
     match schema_state(&state).await {
         Ok(schema) => {
-            let pending = schema["pending"].as_array().is_some_and(|p| !p.is_empty());
+            // A held contract does not keep this release from serving.
+            let count = |key: &str| schema[key].as_array().map_or(0, Vec::len);
+            let pending = count("pending") > count("held_contract");
             let divergent = schema["divergent"]
                 .as_array()
                 .is_some_and(|p| !p.is_empty());

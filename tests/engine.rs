@@ -655,3 +655,74 @@ async fn an_older_binary_reverts_versions_it_does_not_know_with_their_recorded_u
     assert!(err.to_string().contains("V2__extra"), "{err}");
     assert_eq!(versions(&db).await, [1, 2]);
 }
+
+/// A `-- contract` migration (and what follows it) waits while a replica of an older release
+/// is connected, and is applied once it is gone; without the guard it is applied at once.
+#[tokio::test]
+async fn a_contract_migration_waits_for_the_older_release_to_go() {
+    let db = TestDb::empty().await.unwrap();
+    let set = || {
+        vec![
+            migration(
+                1,
+                "users",
+                "CREATE TABLE users (id int, legacy text);",
+                None,
+            ),
+            migration(
+                2,
+                "drop_legacy",
+                "-- contract: the previous release reads legacy\nALTER TABLE users DROP COLUMN legacy;",
+                None,
+            ),
+            migration(3, "nick", "ALTER TABLE users ADD nick text;", None),
+        ]
+    };
+    let guarded = Migrator::new(
+        set(),
+        Options {
+            lock_wait: Duration::from_secs(10),
+            contract_guard: Some("svc".into()),
+            ..Options::default()
+        },
+    );
+    bounded("V1", guarded.up(db.pool(), &Rev::Version(1), &mut |_| {}))
+        .await
+        .unwrap();
+    // A replica of the release whose head is V1 serves from this database.
+    let config = db
+        .config()
+        .clone()
+        .with_application_name(&pg_migrate::release_application_name("svc", Some(1)));
+    let old_replica = pg_migrate::pool(&config, 1).unwrap();
+    let held_connection = old_replica.get().await.unwrap();
+    let report = up(&guarded, &db).await.unwrap();
+    assert_eq!(report.held, [2, 3]);
+    assert!(report.steps.is_empty());
+    assert_eq!(versions(&db).await, [1]);
+    // A replica of the new release does not hold it back; the old one gone, it goes through.
+    drop(held_connection);
+    old_replica.close();
+    // The server notices a closed connection a moment later.
+    let client = db.pool().get().await.unwrap();
+    let started = std::time::Instant::now();
+    while client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'svc head=%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+        > 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the old replica never left"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let report = up(&guarded, &db).await.unwrap();
+    assert!(report.held.is_empty());
+    assert_eq!(versions(&db).await, [1, 2, 3]);
+}

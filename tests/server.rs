@@ -29,7 +29,7 @@ async fn readyz_answers_200_only_when_nothing_is_pending() {
     assert_eq!(status, 200);
     assert_eq!(
         schema,
-        serde_json::json!({ "head": 2, "current": 1, "pending": [2], "divergent": [], "mismatched": [], "unknown": [] })
+        serde_json::json!({ "head": 2, "current": 1, "pending": [2], "held_contract": [], "divergent": [], "mismatched": [], "unknown": [] })
     );
 
     let migrator = app::migrator(pg_migrate::Options::default()).unwrap();

@@ -816,6 +816,12 @@ async fn autogenerate_writes_verified_migrations_and_refuses_data_loss() {
     assert_eq!(std::fs::read_dir(&sql).unwrap().count(), before);
     let allowed = create("drop base url", &["--allow-data-loss"]);
     assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    // The drop breaks the previous release: the file is a contract step, held back at boot
+    // while that release's replicas are connected.
+    let written = stdout(&allowed);
+    let first = written.lines().next().unwrap();
+    let text = std::fs::read_to_string(first).unwrap();
+    assert!(pg_migrate::grammar::is_contract(&text), "{text}");
     let _ = std::fs::remove_dir_all(&root);
 }
 

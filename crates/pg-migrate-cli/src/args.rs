@@ -216,6 +216,11 @@ pub enum MigrateCommand {
         /// Run every migration in one transaction.
         #[arg(long)]
         grouped: bool,
+        /// Apply `-- contract` migrations even while replicas of an older release are
+        /// connected (by default they, and what follows them, are held back until those
+        /// replicas are gone).
+        #[arg(long)]
+        contract: bool,
         /// Over many databases: --targets, --parallel, --on-error, --canary.
         #[command(flatten)]
         fleet: FleetArgs,

@@ -214,10 +214,24 @@ pub(crate) async fn run_migrate(
             service.source_dir.as_deref(),
             format,
         ),
-        MigrateCommand::Up { rev, grouped, .. } => {
+        MigrateCommand::Up {
+            rev,
+            grouped,
+            contract,
+            ..
+        } => {
             let rev = parse_rev(&rev)?;
             warn_if_maintenance_database(global);
             let migrator = grouped_if(migrator, grouped);
+            // By hand as at boot, a contract waits for the older release's replicas unless
+            // `--contract` says to go ahead.
+            let migrator = Migrator::new(
+                migrator.migrations().to_vec(),
+                Options {
+                    contract_guard: (!contract).then(|| service.name.clone()),
+                    ..migrator.options().clone()
+                },
+            );
             let pool = connect(global, &service.role("migrate")).await?;
             let mut done = Vec::new();
             let mut print = step_printer(format, &mut done);
@@ -227,6 +241,18 @@ pub(crate) async fn run_migrate(
             drop(print);
             let report = with_committed(result, done)?;
             finish_report(&report, format);
+            if !report.held.is_empty() && format == crate::args::Format::Text {
+                eprintln!(
+                    "held back: {} (a contract migration and what follows it), while replicas of an \
+                     older release are connected; run again once they are gone, or with --contract",
+                    report
+                        .held
+                        .iter()
+                        .map(|v| format!("V{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Down { rev, .. } => {

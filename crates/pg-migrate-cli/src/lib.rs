@@ -188,7 +188,19 @@ impl Service {
     /// A bad `--database-url` or TLS setting.
     pub fn prepare(&self, settings: &Settings) -> anyhow::Result<(Pool, Migrator)> {
         let migrator = self.migrator(settings)?;
-        let (pool, _) = command::lazy_pool(settings, &self.role(""))?;
+        // Its connections name this release's head (`app head=14 (host pid N)`), and its
+        // migrator holds back a `-- contract` migration while a replica of an older release
+        // is connected: a rolling update's old replicas keep the schema they were built for.
+        let head = migrator.migrations().last().map(Migration::version);
+        let migrator = Migrator::new(
+            migrator.migrations().to_vec(),
+            Options {
+                contract_guard: Some(self.name.clone()),
+                ..migrator.options().clone()
+            },
+        );
+        let role = pg_migrate::release_application_name(&self.name, head);
+        let (pool, _) = command::lazy_pool(settings, &role)?;
         Ok((pool, migrator))
     }
 
@@ -217,11 +229,20 @@ impl Service {
                 .up_until(pool, &Rev::Head, on_step, interrupt())
                 .await
                 .context("applying migrations at boot")?;
-            tracing::info!(
-                applied = report.steps.len(),
-                current = ?report.to,
-                "schema is up to date"
-            );
+            if report.held.is_empty() {
+                tracing::info!(
+                    applied = report.steps.len(),
+                    current = ?report.to,
+                    "schema is up to date"
+                );
+            } else {
+                tracing::info!(
+                    applied = report.steps.len(),
+                    current = ?report.to,
+                    held = ?report.held,
+                    "schema is up to date but for the contract held back"
+                );
+            }
         } else {
             let client = pool.get().await.context("connecting to the database")?;
             let history = migrator.history(&client).await?;

@@ -140,6 +140,24 @@ pub fn is_no_transaction(sql: &str) -> bool {
         .is_some_and(|line| line.trim().eq_ignore_ascii_case(NO_TRANSACTION_MARKER))
 }
 
+/// The marker of a migration that breaks the previous release (`-- contract`): a drop, a
+/// rename, a narrowing. It may stand on any comment line before the first statement.
+pub const CONTRACT_MARKER: &str = "-- contract";
+
+/// Whether a script is marked [`CONTRACT_MARKER`] in its leading comments.
+pub fn is_contract(sql: &str) -> bool {
+    let sql = sql.strip_prefix('\u{feff}').unwrap_or(sql);
+    sql.lines()
+        .map(str::trim)
+        .take_while(|line| line.is_empty() || line.starts_with("--"))
+        .any(|line| {
+            line.eq_ignore_ascii_case(CONTRACT_MARKER)
+                || line
+                    .get(..CONTRACT_MARKER.len() + 1)
+                    .is_some_and(|head| head.eq_ignore_ascii_case(&format!("{CONTRACT_MARKER}:")))
+        })
+}
+
 /// One statement of a script, as found by [`split_statements`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statement {

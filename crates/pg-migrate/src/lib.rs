@@ -80,7 +80,7 @@ pub use {
     history::{DEFAULT_TABLE, History, RecordedUndo, Unfinished},
     lock::CancelTls,
     migration::{Migration, Script, VersionWidth},
-    migrator::{Action, Migrator, Options, Report, Step},
+    migrator::{Action, Migrator, Options, Report, Step, release_application_name},
     pool::{PoolSetupError, gated_pool, is_permanent, pool, wait_for},
     rev::{Rev, RevError},
     scratch::{

@@ -243,6 +243,13 @@ impl Migration {
         &self.name
     }
 
+    /// Whether the migration is marked `-- contract`: it breaks the previous release (a drop,
+    /// a rename), so a run that guards contracts holds it back while a replica of an older
+    /// release is connected.
+    pub fn is_contract(&self) -> bool {
+        super::grammar::is_contract(&self.apply.sql)
+    }
+
     /// The full name, `V{version}__{name}`.
     pub fn full_name(&self) -> String {
         format!("V{}__{}", self.version(), self.name())

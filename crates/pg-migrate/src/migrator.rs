@@ -45,6 +45,10 @@ pub struct Options {
     pub lock_retries: u32,
     /// How cancel requests reach the server (TLS when the server requires it).
     pub cancel_tls: CancelTls,
+    /// Hold back `-- contract` migrations while a replica of an older release of this
+    /// service is connected: the service's name, whose replicas name their connections
+    /// `NAME head=VERSION (…)` ([`release_application_name`]). `None`: apply them.
+    pub contract_guard: Option<String>,
     /// Log each step at debug rather than info: a run on a scratch database (a replay, a
     /// template, autogenerate's check) changes nothing of the user's, and its lines would
     /// read as if it did.
@@ -65,6 +69,7 @@ impl Default for Options {
             statement_timeout: None,
             lock_retries: 5,
             cancel_tls: CancelTls::default(),
+            contract_guard: None,
             quiet: false,
         }
     }
@@ -140,6 +145,10 @@ pub struct Report {
     pub to: Option<i64>,
     /// Versions in the database that this binary does not know.
     pub unknown: Vec<i64>,
+    /// Pending versions held back: a `-- contract` migration, and those after it, while a
+    /// replica of an older release is connected (see [`Options::contract_guard`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<i64>,
 }
 
 /// Runs the embedded migrations against a database.
@@ -373,6 +382,7 @@ impl Migrator {
             to: status.current(),
             unknown,
             steps: Vec::new(),
+            held: Vec::new(),
         };
         Ok((status, report))
     }
@@ -392,6 +402,28 @@ impl Migrator {
             return Ok(report);
         }
         self.check_width(&plan, status.width)?;
+        // A contract migration waits for the older release's replicas, and so does what comes
+        // after it: the order of a set is never changed.
+        let mut plan = plan;
+        for (i, migration) in plan.iter().enumerate() {
+            if migration.is_contract()
+                && let Some(older) = self.older_replicas(client, migration.version()).await?
+            {
+                report.held = plan[i..].iter().map(|m| m.version()).collect();
+                tracing::warn!(
+                    held = ?report.held,
+                    replicas = %older,
+                    "holding back {} (contract) and what follows it: replicas of an older release \
+                     are connected; it is applied once they are gone (`migrate up --contract` applies it now)",
+                    migration.full_name()
+                );
+                plan.truncate(i);
+                break;
+            }
+        }
+        if plan.is_empty() {
+            return Ok(report);
+        }
         self.table.create_undo(client).await?;
         if self.options.grouped {
             self.apply_grouped(client, &plan, status.width, &mut report, on_step)
@@ -453,6 +485,34 @@ impl Migrator {
                 .max();
         }
         Ok(report)
+    }
+
+    /// The connections of replicas of this service whose release knows migrations only below
+    /// `version` (`NAME head=N (…)`, N < version), as a list for the log; `None` when there
+    /// are none, or when contracts are not guarded.
+    async fn older_replicas(&self, client: &Client, version: i64) -> Result<Option<String>, Error> {
+        let Some(service) = &self.options.contract_guard else {
+            return Ok(None);
+        };
+        let rows = client
+            .query_typed(
+                "SELECT application_name, (substring(application_name FROM ' head=([0-9]+)'))::int8 \
+                 FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                   AND starts_with(application_name, $1)",
+                &[(&format!("{service} head="), tokio_postgres::types::Type::TEXT)],
+            )
+            .await
+            .map_err(Error::db("looking for replicas of an older release"))?;
+        let older: Vec<String> = rows
+            .iter()
+            .filter(|row| {
+                row.get::<_, Option<i64>>(1)
+                    .is_some_and(|head| head < version)
+            })
+            .map(|row| row.get::<_, String>(0))
+            .collect();
+        Ok((!older.is_empty()).then(|| older.join(", ")))
     }
 
     /// The marks of unfinished `-- no-transaction` scripts, read only when the plan has such a
@@ -937,6 +997,12 @@ impl Migrator {
         }
         Ok(())
     }
+}
+
+/// The `application_name` role of a replica of `service` whose binary's newest migration is
+/// `head`: what [`Options::contract_guard`] looks for in `pg_stat_activity`.
+pub fn release_application_name(service: &str, head: Option<i64>) -> String {
+    format!("{service} head={}", head.unwrap_or(0))
 }
 
 /// Whether a migration failed on `lock_timeout` (SQLSTATE 55P03, lock_not_available).

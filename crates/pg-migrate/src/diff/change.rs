@@ -481,6 +481,16 @@ pub fn file_text(changes: &[Change]) -> (String, bool) {
     if no_transaction {
         text.push_str("-- no-transaction\n");
     }
+    // What breaks the running release (a drop, a rename) makes the file a contract step: held
+    // back at boot while replicas of the previous release are connected.
+    if changes
+        .iter()
+        .any(|c| c.hazards.contains(&HazardKind::BreaksClients))
+    {
+        text.push_str(
+            "-- contract: the previous release's running clients lose what it drops or renames\n",
+        );
+    }
     for (rule, why) in lint_allowances(&changes) {
         text.push_str(&format!("-- lint: allow {rule} -- {why}\n"));
     }
