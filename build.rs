@@ -1,4 +1,4 @@
-//! Checks and embeds `sql/` with `pg-migrate-build`, as any service would.
+//! Checks and embeds `sql/` with `pgbaked-build`, as any service would.
 
 fn main() {
     // APP_SQL_DIR embeds another directory (relative to the project root), for benchmarks
@@ -8,9 +8,9 @@ fn main() {
     // APP_SQL_LINT=strict turns lint warnings into errors (for CI); =off skips the SQL checks.
     println!("cargo::rerun-if-env-changed=APP_SQL_LINT");
     let lint = match std::env::var("APP_SQL_LINT").as_deref() {
-        Ok("strict") => pg_migrate_build::Lint::Strict,
-        Ok("off") => pg_migrate_build::Lint::Off,
-        _ => pg_migrate_build::Lint::Warn,
+        Ok("strict") => pgbaked_build::Lint::Strict,
+        Ok("off") => pgbaked_build::Lint::Off,
+        _ => pgbaked_build::Lint::Warn,
     };
     // APP_SQL_LINT_BASELINE=N lints only versions above N; set it in .cargo/config.toml's
     // [env] when adopting a history that ran in production long ago.
@@ -27,13 +27,13 @@ fn main() {
         },
         _ => 0,
     };
-    pg_migrate_build::Embed::new(dir)
+    pgbaked_build::Embed::new(dir)
         .lint(lint)
         .lint_baseline(baseline)
         .run();
     // The declared schema (`app migrate check` compares it with the migrations): a syntax
     // error in it fails the build too.
-    if lint != pg_migrate_build::Lint::Off {
-        pg_migrate_build::check_schema("schema");
+    if lint != pgbaked_build::Lint::Off {
+        pgbaked_build::check_schema("schema");
     }
 }

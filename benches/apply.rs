@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pg_migrate::{Migration, Migrator, Options, Rev};
-use pg_migrate_testing::TestDb;
+use pgbaked::{Migration, Migrator, Options, Rev};
+use pgbaked_testing::TestDb;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -84,8 +84,8 @@ fn with_sslmode(url: &str, mode: &str) -> String {
 /// How a connection made as `app` makes it with `url` is encrypted (protocol and cipher), or
 /// `None` when it is not.
 async fn tls_in_use(url: &str) -> anyhow::Result<Option<String>> {
-    let config: pg_migrate::DatabaseConfig = url.parse()?;
-    let pool = pg_migrate::pool(&config, 1)?;
+    let config: pgbaked::DatabaseConfig = url.parse()?;
+    let pool = pgbaked::pool(&config, 1)?;
     let client = pool.get().await?;
     let row = client
         .query_one(
@@ -501,8 +501,8 @@ async fn count_round_trips(db: &TestDb) -> anyhow::Result<u64> {
         "postgres://postgres@127.0.0.1:{proxy_port}/{}?sslmode=disable",
         db.name()
     );
-    let config: pg_migrate::DatabaseConfig = url.parse()?;
-    let pool = pg_migrate::pool(&config, 1)?;
+    let config: pgbaked::DatabaseConfig = url.parse()?;
+    let pool = pgbaked::pool(&config, 1)?;
     drop(pool.get().await?); // connection set-up is not part of the check
     tokio::time::sleep(Duration::from_millis(50)).await;
     let before = flights.load(Ordering::SeqCst);
@@ -528,8 +528,8 @@ fn scan_1000(dir: &Path, rounds: usize) -> anyhow::Result<Stats> {
         let started = Instant::now();
         // Scan, check and render, written only when changed: the build script's own work
         // without the SQL parser.
-        let lines = pg_migrate_build::Embed::new(&sql)
-            .lint(pg_migrate_build::Lint::Off)
+        let lines = pgbaked_build::Embed::new(&sql)
+            .lint(pgbaked_build::Lint::Off)
             .lines(dir, dir);
         anyhow::ensure!(
             !lines.iter().any(|l| l.starts_with("cargo::error")),

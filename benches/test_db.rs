@@ -1,5 +1,5 @@
 //! `cargo bench --bench test_db`: how long a test waits for its database through
-//! `pg_migrate_testing::TestDb`, against creating a database and migrating it (what sqlx's test macro
+//! `pgbaked_testing::TestDb`, against creating a database and migrating it (what sqlx's test macro
 //! does), for 50 and 300 generated migrations, in one run on one server.
 //!
 //! Prints, per size: `test_db n=<N> acquire_ms=<median> migrate_ms=<median> speedup=<ratio>`,
@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use pg_migrate::{Migration, Migrator, Options, Rev, Script};
-use pg_migrate_testing::TestDb;
+use pgbaked::{Migration, Migrator, Options, Rev, Script};
+use pgbaked_testing::TestDb;
 
 /// N small migrations, each a table, an index and ten rows (the shape used in BENCHMARKS.md).
 fn generated(n: i64, tag: &str) -> Vec<Migration> {

@@ -58,7 +58,7 @@ pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> A
 
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(err: deadpool_postgres::PoolError) -> ApiError {
-        tracing::error!(error = %pg_migrate::error_chain(&err), "no database connection");
+        tracing::error!(error = %pgbaked::error_chain(&err), "no database connection");
         ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
             "database unavailable".into(),
@@ -78,7 +78,7 @@ impl From<tokio_postgres::Error> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             _ => {
-                tracing::error!(error = %pg_migrate::error_chain(&err), "query failed");
+                tracing::error!(error = %pgbaked::error_chain(&err), "query failed");
                 return ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into());
             }
         };

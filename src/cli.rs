@@ -1,12 +1,12 @@
 //! The command line: `app` serves, `app --migrate` migrates then serves, and `app migrate …`
-//! manages the schema by hand through `pg-migrate-cli`, as any service would use it.
+//! manages the schema by hand through `pgbaked-cli`, as any service would use it.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-pub use pg_migrate_cli::{Format, Settings};
+pub use pgbaked_cli::{Format, Settings};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -52,13 +52,13 @@ pub enum Command {
     /// Manage the schema: up, down, current, history, show, create (--autogenerate), check,
     /// diff, drift, stamp, repair, renumber, clean.
     #[command(subcommand)]
-    Migrate(pg_migrate_cli::MigrateCommand),
+    Migrate(pgbaked_cli::MigrateCommand),
 }
 
-/// This service's schema for `pg-migrate-cli`: `migrate create` writes into the `sql/` it was
+/// This service's schema for `pgbaked-cli`: `migrate create` writes into the `sql/` it was
 /// built from when run elsewhere.
-pub fn service() -> pg_migrate_cli::Service {
-    let service = pg_migrate_cli::Service::new("app", crate::MIGRATIONS)
+pub fn service() -> pgbaked_cli::Service {
+    let service = pgbaked_cli::Service::new("app", crate::MIGRATIONS)
         .source_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql"))
         .schema_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/schema"));
     // Scratch databases' last resort, as for DATABASE_URL: debug builds only.
@@ -71,7 +71,7 @@ pub fn service() -> pg_migrate_cli::Service {
 ///
 /// # Errors
 ///
-/// Anything that should end the process with `pg_migrate_cli::exit_code`.
+/// Anything that should end the process with `pgbaked_cli::exit_code`.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // A debug build with no database configured and none at the default address gets a
     // development cluster under target/ (see dev_cluster.rs); a release build never does.
@@ -91,7 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(
-    service: &pg_migrate_cli::Service,
+    service: &pgbaked_cli::Service,
     settings: &Settings,
     migrate_first: bool,
     listen: SocketAddr,
@@ -109,7 +109,7 @@ async fn serve(
     let server = crate::server::serve(listener, state, shutdown_signal());
     let mut server = std::pin::pin!(server);
     let mut applied = 0;
-    let mut on_step = |step: &pg_migrate::Step| {
+    let mut on_step = |step: &pgbaked::Step| {
         applied += 1;
         boot.send_replace(Boot::Migrating {
             applied,
@@ -139,6 +139,6 @@ async fn serve(
 
 /// Resolves on SIGTERM or SIGINT, logging that the server drains.
 async fn shutdown_signal() {
-    let name = pg_migrate_cli::termination().await;
+    let name = pgbaked_cli::termination().await;
     tracing::info!("{name} received, draining");
 }

@@ -32,7 +32,7 @@ fn port() -> u16 {
 /// # Errors
 ///
 /// No PostgreSQL binaries, or initdb or pg_ctl failing: the message says how to proceed.
-pub fn replace_default(url: &pg_migrate_cli::DatabaseUrl) -> anyhow::Result<Option<String>> {
+pub fn replace_default(url: &pgbaked_cli::DatabaseUrl) -> anyhow::Result<Option<String>> {
     if !forced() && (!url.is_default() || answers(5432)) {
         return Ok(None);
     }
@@ -42,7 +42,7 @@ pub fn replace_default(url: &pg_migrate_cli::DatabaseUrl) -> anyhow::Result<Opti
 /// The development cluster as the last resort for scratch databases (`migrate drift`, `diff`,
 /// `check`, `create --autogenerate`), once no dev server is named and nothing answers at
 /// localhost:5432 (or always, with `APP_DEV_CLUSTER=1`): see
-/// `pg_migrate_cli::Service::dev_server`.
+/// `pgbaked_cli::Service::dev_server`.
 ///
 /// # Errors
 ///

@@ -1,9 +1,9 @@
 //! `app`: a service binary that carries its own PostgreSQL schema.
 //!
 //! The SQL files in `sql/` are checked and embedded at compile time by `build.rs` through
-//! `pg-migrate-build`. The same binary applies them at boot (`app --migrate`), manages them by
+//! `pgbaked-build`. The same binary applies them at boot (`app --migrate`), manages them by
 //! hand (`app migrate …`), and gives every test a freshly migrated database
-//! (`pg_migrate_testing::TestDb`). The engine is the `pg-migrate` crate, used here as any other service
+//! (`pgbaked_testing::TestDb`). The engine is the `pgbaked` crate, used here as any other service
 //! would use it.
 #![warn(missing_docs)]
 

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     match runtime.block_on(app::run(cli)) {
         Ok(code) => code,
         // `error: …` on stderr (and JSON on stdout with --format json); 2 for a bad URL.
-        Err(err) => pg_migrate_cli::report_error(&err, format),
+        Err(err) => pgbaked_cli::report_error(&err, format),
     }
 }
 
@@ -36,7 +36,7 @@ fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(pg_migrate_cli::log_writer);
+        .with_writer(pgbaked_cli::log_writer);
     if std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json")) {
         builder.json().init();
     } else {

@@ -1,16 +1,16 @@
 //! This service's own schema: the migrations `build.rs` embedded from `sql/`.
 
-use pg_migrate::{EmbeddedMigration, Migration, Migrator, Options};
+use pgbaked::{EmbeddedMigration, Migration, Migrator, Options};
 
 /// Every migration in `sql/`, validated and embedded at compile time, sorted by version.
-pub static MIGRATIONS: &[EmbeddedMigration] = pg_migrate::include_migrations!();
+pub static MIGRATIONS: &[EmbeddedMigration] = pgbaked::include_migrations!();
 
 /// A migrator over [`MIGRATIONS`].
 ///
 /// # Errors
 ///
 /// Only if the engine rejects a name that `build.rs` accepted, which the tests rule out.
-pub fn migrator(options: Options) -> Result<Migrator, pg_migrate::Error> {
+pub fn migrator(options: Options) -> Result<Migrator, pgbaked::Error> {
     Ok(Migrator::new(
         Migration::from_embedded_set(MIGRATIONS)?,
         options,

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::json;
 
-use pg_migrate::State;
+use pgbaked::State;
 
 use crate::state::AppState;
 
@@ -72,12 +72,12 @@ async fn schema_state(state: &AppState) -> Result<serde_json::Value, String> {
         .pool()
         .get()
         .await
-        .map_err(|e| pg_migrate::error_chain(&e))?;
+        .map_err(|e| pgbaked::error_chain(&e))?;
     let rows = state
         .migrator()
         .history(&client)
         .await
-        .map_err(|e| pg_migrate::error_chain(&e))?;
+        .map_err(|e| pgbaked::error_chain(&e))?;
     let status = state.migrator().status(&rows);
     // Pending from the first `-- contract` migration on: held back while replicas of the
     // previous release serve, which this release does not need to serve.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use pg_migrate::Migrator;
+use pgbaked::Migrator;
 use serde::Serialize;
 use tokio::sync::watch;
 

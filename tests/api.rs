@@ -4,7 +4,7 @@
 mod common;
 
 use common::{call, raw_call, router};
-use pg_migrate_testing::TestDb;
+use pgbaked_testing::TestDb;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

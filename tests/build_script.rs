@@ -1,8 +1,8 @@
 //! The real `build.rs`, run by a real `cargo build` on a small fixture crate: bad files fail
 //! the build, all named at once, and a new file is embedded without `cargo clean`.
 //!
-//! The fixture holds this project's `build.rs`, depends on `pg-migrate-build` (and on
-//! `pg-migrate` without its runtime) by path, and has a `main.rs` that prints what was
+//! The fixture holds this project's `build.rs`, depends on `pgbaked-build` (and on
+//! `pgbaked` without its runtime) by path, and has a `main.rs` that prints what was
 //! embedded, so a build takes seconds, not minutes.
 
 use std::fs;
@@ -21,7 +21,7 @@ impl Fixture {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("src")).unwrap();
         fs::create_dir_all(dir.join("sql")).unwrap();
-        // The app's own build.rs, which uses pg-migrate-build as any service would.
+        // The app's own build.rs, which uses pgbaked-build as any service would.
         fs::copy(Path::new(ROOT).join("build.rs"), dir.join("build.rs")).unwrap();
         fs::copy(Path::new(ROOT).join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
         for entry in fs::read_dir(Path::new(ROOT).join("sql")).unwrap() {
@@ -34,17 +34,17 @@ impl Fixture {
             dir.join("Cargo.toml"),
             format!(
                 "[package]\nname = \"build-fixture-{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
-                 [features]\ndefault = [\"sql-lint\"]\nsql-lint = [\"pg-migrate-build/lint\"]\n\n\
-                 [dependencies]\npg-migrate = {{ path = {engine:?}, default-features = false }}\n\n\
-                 [build-dependencies]\npg-migrate-build = {{ path = {build:?}, default-features = false }}\n\n[workspace]\n",
-                engine = Path::new(ROOT).join("crates/pg-migrate"),
-                build = Path::new(ROOT).join("crates/pg-migrate-build"),
+                 [features]\ndefault = [\"sql-lint\"]\nsql-lint = [\"pgbaked-build/lint\"]\n\n\
+                 [dependencies]\npgbaked = {{ path = {engine:?}, default-features = false }}\n\n\
+                 [build-dependencies]\npgbaked-build = {{ path = {build:?}, default-features = false }}\n\n[workspace]\n",
+                engine = Path::new(ROOT).join("crates/pgbaked"),
+                build = Path::new(ROOT).join("crates/pgbaked-build"),
             ),
         )
         .unwrap();
         fs::write(
             dir.join("src/main.rs"),
-            r#"static MIGRATIONS: &[pg_migrate::EmbeddedMigration] = pg_migrate::include_migrations!();
+            r#"static MIGRATIONS: &[pgbaked::EmbeddedMigration] = pgbaked::include_migrations!();
 fn main() {
     for m in MIGRATIONS {
         if std::env::var_os("FIXTURE_STATEMENTS").is_some() {

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use pg_migrate_testing::TestDb;
+use pgbaked_testing::TestDb;
 
 const APP: &str = env!("CARGO_BIN_EXE_app");
 
@@ -238,7 +238,7 @@ async fn password_is_printed_nowhere() {
         .replacen("postgres@", &format!("postgres:{secret}@"), 1);
     let unreachable = format!("postgres://postgres:{secret}@127.0.0.1:1/nowhere");
     let missing_db =
-        pg_migrate_testing::url_with_dbname(&with_password, "no_such_db_for_app_tests");
+        pgbaked_testing::url_with_dbname(&with_password, "no_such_db_for_app_tests");
     let malformed = format!("postgres://postgres:{secret}@127.0.0.1:notaport/db");
     let runs = [
         (with_password.as_str(), vec!["--help"]),
@@ -297,7 +297,7 @@ async fn password_is_printed_nowhere() {
 #[tokio::test]
 async fn missing_database_fails_at_once_even_with_wait() {
     let db = TestDb::empty().await.unwrap();
-    let missing = pg_migrate_testing::url_with_dbname(db.url(), "no_such_db_for_app_tests");
+    let missing = pgbaked_testing::url_with_dbname(db.url(), "no_such_db_for_app_tests");
     let started = std::time::Instant::now();
     let out = app(&missing, &["--wait", "30s", "migrate", "current"]);
     assert_eq!(out.status.code(), Some(1));

@@ -1,8 +1,8 @@
 //! The schema planner: the SQL `migrate diff` writes turns one database into the other, which
 //! a second read of both catalogs confirms.
 
-use pg_migrate::diff::{Catalog, Change};
-use pg_migrate_testing::TestDb;
+use pgbaked::diff::{Catalog, Change};
+use pgbaked_testing::TestDb;
 
 mod common;
 use common::bounded;
@@ -152,7 +152,7 @@ async fn what_cannot_be_generated_is_said_not_dropped() {
         "{plan:#?}"
     );
     assert!(plan[0].hazard.is_some());
-    assert!(pg_migrate::diff::render_changes(&plan).starts_with("-- hazard: "));
+    assert!(pgbaked::diff::render_changes(&plan).starts_with("-- hazard: "));
 }
 
 /// The schema every randomised case starts from.
@@ -254,10 +254,10 @@ fn lints_clean(what: &str, files: &[Vec<Change>]) {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("sql")).unwrap();
     for (i, changes) in files.iter().enumerate() {
-        let (text, _) = pg_migrate::diff::file_text(changes);
+        let (text, _) = pgbaked::diff::file_text(changes);
         std::fs::write(root.join(format!("sql/V{}__step.sql", i + 1)), text).unwrap();
     }
-    let lines = pg_migrate_build::Embed::new("sql").lines(&root, &root);
+    let lines = pgbaked_build::Embed::new("sql").lines(&root, &root);
     let findings: Vec<&String> = lines
         .iter()
         .filter(|l| !l.starts_with("cargo::rerun-if-changed"))
@@ -269,22 +269,22 @@ fn lints_clean(what: &str, files: &[Vec<Change>]) {
 /// The offline script (`up --sql`) of `files`, run with psql on a fresh copy of [`BASE`],
 /// gives `to`'s schema.
 async fn offline_script_reaches(what: &str, files: &[Vec<Change>], to: &TestDb) {
-    let migrations: Vec<pg_migrate::Migration> = files
+    let migrations: Vec<pgbaked::Migration> = files
         .iter()
         .enumerate()
         .map(|(i, changes)| {
             let version = i as i64 + 1;
             let name = format!("V{version}__step.sql");
-            let (text, _) = pg_migrate::diff::file_text(changes);
-            pg_migrate::Migration::new(version, "step", pg_migrate::Script::new(name, text), None)
+            let (text, _) = pgbaked::diff::file_text(changes);
+            pgbaked::Migration::new(version, "step", pgbaked::Script::new(name, text), None)
                 .unwrap()
         })
         .collect();
-    let script = pg_migrate::Migrator::new(migrations, pg_migrate::Options::default())
+    let script = pgbaked::Migrator::new(migrations, pgbaked::Options::default())
         .script(
-            pg_migrate::Direction::Up,
-            &pg_migrate::Rev::Base,
-            &pg_migrate::Rev::Head,
+            pgbaked::Direction::Up,
+            &pgbaked::Rev::Base,
+            &pgbaked::Rev::Head,
         )
         .unwrap();
     let offline = TestDb::empty().await.unwrap();
@@ -296,7 +296,7 @@ async fn offline_script_reaches(what: &str, files: &[Vec<Change>], to: &TestDb) 
         String::from_utf8_lossy(&out.stderr)
     );
     let client = offline.pool().get().await.unwrap();
-    let history = pg_migrate::history_tables(pg_migrate::DEFAULT_TABLE);
+    let history = pgbaked::history_tables(pgbaked::DEFAULT_TABLE);
     let got = Catalog::read(&client, &history).await.unwrap();
     let left = got.diff(&catalog(to).await);
     assert!(left.is_empty(), "{what}: offline script left {left:#?}");
@@ -328,7 +328,7 @@ async fn edits_plan_forward_and_back(chosen: &[usize]) {
     let left = catalog(&from).await.diff(&catalog(&to).await);
     assert!(left.is_empty(), "{what}: left {left:#?}");
     // As files, the plan lints clean and its offline script gives the same schema.
-    let files = pg_migrate::diff::cut_into_files(plan.clone());
+    let files = pgbaked::diff::cut_into_files(plan.clone());
     lints_clean(&what, &files);
     offline_script_reaches(&what, &files, &to).await;
     // Back, unless an edit cannot be undone: the reverse plan restores the base.
@@ -397,7 +397,7 @@ async fn declared_renames_are_renamed_not_dropped() {
         );
         CREATE INDEX persons_nick_idx ON persons (handle);";
     run(&to, declared).await;
-    let renames = pg_migrate::diff::declared_renames(declared);
+    let renames = pgbaked::diff::declared_renames(declared);
     assert_eq!(renames.len(), 2, "{renames:?}");
     let plan = catalog(&from)
         .await
@@ -421,11 +421,11 @@ async fn declared_renames_are_renamed_not_dropped() {
         assert!(
             change
                 .hazards
-                .contains(&pg_migrate::diff::HazardKind::BreaksClients),
+                .contains(&pgbaked::diff::HazardKind::BreaksClients),
             "{change:?}"
         );
     }
-    lints_clean("renames", &pg_migrate::diff::cut_into_files(plan.clone()));
+    lints_clean("renames", &pgbaked::diff::cut_into_files(plan.clone()));
     let client = from.pool().get().await.unwrap();
     for change in &plan {
         client
@@ -451,9 +451,9 @@ async fn scratch_replays_clone_the_harness_template() {
     let db = TestDb::new(app::MIGRATIONS).await.unwrap();
     let expected = catalog(&db).await;
     let server = db.config().with_dbname("postgres");
-    let admin = pg_migrate::pool(&server, 2).unwrap();
-    let migrations = pg_migrate::Migration::from_embedded_set(app::MIGRATIONS).unwrap();
-    let template = pg_migrate::template_name(&migrations, pg_migrate::DEFAULT_TABLE);
+    let admin = pgbaked::pool(&server, 2).unwrap();
+    let migrations = pgbaked::Migration::from_embedded_set(app::MIGRATIONS).unwrap();
+    let template = pgbaked::template_name(&migrations, pgbaked::DEFAULT_TABLE);
     let client = admin.get().await.unwrap();
     let templates = async |name: &str| -> i64 {
         client
@@ -468,11 +468,11 @@ async fn scratch_replays_clone_the_harness_template() {
     // TestDb::new built it; the scratch replay must not build another.
     assert_eq!(templates(&template).await, 1);
 
-    for table in [pg_migrate::DEFAULT_TABLE, "other_history"] {
-        let scratch = pg_migrate::Scratch::create(&admin, &server).await.unwrap();
+    for table in [pgbaked::DEFAULT_TABLE, "other_history"] {
+        let scratch = pgbaked::Scratch::create(&admin, &server).await.unwrap();
         bounded(
             "replaying",
-            scratch.replay(&migrations, &pg_migrate::Rev::Head, table),
+            scratch.replay(&migrations, &pgbaked::Rev::Head, table),
         )
         .await
         .unwrap();
@@ -482,14 +482,14 @@ async fn scratch_replays_clone_the_harness_template() {
         let left: Vec<_> = replayed
             .diff(&expected)
             .into_iter()
-            .filter(|d| !d.to_string().contains(pg_migrate::DEFAULT_TABLE))
+            .filter(|d| !d.to_string().contains(pgbaked::DEFAULT_TABLE))
             .collect();
         assert!(left.is_empty(), "{table}: {left:#?}");
         scratch.drop().await.unwrap();
     }
     assert_eq!(templates(&template).await, 1);
     assert_eq!(
-        templates(&pg_migrate::template_name(&migrations, "other_history")).await,
+        templates(&pgbaked::template_name(&migrations, "other_history")).await,
         1,
         "a history table of another name gets a template of its own"
     );
@@ -842,7 +842,7 @@ async fn domains_are_altered_in_place_with_checks_validated_after() {
         "{sql:#?}"
     );
     // As files: the validation in a file of its own, after the NOT VALID one; lint clean.
-    let files = pg_migrate::diff::cut_into_files(plan.clone());
+    let files = pgbaked::diff::cut_into_files(plan.clone());
     assert!(files.len() >= 2, "{files:#?}");
     lints_clean("domains", &files);
 
@@ -854,7 +854,7 @@ async fn domains_are_altered_in_place_with_checks_validated_after() {
     )
     .await;
     let plan = converge(&empty, &with_domain).await;
-    lints_clean("new domain", &pg_migrate::diff::cut_into_files(plan));
+    lints_clean("new domain", &pgbaked::diff::cut_into_files(plan));
 }
 
 /// A partitioned table's keys, checks, indexes and columns are declared on the parent and

@@ -9,8 +9,8 @@
 
 use std::process::Command;
 
-use pg_migrate::diff::{Catalog, Change};
-use pg_migrate_testing::TestDb;
+use pgbaked::diff::{Catalog, Change};
+use pgbaked_testing::TestDb;
 
 mod common;
 use common::bounded;
@@ -259,7 +259,7 @@ async fn an_identity_taken_over_from_a_serial_keeps_the_numbering() {
     )
     .await;
     let plan = catalog(&db).await.plan(&catalog(&goal).await);
-    run(&db, &pg_migrate::diff::render_changes(&plan)).await;
+    run(&db, &pgbaked::diff::render_changes(&plan)).await;
     run(&db, "INSERT INTO t (n) VALUES (6)").await;
     let client = db.pool().get().await.unwrap();
     let max: i64 = client
@@ -280,7 +280,7 @@ async fn a_sequence_renamed_under_its_column_keeps_the_numbering() {
               INSERT INTO t (v) VALUES ('a'), ('b');").await;
     run(&goal, "CREATE SEQUENCE new_seq; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('new_seq'), v text);").await;
     let plan = catalog(&db).await.plan(&catalog(&goal).await);
-    run(&db, &pg_migrate::diff::render_changes(&plan)).await;
+    run(&db, &pgbaked::diff::render_changes(&plan)).await;
     run(&db, "INSERT INTO t (v) VALUES ('c')").await;
     assert!(
         catalog(&db).await.diff(&catalog(&goal).await).is_empty(),
@@ -632,8 +632,8 @@ cases! {
 
 #[tokio::test]
 async fn hazards_are_typed_by_what_they_do() {
-    use pg_migrate::diff::HazardKind::*;
-    let cases: &[(&str, &str, &[pg_migrate::diff::HazardKind])] = &[
+    use pgbaked::diff::HazardKind::*;
+    let cases: &[(&str, &str, &[pgbaked::diff::HazardKind])] = &[
         (
             "CREATE TABLE t (x numeric(8,2))",
             "CREATE TABLE t (x numeric(8,4))",
@@ -940,7 +940,7 @@ async fn default_privileges_are_planned_with_privileges() {
         run(&goal, target).await;
         let plan = read(&db).await.plan(&read(&goal).await);
         assert!(!unsupported(&plan), "{plan:#?}");
-        run(&db, &pg_migrate::diff::render_changes(&plan)).await;
+        run(&db, &pgbaked::diff::render_changes(&plan)).await;
         let left = read(&db).await.diff(&read(&goal).await);
         assert!(left.is_empty(), "left: {left:#?}\nplan: {plan:#?}");
     }

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use pg_migrate::{Error, Migration, Migrator, Options, Rev, Script, State};
-use pg_migrate_testing::TestDb;
+use pgbaked::{Error, Migration, Migrator, Options, Rev, Script, State};
+use pgbaked_testing::TestDb;
 
 mod common;
 use common::{advisory_locks, bounded, versions};
@@ -29,12 +29,12 @@ fn migrator(migrations: Vec<Migration>) -> Migrator {
 }
 
 /// A run up to head, failing the test (not hanging it) if it never ends, say on a lock.
-async fn up(m: &Migrator, db: &TestDb) -> Result<pg_migrate::Report, Error> {
+async fn up(m: &Migrator, db: &TestDb) -> Result<pgbaked::Report, Error> {
     bounded("migrating up", m.up(db.pool(), &Rev::Head, &mut |_| {})).await
 }
 
 /// A run down to `target`, bounded like [`up`].
-async fn down(m: &Migrator, db: &TestDb, target: &Rev) -> Result<pg_migrate::Report, Error> {
+async fn down(m: &Migrator, db: &TestDb, target: &Rev) -> Result<pgbaked::Report, Error> {
     bounded("migrating down", m.down(db.pool(), target, &mut |_| {})).await
 }
 
@@ -105,7 +105,7 @@ async fn failed_run_releases_the_lock_so_the_next_run_fails_at_once() {
 async fn lock_wait_is_bounded_and_names_the_holder() {
     let db = TestDb::empty().await.unwrap();
     let holder = db.pool().get().await.unwrap();
-    let key = pg_migrate::__private::lock_key(pg_migrate::DEFAULT_TABLE);
+    let key = pgbaked::__private::lock_key(pgbaked::DEFAULT_TABLE);
     holder
         .batch_execute("SET application_name = 'the holder'")
         .await
@@ -496,7 +496,7 @@ async fn catalogs_compare_what_the_server_holds_not_how_it_was_written() {
     let two = TestDb::empty().await.unwrap();
     let read = async |db: &TestDb| {
         let client = db.pool().get().await.unwrap();
-        pg_migrate::diff::Catalog::read(&client, &[]).await.unwrap()
+        pgbaked::diff::Catalog::read(&client, &[]).await.unwrap()
     };
     one.pool()
         .get()
@@ -693,8 +693,8 @@ async fn a_contract_migration_waits_for_the_older_release_to_go() {
     let config = db
         .config()
         .clone()
-        .with_application_name(&pg_migrate::release_application_name("svc", Some(1)));
-    let old_replica = pg_migrate::pool(&config, 1).unwrap();
+        .with_application_name(&pgbaked::release_application_name("svc", Some(1)));
+    let old_replica = pgbaked::pool(&config, 1).unwrap();
     let held_connection = old_replica.get().await.unwrap();
     let report = up(&guarded, &db).await.unwrap();
     assert_eq!(report.held, [2, 3]);

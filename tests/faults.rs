@@ -8,8 +8,8 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use pg_migrate::{Migration, Migrator, Options, Rev, Script};
-use pg_migrate_testing::PrivateCluster;
+use pgbaked::{Migration, Migrator, Options, Rev, Script};
+use pgbaked_testing::PrivateCluster;
 
 mod common;
 use common::{LIMIT, Spawned};
@@ -59,8 +59,8 @@ fn child_migrator() {
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let result = runtime.block_on(async {
-        let config: pg_migrate::DatabaseConfig = url.parse()?;
-        let pool = pg_migrate::pool(&config.with_application_name("fault child"), 2)?;
+        let config: pgbaked::DatabaseConfig = url.parse()?;
+        let pool = pgbaked::pool(&config.with_application_name("fault child"), 2)?;
         let migrator = Migrator::new(
             migrations(),
             Options {
@@ -77,7 +77,7 @@ fn child_migrator() {
     match result {
         Ok(()) => std::process::exit(0),
         Err(err) => {
-            eprintln!("error: {}", pg_migrate::error_chain(err.as_ref()));
+            eprintln!("error: {}", pgbaked::error_chain(err.as_ref()));
             std::process::exit(1);
         }
     }

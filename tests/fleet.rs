@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use pg_migrate_testing::PrivateCluster;
+use pgbaked_testing::PrivateCluster;
 
 mod common;
 use common::{Spawned, output, stderr, stdout};
@@ -278,7 +278,7 @@ fn a_fleet_run_killed_mid_way_resumes_and_applies_nothing_twice() {
     let file = targets_file("killed", &lines);
     // Hold one target's migration lock, so the run is provably still in flight when killed.
     let mut holder = connect(&cluster.url("killed_20"));
-    let key = pg_migrate::__private::lock_key(pg_migrate::DEFAULT_TABLE);
+    let key = pgbaked::__private::lock_key(pgbaked::DEFAULT_TABLE);
     holder
         .execute("SELECT pg_advisory_lock($1)", &[&key])
         .unwrap();
@@ -413,7 +413,7 @@ fn schema_per_tenant_targets_keep_their_own_history_and_lock() {
     let file = targets_file("schemas", &lines);
     // tenant_a's lock is taken: only tenant_a waits, the others do not share its key.
     let mut holder = connect(&url);
-    let key = pg_migrate::__private::lock_key("tenant_a.refinery_schema_history");
+    let key = pgbaked::__private::lock_key("tenant_a.refinery_schema_history");
     holder
         .execute("SELECT pg_advisory_lock($1)", &[&key])
         .unwrap();

@@ -4,8 +4,8 @@
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
-use pg_migrate::{Migration, Migrator, Options, Rev, Script, State};
-use pg_migrate_testing::TestDb;
+use pgbaked::{Migration, Migrator, Options, Rev, Script, State};
+use pgbaked_testing::TestDb;
 
 mod common;
 use common::bounded;

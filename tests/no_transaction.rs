@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use pg_migrate::{Error, Migration, Migrator, Options, Rev, Script};
-use pg_migrate_testing::TestDb;
+use pgbaked::{Error, Migration, Migrator, Options, Rev, Script};
+use pgbaked_testing::TestDb;
 
 mod common;
 use common::{bounded, versions};

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pg_migrate_testing::{PrivateCluster, TestDb};
+use pgbaked_testing::{PrivateCluster, TestDb};
 
 const APP: &str = env!("CARGO_BIN_EXE_app");
 
@@ -140,7 +140,7 @@ async fn migration_lock_timeout_fails_a_blocked_migration_at_its_line() {
 
 #[tokio::test]
 async fn statement_timeout_bounds_each_migration() {
-    use pg_migrate::{Migration, Migrator, Options, Rev, Script};
+    use pgbaked::{Migration, Migrator, Options, Rev, Script};
     let db = TestDb::empty().await.unwrap();
     let slow = Migration::new(
         1,
@@ -488,8 +488,8 @@ fn a_debug_build_without_a_database_starts_a_development_cluster_and_reuses_it()
     };
     let up = run(&["migrate", "up"]);
     let stop = || {
-        let bindir = pg_migrate_testing::find_bindir().unwrap();
-        let _ = pg_migrate_testing::pg_command(&bindir.join("pg_ctl"))
+        let bindir = pgbaked_testing::find_bindir().unwrap();
+        let _ = pgbaked_testing::pg_command(&bindir.join("pg_ctl"))
             .arg("-D")
             .arg(dir.join("data"))
             .args(["-m", "immediate", "stop"])

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pg_migrate_testing::TestDb;
+use pgbaked_testing::TestDb;
 
 mod common;
 use common::{LIMIT, Spawned, bounded, call, request, router};
@@ -32,10 +32,10 @@ async fn readyz_answers_200_only_when_nothing_is_pending() {
         serde_json::json!({ "head": 2, "current": 1, "pending": [2], "held_contract": [], "divergent": [], "mismatched": [], "unknown": [] })
     );
 
-    let migrator = app::migrator(pg_migrate::Options::default()).unwrap();
+    let migrator = app::migrator(pgbaked::Options::default()).unwrap();
     bounded(
         "migrating while the server runs",
-        migrator.up(db.pool(), &pg_migrate::Rev::Head, &mut |_| {}),
+        migrator.up(db.pool(), &pgbaked::Rev::Head, &mut |_| {}),
     )
     .await
     .unwrap();

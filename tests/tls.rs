@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use pg_migrate_testing::PrivateCluster;
+use pgbaked_testing::PrivateCluster;
 
 const APP: &str = env!("CARGO_BIN_EXE_app");
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::Command;
 
-use pg_migrate_testing::TestDb;
+use pgbaked_testing::TestDb;
 
 mod common;
 use common::{app, bounded, output, psql, stderr, stdout};
@@ -403,7 +403,7 @@ fn create_writes_the_next_version_with_its_undo_and_never_overwrites() {
 
 #[test]
 fn blocking_test_db_serves_plain_tests() {
-    let db = pg_migrate_testing::BlockingTestDb::new(app::MIGRATIONS).unwrap();
+    let db = pgbaked_testing::BlockingTestDb::new(app::MIGRATIONS).unwrap();
     let mut client = db.client().unwrap();
     let users: i64 = client
         .query_one("SELECT count(*) FROM users", &[])
@@ -821,7 +821,7 @@ async fn autogenerate_writes_verified_migrations_and_refuses_data_loss() {
     let written = stdout(&allowed);
     let first = written.lines().next().unwrap();
     let text = std::fs::read_to_string(first).unwrap();
-    assert!(pg_migrate::grammar::is_contract(&text), "{text}");
+    assert!(pgbaked::grammar::is_contract(&text), "{text}");
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -903,7 +903,7 @@ fn renumber_moves_a_branch_s_migration_with_its_undo_and_headers() {
         !sql.join("V3__add_trace_id.sql").exists() && !sql.join("U3__add_trace_id.sql").exists()
     );
     // The set scans clean now: the build would take it.
-    pg_migrate::source::scan(&root, &sql).unwrap();
+    pgbaked::source::scan(&root, &sql).unwrap();
 
     // A name that is not there, or a version taken, changes nothing.
     let missing = app(url, &["migrate", "renumber", "V3__add_trace", "--dir", dir]);
@@ -941,18 +941,18 @@ fn renumber_moves_a_branch_s_migration_with_its_undo_and_headers() {
 #[tokio::test]
 async fn leftovers_on_the_dev_server_are_bounded_and_cleared() {
     let cluster = tokio::task::spawn_blocking(|| {
-        pg_migrate_testing::PrivateCluster::start(&[], |_| Ok(())).unwrap()
+        pgbaked_testing::PrivateCluster::start(&[], |_| Ok(())).unwrap()
     })
     .await
     .unwrap();
-    let config: pg_migrate::DatabaseConfig = cluster.url("postgres").parse().unwrap();
-    let admin = pg_migrate::pool(&config, 2).unwrap();
+    let config: pgbaked::DatabaseConfig = cluster.url("postgres").parse().unwrap();
+    let admin = pgbaked::pool(&config, 2).unwrap();
     let set = |n: i64, sql: &str| {
         vec![
-            pg_migrate::Migration::new(
+            pgbaked::Migration::new(
                 n,
                 "one",
-                pg_migrate::Script::new(format!("V{n}__one.sql"), sql),
+                pgbaked::Script::new(format!("V{n}__one.sql"), sql),
                 None,
             )
             .unwrap(),
@@ -971,7 +971,7 @@ async fn leftovers_on_the_dev_server_are_bounded_and_cleared() {
             .map(|r| r.get(0))
             .collect()
     };
-    let broken = pg_migrate::template(
+    let broken = pgbaked::template(
         &admin,
         &config,
         &set(1, "SELEC 1;"),
@@ -984,9 +984,9 @@ async fn leftovers_on_the_dev_server_are_bounded_and_cleared() {
         "a failed build leaves nothing"
     );
     let mut built = Vec::new();
-    for n in 1..=(pg_migrate::KEPT_TEMPLATES as i64 + 2) {
+    for n in 1..=(pgbaked::KEPT_TEMPLATES as i64 + 2) {
         built.push(
-            pg_migrate::template(
+            pgbaked::template(
                 &admin,
                 &config,
                 &set(n, "SELECT 1;"),
@@ -1018,9 +1018,9 @@ async fn leftovers_on_the_dev_server_are_bounded_and_cleared() {
                 .unwrap();
         }
     }
-    let (busy, connection) = pg_migrate::tokio_postgres::connect(
+    let (busy, connection) = pgbaked::tokio_postgres::connect(
         &cluster.url("app_test_1_2_3_4"),
-        pg_migrate::tokio_postgres::NoTls,
+        pgbaked::tokio_postgres::NoTls,
     )
     .await
     .unwrap();
@@ -1041,7 +1041,7 @@ async fn leftovers_on_the_dev_server_are_bounded_and_cleared() {
             && stdout(&dry).contains("would drop app_spare_x_1")
             && stdout(&dry).ends_with(&format!(
                 "{} database(s) would drop on postgres@127.0.0.1:{}/postgres, 0 skipped\n",
-                pg_migrate::KEPT_TEMPLATES + 3,
+                pgbaked::KEPT_TEMPLATES + 3,
                 cluster.port()
             )),
         "{}",
@@ -1049,7 +1049,7 @@ async fn leftovers_on_the_dev_server_are_bounded_and_cleared() {
     );
     assert_eq!(
         databases("pgm\\_tpl\\_%").await.len(),
-        pg_migrate::KEPT_TEMPLATES
+        pgbaked::KEPT_TEMPLATES
     );
     let done = clean(&[]);
     assert_eq!(done.status.code(), Some(1), "{}", stdout(&done));

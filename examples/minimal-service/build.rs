@@ -1,3 +1,3 @@
 fn main() {
-    pg_migrate_build::Embed::new("sql").run();
+    pgbaked_build::Embed::new("sql").run();
 }

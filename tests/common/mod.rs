@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use pg_migrate_testing::TestDb;
+use pgbaked_testing::TestDb;
 
 /// The longest a test waits for anything that could hang on a lock (a migration lock, a blocked
 /// statement, a child process that never exits) before it fails instead. Generous: above the
@@ -162,7 +162,7 @@ pub fn app(url: &str, args: &[&str]) -> Output {
     // Scratch databases (diff, check, drift) on the test server, as a developer's
     // TEST_DATABASE_URL would put them: `drift` never builds on the server it inspects.
     let dev = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| pg_migrate_testing::url_with_dbname(url, "postgres"));
+        .unwrap_or_else(|_| pgbaked_testing::url_with_dbname(url, "postgres"));
     output(
         Command::new(env!("CARGO_BIN_EXE_app"))
             .args(args)
@@ -262,7 +262,7 @@ pub fn request(
 /// The app's router over `db`, with the whole embedded set as the binary serves it (whatever
 /// the database was migrated to), for calling in-process.
 pub fn router(db: &TestDb) -> axum::Router {
-    let migrator = app::migrator(pg_migrate::Options::default()).unwrap();
+    let migrator = app::migrator(pgbaked::Options::default()).unwrap();
     app::app(app::AppState::new(db.pool().clone(), migrator))
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-static MIGRATIONS: &[pg_migrate::EmbeddedMigration] = pg_migrate::include_migrations!();
+static MIGRATIONS: &[pgbaked::EmbeddedMigration] = pgbaked::include_migrations!();
 
 #[derive(Parser)]
 struct Cli {
@@ -13,7 +13,7 @@ struct Cli {
     #[arg(long)]
     migrate: bool,
     #[command(flatten)]
-    db: pg_migrate_cli::Settings,
+    db: pgbaked_cli::Settings,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -22,17 +22,17 @@ struct Cli {
 enum Command {
     /// Manage the schema: up, down, current, history, show, create, check, stamp, repair.
     #[command(subcommand)]
-    Migrate(pg_migrate_cli::MigrateCommand),
+    Migrate(pgbaked_cli::MigrateCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_writer(pg_migrate_cli::log_writer)
+        .with_writer(pgbaked_cli::log_writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let service = pg_migrate_cli::Service::new("minimal-service", MIGRATIONS)
+    let service = pgbaked_cli::Service::new("minimal-service", MIGRATIONS)
         .source_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql"));
     let result = match cli.command {
         Some(Command::Migrate(command)) => service.run(&cli.db, command).await,
@@ -44,5 +44,5 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }),
     };
-    result.unwrap_or_else(|err| pg_migrate_cli::report_error(&err, cli.db.format))
+    result.unwrap_or_else(|err| pgbaked_cli::report_error(&err, cli.db.format))
 }
