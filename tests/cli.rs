@@ -237,8 +237,7 @@ async fn password_is_printed_nowhere() {
         .url()
         .replacen("postgres@", &format!("postgres:{secret}@"), 1);
     let unreachable = format!("postgres://postgres:{secret}@127.0.0.1:1/nowhere");
-    let missing_db =
-        pgbaked_testing::url_with_dbname(&with_password, "no_such_db_for_app_tests");
+    let missing_db = pgbaked_testing::url_with_dbname(&with_password, "no_such_db_for_app_tests");
     let malformed = format!("postgres://postgres:{secret}@127.0.0.1:notaport/db");
     let runs = [
         (with_password.as_str(), vec!["--help"]),

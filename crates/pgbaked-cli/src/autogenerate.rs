@@ -76,11 +76,10 @@ pub(crate) async fn plan(
         // written.
         let unqualified =
             |changes: Vec<Change>| pgbaked::diff::unqualified(&changes, MIGRATIONS_SCHEMA);
-        for (i, changes) in
-            pgbaked::diff::cut_into_files(start.plan_with_renames(&goal, &renames))
-                .into_iter()
-                .map(unqualified)
-                .enumerate()
+        for (i, changes) in pgbaked::diff::cut_into_files(start.plan_with_renames(&goal, &renames))
+            .into_iter()
+            .map(unqualified)
+            .enumerate()
         {
             let version = head + 1 + i as i64;
             let (apply, _) = pgbaked::diff::file_text(&changes);

@@ -441,10 +441,9 @@ impl Source {
         };
         match self {
             Source::Database(config) => {
-                let pool =
-                    pgbaked::pool(config, 1).map_err(|err| pgbaked::Error::Scratch {
-                        reason: err.to_string(),
-                    })?;
+                let pool = pgbaked::pool(config, 1).map_err(|err| pgbaked::Error::Scratch {
+                    reason: err.to_string(),
+                })?;
                 let client = pool.get().await.map_err(pgbaked::Error::Pool)?;
                 pgbaked::diff::Catalog::read_with(
                     &client,

@@ -187,6 +187,11 @@ impl Fleet {
         let outcome = match work {
             Work::Status => status(&migrator, &client).await,
             Work::Up | Work::Down => {
+                // Where it stood before, for the report even when the run fails.
+                let before = match migrator.history(&client).await {
+                    Ok(history) => migrator.status(&history).current(),
+                    Err(_) => None,
+                };
                 drop(client); // back to the pool, where the migrator takes it
                 let mut steps = Vec::new();
                 let mut on_step = |step: &Step| steps.push(step.clone());
@@ -212,6 +217,7 @@ impl Fleet {
                         ..Outcome::default()
                     },
                     Err(err) => Outcome {
+                        from: before,
                         steps,
                         ..Outcome::failed("failed", format!("{:#}", anyhow::Error::new(err)))
                     },
@@ -687,7 +693,16 @@ fn summary(names: &[String], outcomes: &[Outcome], work: Work) -> String {
                 .filter(|(_, o)| o.state == state)
                 .collect();
             let detail = match failed.as_slice() {
-                [(name, o)] => format!("{name}: {}", o.error.as_deref().unwrap_or("")),
+                // The error's first line: its caret and detail are in the target's own line.
+                [(name, o)] => format!(
+                    "{name}: {}",
+                    o.error
+                        .as_deref()
+                        .unwrap_or("")
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                ),
                 many => {
                     let mut listed: Vec<&str> =
                         many.iter().take(3).map(|(n, _)| n.as_str()).collect();
@@ -784,5 +799,31 @@ impl Progress {
     fn finish(&self) {
         DRAWN.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_a_failure_by_its_first_line() {
+        let failed = Outcome::failed(
+            "failed",
+            "migration V1__initial failed: sql/V1__initial.sql:5:1: relation \"users\" already exists\n  | CREATE TABLE users (\n  | ^".into(),
+        );
+        let migrated = Outcome {
+            state: "migrated",
+            ..Outcome::default()
+        };
+        let text = summary(
+            &["a".to_string(), "b".to_string()],
+            &[migrated, failed],
+            Work::Up,
+        );
+        assert_eq!(
+            text,
+            "2 targets: 1 migrated, 1 failed (b: migration V1__initial failed: sql/V1__initial.sql:5:1: relation \"users\" already exists)"
+        );
     }
 }

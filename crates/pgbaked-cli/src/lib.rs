@@ -285,11 +285,7 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
         err.downcast_ref::<pgbaked::RevError>(),
         Some(pgbaked::RevError::Syntax(_) | pgbaked::RevError::ZeroStep(_))
     );
-    if bad_revision
-        || err
-            .downcast_ref::<pgbaked::InvalidDatabaseUrl>()
-            .is_some()
-    {
+    if bad_revision || err.downcast_ref::<pgbaked::InvalidDatabaseUrl>().is_some() {
         ExitCode::from(2)
     } else {
         ExitCode::FAILURE

@@ -528,9 +528,7 @@ pub(crate) fn hint(err: &anyhow::Error) -> Option<String> {
         });
     if let Some(rev) = rev {
         return match rev {
-            pgbaked::RevError::NoSuchVersion(_) => {
-                Some(format!("see `{program} migrate history`"))
-            }
+            pgbaked::RevError::NoSuchVersion(_) => Some(format!("see `{program} migrate history`")),
             pgbaked::RevError::UpgradeBelowCurrent { target, .. } => {
                 Some(format!("use `{program} migrate down {target}`"))
             }
