@@ -526,6 +526,20 @@ cases! {
         "CREATE TABLE t (e int); CREATE INDEX t_e ON t ((e + 1));",
         "CREATE TABLE t (e int); CREATE INDEX t_e ON t ((e + 1)); ALTER INDEX t_e ALTER COLUMN 1 SET STATISTICS 300;",
     );
+    an_aggregate_on_a_replaced_state_function: both(
+        "CREATE FUNCTION acc(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2';
+         CREATE AGGREGATE agg(int) (SFUNC = acc, STYPE = int);
+         CREATE VIEW v AS SELECT agg(x) FROM generate_series(1, 3) x;",
+        "CREATE FUNCTION acc(bigint, int) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2';
+         CREATE AGGREGATE agg(int) (SFUNC = acc, STYPE = bigint);
+         CREATE VIEW v AS SELECT agg(x) FROM generate_series(1, 3) x;",
+    );
+    a_domain_check_over_a_routine_whose_result_type_changes: both(
+        "CREATE FUNCTION lim() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 10';
+         CREATE DOMAIN small AS int CHECK (VALUE < lim());",
+        "CREATE FUNCTION lim() RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT 10::bigint';
+         CREATE DOMAIN small AS int CHECK (VALUE < lim());",
+    );
     a_sequence_moved_to_another_column: both(
         "CREATE TABLE a (id int); CREATE TABLE b (id int);
          CREATE SEQUENCE s OWNED BY a.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",

@@ -696,6 +696,9 @@ impl Catalog {
             "function" => Kind::Function,
             "type" => held(&[Kind::Enum, Kind::Domain, Kind::Composite, Kind::Range]),
             "constraint" => Kind::Constraint,
+            // A domain's check, keyed `schema.domain.check` under its domain's kind (a domain's
+            // definition holds its checks).
+            "domain_constraint" => Kind::Domain,
             "trigger" => Kind::Trigger,
             "policy" => Kind::Policy,
             "rule" => Kind::Rule,

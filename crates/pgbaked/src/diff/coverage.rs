@@ -606,6 +606,10 @@ pub(crate) fn dependencies() -> String {
            SELECT 'pg_constraint'::regclass, con.oid, 0, format('constraint %I.%I.%I', n.nspname, c.relname, con.conname) \
            FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid {relation} WHERE con.oid >= {USER_OID} \
            UNION ALL \
+           SELECT 'pg_constraint'::regclass, con.oid, 0, format('domain_constraint %I.%I.%I', n.nspname, t.typname, con.conname) \
+           FROM pg_constraint con JOIN pg_type t ON t.oid = con.contypid JOIN pg_namespace n ON n.oid = t.typnamespace \
+           WHERE con.oid >= {USER_OID} \
+           UNION ALL \
            SELECT 'pg_trigger'::regclass, tg.oid, 0, format('trigger %I.%I.%I', n.nspname, c.relname, tg.tgname) \
            FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid {relation} WHERE tg.oid >= {USER_OID} \
            UNION ALL \

@@ -151,6 +151,29 @@ pub(crate) fn pinned(
                         )));
                     }
                 }
+                // A domain's check over a routine dropped and created again: dropped before,
+                // added again after (a changed domain is altered as a whole elsewhere).
+                Kind::Domain if kind == Kind::Function => {
+                    let (domain, check) = split_last(dependent);
+                    if differs(Kind::Domain, &domain) {
+                        continue;
+                    }
+                    let def = to.get(Kind::Domain, &domain).and_then(|def| {
+                        super::types::domain(def)
+                            .3
+                            .into_iter()
+                            .find(|(name, _)| *name == check)
+                            .map(|(_, def)| def.to_string())
+                    });
+                    if let Some(def) = def {
+                        pinned.drops.push(Change::plain(format!(
+                            "ALTER DOMAIN {domain} DROP CONSTRAINT {check}"
+                        )));
+                        pinned.creates.push(Change::plain(format!(
+                            "ALTER DOMAIN {domain} ADD CONSTRAINT {check} {def}"
+                        )));
+                    }
+                }
                 // A rule's actions are parsed: they hold the column they name.
                 Kind::Rule if !differs(Kind::Rule, dependent) => {
                     if let Some(def) = target {

@@ -311,7 +311,19 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     }
     // A changed routine whose body holds a table the plan drops goes first, and is created
     // from scratch later.
-    let cleared = graph::routines_on_dropped_tables(from, &differences, &old_tables);
+    let mut cleared = graph::routines_on_dropped_tables(from, &differences, &old_tables);
+    // So does a changed routine built on a routine the plan drops (an aggregate on its old
+    // state function): the dropped one cannot go while it stands.
+    for gone in of(Kind::Function).filter(|d| d.to.is_none()) {
+        for (kind, dependent) in from.dependents(Kind::Function, &gone.name) {
+            let changed = differences.iter().any(|d| {
+                d.kind == Kind::Function && d.name == dependent && d.from.is_some() && d.to.is_some()
+            });
+            if kind == Kind::Function && changed && !cleared.iter().any(|c| c == dependent) {
+                cleared.push(dependent.to_string());
+            }
+        }
+    }
     for name in &cleared {
         let what = routine_kind(from.get(Kind::Function, name).unwrap_or_default());
         changes.push(Change::plain(format!("DROP {what} {name}")));
