@@ -1062,3 +1062,36 @@ async fn leftovers_on_the_dev_server_are_bounded_and_cleared() {
     assert_eq!(databases("service").await, ["service"]);
     drop(busy);
 }
+
+#[tokio::test]
+async fn a_schema_file_that_fails_is_named_by_file_line_and_column() {
+    let db = TestDb::empty().await.unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-error-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The server gives no position for a missing relation: the line is found statement by
+    // statement.
+    std::fs::write(
+        dir.join("10_audit.sql"),
+        "CREATE TABLE audit (id int PRIMARY KEY);\n\n  CREATE TABLE entries (user_id int REFERENCES userz (id));\n",
+    )
+    .unwrap();
+    let out = app(
+        db.url(),
+        &[
+            "migrate",
+            "diff",
+            "--from",
+            "migrations",
+            "--to",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("10_audit.sql:3:3: relation \"userz\" does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

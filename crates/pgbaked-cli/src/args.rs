@@ -413,9 +413,10 @@ pub enum MigrateCommand {
     /// Exit 0 when the database holds what its recorded history builds; 7, with the
     /// differences, when it was changed by hand.
     ///
-    /// The applied versions are replayed in a scratch database on the same server and the two
-    /// catalogs compared: tables, columns, constraints, indexes, views, functions, triggers,
-    /// sequences, enums, domains, policies, extensions.
+    /// The applied versions are replayed in a scratch database on the dev server (--dev-url,
+    /// else TEST_DATABASE_URL, else 127.0.0.1:5432 or the development cluster: never the
+    /// server it inspects) and the two catalogs compared: every kind of object the diff reads,
+    /// and each kind it does not model reported as such.
     ///
     /// Example:
     ///   app migrate drift --format json

@@ -147,12 +147,25 @@ impl Scratch {
                 reason: format!("reading {}: {err}", path.display()),
             })?;
             let sql = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
-            client
-                .batch_execute(sql)
-                .await
-                .map_err(|err| Error::SchemaFailed {
-                    failure: Box::new(SqlFailure::new(&path.display().to_string(), sql, &err)),
-                })?;
+            if let Err(err) = client.batch_execute(sql).await {
+                let mut failure = SqlFailure::new(&path.display().to_string(), sql, &err);
+                // No position from the server (a missing relation, a dependency): the file ran
+                // as one implicit transaction and left nothing, so its statements are tried one
+                // by one, rolled back, to name the line of the one that fails.
+                if failure.line.is_none()
+                    && let Some(line) = failing_line(&client, sql).await
+                {
+                    let text = sql.lines().nth(line - 1).unwrap_or_default();
+                    failure.line = Some(line);
+                    // The statement's first token, as a migration's report points at it.
+                    failure.column =
+                        Some(text.chars().take_while(|c| c.is_whitespace()).count() + 1);
+                    failure.line_text = Some(text.to_string());
+                }
+                return Err(Error::SchemaFailed {
+                    failure: Box::new(failure),
+                });
+            }
         }
         Ok(())
     }
@@ -186,6 +199,25 @@ impl Scratch {
             .await
             .map_err(Error::db("dropping a scratch database"))
     }
+}
+
+/// The line of the first statement of `sql` that fails, each run in one transaction rolled
+/// back; `None` for a file whose statements the splitter cannot be trusted with (a `BEGIN
+/// ATOMIC` body holds `;`).
+async fn failing_line(client: &tokio_postgres::Client, sql: &str) -> Option<usize> {
+    if sql.to_ascii_uppercase().contains("BEGIN ATOMIC") {
+        return None;
+    }
+    client.batch_execute("BEGIN").await.ok()?;
+    let mut failing = None;
+    for statement in crate::grammar::split_statements(sql) {
+        if client.batch_execute(&statement.text).await.is_err() {
+            failing = Some(statement.line);
+            break;
+        }
+    }
+    let _ = client.batch_execute("ROLLBACK").await;
+    failing
 }
 
 fn options(table: &str) -> Options {

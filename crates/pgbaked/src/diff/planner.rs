@@ -317,7 +317,10 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for gone in of(Kind::Function).filter(|d| d.to.is_none()) {
         for (kind, dependent) in from.dependents(Kind::Function, &gone.name) {
             let changed = differences.iter().any(|d| {
-                d.kind == Kind::Function && d.name == dependent && d.from.is_some() && d.to.is_some()
+                d.kind == Kind::Function
+                    && d.name == dependent
+                    && d.from.is_some()
+                    && d.to.is_some()
             });
             if kind == Kind::Function && changed && !cleared.iter().any(|c| c == dependent) {
                 cleared.push(dependent.to_string());
