@@ -586,6 +586,10 @@ cases! {
         "",
         "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;",
     );
+    an_unlogged_table_s_own_sequence_is_no_difference: both(
+        "",
+        "CREATE UNLOGGED TABLE notes (id serial PRIMARY KEY, body text);",
+    );
     an_unlogged_sequence_is_reported: reported(
         "CREATE SEQUENCE s;",
         "CREATE UNLOGGED SEQUENCE s;",

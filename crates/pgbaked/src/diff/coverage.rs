@@ -495,11 +495,17 @@ pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
                AND {USER_SCHEMAS} AND {} AND NOT (c.relname = ANY($1))",
             not_in_extension("c.oid")
         ),
-        // An unlogged sequence (PostgreSQL 15's `CREATE UNLOGGED SEQUENCE`).
+        // An unlogged sequence (PostgreSQL 15's `CREATE UNLOGGED SEQUENCE`), but not one an
+        // unlogged table's column owns: the table makes its serial or identity sequence
+        // unlogged by itself.
         format!(
             "SELECT format('UNLOGGED SEQUENCE %I.%I', n.nspname, c.relname), 'unlogged' \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind = 'S' AND c.relpersistence = 'u' AND {USER_SCHEMAS} AND {}",
+             WHERE c.relkind = 'S' AND c.relpersistence = 'u' AND {USER_SCHEMAS} AND {} \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid \
+                               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
+                                 AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') \
+                                 AND t.relpersistence = 'u')",
             not_in_extension("c.oid")
         ),
         // Comments on objects whose comments are not modelled (policies, rules, …); an
