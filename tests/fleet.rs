@@ -660,3 +660,26 @@ fn a_wrong_password_fails_that_target_alone() {
         "{text}"
     );
 }
+
+#[test]
+fn read_only_fleet_commands_do_not_offer_on_error_or_canary() {
+    for command in ["current", "history", "check"] {
+        let out = output(&mut app(&[
+            "migrate",
+            command,
+            "--targets",
+            "-",
+            "--canary",
+            "1",
+        ]));
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        let help = output(&mut app(&["migrate", command, "--help"]));
+        assert!(
+            !stdout(&help).contains("--on-error") && stdout(&help).contains("--targets"),
+            "{command}: {}",
+            stdout(&help)
+        );
+    }
+    let up = output(&mut app(&["migrate", "up", "--help"]));
+    assert!(stdout(&up).contains("--canary"), "{}", stdout(&up));
+}

@@ -170,7 +170,6 @@ pub struct FleetArgs {
     pub parallel: u16,
 
     /// After a target fails: start no other (`stop`; those in flight finish) or go on.
-    /// `current`, `check` and `history` read every target whatever fails.
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnError::Stop)]
     pub on_error: OnError,
 
@@ -183,6 +182,37 @@ impl FleetArgs {
     /// Whether the command runs over a fleet.
     pub fn given(&self) -> bool {
         self.targets.is_some() || self.targets_query.is_some()
+    }
+}
+
+/// `--targets` for a command that only reads (`current`, `history`, `check`): every target is
+/// read whatever fails, so `--on-error` and `--canary` are not offered.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Fleet")]
+pub struct FleetReadArgs {
+    /// Read every target in FILE (`-`: standard input), one database URL per line; blank
+    /// lines and `#` comments are skipped. `?schema=NAME` on a URL makes it a
+    /// schema-per-tenant target.
+    #[arg(long, value_name = "FILE", conflicts_with = "targets_query")]
+    pub targets: Option<PathBuf>,
+
+    /// Read the targets whose URLs this query returns (first column) from DATABASE_URL.
+    #[arg(long, value_name = "SQL")]
+    pub targets_query: Option<String>,
+
+    /// At most N targets in flight, and so at most N connections to any one server.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+}
+
+impl From<&FleetReadArgs> for FleetArgs {
+    fn from(read: &FleetReadArgs) -> FleetArgs {
+        FleetArgs {
+            targets: read.targets.clone(),
+            targets_query: read.targets_query.clone(),
+            parallel: read.parallel,
+            ..FleetArgs::default()
+        }
     }
 }
 
@@ -257,9 +287,9 @@ pub enum MigrateCommand {
     ///   app migrate current --targets tenants.txt
     #[command(verbatim_doc_comment)]
     Current {
-        /// Over many databases: --targets, --parallel, --on-error, --canary.
+        /// Over many databases: --targets, --parallel (every target is read).
         #[command(flatten)]
-        fleet: FleetArgs,
+        fleet: FleetReadArgs,
     },
     /// List every migration: version, name, applied/pending, when.
     ///
@@ -272,9 +302,9 @@ pub enum MigrateCommand {
         /// Also show checksums and files.
         #[arg(long, short)]
         verbose: bool,
-        /// Over many databases: --targets, --parallel, --on-error, --canary.
+        /// Over many databases: --targets, --parallel (every target is read).
         #[command(flatten)]
-        fleet: FleetArgs,
+        fleet: FleetReadArgs,
     },
     /// Show one migration: name, checksum, when applied, its SQL and undo SQL.
     ///
@@ -382,9 +412,9 @@ pub enum MigrateCommand {
         /// The declared schema (default: ./schema, else the one this binary was built from).
         #[arg(long, value_name = "DIR")]
         schema: Option<PathBuf>,
-        /// Over many databases: --targets, --parallel, --on-error, --canary.
+        /// Over many databases: --targets, --parallel (every target is read).
         #[command(flatten)]
-        fleet: FleetArgs,
+        fleet: FleetReadArgs,
     },
     /// Print the SQL that turns one schema into another; nothing is written to either.
     ///
@@ -461,13 +491,14 @@ pub enum MigrateCommand {
 
 impl MigrateCommand {
     /// The `--targets` options of a command that takes them.
-    pub fn fleet(&self) -> Option<&FleetArgs> {
+    pub fn fleet(&self) -> Option<FleetArgs> {
         match self {
-            MigrateCommand::Up { fleet, .. }
-            | MigrateCommand::Down { fleet, .. }
-            | MigrateCommand::Current { fleet }
+            MigrateCommand::Up { fleet, .. } | MigrateCommand::Down { fleet, .. } => {
+                Some(fleet.clone())
+            }
+            MigrateCommand::Current { fleet }
             | MigrateCommand::History { fleet, .. }
-            | MigrateCommand::Check { fleet, .. } => Some(fleet),
+            | MigrateCommand::Check { fleet, .. } => Some(fleet.into()),
             _ => None,
         }
     }

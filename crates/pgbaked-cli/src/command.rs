@@ -119,7 +119,7 @@ pub(crate) async fn run_migrate(
         .ok()
         .and_then(|c| c.schema().map(str::to_string));
     if let Some(fleet) = command.fleet().filter(|f| f.given()) {
-        return crate::fleet::run(service, global, &command, fleet.clone(), migrator).await;
+        return crate::fleet::run(service, global, &command, fleet, migrator).await;
     }
     match command {
         MigrateCommand::Up {
