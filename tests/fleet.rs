@@ -499,6 +499,20 @@ fn schema_per_tenant_targets_keep_their_own_history_and_lock() {
         .unwrap()
         .get(0);
     assert_eq!(public, 0);
+    // history over the fleet lists each tenant's versions, not only where it stands.
+    let history = output(&mut app(&[
+        "migrate",
+        "history",
+        "--targets",
+        file.to_str().unwrap(),
+    ]));
+    assert!(history.status.success(), "{}", stderr(&history));
+    let text = stdout(&history);
+    assert!(
+        text.starts_with("TARGET") && text.contains("  HISTORY"),
+        "{text}"
+    );
+    assert_eq!(text.matches("V1–V2 applied").count(), 3, "{text}");
 }
 
 #[test]

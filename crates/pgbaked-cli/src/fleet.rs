@@ -53,6 +53,8 @@ struct Outcome {
     to: Option<i64>,
     /// Pending migrations (status commands).
     pending: Option<usize>,
+    /// Every version either side knows, with its state (status commands; `history` shows it).
+    versions: Vec<(i64, &'static str)>,
     /// Committed steps, also those a failed run committed before failing.
     steps: Vec<Step>,
     error: Option<String>,
@@ -253,6 +255,11 @@ async fn status(migrator: &Migrator, client: &pgbaked::tokio_postgres::Client) -
         from: status.current(),
         to: status.current(),
         pending: Some(pending),
+        versions: status
+            .entries
+            .iter()
+            .map(|e| (e.version, e.state.as_str()))
+            .collect(),
         ..Outcome::default()
     }
 }
@@ -409,6 +416,9 @@ async fn over_fleet(
                     "from": o.from,
                     "to": o.to,
                     "pending": o.pending,
+                    "versions": (verb == "history").then(|| o.versions.iter()
+                        .map(|(v, state)| json!({ "version": v, "state": state }))
+                        .collect::<Vec<_>>()),
                     "steps": o.steps,
                     "error": o.error,
                     "elapsed_ms": o.elapsed.as_millis() as u64,
@@ -418,7 +428,9 @@ async fn over_fleet(
             })
         ),
         Format::Text => {
-            if work == Work::Status {
+            if verb == "history" {
+                print_histories(&names, &outcomes, width);
+            } else if work == Work::Status {
                 print_table(&names, &outcomes, width);
             }
             out!("{}", summary(&names, &outcomes, work));
@@ -645,6 +657,46 @@ fn print_table(names: &[String], outcomes: &[Outcome], width: usize) {
             "{name:<width$}  {current:<7}  {pending:>7}  {}{error}",
             o.state.replace('_', " ")
         );
+    }
+}
+
+/// `history --targets`: each target's versions, runs of one state together
+/// (`V1–V12 applied, V13 pending`), where `current` shows only where each stands.
+fn print_histories(names: &[String], outcomes: &[Outcome], width: usize) {
+    let width = width.max(6);
+    out!("{:<width$}  HISTORY", "TARGET");
+    for (name, o) in names.iter().zip(outcomes) {
+        if let Some(error) = &o.error {
+            out!(
+                "{name:<width$}  {}: {}",
+                o.state.replace('_', " "),
+                error.lines().next().unwrap_or("")
+            );
+            continue;
+        }
+        let mut runs: Vec<(i64, i64, &str)> = Vec::new();
+        for &(version, state) in &o.versions {
+            match runs.last_mut() {
+                Some((_, last, s)) if *s == state => *last = version,
+                _ => runs.push((version, version, state)),
+            }
+        }
+        let text: Vec<String> = runs
+            .iter()
+            .map(|(first, last, state)| {
+                if first == last {
+                    format!("V{first} {state}")
+                } else {
+                    format!("V{first}–V{last} {state}")
+                }
+            })
+            .collect();
+        let text = if text.is_empty() {
+            "base (no migrations)".to_string()
+        } else {
+            text.join(", ")
+        };
+        out!("{name:<width$}  {text}");
     }
 }
 
