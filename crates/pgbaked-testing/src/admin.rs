@@ -167,6 +167,9 @@ impl Admin {
 /// The admin thread: answers requests one at a time on one connection.
 fn serve(server: TestServer, mut client: postgres::Client, requests: mpsc::Receiver<Request>) {
     let mut refills: HashMap<String, mpsc::Sender<()>> = HashMap::new();
+    // Templates this thread knows exist: an acquisition of a known set goes straight to its
+    // spares, without a connection of its own to ask whether the template is there.
+    let mut built: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut swept = false;
     for request in requests {
         match request {
@@ -181,7 +184,14 @@ fn serve(server: TestServer, mut client: postgres::Client, requests: mpsc::Recei
                     sweep(&mut client, set);
                     swept = true;
                 }
-                let result = acquire(&server, &mut client, migrations, spares, &mut refills);
+                let result = acquire(
+                    &server,
+                    &mut client,
+                    migrations,
+                    spares,
+                    &mut refills,
+                    &mut built,
+                );
                 let _ = reply.send(result);
             }
             Request::Warm {
@@ -189,7 +199,7 @@ fn serve(server: TestServer, mut client: postgres::Client, requests: mpsc::Recei
                 count,
                 reply,
             } => {
-                let result = template(&server, migrations)
+                let result = template(&server, &migrations)
                     .and_then(|template| top_up(&mut client, &template, count));
                 let _ = reply.send(result);
             }
@@ -216,24 +226,35 @@ fn acquire(
     migrations: Option<Vec<Migration>>,
     spares: bool,
     refills: &mut HashMap<String, mpsc::Sender<()>>,
+    built: &mut std::collections::HashSet<String>,
 ) -> anyhow::Result<String> {
     let name = unique_name(TEST_DB_PREFIX);
     let Some(migrations) = migrations else {
         client.batch_execute(&format!("CREATE DATABASE {}", quote_identifier(&name)))?;
         return Ok(name);
     };
-    let template = template(server, migrations)?;
+    let set = pgbaked::template_name(&migrations, DEFAULT_TABLE);
+    if !built.contains(&set) {
+        template(server, &migrations)?;
+        built.insert(set.clone());
+    }
     if spares {
         let refill = refills
-            .entry(template.clone())
-            .or_insert_with(|| start_refill(server.clone(), template.clone()));
-        let claimed = claim(client, &template, &name);
+            .entry(set.clone())
+            .or_insert_with(|| start_refill(server.clone(), set.clone()));
+        let claimed = claim(client, &set, &name);
         let _ = refill.send(());
         if claimed? {
             return Ok(name);
         }
     }
-    create_from(client, &template, &name)?;
+    if create_from(client, &set, &name).is_err() {
+        // Dropped since (`migrate clean`, a prune of old templates): built again, once.
+        built.remove(&set);
+        template(server, &migrations)?;
+        built.insert(set.clone());
+        create_from(client, &set, &name)?;
+    }
     Ok(name)
 }
 
@@ -353,13 +374,16 @@ pub fn embedded(set: &[EmbeddedMigration], upto: Option<i64>) -> anyhow::Result<
 
 /// The template holding `migrations` (built once per migration set by the engine, which
 /// `migrate diff`/`check`/`create --autogenerate` clone too), and its name.
-fn template(server: &TestServer, migrations: Vec<Migration>) -> anyhow::Result<String> {
+///
+/// A runtime and a connection of their own: asked only for a set this thread has not seen
+/// built.
+fn template(server: &TestServer, migrations: &[Migration]) -> anyhow::Result<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let admin = pgbaked::pool(server.config(), 1)?;
-        let name = pgbaked::template(&admin, server.config(), &migrations, DEFAULT_TABLE)
+        let name = pgbaked::template(&admin, server.config(), migrations, DEFAULT_TABLE)
             .await
             .context("building the template database")?;
         admin.close();
