@@ -225,13 +225,8 @@ pub(crate) async fn run_migrate(
             let migrator = grouped_if(migrator, grouped);
             // By hand as at boot, a contract waits for the older release's replicas unless
             // `--contract` says to go ahead.
-            let migrator = Migrator::new(
-                migrator.migrations().to_vec(),
-                Options {
-                    contract_guard: (!contract).then(|| service.name.clone()),
-                    ..migrator.options().clone()
-                },
-            );
+            let migrator = migrator
+                .with_options(|o| o.contract_guard = (!contract).then(|| service.name.clone()));
             let pool = connect(global, &service.role("migrate")).await?;
             let mut done = Vec::new();
             let mut print = step_printer(format, &mut done);
@@ -480,13 +475,7 @@ pub(crate) fn grouped_if(migrator: Migrator, grouped: bool) -> Migrator {
     if !grouped {
         return migrator;
     }
-    Migrator::new(
-        migrator.migrations().to_vec(),
-        Options {
-            grouped: true,
-            ..migrator.options().clone()
-        },
-    )
+    migrator.with_options(|o| o.grouped = true)
 }
 
 /// The history table as scratch databases and catalogs name it: bare. A `?schema=` target

@@ -192,13 +192,7 @@ impl Service {
         // migrator holds back a `-- contract` migration while a replica of an older release
         // is connected: a rolling update's old replicas keep the schema they were built for.
         let head = migrator.migrations().last().map(Migration::version);
-        let migrator = Migrator::new(
-            migrator.migrations().to_vec(),
-            Options {
-                contract_guard: Some(self.name.clone()),
-                ..migrator.options().clone()
-            },
-        );
+        let migrator = migrator.with_options(|o| o.contract_guard = Some(self.name.clone()));
         let role = pgbaked::release_application_name(&self.name, head);
         let (pool, _) = command::lazy_pool(settings, &role)?;
         Ok((pool, migrator))

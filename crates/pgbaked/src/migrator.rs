@@ -171,6 +171,14 @@ impl Migrator {
         }
     }
 
+    /// The same migrations under options changed by `change` (grouped, a contract guard),
+    /// without copying them.
+    pub fn with_options(self, change: impl FnOnce(&mut Options)) -> Migrator {
+        let mut options = self.options;
+        change(&mut options);
+        Migrator::new(self.migrations, options)
+    }
+
     /// The migrations, sorted by version.
     pub fn migrations(&self) -> &[Migration] {
         &self.migrations
