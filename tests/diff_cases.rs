@@ -433,6 +433,18 @@ cases! {
          CREATE UNIQUE INDEX p_code_only ON p (code);
          CREATE TABLE c (code text REFERENCES p (code));",
     );
+    a_sequence_kept_when_its_owning_table_goes: both(
+        "CREATE TABLE a (id serial PRIMARY KEY, x int);
+         CREATE TABLE b (id int DEFAULT nextval('a_id_seq') PRIMARY KEY, y int);
+         INSERT INTO a (x) VALUES (1), (2); INSERT INTO b (y) VALUES (1);",
+        "CREATE SEQUENCE a_id_seq; CREATE TABLE b (id int DEFAULT nextval('a_id_seq') PRIMARY KEY, y int);",
+    );
+    a_publication_row_filter_over_a_retyped_column: both(
+        "CREATE TABLE t (id int PRIMARY KEY, n int, s text); INSERT INTO t VALUES (1, 10, 'x');
+         CREATE PUBLICATION pub FOR TABLE t (id, n) WHERE (n > 5);",
+        "CREATE TABLE t (id int PRIMARY KEY, n bigint, s varchar(20));
+         CREATE PUBLICATION pub FOR TABLE t (id, n) WHERE (n > 5);",
+    );
     a_column_s_sequence_replaced: both(
         "CREATE SEQUENCE old_seq; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('old_seq'), v text);",
         "CREATE SEQUENCE new_seq START 5; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('new_seq'), v text);",

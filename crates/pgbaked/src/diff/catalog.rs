@@ -702,6 +702,8 @@ impl Catalog {
             "trigger" => Kind::Trigger,
             "policy" => Kind::Policy,
             "rule" => Kind::Rule,
+            // A table in a publication, whose row filter or column list names its columns.
+            "publication" => Kind::Publication,
             _ => return None,
         };
         Some((kind, name.to_string()))

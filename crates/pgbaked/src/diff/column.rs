@@ -73,6 +73,13 @@ pub(crate) fn declaration(table: &str, name: &str, def: &str) -> String {
     if let (true, Some(serial_type)) = (serial, serial_type) {
         return format!("{name} {serial_type}");
     }
+    explicit_declaration(name, def)
+}
+
+/// A column's declaration with its default written out, never as a serial: for a column
+/// that draws from a sequence which exists already.
+pub(crate) fn explicit_declaration(name: &str, def: &str) -> String {
+    let c = column(def);
     let mut out = format!("{name} {}", c.data_type);
     if let Some(collate) = c.collate {
         out.push_str(&format!(" COLLATE {collate}"));

@@ -626,6 +626,9 @@ pub(crate) fn dependencies() -> String {
            FROM pg_attrdef ad JOIN pg_class c ON c.oid = ad.adrelid {relation} \
            JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum WHERE ad.oid >= {USER_OID} \
            UNION ALL \
+           SELECT 'pg_publication_rel'::regclass, pr.oid, 0, format('publication %I', p.pubname) \
+           FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid WHERE pr.oid >= {USER_OID} \
+           UNION ALL \
            SELECT 'pg_rewrite'::regclass, r.oid, 0, \
                   CASE WHEN r.rulename = '_RETURN' THEN format('view %I.%I', n.nspname, c.relname) \
                        ELSE format('rule %I.%I.%I', n.nspname, c.relname, r.rulename) END \

@@ -184,6 +184,16 @@ pub(crate) fn pinned(
                         pinned.creates.push(Change::plain(def));
                     }
                 }
+                // A publication's row filter or column list holds the columns it names (the
+                // server refuses to retype them): made again whole, in the same transaction.
+                Kind::Publication if !differs(Kind::Publication, dependent) => {
+                    if let Some(def) = target {
+                        pinned
+                            .drops
+                            .push(Change::plain(format!("DROP PUBLICATION {dependent}")));
+                        pinned.creates.push(Change::plain(def));
+                    }
+                }
                 Kind::Policy if !differs(Kind::Policy, dependent) => {
                     if let Some(def) = target {
                         let (table, policy) = split_last(dependent);

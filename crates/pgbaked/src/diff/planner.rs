@@ -47,6 +47,29 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         changes.push(Change::plain("SET check_function_bodies = off"));
     }
 
+    // A sequence that stays while its owning column lets go of it (the column or its table
+    // dropped, the sequence kept for another table's default): released first, or the drop
+    // would take it along, and fail on whatever else draws from it.
+    let released = moved_sequences(from, to, Kind::OwnedSequence, Kind::Sequence);
+    // One that a column takes over (a serial's table created around an existing sequence):
+    // kept, so it keeps its value; the column is declared over it and owns it afterwards.
+    let adopted = moved_sequences(from, to, Kind::Sequence, Kind::OwnedSequence);
+    for name in &released {
+        changes.push(Change::plain(format!("ALTER SEQUENCE {name} OWNED BY NONE")));
+    }
+    let declare = |table: &str, name: &str, def: &str| {
+        let serial_over_adopted = column(def).default.and_then(nextval_sequence).is_some_and(|s| {
+            adopted
+                .iter()
+                .any(|a| a == &s || (parts(&s).len() == 1 && a == &format!("public.{s}")))
+        });
+        if serial_over_adopted {
+            explicit_declaration(name, def)
+        } else {
+            declaration(table, name, def)
+        }
+    };
+
     // Drops, dependents first.
     for d in of(Kind::Trigger).filter(|d| d.from.is_some()) {
         let (table, name) = split_last(&d.name);
@@ -392,6 +415,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     for d in of(Kind::Sequence)
         .filter(|d| d.to.is_none())
         .filter(|d| !renamed_sequences.iter().any(|(old, _)| *old == d.name))
+        .filter(|d| !adopted.contains(&d.name))
     {
         let drop = Change::plain(format!("DROP SEQUENCE {}", d.name));
         if drawn_by_staying_column(from, to, &d.name) {
@@ -602,7 +626,11 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
             changes.push(change);
             continue;
         }
-        let verb = if d.from.is_none() { "CREATE" } else { "ALTER" };
+        let verb = if d.from.is_none() && !released.contains(&d.name) {
+            "CREATE"
+        } else {
+            "ALTER"
+        };
         changes.push(Change::plain(format!(
             "{verb} SEQUENCE {} {options}",
             d.name
@@ -700,7 +728,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         let (table, column_name) = split_last(name);
         let c = column(column_def);
         if let Some(seq) = c.default.and_then(nextval_sequence) {
-            let serial = declaration(&table, column_name, column_def).ends_with("serial")
+            let serial = declare(&table, column_name, column_def).ends_with("serial")
                 && from.get(Kind::Column, name).is_none();
             let known = |c: &Catalog, kind: Kind| {
                 c.get(kind, &seq).is_some() || c.get(kind, &format!("public.{seq}")).is_some()
@@ -736,7 +764,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
         columns.sort_by_key(|(name, _)| to.position(name));
         let columns: Vec<String> = columns
             .into_iter()
-            .map(|(name, column_def)| declaration(&d.name, split_last(name).1, column_def))
+            .map(|(name, column_def)| declare(&d.name, split_last(name).1, column_def))
             .collect();
         let mut sql = if let Some(i) = def.find(" partition of ") {
             let rest = &def[i + 14..];
@@ -813,7 +841,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
                 let c = column(to_def);
                 let change = format!(
                     "ALTER TABLE {table} ADD COLUMN {}",
-                    declaration(&table, name, to_def)
+                    declare(&table, name, to_def)
                 );
                 let required = c.not_null
                     && c.default.is_none()
@@ -1108,7 +1136,18 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     // where they differ from what its column's creation gives it.
     for d in of(Kind::OwnedSequence).filter(|d| d.to.is_some()) {
         let def = d.to.as_deref().unwrap_or_default();
-        if d.from.is_none() && def == serial_sequence_def(owner_type(to, &d.name)) {
+        let before = if adopted.contains(&d.name) {
+            from.get(Kind::Sequence, &d.name)
+        } else {
+            d.from.as_deref()
+        };
+        if before.is_none() && def == serial_sequence_def(owner_type(to, &d.name))
+            || before == Some(def)
+        {
+            continue;
+        }
+        if let Some(change) = before.and_then(|old| narrowed_sequence(&d.name, old, def)) {
+            changes.push(change);
             continue;
         }
         changes.push(Change::plain(format!(
@@ -1372,7 +1411,10 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     changes.extend(late_validations);
     // A sequence a column owned and drew from, when the column stays and draws from it no
     // more (a serial's own sequence is dropped with its default above).
-    for d in of(Kind::OwnedSequence).filter(|d| d.to.is_none()) {
+    for d in of(Kind::OwnedSequence)
+        .filter(|d| d.to.is_none())
+        .filter(|d| !released.contains(&d.name))
+    {
         let seq = bare_name(&d.name);
         let drawn_by_staying_column = drawn_by_staying_column(from, to, &d.name);
         let dropped = changes.iter().any(|c| {
@@ -1447,6 +1489,15 @@ pub(crate) fn inlined_constraint(def: &str) -> bool {
 }
 
 /// Whether a column that stays in `to` takes its default from `sequence` in `from`.
+/// The sequences that `from` has as one kind and `to` as the other (owned by a column or
+/// standing alone): the same sequence, whose owner changes.
+fn moved_sequences(from: &Catalog, to: &Catalog, was: Kind, is: Kind) -> Vec<String> {
+    from.objects()
+        .filter(|(kind, name, _)| *kind == was && to.get(is, name).is_some())
+        .map(|(_, name, _)| name.to_string())
+        .collect()
+}
+
 fn drawn_by_staying_column(from: &Catalog, to: &Catalog, sequence: &str) -> bool {
     let seq = bare_name(sequence);
     from.objects().any(|(kind, name, def)| {
