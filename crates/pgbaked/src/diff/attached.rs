@@ -110,6 +110,16 @@ pub(crate) fn creations(
             // partition.
             (Kind::Unmodelled, None, Some(def))
                 if generated_partition_index(d, def, differences) => {}
+            // Privileges are read without `--with-privileges` only to say that they differ.
+            (Kind::Unmodelled, _, _)
+                if d.name.starts_with("GRANT ON ") || d.name.starts_with("DEFAULT PRIVILEGES ") =>
+            {
+                changes.push(unsupported(
+                    d,
+                    "privileges differ, and are compared and planned only with \
+                     --with-privileges (APP_WITH_PRIVILEGES=1)",
+                ))
+            }
             (Kind::Unmodelled, _, _) => {
                 changes.push(unsupported(d, "this kind of object is not modelled"))
             }
@@ -179,6 +189,12 @@ pub(crate) fn view_comments(
                         || name
                             .strip_prefix("COLUMN ")
                             .is_some_and(|c| split_last(c).0 == *v)
+                        // `TRIGGER g ON s.v`, `RULE r ON s.v`: they went with their view.
+                        || name
+                            .strip_prefix("TRIGGER ")
+                            .or_else(|| name.strip_prefix("RULE "))
+                            .and_then(|rest| rest.rsplit_once(" ON "))
+                            .is_some_and(|(_, relation)| relation == v)
                 })
         })
         .map(|(_, name, text)| (name.to_string(), text.to_string()))

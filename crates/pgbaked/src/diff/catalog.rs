@@ -537,53 +537,15 @@ impl Catalog {
         if privileges {
             queries.push(coverage::default_privileges());
         }
+        // Without them, each grant is still read, and one that differs is reported: two
+        // databases whose privileges differ are never called equal.
+        let grants = privileges_query(&ext_class);
         if privileges {
+            queries.push((Kind::Privilege, grants));
+        } else {
             queries.push((
-                Kind::Privilege,
-                format!(
-                    "WITH objects AS ( \
-                       SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, \
-                              format('%I.%I', n.nspname, c.relname) AS name, \
-                              coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner)) AS acl, \
-                              c.relowner AS owner \
-                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                       WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
-                         AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
-                       UNION ALL \
-                       SELECT 'SCHEMA', quote_ident(n.nspname), coalesce(n.nspacl, acldefault('n', n.nspowner)), n.nspowner \
-                       FROM pg_namespace n WHERE {USER_SCHEMAS} AND {ext_ns} \
-                       UNION ALL \
-                       SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, \
-                              format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), \
-                              coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner \
-                       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-                       WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND {ext_proc} \
-                       UNION ALL \
-                       SELECT 'COLUMN', format('%I.%I(%I)', n.nspname, c.relname, a.attname), \
-                              a.attacl, c.relowner \
-                       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-                       JOIN pg_namespace n ON n.oid = c.relnamespace \
-                       WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped \
-                         AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
-                         AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
-                       UNION ALL \
-                       SELECT 'TYPE', format('%I.%I', n.nspname, t.typname), \
-                              coalesce(t.typacl, acldefault('T', t.typowner)), t.typowner \
-                       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-                       WHERE t.typtype IN ('e', 'd', 'c') AND {USER_SCHEMAS} AND {ext_type} \
-                         AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_class r WHERE r.oid = t.typrelid AND r.relkind = 'c')) \
-                     ) \
-                     SELECT format('%s %s TO %s', o.kind, o.name, \
-                                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END), \
-                            string_agg(a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, \
-                                       ', ' ORDER BY a.privilege_type) \
-                     FROM objects o, aclexplode(o.acl) a \
-                     WHERE a.grantee <> o.owner \
-                     GROUP BY 1",
-                    ext_ns = not_in_extension("n.oid"),
-                    ext_proc = not_in_extension("p.oid"),
-                    ext_type = not_in_extension("t.oid"),
-                ),
+                Kind::Unmodelled,
+                format!("SELECT 'GRANT ON ' || g.name, g.privileges FROM ({grants}) AS g(name, privileges)"),
             ));
         }
         // One snapshot for every query: a schema changing while it is read is read as it was
@@ -960,4 +922,53 @@ fn compared(kind: Kind, definition: &str) -> String {
 /// One line, single spaces: deparsed bodies differ only in layout otherwise.
 fn normalise(definition: &str) -> String {
     definition.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Each role's privileges on tables, views, sequences, schemas, functions, columns and types,
+/// beyond the owner's: `TABLE public.users TO reader` and what it holds.
+fn privileges_query(ext_class: &str) -> String {
+    format!(
+        "WITH objects AS ( \
+           SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, \
+                  format('%I.%I', n.nspname, c.relname) AS name, \
+                  coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner)) AS acl, \
+                  c.relowner AS owner \
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
+             AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+           UNION ALL \
+           SELECT 'SCHEMA', quote_ident(n.nspname), coalesce(n.nspacl, acldefault('n', n.nspowner)), n.nspowner \
+           FROM pg_namespace n WHERE {USER_SCHEMAS} AND {ext_ns} \
+           UNION ALL \
+           SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, \
+                  format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), \
+                  coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner \
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+           WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND {ext_proc} \
+           UNION ALL \
+           SELECT 'COLUMN', format('%I.%I(%I)', n.nspname, c.relname, a.attname), \
+                  a.attacl, c.relowner \
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped \
+             AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+             AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+           UNION ALL \
+           SELECT 'TYPE', format('%I.%I', n.nspname, t.typname), \
+                  coalesce(t.typacl, acldefault('T', t.typowner)), t.typowner \
+           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+           WHERE t.typtype IN ('e', 'd', 'c') AND {USER_SCHEMAS} AND {ext_type} \
+             AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_class r WHERE r.oid = t.typrelid AND r.relkind = 'c')) \
+         ) \
+         SELECT format('%s %s TO %s', o.kind, o.name, \
+                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END), \
+                string_agg(a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, \
+                           ', ' ORDER BY a.privilege_type) \
+         FROM objects o, aclexplode(o.acl) a \
+         WHERE a.grantee <> o.owner \
+         GROUP BY 1",
+        ext_ns = not_in_extension("n.oid"),
+        ext_proc = not_in_extension("p.oid"),
+        ext_type = not_in_extension("t.oid"),
+    )
 }

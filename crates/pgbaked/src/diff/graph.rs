@@ -27,6 +27,10 @@ pub(crate) struct Pinned {
     /// Routines the plan replaces whose parsed body (`BEGIN ATOMIC`) reads a retyped column:
     /// dropped before the change and created after it here, not where routines are made.
     pub routines: Vec<String>,
+    /// Rules over a retyped column, as (relation, drop, create): left to the view when the
+    /// plan rebuilds the view they are on (`DROP VIEW` takes them, the view's rebuild puts
+    /// them back), dropped and created here otherwise.
+    pub rules: Vec<(String, Change, Change)>,
 }
 
 /// The routines the plan drops and creates again: an aggregate, or a routine whose result
@@ -44,12 +48,16 @@ pub(crate) fn replaced_routines(differences: &[Difference]) -> Vec<String> {
 
 /// Everything that depends on the routines in `routines` or on the columns in `retyped` and
 /// must be dropped and created again around their change, unless the plan changes it anyway.
+///
+/// A column in `dropped` pins only the generated columns computed from it: they are dropped
+/// before it and computed again after (the rest of what reads it changes with it anyway).
 pub(crate) fn pinned(
     from: &Catalog,
     to: &Catalog,
     differences: &[Difference],
     routines: &[String],
     retyped: &[String],
+    dropped: &[String],
 ) -> Pinned {
     let mut pinned = Pinned::default();
     if !from.has_dependencies() {
@@ -61,9 +69,19 @@ pub(crate) fn pinned(
     let changing = routines
         .iter()
         .map(|r| (Kind::Function, r.as_str()))
-        .chain(retyped.iter().map(|c| (Kind::Column, c.as_str())));
+        .chain(retyped.iter().map(|c| (Kind::Column, c.as_str())))
+        .chain(dropped.iter().map(|c| (Kind::Column, c.as_str())));
     for (kind, name) in changing {
+        let gone = dropped.iter().any(|c| c == name);
         for (dependent_kind, dependent) in from.dependents(kind, name) {
+            if gone
+                && (dependent_kind != Kind::Column
+                    || from
+                        .get(Kind::Column, dependent)
+                        .is_none_or(|def| super::column::column(def).generated.is_none()))
+            {
+                continue;
+            }
             if seen
                 .iter()
                 .any(|(k, n)| *k == dependent_kind && n == dependent)
@@ -178,10 +196,8 @@ pub(crate) fn pinned(
                 Kind::Rule if !differs(Kind::Rule, dependent) => {
                     if let Some(def) = target {
                         let (table, rule) = split_last(dependent);
-                        pinned
-                            .drops
-                            .push(Change::plain(format!("DROP RULE {rule} ON {table}")));
-                        pinned.creates.push(Change::plain(def));
+                        let drop = Change::plain(format!("DROP RULE {rule} ON {table}"));
+                        pinned.rules.push((table, drop, Change::plain(def)));
                     }
                 }
                 // A publication's row filter or column list holds the columns it names (the

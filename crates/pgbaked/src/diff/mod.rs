@@ -18,7 +18,7 @@ mod column;
 mod coverage;
 mod graph;
 mod name;
-mod planner;
+mod plan;
 mod privilege;
 mod rename;
 mod routine;

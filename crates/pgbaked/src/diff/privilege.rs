@@ -66,15 +66,23 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
             )));
         }
     }
-    let regranted = to.objects().filter(|(kind, name, _)| {
-        *kind == Kind::Privilege
-            && !differences.iter().any(|d| d.name == *name)
-            && split(name).is_some_and(|(what, object, _)| dropped(what, object))
-    });
+    // Without `--with-privileges` the grants are read only to be compared (`GRANT ON …`);
+    // what the plan drops and creates again still gets them back.
+    let regranted = to
+        .objects()
+        .filter_map(|(kind, name, def)| match kind {
+            Kind::Privilege => Some((name, def)),
+            Kind::Unmodelled => name.strip_prefix("GRANT ON ").map(|name| (name, def)),
+            _ => None,
+        })
+        .filter(|(name, _)| {
+            !differences.iter().any(|d| d.name == *name)
+                && split(name).is_some_and(|(what, object, _)| dropped(what, object))
+        });
     let granted = differences
         .iter()
         .filter_map(|d| Some((d.name.as_str(), d.to.as_deref()?)))
-        .chain(regranted.map(|(_, name, def)| (name, def)));
+        .chain(regranted);
     for (key, def) in granted {
         let Some((what, object, grantee)) = split(key) else {
             continue;

@@ -4,7 +4,7 @@
 use super::catalog::{Catalog, Kind};
 use super::change::*;
 use super::name::*;
-use super::planner::plan;
+use super::plan::plan;
 
 /// A rename declared in a schema file: `-- renamed from: old_name` above (or at the end of)
 /// a `CREATE TABLE` line renames the table; on a column's line, or the line above it, the

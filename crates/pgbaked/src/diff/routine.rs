@@ -12,11 +12,11 @@ pub(crate) fn replace_routine(
     from: &Catalog,
     name: &str,
     def: &str,
-    dropped: &[&str],
+    dropped: &[String],
 ) -> Vec<Change> {
     let mut changes = Vec::new();
     if let Some(old) = from.get(Kind::Function, name)
-        && !dropped.contains(&name)
+        && !dropped.iter().any(|d| d == name)
         && collapse(old) != collapse(def)
         && needs_drop(old, def)
     {

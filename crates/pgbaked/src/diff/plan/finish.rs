@@ -1,0 +1,154 @@
+//! The last phase: storage, the validations and concurrent builds deferred to their own
+//! files, sequences and routines let go of, what hangs on relations, comments, privileges,
+//! and schemas once nothing is left in them.
+
+use super::{Plan, drawn_by_staying_column};
+use crate::diff::attached;
+use crate::diff::catalog::{Catalog, Kind};
+use crate::diff::change::{Change, HazardKind};
+use crate::diff::name::{bare_name, parts, split_last};
+use crate::diff::privilege::privileges;
+use crate::diff::routine::routine_kind;
+use crate::diff::table::alter_storage;
+use crate::quote::quote_literal;
+
+impl<'a> Plan<'a> {
+    /// Appends the rest of the plan to `changes` (it looks at what is planned already).
+    pub(super) fn finish(&mut self, changes: &mut Vec<Change>) {
+        let (from, to) = (self.from, self.to);
+        // Storage parameters and replica identity, once the tables are there; an identity
+        // using an index after the indexes built CONCURRENTLY.
+        let mut by_index = Vec::new();
+        for d in self.of(Kind::Storage) {
+            if d.to.is_none() && self.old_tables.contains(&d.name.as_str()) {
+                continue; // dropped with its table
+            }
+            for change in alter_storage(&d.name, d.from.as_deref(), d.to.as_deref()) {
+                if change.sql.contains(" REPLICA IDENTITY USING INDEX ") {
+                    by_index.push(change);
+                } else {
+                    changes.push(change);
+                }
+            }
+        }
+        changes.append(&mut self.validations);
+        changes.append(&mut self.concurrent_indexes);
+        changes.append(&mut self.online_indexes);
+        changes.append(&mut self.keys_using_index);
+        changes.append(&mut by_index);
+        changes.append(&mut self.late_keys);
+        changes.append(&mut self.late_validations);
+        // A sequence a column owned and drew from, when the column stays and draws from it no
+        // more (a serial's own sequence is dropped with its default above).
+        for d in self
+            .of(Kind::OwnedSequence)
+            .filter(|d| d.to.is_none())
+            .filter(|d| !self.released.contains(&d.name))
+        {
+            let seq = bare_name(&d.name);
+            let dropped = changes.iter().any(|c| {
+                c.sql
+                    .strip_prefix("DROP SEQUENCE ")
+                    .map(|n| n.trim_start_matches("IF EXISTS "))
+                    .is_some_and(|n| n == d.name || (parts(n).len() == 1 && bare_name(n) == seq))
+            });
+            if drawn_by_staying_column(from, to, &d.name) && !dropped {
+                changes.push(Change::plain(format!("DROP SEQUENCE IF EXISTS {}", d.name)));
+            }
+        }
+        // Routines that what the plan kept or changed used until now.
+        for d in &self.dropped_last {
+            let what = routine_kind(d.from.as_deref().unwrap_or_default());
+            changes.push(Change::plain(format!("DROP {what} {}", d.name)));
+        }
+        // What hangs on relations and triggers, once they exist, and on those created again.
+        let rebuilt = &self.rebuilt;
+        let recreated = attached::Recreated {
+            views: rebuilt,
+            triggers: self
+                .of(Kind::Trigger)
+                .filter(|d| d.from.is_some() && d.to.is_some())
+                .map(|d| d.name.clone())
+                .chain(self.pinned_triggers.iter().map(|(name, _)| name.clone()))
+                .chain(
+                    to.objects()
+                        .filter(|&(kind, name, _)| {
+                            kind == Kind::Trigger
+                                && rebuilt.iter().any(|v| *v == split_last(name).0)
+                        })
+                        .map(|(_kind, name, _)| name.to_string()),
+                )
+                .collect(),
+        };
+        changes.extend(attached::creations(from, to, self.differences, &recreated));
+        self.comments(changes);
+        privileges(&self.of(Kind::Privilege).collect::<Vec<_>>(), to, changes);
+        // Schemas last, once nothing the plan drops is left in them (a type goes after the
+        // columns that leave it, an extension before its schema).
+        for d in self.of(Kind::Schema).filter(|d| d.to.is_none()) {
+            changes.push(Change::hazard(
+                format!("DROP SCHEMA {}", d.name),
+                &[HazardKind::DeletesData],
+                "deletes the schema",
+            ));
+        }
+    }
+
+    /// Comments last, once their objects exist (those a rebuilt view took along, too); a
+    /// removed comment only where its object stays.
+    fn comments(&self, changes: &mut Vec<Change>) {
+        for (name, text) in attached::view_comments(self.to, self.differences, &self.rebuilt) {
+            changes.push(Change::plain(format!(
+                "COMMENT ON {name} IS {}",
+                quote_literal(&text)
+            )));
+        }
+        for d in self.of(Kind::Comment) {
+            match &d.to {
+                Some(text) => changes.push(Change::plain(format!(
+                    "COMMENT ON {} IS {}",
+                    d.name,
+                    quote_literal(text)
+                ))),
+                None if comment_target_stays(&d.name, self.to) => {
+                    changes.push(Change::plain(format!("COMMENT ON {} IS NULL", d.name)));
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// Whether the object a comment (`COLUMN a.b.c`, `TABLE a.b`, …) is on exists in `to`.
+pub(crate) fn comment_target_stays(name: &str, to: &Catalog) -> bool {
+    let (what, object) = name.split_once(' ').unwrap_or(("", name));
+    // `CONSTRAINT c ON s.t` and `TRIGGER g ON s.t` are keyed `s.t.c` and `s.t.g`.
+    let on_table = || {
+        object
+            .split_once(" ON ")
+            .map(|(object, table)| format!("{table}.{object}"))
+            .unwrap_or_default()
+    };
+    let found = |kinds: &[Kind], object: &str| kinds.iter().any(|k| to.get(*k, object).is_some());
+    match what {
+        // A column of a table, or of a view or composite type (their attributes are not
+        // modelled one by one).
+        "COLUMN" => {
+            found(&[Kind::Column], object)
+                || found(&[Kind::View, Kind::Composite], &split_last(object).0)
+        }
+        "TABLE" => found(&[Kind::Table], object),
+        "VIEW" | "MATERIALIZED" => found(
+            &[Kind::View],
+            object.strip_prefix("VIEW ").unwrap_or(object),
+        ),
+        "FUNCTION" | "PROCEDURE" | "AGGREGATE" => found(&[Kind::Function], object),
+        "INDEX" => found(&[Kind::Index], object),
+        "SEQUENCE" => found(&[Kind::Sequence, Kind::OwnedSequence], object),
+        "SCHEMA" => found(&[Kind::Schema], object),
+        "TYPE" => found(&[Kind::Enum, Kind::Domain, Kind::Composite], object),
+        "CONSTRAINT" => found(&[Kind::Constraint], &on_table()),
+        "TRIGGER" => found(&[Kind::Trigger], &on_table()),
+        _ => false,
+    }
+}

@@ -1,0 +1,263 @@
+//! The SQL that turns one catalog into another, dependency-ordered and safe on a live
+//! database where it can be: new indexes on existing tables are built `CONCURRENTLY`, foreign
+//! keys and checks on existing tables are added `NOT VALID` and then validated, and every
+//! statement that deletes data, rewrites a table or cannot be generated says so.
+//!
+//! [`plan`] runs the phases in the order the server needs them, each in a file of its own:
+//! - `drops`: what goes or is pinned by a change (dependents first): triggers, policies and
+//!   views around what they read, keys, indexes, columns, routines, tables, sequences, types;
+//! - `creations`: schemas, extensions, collations, enums, domains, composites, sequences and
+//!   ranges, each created or altered in place;
+//! - `tables`: routines, new tables (parents before partitions and children), the changes of
+//!   tables that stay, and the sequences their columns own;
+//! - `columns`: columns added, retyped, given or relieved of defaults, identities and NOT NULL;
+//! - `constraints`: keys before the foreign keys that reference them, online where they can be;
+//! - `relations`: indexes, views (with the routines their row types type), triggers, policies;
+//! - `finish`: storage, validations and concurrent builds, what hangs on relations, comments,
+//!   privileges, and schemas last.
+//!
+//! The phases share one [`Plan`]: the two catalogs, their differences, and what one phase
+//! decides for a later one (the views it rebuilds, the validations it defers).
+
+mod columns;
+mod constraints;
+mod creations;
+mod drops;
+mod finish;
+mod relations;
+mod tables;
+#[cfg(test)]
+mod tests;
+
+use super::catalog::{Catalog, Difference, Kind};
+use super::change::Change;
+use super::column::{column, declaration, explicit_declaration, nextval_sequence};
+use super::graph::Pinned;
+use super::name::{bare_name, mentions, parts, split_last};
+use super::routine::function_header;
+
+impl Catalog {
+    /// The statements that turn this schema into `to`.
+    pub fn plan(&self, to: &Catalog) -> Vec<Change> {
+        plan(self, to)
+    }
+}
+
+/// The plan from `from` to `to`.
+pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
+    let differences = from.diff(to);
+    let mut p = Plan::new(from, to, &differences);
+    let mut changes = Vec::new();
+    // SQL-language bodies are checked against tables that may come later in the plan.
+    if differences
+        .iter()
+        .any(|d| d.kind == Kind::Function && d.to.is_some())
+    {
+        changes.push(Change::plain("SET check_function_bodies = off"));
+    }
+    changes.extend(p.drops());
+    // Creations and alterations, dependencies first.
+    changes.extend(p.creations());
+    let late_routines = p.routines(&mut changes);
+    changes.extend(p.tables());
+    changes.extend(late_routines);
+    changes.extend(super::standalone::creations(&differences));
+    changes.extend(p.altered_tables());
+    changes.extend(p.columns());
+    changes.extend(p.owned_sequences());
+    changes.extend(p.constraints());
+    changes.extend(p.pinned.column_creates.iter().cloned());
+    changes.extend(p.relations());
+    p.finish(&mut changes);
+    changes
+}
+
+/// The two catalogs, their differences, and what one phase of the plan hands to a later one.
+pub(crate) struct Plan<'a> {
+    from: &'a Catalog,
+    to: &'a Catalog,
+    differences: &'a [Difference],
+    /// Tables only `to` has, and only `from` has.
+    new_tables: Vec<&'a str>,
+    old_tables: Vec<&'a str>,
+    /// Sequences that stay while their owning column lets go of them, and those a column
+    /// takes over (see `drops`).
+    released: Vec<String>,
+    adopted: Vec<String>,
+    /// Columns whose type (or collation) changes, as (table, column).
+    retyped: Vec<(String, &'a str)>,
+    /// Unchanged triggers that name a retyped column: dropped first, created again last.
+    pinned_triggers: Vec<(String, String)>,
+    /// What the server records as depending on what changes (see `graph::pinned`).
+    pinned: Pinned,
+    /// Views dropped and created again around the changes under them.
+    rebuilt: Vec<String>,
+    /// Views created by the plan: the new ones and the rebuilt ones.
+    views_after: Vec<String>,
+    /// Routines whose signature names a rebuilt view's row type, and those of them dropped.
+    view_typed: Vec<(String, String)>,
+    typed_dropped: Vec<String>,
+    /// Unchanged foreign keys dropped and added again around a change under them.
+    pinned_keys: Vec<Difference>,
+    /// Changed routines dropped early and created from scratch.
+    cleared: Vec<String>,
+    /// Routines dropped once what the plan keeps lets go of them.
+    dropped_last: Vec<&'a Difference>,
+    /// Sequences renamed in place (old, new).
+    renamed_sequences: Vec<(String, String)>,
+    /// Drops of types, sequences and extensions, once no column has them.
+    type_drops: Vec<Change>,
+    /// Validations of what was added NOT VALID, run once everything else is in place.
+    validations: Vec<Change>,
+    /// `ALTER SEQUENCE … OWNED BY`, once the owning column exists.
+    owned_by: Vec<Change>,
+    /// New tables that are partitions.
+    partitions: Vec<&'a str>,
+    /// Indexes of generated columns added again, built again after.
+    regenerated_indexes: Vec<String>,
+    /// What `constraints` builds online or defers: unique indexes built CONCURRENTLY, the keys
+    /// that take them over, foreign keys that wait for them, and their validations.
+    online_indexes: Vec<Change>,
+    keys_using_index: Vec<Change>,
+    late_keys: Vec<Change>,
+    late_validations: Vec<Change>,
+    /// Indexes built CONCURRENTLY, each in a file of its own.
+    concurrent_indexes: Vec<Change>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(from: &'a Catalog, to: &'a Catalog, differences: &'a [Difference]) -> Self {
+        let tables = |gone: bool| {
+            differences
+                .iter()
+                .filter(|d| d.kind == Kind::Table)
+                .filter(|d| {
+                    if gone {
+                        d.to.is_none()
+                    } else {
+                        d.from.is_none()
+                    }
+                })
+                .map(|d| d.name.as_str())
+                .collect()
+        };
+        Plan {
+            from,
+            to,
+            differences,
+            new_tables: tables(false),
+            old_tables: tables(true),
+            released: moved_sequences(from, to, Kind::OwnedSequence, Kind::Sequence),
+            adopted: moved_sequences(from, to, Kind::Sequence, Kind::OwnedSequence),
+            retyped: Vec::new(),
+            pinned_triggers: Vec::new(),
+            pinned: Pinned::default(),
+            rebuilt: Vec::new(),
+            views_after: Vec::new(),
+            view_typed: Vec::new(),
+            typed_dropped: Vec::new(),
+            pinned_keys: Vec::new(),
+            cleared: Vec::new(),
+            dropped_last: Vec::new(),
+            renamed_sequences: Vec::new(),
+            type_drops: Vec::new(),
+            validations: Vec::new(),
+            owned_by: Vec::new(),
+            partitions: Vec::new(),
+            regenerated_indexes: Vec::new(),
+            online_indexes: Vec::new(),
+            keys_using_index: Vec::new(),
+            late_keys: Vec::new(),
+            late_validations: Vec::new(),
+            concurrent_indexes: Vec::new(),
+        }
+    }
+
+    /// The differences of one kind.
+    fn of(&self, kind: Kind) -> impl Iterator<Item = &'a Difference> + 'a {
+        self.differences.iter().filter(move |d| d.kind == kind)
+    }
+
+    /// A column's declaration in `CREATE TABLE` or `ADD COLUMN`: a serial, unless the sequence
+    /// it would make exists already (a sequence the column takes over).
+    fn declare(&self, table: &str, name: &str, def: &str) -> String {
+        let over_adopted = column(def)
+            .default
+            .and_then(nextval_sequence)
+            .is_some_and(|s| {
+                self.adopted
+                    .iter()
+                    .any(|a| *a == s || (parts(&s).len() == 1 && *a == format!("public.{s}")))
+            });
+        if over_adopted {
+            explicit_declaration(name, def)
+        } else {
+            declaration(table, name, def)
+        }
+    }
+
+    /// Whether the routine `name` (defined in `to` by `to_def`) is created after the views:
+    /// its signature names the row type of a view the plan creates.
+    fn after_views(&self, name: &str, to_def: &str) -> bool {
+        self.view_typed.iter().any(|(n, _)| n == name)
+            || self
+                .views_after
+                .iter()
+                .any(|v| mentions(function_header(to_def), v))
+    }
+}
+
+/// Whether a routine takes or returns the row type of one of `tables`.
+fn row_typed(def: &str, tables: &[&str]) -> bool {
+    let header = function_header(def);
+    tables.iter().any(|t| mentions(header, t))
+}
+
+/// Whether a new table's constraint is written inside its `CREATE TABLE`: all but foreign keys
+/// (the table they reference may come later) and what is `NOT VALID` (not allowed there).
+pub(crate) fn inlined_constraint(def: &str) -> bool {
+    !def.starts_with("FOREIGN KEY") && !def.ends_with("NOT VALID")
+}
+
+/// The sequences that `from` has as one kind and `to` as the other (owned by a column or
+/// standing alone): the same sequence, whose owner changes.
+fn moved_sequences(from: &Catalog, to: &Catalog, was: Kind, is: Kind) -> Vec<String> {
+    from.objects()
+        .filter(|(kind, name, _)| *kind == was && to.get(is, name).is_some())
+        .map(|(_, name, _)| name.to_string())
+        .collect()
+}
+
+/// Whether a column that stays in `to` takes its default from `sequence` in `from`.
+fn drawn_by_staying_column(from: &Catalog, to: &Catalog, sequence: &str) -> bool {
+    let seq = bare_name(sequence);
+    from.objects().any(|(kind, name, def)| {
+        kind == Kind::Column
+            && to.get(Kind::Column, name).is_some()
+            && column(def)
+                .default
+                .and_then(nextval_sequence)
+                .is_some_and(|s| bare_name(&s) == seq)
+    })
+}
+
+/// Whether the foreign key `name` (`schema.table.key`, defined by `def`) has a column among
+/// `retyped` (table, column), on its own table or on the one it references.
+fn foreign_key_retyped(name: &str, def: &str, retyped: &[(String, &str)]) -> bool {
+    let table = split_last(name).0;
+    // `FOREIGN KEY (a, b) REFERENCES other(x, y) …`
+    let Some(rest) = def.strip_prefix("FOREIGN KEY (") else {
+        return false;
+    };
+    let Some((columns, rest)) = rest.split_once(") REFERENCES ") else {
+        return false;
+    };
+    let Some((referenced, rest)) = rest.split_once('(') else {
+        return false;
+    };
+    let referenced_columns = rest.split(')').next().unwrap_or_default();
+    retyped.iter().any(|(t, c)| {
+        (*t == table && mentions(columns, c))
+            || (bare_name(t) == bare_name(referenced) && mentions(referenced_columns, c))
+    })
+}

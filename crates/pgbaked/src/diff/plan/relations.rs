@@ -1,0 +1,136 @@
+//! Once tables and columns are in place: indexes, views (new and rebuilt, with the routines
+//! their row types type), triggers and policies, and what a change pinned.
+
+use super::Plan;
+use crate::diff::catalog::Kind;
+use crate::diff::change::Change;
+use crate::diff::name::{index_table, mentions, split_last};
+use crate::diff::routine::{function_header, replace_routine};
+use crate::diff::table::{concurrently, partitioned_index};
+use crate::diff::view::order_by_reference;
+
+impl<'a> Plan<'a> {
+    /// Indexes, views, triggers, policies, and what the plan's changes pinned.
+    pub(super) fn relations(&mut self) -> Vec<Change> {
+        let mut changes = Vec::new();
+        self.indexes(&mut changes);
+        self.views(&mut changes);
+        for d in self.of(Kind::Trigger).filter(|d| d.to.is_some()) {
+            changes.push(Change::plain(d.to.clone().unwrap_or_default()));
+        }
+        for (_, def) in &self.pinned_triggers {
+            changes.push(Change::plain(def.as_str()));
+        }
+        for d in self.of(Kind::Policy).filter(|d| d.to.is_some()) {
+            // Dropped above when it changed: a policy's command cannot be altered.
+            let (table, name) = split_last(&d.name);
+            changes.push(Change::plain(format!(
+                "CREATE POLICY {name} ON {table} {}",
+                d.to.as_deref().unwrap_or_default()
+            )));
+        }
+        changes.extend(self.pinned.creates.iter().cloned());
+        changes
+    }
+
+    /// New indexes: on a new table at once, on a partitioned one without `ON ONLY`, otherwise
+    /// `CONCURRENTLY` (deferred: each in a file of its own, after the views and triggers, so
+    /// that a view dropped to change a column comes back in the same transaction); those of a
+    /// new materialized view come with it.
+    fn indexes(&mut self, changes: &mut Vec<Change>) {
+        // Indexes on a generated column dropped and added again, built again too.
+        self.concurrent_indexes = self
+            .regenerated_indexes
+            .iter()
+            .map(|def| {
+                if partitioned_index(def) {
+                    Change::plain(def.replacen(" ON ONLY ", " ON ", 1))
+                } else {
+                    Change::concurrent(concurrently(def))
+                }
+            })
+            .collect();
+        for d in self.of(Kind::Index).filter(|d| d.to.is_some()) {
+            let def = d.to.as_deref().unwrap_or_default();
+            let def = def.strip_suffix(" (INVALID)").unwrap_or(def);
+            let table = index_table(def);
+            if self.views_after.iter().any(|v| v == table) {
+                continue; // with its materialized view
+            }
+            if partitioned_index(def) {
+                // On a partitioned table, `ON ONLY` would leave the index invalid until each
+                // partition's is attached; without it the server builds and attaches them.
+                // CONCURRENTLY is refused there.
+                changes.push(Change::plain(def.replacen(" ON ONLY ", " ON ", 1)));
+            } else if self.new_tables.contains(&table) {
+                changes.push(Change::plain(def.to_string()));
+            } else {
+                self.concurrent_indexes
+                    .push(Change::concurrent(concurrently(def)));
+            }
+        }
+    }
+
+    /// Views (and their indexes) after the tables and columns they read, those they read
+    /// first; each routine typed by a view's row type once its views are there and before
+    /// the views that call it.
+    fn views(&self, changes: &mut Vec<Change>) {
+        let (from, to) = (self.from, self.to);
+        let created_views = &self.views_after;
+        let mut typed_created: Vec<&str> = Vec::new();
+        let mut views_done: Vec<String> = Vec::new();
+        for name in order_by_reference(created_views, to, false) {
+            let typed: Vec<(&str, &str)> = to
+                .objects()
+                .filter(|(kind, routine, def)| {
+                    *kind == Kind::Function
+                        && self.after_views(routine, def)
+                        && !typed_created.contains(routine)
+                        && mentions(function_header(def), &name)
+                })
+                .map(|(_, routine, def)| (routine, def))
+                .collect();
+            let def = to.get(Kind::View, &name).unwrap_or_default();
+            let body = def.trim_end_matches(';');
+            match body.strip_prefix("materialized ") {
+                Some(query) => {
+                    changes.push(Change::plain(format!(
+                        "CREATE MATERIALIZED VIEW {name} AS {query}"
+                    )));
+                    for (_, _, index) in to
+                        .objects()
+                        .filter(|(kind, _, def)| *kind == Kind::Index && index_table(def) == name)
+                    {
+                        changes.push(Change::plain(
+                            index
+                                .strip_suffix(" (INVALID)")
+                                .unwrap_or(index)
+                                .to_string(),
+                        ));
+                    }
+                }
+                None => changes.push(Change::plain(format!("CREATE VIEW {name} AS {body}"))),
+            }
+            // (One that names views not yet created waits for the last of them.)
+            views_done.push(name.clone());
+            for (routine, def) in typed {
+                if created_views
+                    .iter()
+                    .filter(|v| mentions(function_header(def), v))
+                    .all(|v| views_done.contains(v))
+                {
+                    typed_created.push(routine);
+                    changes.extend(replace_routine(from, routine, def, &self.typed_dropped));
+                }
+            }
+        }
+        for (kind, name, def) in to.objects() {
+            if kind == Kind::Function
+                && self.after_views(name, def)
+                && !typed_created.contains(&name)
+            {
+                changes.extend(replace_routine(from, name, def, &self.typed_dropped));
+            }
+        }
+    }
+}

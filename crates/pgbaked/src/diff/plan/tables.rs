@@ -1,0 +1,264 @@
+//! Routines, new tables, the table-level changes of tables that stay, and the sequences
+//! their columns own.
+
+use super::{Plan, inlined_constraint, row_typed};
+use crate::diff::catalog::{Catalog, Difference, Kind};
+use crate::diff::change::Change;
+use crate::diff::column::{
+    column, narrowed_sequence, nextval_sequence, owner_type, sequence_options, serial_sequence_def,
+};
+use crate::diff::name::split_last;
+use crate::diff::routine::{needs_drop, routine_kind};
+use crate::diff::table::{TableTraits, alter_table, partition_columns};
+
+impl<'a> Plan<'a> {
+    /// Routines created or replaced, aggregates after the functions they call. Those that take
+    /// or return a new table's row type are returned, to follow the tables; those typed by a
+    /// view the plan creates follow the views (`relations`).
+    pub(super) fn routines(&self, changes: &mut Vec<Change>) -> Vec<Change> {
+        let mut routines: Vec<&Difference> = self
+            .of(Kind::Function)
+            .filter(|d| d.to.is_some())
+            .filter(|d| !self.after_views(&d.name, d.to.as_deref().unwrap_or_default()))
+            .collect();
+        routines.sort_by_key(|d| routine_kind(d.to.as_deref().unwrap_or_default()) == "AGGREGATE");
+        let (late_routines, routines): (Vec<&Difference>, Vec<&Difference>) = routines
+            .into_iter()
+            .partition(|d| row_typed(d.to.as_deref().unwrap_or_default(), &self.new_tables));
+        let mut routine_changes = Vec::new();
+        for d in routines
+            .into_iter()
+            .chain(late_routines.iter().copied())
+            .filter(|d| !self.pinned.routines.contains(&d.name))
+        {
+            let late = late_routines.iter().any(|l| l.name == d.name);
+            let changes = if late {
+                &mut routine_changes
+            } else {
+                &mut *changes
+            };
+            let to_def = d.to.as_deref().unwrap_or_default();
+            if let Some(from_def) = d
+                .from
+                .as_deref()
+                .filter(|_| !self.cleared.contains(&d.name))
+            {
+                // An aggregate is replaced whole (its state type may change); CREATE OR
+                // REPLACE cannot change a function's result type or its parameters' names and
+                // defaults.
+                if needs_drop(from_def, to_def) {
+                    let what = routine_kind(from_def);
+                    changes.push(Change::plain(format!("DROP {what} {}", d.name)));
+                }
+            }
+            changes.push(Change::plain(to_def));
+        }
+        routine_changes
+    }
+
+    /// New tables, parents before their partitions and children, with the sequences their
+    /// columns draw from under a name of their own.
+    pub(super) fn tables(&mut self) -> Vec<Change> {
+        let to = self.to;
+        let mut changes = Vec::new();
+        let mut created: Vec<&Difference> =
+            self.of(Kind::Table).filter(|d| d.from.is_none()).collect();
+        self.partitions = created
+            .iter()
+            .filter(|d| {
+                d.to.as_deref()
+                    .is_some_and(|t| t.contains(" partition of "))
+            })
+            .map(|d| d.name.as_str())
+            .collect();
+        // A table that inherits comes after its parents: sorted by how many ancestors it has.
+        created.sort_by_key(|d| {
+            (
+                d.to.as_deref()
+                    .is_some_and(|t| t.contains(" partition of ")),
+                ancestors(to, &d.name),
+            )
+        });
+        self.new_sequences(&mut changes);
+        for d in created {
+            self.create_table(d, &mut changes);
+        }
+        changes
+    }
+
+    /// A default that takes its values from a sequence the column owns under another name
+    /// than serial's (a renamed table's): the sequence is created first and owned after. So
+    /// does one that an existing column takes as its new default (a table swapped in under
+    /// the old name, a sequence added to a column), when the sequence is new.
+    fn new_sequences(&mut self, changes: &mut Vec<Change>) {
+        let (from, to) = (self.from, self.to);
+        let new_tables = &self.new_tables;
+        for (_, name, column_def) in to.objects().filter(|(kind, name, def)| {
+            *kind == Kind::Column
+                && (new_tables.contains(&split_last(name).0.as_str())
+                    || from
+                        .get(Kind::Column, name)
+                        .is_none_or(|old| column(old).default != column(def).default))
+        }) {
+            let (table, column_name) = split_last(name);
+            let c = column(column_def);
+            let Some(seq) = c.default.and_then(nextval_sequence) else {
+                continue;
+            };
+            let serial = self
+                .declare(&table, column_name, column_def)
+                .ends_with("serial")
+                && from.get(Kind::Column, name).is_none();
+            let known = |c: &Catalog, kind: Kind| {
+                c.get(kind, &seq).is_some() || c.get(kind, &format!("public.{seq}")).is_some()
+            };
+            // A sequence a column owns already stays only when that column does: a dropped
+            // table or column takes its sequence along.
+            let kept = from.objects().any(|(kind, name, def)| {
+                kind == Kind::Column
+                    && to.get(Kind::Column, name).is_some()
+                    && column(def).default.and_then(nextval_sequence).as_deref() == Some(&*seq)
+            });
+            if !serial && !known(to, Kind::Sequence) && !known(from, Kind::Sequence) && !kept {
+                let as_type = match c.data_type {
+                    "integer" | "smallint" => format!(" AS {}", c.data_type),
+                    _ => String::new(),
+                };
+                changes.push(Change::plain(format!(
+                    "CREATE SEQUENCE IF NOT EXISTS {seq}{as_type}"
+                )));
+                self.owned_by.push(Change::plain(format!(
+                    "ALTER SEQUENCE {seq} OWNED BY {table}.{column_name}"
+                )));
+            }
+        }
+    }
+
+    /// One new table: its columns in order, its keys and checks inline, its partition bound
+    /// or parents, persistence and row level security.
+    fn create_table(&self, d: &Difference, changes: &mut Vec<Change>) {
+        let to = self.to;
+        let def = d.to.as_deref().unwrap_or_default();
+        let mut columns: Vec<(&str, &str)> = to
+            .objects()
+            .filter(|(kind, name, _)| *kind == Kind::Column && split_last(name).0 == d.name)
+            .map(|(_, name, column_def)| (name, column_def))
+            .collect();
+        columns.sort_by_key(|(name, _)| to.position(name));
+        let columns: Vec<String> = columns
+            .into_iter()
+            .map(|(name, column_def)| self.declare(&d.name, split_last(name).1, column_def))
+            .collect();
+        let mut sql = if let Some(i) = def.find(" partition of ") {
+            let rest = &def[i + 14..];
+            let (parent, bound) = rest.split_once(' ').unwrap_or((rest, ""));
+            format!("CREATE TABLE {} PARTITION OF {parent} {bound}", d.name)
+        } else {
+            // Keys and checks inside the statement: an ALTER TABLE … ADD PRIMARY KEY on a new
+            // table is one more statement that squawk rightly flags on a table with rows.
+            let inline = to.objects().filter(|(kind, name, def)| {
+                *kind == Kind::Constraint && split_last(name).0 == d.name && inlined_constraint(def)
+            });
+            let items: Vec<String> = columns
+                .into_iter()
+                .chain(
+                    inline.map(|(_, name, def)| format!("CONSTRAINT {} {def}", split_last(name).1)),
+                )
+                .collect();
+            format!(
+                "CREATE TABLE {} (\n    {}\n)",
+                d.name,
+                items.join(",\n    ")
+            )
+        };
+        if let Some(key) = def
+            .strip_prefix("partitioned by ")
+            .map(|k| k.split(" partition of ").next().unwrap_or(k))
+        {
+            let key = key.split(" row level security").next().unwrap_or(key);
+            sql.push_str(&format!(" PARTITION BY {key}"));
+        }
+        if let Some(parents) = TableTraits::of(def).inherits {
+            sql.push_str(&format!(" INHERITS ({parents})"));
+        }
+        if def.contains(" unlogged") {
+            sql = sql.replacen("CREATE TABLE", "CREATE UNLOGGED TABLE", 1);
+        }
+        changes.push(Change::plain(sql));
+        changes.extend(partition_columns(to, &d.name, def));
+        if def.contains("row level security") {
+            changes.push(Change::plain(format!(
+                "ALTER TABLE {} ENABLE ROW LEVEL SECURITY",
+                d.name
+            )));
+        }
+    }
+
+    /// The table-level changes of tables that stay (persistence, row level security,
+    /// inheritance, partition bounds).
+    pub(super) fn altered_tables(&self) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for d in self
+            .of(Kind::Table)
+            .filter(|d| d.from.is_some() && d.to.is_some())
+        {
+            let (from, to) = (
+                d.from.as_deref().unwrap_or(""),
+                d.to.as_deref().unwrap_or(""),
+            );
+            changes.extend(alter_table(d, &TableTraits::of(from), &TableTraits::of(to)));
+        }
+        changes
+    }
+
+    /// Once the columns are in place: sequences handed to their owners, the types, sequences
+    /// and extensions no column holds any more, and the options of sequences that columns own
+    /// (changed in place, and set on a new one only where they differ from what its column's
+    /// creation gives it).
+    pub(super) fn owned_sequences(&mut self) -> Vec<Change> {
+        let mut changes = std::mem::take(&mut self.owned_by);
+        changes.append(&mut self.type_drops);
+        for d in self.of(Kind::OwnedSequence).filter(|d| d.to.is_some()) {
+            let def = d.to.as_deref().unwrap_or_default();
+            let before = if self.adopted.contains(&d.name) {
+                self.from.get(Kind::Sequence, &d.name)
+            } else {
+                d.from.as_deref()
+            };
+            if before.is_none() && def == serial_sequence_def(owner_type(self.to, &d.name))
+                || before == Some(def)
+            {
+                continue;
+            }
+            if let Some(change) = before.and_then(|old| narrowed_sequence(&d.name, old, def)) {
+                changes.push(change);
+                continue;
+            }
+            changes.push(Change::plain(format!(
+                "ALTER SEQUENCE {} {}",
+                d.name,
+                sequence_options(def)
+            )));
+        }
+        changes
+    }
+}
+
+/// How many tables `table` inherits from, through its parents' parents.
+fn ancestors(to: &Catalog, table: &str) -> usize {
+    let mut seen: Vec<String> = Vec::new();
+    let mut next = vec![table.to_string()];
+    while let Some(t) = next.pop() {
+        for parent in to
+            .get(Kind::Table, &t)
+            .map(|def| TableTraits::of(def).parents())
+            .unwrap_or_default()
+        {
+            if !seen.iter().any(|s| s == parent) {
+                seen.push(parent.to_string());
+                next.push(parent.to_string());
+            }
+        }
+    }
+    seen.len()
+}
