@@ -445,6 +445,42 @@ cases! {
         "CREATE TABLE t (id int PRIMARY KEY, n bigint, s varchar(20));
          CREATE PUBLICATION pub FOR TABLE t (id, n) WHERE (n > 5);",
     );
+    a_generated_column_over_a_renamed_and_retyped_column: both(
+        "CREATE TABLE t (id int, qty int, doubled int GENERATED ALWAYS AS (qty * 2) STORED);
+         INSERT INTO t (id, qty) VALUES (1, 3);",
+        "CREATE TABLE t (id int, quantity bigint, doubled bigint GENERATED ALWAYS AS (quantity * 2) STORED);",
+    );
+    a_rule_on_a_view_rebuilt_over_a_retyped_column: both(
+        "CREATE TABLE t (id int, v smallint); CREATE VIEW v1 AS SELECT id, v FROM t;
+         CREATE VIEW v2 AS SELECT id, v FROM v1 WHERE v > 0;
+         CREATE RULE v2_upd AS ON UPDATE TO v2 DO INSTEAD UPDATE t SET v = NEW.v WHERE id = OLD.id;
+         COMMENT ON VIEW v2 IS 'updatable by rule';",
+        "CREATE TABLE t (id int, v int); CREATE VIEW v1 AS SELECT id, v FROM t;
+         CREATE VIEW v2 AS SELECT id, v FROM v1 WHERE v > 0;
+         CREATE RULE v2_upd AS ON UPDATE TO v2 DO INSTEAD UPDATE t SET v = NEW.v WHERE id = OLD.id;
+         COMMENT ON VIEW v2 IS 'updatable by rule';",
+    );
+    a_view_trigger_s_comment_survives_the_view_s_rebuild: both(
+        "CREATE TABLE t (id int, v int); CREATE VIEW v AS SELECT id, v FROM t;
+         CREATE FUNCTION v_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER v_ins INSTEAD OF INSERT ON v FOR EACH ROW EXECUTE FUNCTION v_ins();
+         COMMENT ON TRIGGER v_ins ON v IS 'keep me';",
+        "CREATE TABLE t (id int, v bigint); CREATE VIEW v AS SELECT id, v FROM t;
+         CREATE FUNCTION v_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER v_ins INSTEAD OF INSERT ON v FOR EACH ROW EXECUTE FUNCTION v_ins();
+         COMMENT ON TRIGGER v_ins ON v IS 'keep me';",
+    );
+    a_sequence_taken_over_by_its_column: both(
+        "CREATE TABLE t (id int); CREATE SEQUENCE s; ALTER TABLE t ALTER id SET DEFAULT nextval('s');",
+        "CREATE TABLE t (id int); CREATE SEQUENCE s; ALTER TABLE t ALTER id SET DEFAULT nextval('s');
+         ALTER SEQUENCE s OWNED BY t.id;",
+    );
+    a_type_made_another_kind_under_a_function: both(
+        "CREATE TYPE thing AS ENUM ('a', 'b');
+         CREATE FUNCTION describe(x thing) RETURNS text LANGUAGE sql AS 'SELECT x::text';",
+        "CREATE TYPE thing AS (name text, n int);
+         CREATE FUNCTION describe(x thing) RETURNS text LANGUAGE sql AS 'SELECT x.name';",
+    );
     a_column_s_sequence_replaced: both(
         "CREATE SEQUENCE old_seq; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('old_seq'), v text);",
         "CREATE SEQUENCE new_seq START 5; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('new_seq'), v text);",

@@ -338,6 +338,32 @@ impl<'a> Plan<'a> {
                 }
             }
         }
+        // A routine that takes or returns a type made again as another kind of type (an enum
+        // made a composite) goes before the type, and is created again after its successor.
+        let remade: Vec<&str> = self.remade_types().collect();
+        let over_remade: Vec<(&str, &str)> = from
+            .objects()
+            .filter(|(kind, name, def)| {
+                *kind == Kind::Function
+                    && to.get(Kind::Function, name).is_some()
+                    && remade.iter().any(|t| {
+                        mentions(function_header(def), t)
+                            || parts(t)
+                                .last()
+                                .is_some_and(|bare| mentions(function_header(def), bare))
+                    })
+            })
+            .map(|(_, name, def)| (name, def))
+            .collect();
+        for (name, def) in over_remade {
+            let changed = self.of(Kind::Function).any(|d| d.name == name);
+            if changed && !self.cleared.iter().any(|c| c == name) {
+                self.cleared.push(name.to_string());
+            } else if !changed {
+                changes.push(Change::plain(format!("DROP {} {name}", routine_kind(def))));
+                self.remade_routines.push(name.to_string());
+            }
+        }
         for name in &self.cleared {
             let what = routine_kind(from.get(Kind::Function, name).unwrap_or_default());
             changes.push(Change::plain(format!("DROP {what} {name}")));
@@ -394,12 +420,8 @@ impl<'a> Plan<'a> {
         }
         // A type whose name comes back as another kind of type (a composite made an enum)
         // goes before its successor is created.
-        let type_kinds = [Kind::Range, Kind::Domain, Kind::Composite, Kind::Enum];
-        let remade = |name: &str| {
-            self.differences
-                .iter()
-                .any(|d| type_kinds.contains(&d.kind) && d.name == name && d.from.is_none())
-        };
+        let remade_types: Vec<&str> = self.remade_types().collect();
+        let remade = |name: &str| remade_types.contains(&name);
         for (kind, what) in [
             (Kind::Range, "TYPE"),
             (Kind::Collation, "COLLATION"),
@@ -421,6 +443,21 @@ impl<'a> Plan<'a> {
             self.type_drops
                 .push(Change::plain(format!("DROP EXTENSION {}", d.name)));
         }
+    }
+
+    /// The types that go while a type of another kind comes under the same name.
+    fn remade_types(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        let differences = self.differences;
+        let type_kinds = [Kind::Range, Kind::Domain, Kind::Composite, Kind::Enum];
+        differences
+            .iter()
+            .filter(move |d| type_kinds.contains(&d.kind) && d.to.is_none())
+            .filter(move |gone| {
+                differences.iter().any(|d| {
+                    type_kinds.contains(&d.kind) && d.name == gone.name && d.from.is_none()
+                })
+            })
+            .map(|d| d.name.as_str())
     }
 
     /// A sequence that goes while one of the same options and schema comes, and a column that

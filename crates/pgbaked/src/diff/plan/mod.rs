@@ -101,6 +101,8 @@ pub(crate) struct Plan<'a> {
     pinned_keys: Vec<Difference>,
     /// Changed routines dropped early and created from scratch.
     cleared: Vec<String>,
+    /// Unchanged routines dropped early with a type made again, and created again after it.
+    remade_routines: Vec<String>,
     /// Routines dropped once what the plan keeps lets go of them.
     dropped_last: Vec<&'a Difference>,
     /// Sequences renamed in place (old, new).
@@ -158,6 +160,7 @@ impl<'a> Plan<'a> {
             typed_dropped: Vec::new(),
             pinned_keys: Vec::new(),
             cleared: Vec::new(),
+            remade_routines: Vec::new(),
             dropped_last: Vec::new(),
             renamed_sequences: Vec::new(),
             type_drops: Vec::new(),

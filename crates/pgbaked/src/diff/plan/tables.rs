@@ -53,6 +53,11 @@ impl<'a> Plan<'a> {
             }
             changes.push(Change::plain(to_def));
         }
+        for name in &self.remade_routines {
+            changes.push(Change::plain(
+                self.to.get(Kind::Function, name).unwrap_or_default(),
+            ));
+        }
         routine_changes
     }
 
