@@ -545,7 +545,18 @@ impl Catalog {
         } else {
             queries.push((
                 Kind::Unmodelled,
-                format!("SELECT 'GRANT ON ' || g.name, g.privileges FROM ({grants}) AS g(name, privileges)"),
+                // Only what differs from the server's defaults (PUBLIC's EXECUTE on a new
+                // function is no grant of anyone's): a new object brings no report.
+                format!(
+                    "SELECT 'GRANT ON ' || g.name, g.privileges FROM ({}) AS g(name, privileges)",
+                    grants.replace(
+                        "WHERE a.grantee <> o.owner",
+                        "WHERE a.grantee <> o.owner AND (a.grantee, a.privilege_type) NOT IN ( \
+                           SELECT x.grantee, x.privilege_type FROM aclexplode(acldefault( \
+                             CASE o.kind WHEN 'TABLE' THEN 'r' WHEN 'SEQUENCE' THEN 's' WHEN 'SCHEMA' THEN 'n' \
+                                         WHEN 'TYPE' THEN 'T' WHEN 'COLUMN' THEN 'c' ELSE 'f' END::\"char\", o.owner)) x)"
+                    )
+                ),
             ));
         }
         // One snapshot for every query: a schema changing while it is read is read as it was
