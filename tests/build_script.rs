@@ -297,6 +297,13 @@ fn lint_baseline_silences_old_versions_and_statement_offsets_are_embedded() {
         embedded.contains("3 old_index false [30, 73]"),
         "{embedded}"
     );
+    // Without the lint no parser runs, and the engine's splitter finds the same statements:
+    // a failure's line does not depend on the lint switch.
+    let unlinted = fixture.embedded_with(&[("FIXTURE_STATEMENTS", "1"), ("APP_SQL_LINT", "off")]);
+    assert!(
+        unlinted.contains("3 old_index false [30, 73]"),
+        "{unlinted}"
+    );
 
     let bad = fixture.cargo_with("build", &[("APP_SQL_LINT_BASELINE", "three")]);
     assert!(!bad.status.success());

@@ -439,6 +439,37 @@ mod tests {
         assert_eq!(statement_starts("SELEC 1;"), None);
     }
 
+    /// With `APP_SQL_LINT=off` no parser runs and the engine's splitter finds the statements:
+    /// both must find the same ones, or a failure's line would depend on the lint switch.
+    #[test]
+    fn the_splitter_finds_the_parser_s_statements() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut texts: Vec<String> = ["sql", "schema", "examples/minimal-service/sql"]
+            .iter()
+            .flat_map(|dir| std::fs::read_dir(root.join(dir)).unwrap())
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect();
+        texts.extend(
+            [
+                "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT a;\n  \
+                 SELECT CASE WHEN a > 0 THEN 1 ELSE 2 END;\nEND;\nSELECT 3;\n",
+                "CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t \
+                 VALUES (1); END;\nBEGIN;\nCOMMIT;\n",
+                "CREATE TABLE t (begin int, \"end\" text DEFAULT 'x;y');\n\
+                 COMMENT ON TABLE t IS $c$a; b$c$;\nSELECT CASE WHEN true THEN 1 END;",
+                "DO $$ BEGIN PERFORM 1; END $$;\n/* x; */ SELECT E'\\';';\n",
+            ]
+            .map(String::from),
+        );
+        for text in &texts {
+            let split: Vec<usize> = pgbaked::grammar::split_statements(text)
+                .iter()
+                .map(|s| s.start)
+                .collect();
+            assert_eq!(statement_starts(text), Some(split), "{text}");
+        }
+    }
+
     #[test]
     fn the_parser_splits_statements() {
         let sql = "-- no-transaction\nCREATE INDEX CONCURRENTLY a ON t (x);\n\n\

@@ -163,6 +163,8 @@ pub fn is_contract(sql: &str) -> bool {
 pub struct Statement {
     /// The 1-based line on which the statement starts.
     pub line: usize,
+    /// The byte offset of the statement's first token.
+    pub start: usize,
     /// The statement's text, without its terminating `;`.
     pub text: String,
     /// Whether a `;` ends it; only the last statement of a script can lack one.
@@ -173,25 +175,34 @@ pub struct Statement {
 ///
 /// It understands the lexical forms that may hide a `;`: quoted strings (`'…'`, `E'…'`),
 /// quoted identifiers, dollar quoting (`$tag$…$tag$`) and both kinds of comment, nested block
-/// comments included.
+/// comments included; and, with psql's own rule, the `;` inside a SQL-standard routine body:
+/// in a `CREATE [OR REPLACE] FUNCTION|PROCEDURE` statement, outside parentheses, `BEGIN` opens
+/// a block, `CASE` inside one opens another, `END` closes one, and a `;` inside a block ends
+/// nothing. So the statements are the same whether or not a PostgreSQL parser ran at build
+/// time.
 pub fn split_statements(sql: &str) -> Vec<Statement> {
     let bytes = sql.as_bytes();
     let mut statements = Vec::new();
     let mut current = String::new();
-    let mut start_line = None;
+    // The line and byte offset of the current statement's first token.
+    let mut start: Option<(usize, usize)> = None;
     let mut line = 1;
     let mut i = 0;
-    let mut flush = |current: &mut String, start_line: &mut Option<usize>, terminated: bool| {
+    // The current statement's words and parentheses, and the depth of its BEGIN … END blocks.
+    let mut routine = RoutineHead::default();
+    let mut depth = 0usize;
+    let mut flush = |current: &mut String, start: &mut Option<(usize, usize)>, terminated: bool| {
         let text = current.trim();
-        if let (false, Some(line)) = (text.is_empty(), *start_line) {
+        if let (false, Some((line, at))) = (text.is_empty(), *start) {
             statements.push(Statement {
                 line,
+                start: at,
                 text: text.to_string(),
                 terminated,
             });
         }
         current.clear();
-        *start_line = None;
+        *start = None;
     };
     while i < bytes.len() {
         let c = bytes[i];
@@ -224,13 +235,14 @@ pub fn split_statements(sql: &str) -> Vec<Statement> {
             current.push(' ');
             continue;
         }
-        if c == b';' {
-            flush(&mut current, &mut start_line, true);
+        if c == b';' && depth == 0 {
+            flush(&mut current, &mut start, true);
+            routine = RoutineHead::default();
             i += 1;
             continue;
         }
-        if !c.is_ascii_whitespace() && start_line.is_none() {
-            start_line = Some(line);
+        if !c.is_ascii_whitespace() && start.is_none() {
+            start = Some((line, i));
         }
         let end = match c {
             b'\'' => {
@@ -239,6 +251,36 @@ pub fn split_statements(sql: &str) -> Vec<Statement> {
             }
             b'"' => quoted_end(bytes, i, b'"', false),
             b'$' => dollar_quoted_end(bytes, i),
+            // A word: a keyword or an unquoted identifier (`$` may continue one).
+            _ if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                let mut end = i + c.len_utf8_hint();
+                while end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric()
+                        || matches!(bytes[end], b'_' | b'$')
+                        || bytes[end] >= 0x80)
+                {
+                    end += 1;
+                }
+                let word = &bytes[i..end];
+                if routine.word(word) && routine.parentheses == 0 {
+                    if word.eq_ignore_ascii_case(b"begin")
+                        || (depth > 0 && word.eq_ignore_ascii_case(b"case"))
+                    {
+                        depth += 1;
+                    } else if word.eq_ignore_ascii_case(b"end") {
+                        depth = depth.saturating_sub(1);
+                    }
+                }
+                end
+            }
+            b'(' => {
+                routine.parentheses += 1;
+                i + 1
+            }
+            b')' => {
+                routine.parentheses = routine.parentheses.saturating_sub(1);
+                i + 1
+            }
             _ => i + c.len_utf8_hint(),
         };
         let end = end.min(bytes.len());
@@ -246,8 +288,34 @@ pub fn split_statements(sql: &str) -> Vec<Statement> {
         current.push_str(&String::from_utf8_lossy(&bytes[i..end]));
         i = end;
     }
-    flush(&mut current, &mut start_line, false);
+    flush(&mut current, &mut start, false);
     statements
+}
+
+/// What psql tracks of a statement's head to tell a SQL-standard routine body, whose `;`
+/// do not end the statement: its first four words' initials, when they are among `CREATE OR
+/// REPLACE FUNCTION PROCEDURE`, and its depth of parentheses.
+#[derive(Default)]
+struct RoutineHead {
+    initials: [u8; 4],
+    words: usize,
+    parentheses: usize,
+}
+
+impl RoutineHead {
+    /// Counts one word; whether the statement is a `CREATE [OR REPLACE] FUNCTION|PROCEDURE`.
+    fn word(&mut self, word: &[u8]) -> bool {
+        let known = [&b"create"[..], b"function", b"procedure", b"or", b"replace"];
+        if self.words < self.initials.len() && known.iter().any(|k| word.eq_ignore_ascii_case(k)) {
+            self.initials[self.words] = word[0].to_ascii_lowercase();
+        }
+        self.words += 1;
+        match self.initials {
+            [b'c', b'f' | b'p', ..] => true,
+            [b'c', b'o', b'r', b'f' | b'p'] => true,
+            _ => false,
+        }
+    }
 }
 
 /// The length of a character from its first byte, so that text is copied whole.
@@ -415,11 +483,40 @@ mod tests {
             ("DO $body$ BEGIN PERFORM 1; END $body$;", &[1]),
             ("PREPARE p AS SELECT $1; EXECUTE p(1);", &[1, 1]),
             (";;\n\nSELECT 1;;", &[3]),
+            // A SQL-standard body's `;` end nothing, CASE … END inside it included.
+            (
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  \
+                 SELECT CASE WHEN true THEN 2 END;\nEND;\nSELECT 3;",
+                &[1, 6],
+            ),
+            (
+                "create or replace procedure p() language sql begin atomic insert into t \
+                 values (1); end;\nSELECT 2;",
+                &[1, 2],
+            ),
+            // A transaction's BEGIN, a CASE outside a routine and a column named begin
+            // open no block.
+            ("BEGIN;\nSELECT 1;\nCOMMIT;", &[1, 2, 3]),
+            ("SELECT CASE WHEN true THEN 1 END;\nSELECT 2;", &[1, 2]),
+            ("CREATE TABLE t (begin int);\nSELECT 2;", &[1, 2]),
+            (
+                "CREATE FUNCTION f(\"begin\" int) RETURNS int LANGUAGE sql RETURN 1;\nSELECT 2;",
+                &[1, 2],
+            ),
         ];
         for (sql, lines) in cases {
             let found: Vec<usize> = split_statements(sql).iter().map(|s| s.line).collect();
             assert_eq!(&found, lines, "{sql}");
         }
+    }
+
+    #[test]
+    fn statements_start_at_their_first_token() {
+        let sql = "-- head\nSELECT 1;\n  /* c */ CREATE FUNCTION f() RETURNS int LANGUAGE sql \
+                   BEGIN ATOMIC SELECT 1; SELECT 2; END;\n";
+        let starts: Vec<usize> = split_statements(sql).iter().map(|s| s.start).collect();
+        assert_eq!(starts, [8, 28]);
+        assert_eq!(&sql[28..34], "CREATE");
     }
 
     #[test]

@@ -22,8 +22,9 @@ pub struct SourceFile {
     pub name: FileName,
     /// The file's content.
     pub sql: String,
-    /// Where each statement starts, in bytes after a byte-order mark, as a PostgreSQL parser
-    /// found them; empty when no parser ran or it could not parse the file.
+    /// Where each statement starts, in bytes after a byte-order mark: as a PostgreSQL parser
+    /// found them, or, when no parser ran or it could not parse the file, as
+    /// [`split_statements`] finds them (psql's rules).
     pub statements: Vec<usize>,
 }
 
@@ -180,12 +181,13 @@ pub fn scan_with(
         }
         // A byte-order mark is not SQL: the engine strips it before sending the text.
         let text = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
-        let statements = parse(text);
+        // Without a parser (or where it cannot parse), the splitter finds the same
+        // statements, so that a failure names its line whether or not the build lints.
+        let statements =
+            parse(text).unwrap_or_else(|| split_statements(text).iter().map(|s| s.start).collect());
         if is_no_transaction(text) {
-            let statements: Vec<usize> = match &statements {
-                Some(starts) => starts.iter().map(|&at| line_col(text, at).0).collect(),
-                None => split_statements(text).iter().map(|s| s.line).collect(),
-            };
+            let statements: Vec<usize> =
+                statements.iter().map(|&at| line_col(text, at).0).collect();
             if statements.len() > 1 {
                 problems.push(Problem {
                     location: format!("{}:{}", show(path), statements[1]),
@@ -203,7 +205,7 @@ pub fn scan_with(
             path: path.to_path_buf(),
             display: show(path),
             name,
-            statements: statements.unwrap_or_default(),
+            statements,
             sql,
         });
     }
