@@ -127,7 +127,12 @@ impl DatabaseUrl {
     /// Whether this is the built-in default, neither `--database-url` nor `DATABASE_URL`
     /// having named another.
     pub fn is_default(&self) -> bool {
-        self.0 == DEFAULT_DATABASE_URL && std::env::var_os("DATABASE_URL").is_none()
+        self.is_default_given(std::env::var_os("DATABASE_URL").as_deref())
+    }
+
+    /// [`DatabaseUrl::is_default`], with `DATABASE_URL`'s value given.
+    pub(crate) fn is_default_given(&self, environment: Option<&std::ffi::OsStr>) -> bool {
+        self.0 == DEFAULT_DATABASE_URL && environment.is_none()
     }
 }
 

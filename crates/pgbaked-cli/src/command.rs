@@ -44,18 +44,26 @@ pub(crate) fn options(global: &Settings) -> Options {
 /// maintenance database: a migration set applied there by mistake is easy to miss and awkward
 /// to take back.
 pub(crate) fn warn_if_maintenance_database(settings: &Settings) {
-    let fallback = settings.database_url.is_default();
-    let maintenance = settings
-        .database_url
+    let environment = std::env::var_os("DATABASE_URL");
+    if let Some(warning) = maintenance_warning(&settings.database_url, environment.as_deref()) {
+        eprintln!("{warning}");
+    }
+}
+
+/// The warning for a write through `url` when `DATABASE_URL` holds `environment`: only the
+/// built-in default, taken because nothing named another, into a database named `postgres`.
+fn maintenance_warning(
+    url: &crate::args::DatabaseUrl,
+    environment: Option<&std::ffi::OsStr>,
+) -> Option<&'static str> {
+    let maintenance = url
         .parse()
         .ok()
         .is_some_and(|c| c.pg().get_dbname() == Some("postgres"));
-    if fallback && maintenance {
-        eprintln!(
-            "warning: writing to the server's `postgres` maintenance database, because DATABASE_URL is not set; \
-             set DATABASE_URL (or --database-url) to the service's own database"
-        );
-    }
+    (url.is_default_given(environment) && maintenance).then_some(
+        "warning: writing to the server's `postgres` maintenance database, because DATABASE_URL is not set; \
+         set DATABASE_URL (or --database-url) to the service's own database",
+    )
 }
 
 /// A pool for `settings`' database, its connections named `role` (`application_name`), after
@@ -753,4 +761,29 @@ pub async fn interrupt() {
 
 pub(crate) fn parse_rev(text: &str) -> anyhow::Result<Rev> {
     Ok(text.parse::<Rev>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::maintenance_warning;
+    use crate::args::DatabaseUrl;
+
+    #[test]
+    fn only_the_default_url_taken_by_fallback_warns_of_the_maintenance_database() {
+        let default: DatabaseUrl = pgbaked::DEFAULT_DATABASE_URL.parse().unwrap();
+        let warning = maintenance_warning(&default, None).expect("the fallback warns");
+        assert!(
+            warning.contains("`postgres` maintenance database"),
+            "{warning}"
+        );
+        assert!(warning.contains("DATABASE_URL is not set"), "{warning}");
+        // DATABASE_URL set, even to the same text: the user chose it.
+        let chosen = std::ffi::OsStr::new(pgbaked::DEFAULT_DATABASE_URL);
+        assert_eq!(maintenance_warning(&default, Some(chosen)), None);
+        // Another URL given with --database-url: no fallback.
+        let named: DatabaseUrl = "postgres://app@db:5432/postgres".parse().unwrap();
+        assert_eq!(maintenance_warning(&named, None), None);
+        let service: DatabaseUrl = "postgres://app@db:5432/app".parse().unwrap();
+        assert_eq!(maintenance_warning(&service, None), None);
+    }
 }
