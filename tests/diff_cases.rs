@@ -481,6 +481,14 @@ cases! {
         "CREATE TYPE thing AS (name text, n int);
          CREATE FUNCTION describe(x thing) RETURNS text LANGUAGE sql AS 'SELECT x.name';",
     );
+    a_composite_type_altered_under_its_typed_table: both(
+        "CREATE TYPE pt AS (x int, y int);
+         CREATE TABLE pts OF pt (x WITH OPTIONS NOT NULL DEFAULT 0, PRIMARY KEY (x));
+         CREATE VIEW v AS SELECT x, y FROM pts;",
+        "CREATE TYPE pt AS (x int, y bigint, w text);
+         CREATE TABLE pts OF pt (x WITH OPTIONS NOT NULL DEFAULT 5, PRIMARY KEY (x));
+         CREATE VIEW v AS SELECT x, y FROM pts;",
+    );
     a_column_s_sequence_replaced: both(
         "CREATE SEQUENCE old_seq; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('old_seq'), v text);",
         "CREATE SEQUENCE new_seq START 5; CREATE TABLE t (id bigint PRIMARY KEY DEFAULT nextval('new_seq'), v text);",

@@ -44,8 +44,9 @@ pub(crate) fn attributes(def: &str) -> Vec<(&str, &str)> {
 }
 
 /// `ALTER TYPE … DROP/ADD/ALTER ATTRIBUTE` from one composite definition to another, or `None`
-/// when the attributes kept would end up in another order (ADD appends).
-pub(crate) fn alter_composite(name: &str, from: &str, to: &str) -> Option<Change> {
+/// when the attributes kept would end up in another order (ADD appends). With `cascade`, each
+/// action reaches the tables typed by it (`CREATE TABLE … OF`), which refuse it otherwise.
+pub(crate) fn alter_composite(name: &str, from: &str, to: &str, cascade: bool) -> Option<Change> {
     let (old, new) = (attributes(from), attributes(to));
     let kept_order: Vec<&str> = old
         .iter()
@@ -73,15 +74,34 @@ pub(crate) fn alter_composite(name: &str, from: &str, to: &str) -> Option<Change
             None => actions.push(format!("ADD ATTRIBUTE {attr} {ty}")),
         }
     }
+    if cascade {
+        for action in &mut actions {
+            action.push_str(" CASCADE");
+        }
+    }
     let sql = format!("ALTER TYPE {name} {}", actions.join(", "));
-    Some(if actions.iter().any(|a| a.starts_with("DROP ")) {
-        Change::hazard(
+    let drops = actions.iter().any(|a| a.starts_with("DROP "));
+    // A retyped attribute rewrites each typed table under ACCESS EXCLUSIVE, and a narrower
+    // type fails on a value that does not fit.
+    let rewrites = cascade && actions.iter().any(|a| a.starts_with("ALTER "));
+    Some(match (drops, rewrites) {
+        (true, false) => Change::hazard(
             sql,
             &[HazardKind::DeletesData],
             "deletes the attribute's data wherever the type is stored",
-        )
-    } else {
-        Change::plain(sql)
+        ),
+        (false, true) => Change::hazard(
+            sql,
+            &[HazardKind::RewritesTable],
+            "rewrites the tables typed by it; fails on a value the new type cannot hold",
+        ),
+        (true, true) => Change::hazard(
+            sql,
+            &[HazardKind::DeletesData, HazardKind::RewritesTable],
+            "deletes the attribute's data wherever the type is stored, and rewrites the \
+             tables typed by it",
+        ),
+        (false, false) => Change::plain(sql),
     })
 }
 

@@ -28,6 +28,7 @@ impl<'a> Plan<'a> {
                 continue;
             }
             match d.from.as_deref() {
+                None if self.through_its_type(d) => {}
                 None => self.add_column(d, &mut changes),
                 Some(_) => self.alter_column(d, &mut changes),
             }
@@ -145,7 +146,9 @@ impl<'a> Plan<'a> {
             return;
         }
         let alter = |what: String| format!("ALTER TABLE {table} ALTER COLUMN {name} {what}");
-        let retyped = old.data_type != new.data_type || old.collate != new.collate;
+        // A typed table's column is retyped by its type's ALTER … CASCADE.
+        let retyped = (old.data_type != new.data_type || old.collate != new.collate)
+            && !self.through_its_type(d);
         // A partitioned table's key column cannot change type: the table must be made again
         // with its partitions.
         let in_key = self

@@ -1,7 +1,7 @@
 //! Schemas, extensions and types, created or altered in place: what tables, columns and
 //! routines are made of comes first.
 
-use super::Plan;
+use super::{Plan, typed_tables};
 use crate::diff::catalog::{Difference, Kind};
 use crate::diff::change::{Change, unsupported};
 use crate::diff::column::{column, narrowed_sequence, sequence_options};
@@ -173,13 +173,20 @@ impl<'a> Plan<'a> {
                 &self.rebuilt,
             )
         };
+        // A typed table (`CREATE TABLE … OF`) follows its type's attributes: the ALTER
+        // cascades to it, and the type cannot be made again under it.
+        let typed = !typed_tables(self.from, &d.name).is_empty();
         // Only a retyped attribute needs the type unheld: ADD and DROP ATTRIBUTE reach the
         // values in place.
-        match (held, alter_composite(&d.name, from, to_def)) {
+        match (held, alter_composite(&d.name, from, to_def, typed)) {
             (false, Some(change)) => changes.push(change),
             (true, Some(change)) if !change.sql.contains(" ALTER ATTRIBUTE ") => {
                 changes.push(change)
             }
+            _ if typed => changes.push(unsupported(
+                d,
+                "a composite type that types a table (CREATE TABLE … OF) would be made again",
+            )),
             _ => match rebuilt_type() {
                 Some(steps) => changes.extend(steps),
                 None => changes.push(unsupported(

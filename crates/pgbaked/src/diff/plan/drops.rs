@@ -298,6 +298,7 @@ impl<'a> Plan<'a> {
             let (table, name) = split_last(&d.name);
             if !self.old_tables.contains(&table.as_str())
                 && !from_parent(d, self.differences, from, to)
+                && !self.through_its_type(d)
             {
                 changes.push(Change::hazard(
                     format!("ALTER TABLE {table} DROP COLUMN {name}"),

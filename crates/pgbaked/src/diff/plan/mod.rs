@@ -125,6 +125,9 @@ pub(crate) struct Plan<'a> {
     late_validations: Vec<Change>,
     /// Indexes built CONCURRENTLY, each in a file of its own.
     concurrent_indexes: Vec<Change>,
+    /// Typed tables (`CREATE TABLE … OF type`) whose composite type changes: the type's
+    /// `ALTER … CASCADE` adds, drops and retypes their columns, the plan does not.
+    typed_tables: Vec<String>,
 }
 
 impl<'a> Plan<'a> {
@@ -173,7 +176,26 @@ impl<'a> Plan<'a> {
             late_keys: Vec::new(),
             late_validations: Vec::new(),
             concurrent_indexes: Vec::new(),
+            typed_tables: differences
+                .iter()
+                .filter(|d| d.kind == Kind::Composite && d.from.is_some() && d.to.is_some())
+                .flat_map(|d| typed_tables(from, &d.name))
+                .collect(),
         }
+    }
+
+    /// Whether the column `d` of a typed table is added, dropped or retyped by its type's
+    /// `ALTER TYPE … CASCADE`.
+    fn through_its_type(&self, d: &Difference) -> bool {
+        let table = split_last(&d.name).0;
+        self.typed_tables.contains(&table)
+            && match (d.from.as_deref(), d.to.as_deref()) {
+                (Some(old), Some(new)) => {
+                    let (old, new) = (column(old), column(new));
+                    old.data_type != new.data_type || old.collate != new.collate
+                }
+                _ => true,
+            }
     }
 
     /// The differences of one kind.
@@ -208,6 +230,15 @@ impl<'a> Plan<'a> {
                 .iter()
                 .any(|v| mentions(function_header(to_def), v))
     }
+}
+
+/// The tables `CREATE TABLE … OF` the composite type `name`, as the server records them.
+pub(crate) fn typed_tables(catalog: &Catalog, name: &str) -> Vec<String> {
+    catalog
+        .dependents(Kind::Composite, name)
+        .filter(|(kind, _)| *kind == Kind::Table)
+        .map(|(_, table)| table.to_string())
+        .collect()
 }
 
 /// Whether a routine takes or returns the row type of one of `tables`.

@@ -23,7 +23,8 @@ fn composite_types_are_altered_in_place() {
         alter_composite(
             "public.money",
             "(amount numeric(12,2), currency text, \"Old\" integer)",
-            "(amount numeric(14,2), currency text, rate double precision)"
+            "(amount numeric(14,2), currency text, rate double precision)",
+            false
         )
         .map(|c| (c.sql, c.hazard.is_some())),
         Some((
@@ -31,12 +32,20 @@ fn composite_types_are_altered_in_place() {
             true
         ))
     );
+    // Each action reaches the tables typed by the type.
+    assert_eq!(
+        alter_composite("public.p", "(x integer)", "(y integer)", true).map(|c| c.sql),
+        Some(
+            "ALTER TYPE public.p DROP ATTRIBUTE x CASCADE, ADD ATTRIBUTE y integer CASCADE".into()
+        )
+    );
     // ADD appends: a new attribute in the middle cannot be generated.
     assert!(
         alter_composite(
             "public.t",
             "(a integer, b text)",
-            "(a integer, c text, b text)"
+            "(a integer, c text, b text)",
+            false
         )
         .is_none()
     );
