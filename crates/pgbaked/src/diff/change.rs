@@ -157,7 +157,9 @@ pub fn render_changes(changes: &[Change]) -> String {
 
 /// A plan cut into migration files: a run of transactional statements is one file, each
 /// statement that must run outside a transaction (`CREATE INDEX CONCURRENTLY`) one of its own,
-/// and the validation of constraints added `NOT VALID` starts a new one.
+/// and the validation of constraints added `NOT VALID` starts a new one, as does a statement
+/// that uses an enum label added earlier in the file (PostgreSQL refuses a new label until the
+/// transaction that added it commits).
 pub fn cut_into_files(changes: Vec<Change>) -> Vec<Vec<Change>> {
     let mut files: Vec<Vec<Change>> = Vec::new();
     for change in changes {
@@ -168,11 +170,17 @@ pub fn cut_into_files(changes: Vec<Change>) -> Vec<Vec<Change>> {
             change.sql.contains(" VALIDATE CONSTRAINT ")
                 && file.iter().any(|c| c.sql.ends_with(" NOT VALID"))
         };
+        let uses_new_label = |file: &[Change]| {
+            file.iter()
+                .filter_map(|c| added_label(&c.sql))
+                .any(|label| change.sql.contains(label))
+        };
         match files.last_mut() {
             Some(last)
                 if !alone
                     && !last.iter().any(|c| c.no_transaction)
-                    && !validates_after_not_valid(last) =>
+                    && !validates_after_not_valid(last)
+                    && !uses_new_label(last) =>
             {
                 last.push(change)
             }
@@ -180,6 +188,30 @@ pub fn cut_into_files(changes: Vec<Change>) -> Vec<Vec<Change>> {
         }
     }
     files
+}
+
+/// The label literal (`'apac'`) an `ALTER TYPE … ADD VALUE` statement adds.
+fn added_label(sql: &str) -> Option<&str> {
+    let rest = sql.strip_prefix("ALTER TYPE ")?;
+    let (_, rest) = rest.split_once(" ADD VALUE ")?;
+    let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
+    // The literal runs to its closing quote; a doubled quote stays inside.
+    let bytes = rest.as_bytes();
+    if bytes.first() != Some(&b'\'') {
+        return None;
+    }
+    let mut i = 1;
+    while i < bytes.len() {
+        if bytes[i] == b'\'' {
+            if bytes.get(i + 1) == Some(&b'\'') {
+                i += 2;
+                continue;
+            }
+            return Some(&rest[..=i]);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The squawk rules a generated file may trip on purpose, each with the reason written beside
@@ -538,5 +570,29 @@ mod unqualified_index_test {
             unqualified(&changes, "My S")[0].sql,
             "ALTER TABLE t ADD c int"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Change, added_label, cut_into_files};
+
+    #[test]
+    fn a_statement_using_a_label_added_in_its_file_starts_another() {
+        let plan = vec![
+            Change::plain("ALTER TYPE public.region ADD VALUE 'ap''ac' AFTER 'us'"),
+            Change::plain("CREATE TABLE public.other (id integer)"),
+            Change::plain(
+                "CREATE TABLE public.orders_apac PARTITION OF orders FOR VALUES IN ('ap''ac')",
+            ),
+            Change::plain("CREATE INDEX i ON public.orders_apac (id)"),
+        ];
+        let files: Vec<usize> = cut_into_files(plan).iter().map(Vec::len).collect();
+        assert_eq!(files, [2, 2]);
+        assert_eq!(
+            added_label("ALTER TYPE e ADD VALUE IF NOT EXISTS 'x' BEFORE 'y'"),
+            Some("'x'")
+        );
+        assert_eq!(added_label("ALTER TYPE e RENAME VALUE 'x' TO 'y'"), None);
     }
 }
