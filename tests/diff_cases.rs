@@ -481,6 +481,15 @@ cases! {
         "CREATE TYPE thing AS (name text, n int);
          CREATE FUNCTION describe(x thing) RETURNS text LANGUAGE sql AS 'SELECT x.name';",
     );
+    keys_and_a_unique_index_added_over_existing_partitions: both(
+        "CREATE TABLE m (id int NOT NULL, k int, j int) PARTITION BY RANGE (id);
+         CREATE TABLE m0 PARTITION OF m FOR VALUES FROM (0) TO (10);",
+        "CREATE TABLE m (id int NOT NULL, k int, j int) PARTITION BY RANGE (id);
+         CREATE TABLE m0 PARTITION OF m FOR VALUES FROM (0) TO (10);
+         ALTER TABLE m ADD PRIMARY KEY (id);
+         CREATE UNIQUE INDEX ON m (id, k);
+         ALTER TABLE m ADD CONSTRAINT m_uq UNIQUE (id, j);",
+    );
     a_composite_type_altered_under_its_typed_table: both(
         "CREATE TYPE pt AS (x int, y int);
          CREATE TABLE pts OF pt (x WITH OPTIONS NOT NULL DEFAULT 0, PRIMARY KEY (x));

@@ -99,9 +99,14 @@ pub(crate) fn creations(
                 if def
                     .rsplit_once("; attached to ")
                     .is_some_and(|(_, parent)| {
-                        differences
-                            .iter()
-                            .any(|p| p.kind == Kind::Index && p.name == parent && p.to.is_none())
+                        let (schema, parent_name) = split_last(parent);
+                        differences.iter().filter(|p| p.to.is_none()).any(|p| {
+                            (p.kind == Kind::Index && p.name == parent)
+                                || (p.kind == Kind::Constraint && {
+                                    let (table, constraint) = split_last(&p.name);
+                                    constraint == parent_name && split_last(&table).0 == schema
+                                })
+                        })
                     })
                     || d.name
                         .rsplit_once(" ON PARTITION ")
@@ -109,7 +114,7 @@ pub(crate) fn creations(
             // One the server names itself when the plan creates its parent's index or its
             // partition.
             (Kind::Unmodelled, None, Some(def))
-                if generated_partition_index(d, def, differences) => {}
+                if generated_partition_index(d, def, differences, to) => {}
             // Privileges are read without `--with-privileges` only to say that they differ.
             (Kind::Unmodelled, _, _)
                 if d.name.starts_with("GRANT ON ") || d.name.starts_with("DEFAULT PRIVILEGES ") =>
@@ -203,9 +208,16 @@ pub(crate) fn view_comments(
 
 /// Whether `d`, a partition's index the plan does not have (`INDEX s.name ON PARTITION s.table`,
 /// defined as `CREATE INDEX … (columns); attached to s.parent_index`), is the one the server
-/// makes with its own name when the plan creates the parent's index or the partition: the
-/// partition's name, the columns' (`expr` for an expression), and `idx` (`key` if unique).
-fn generated_partition_index(d: &Difference, def: &str, differences: &[Difference]) -> bool {
+/// makes with its own name when the plan creates the parent's index (or key) or the partition:
+/// the partition's name, the columns' (`expr` for an expression), and what the parent is, as
+/// PostgreSQL's `ChooseIndexName` writes it: `pkey` (no columns) under a primary key, `key`
+/// under a unique constraint, `excl` under an exclusion constraint, `idx` under an index.
+fn generated_partition_index(
+    d: &Difference,
+    def: &str,
+    differences: &[Difference],
+    to: &Catalog,
+) -> bool {
     let Some((index, partition)) = d
         .name
         .strip_prefix("INDEX ")
@@ -221,7 +233,15 @@ fn generated_partition_index(d: &Difference, def: &str, differences: &[Differenc
             .iter()
             .any(|p| p.kind == kind && p.name == name && p.from.is_none())
     };
-    if !new(Kind::Index, parent) && !new(Kind::Table, partition) {
+    // The parent's constraint, when the parent index backs one: same schema, same name.
+    let (schema, parent_name) = split_last(parent);
+    let constraint = to.objects().find(|(kind, name, _)| {
+        let (table, constraint) = split_last(name);
+        *kind == Kind::Constraint && constraint == parent_name && split_last(&table).0 == schema
+    });
+    let parent_is_new = new(Kind::Index, parent)
+        || constraint.is_some_and(|(_, name, _)| new(Kind::Constraint, name));
+    if !parent_is_new && !new(Kind::Table, partition) {
         return false;
     }
     let Some(columns) = create
@@ -247,11 +267,27 @@ fn generated_partition_index(d: &Difference, def: &str, differences: &[Differenc
             }
         })
         .collect();
-    let label = if create.starts_with("CREATE UNIQUE") {
-        "key"
-    } else {
-        "idx"
+    let label = match constraint.map(|(_, _, def)| def) {
+        Some(def) if def.starts_with("PRIMARY KEY") => "pkey",
+        Some(def) if def.starts_with("EXCLUDE") => "excl",
+        Some(_) => "key",
+        None => "idx",
     };
     let table = unquote(split_last(partition).1);
-    unquote(split_last(index).1) == object_name(&table, &columns.join("_"), label)
+    let expected = if label == "pkey" {
+        primary_key_name(&table)
+    } else {
+        object_name(&table, &columns.join("_"), label)
+    };
+    unquote(split_last(index).1) == expected
+}
+
+/// The name PostgreSQL gives a table's primary key index: `table_pkey`, the table's name cut
+/// to fit in 63 bytes.
+fn primary_key_name(table: &str) -> String {
+    let mut end = table.len().min(63 - "_pkey".len());
+    while !table.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}_pkey", &table[..end])
 }
