@@ -481,6 +481,24 @@ cases! {
         "CREATE TYPE thing AS (name text, n int);
          CREATE FUNCTION describe(x thing) RETURNS text LANGUAGE sql AS 'SELECT x.name';",
     );
+    a_function_replaced_by_an_overload_its_users_now_resolve_to: both(
+        "CREATE FUNCTION ok(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + 1';
+         CREATE TABLE t (a int DEFAULT ok(1), b int GENERATED ALWAYS AS (ok(a)) STORED,
+                         c int CHECK (ok(c) > 0));
+         CREATE INDEX t_ok ON t (ok(a));
+         CREATE VIEW v AS SELECT ok(a) AS x FROM t;
+         ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY p ON t USING (ok(a) > 0);
+         CREATE FUNCTION user_of(x int) RETURNS int LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT ok(x); END;",
+        "CREATE FUNCTION ok(int, int DEFAULT 5) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2';
+         CREATE TABLE t (a int DEFAULT ok(1), b int GENERATED ALWAYS AS (ok(a)) STORED,
+                         c int CHECK (ok(c) > 0));
+         CREATE INDEX t_ok ON t (ok(a));
+         CREATE VIEW v AS SELECT ok(a) AS x FROM t;
+         ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY p ON t USING (ok(a) > 0);
+         CREATE FUNCTION user_of(x int) RETURNS int LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT ok(x); END;",
+    );
     keys_and_a_unique_index_added_over_existing_partitions: both(
         "CREATE TABLE m (id int NOT NULL, k int, j int) PARTITION BY RANGE (id);
          CREATE TABLE m0 PARTITION OF m FOR VALUES FROM (0) TO (10);",

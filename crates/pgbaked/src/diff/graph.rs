@@ -46,6 +46,25 @@ pub(crate) fn replaced_routines(differences: &[Difference]) -> Vec<String> {
         .collect()
 }
 
+/// The routines the plan drops whose dependents `to` keeps: the same text there may name
+/// another routine (a new overload that `ok(a)` now resolves to), but the server holds the
+/// old one, so each dependent is dropped before the routine and created again after.
+pub(crate) fn dropped_under_kept(
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+) -> Vec<String> {
+    differences
+        .iter()
+        .filter(|d| d.kind == Kind::Function && d.to.is_none())
+        .filter(|d| {
+            from.dependents(Kind::Function, &d.name)
+                .any(|(kind, name)| to.get(kind, name).is_some())
+        })
+        .map(|d| d.name.clone())
+        .collect()
+}
+
 /// Everything that depends on the routines in `routines` or on the columns in `retyped` and
 /// must be dropped and created again around their change, unless the plan changes it anyway.
 ///
@@ -265,11 +284,14 @@ pub(crate) fn routines_dropped_last(
         .filter(|d| d.kind == Kind::Function && d.to.is_none())
         .filter(|d| {
             // A column, policy or constraint on a table that stays (one on a dropped table
-            // goes with it, before the routine).
+            // goes with it, before the routine), which the plan changes: its change lets go of
+            // the routine. (One `to` keeps as it is, `dropped_under_kept` drops and creates
+            // again around the routine's drop.)
             from.dependents(Kind::Function, &d.name)
                 .any(|(kind, name)| {
                     matches!(kind, Kind::Column | Kind::Policy | Kind::Constraint)
                         && to.get(Kind::Table, &split_last(name).0).is_some()
+                        && differences.iter().any(|c| c.kind == kind && c.name == name)
                 })
         })
         .map(|d| d.name.clone())
