@@ -213,6 +213,45 @@ pub(crate) fn alter_domain(
     Some(changes)
 }
 
+/// Whether a column of `catalog` holds the type `name` inside another: as the element of an
+/// array, or as an attribute of a composite type that a column holds (at any depth).
+pub(crate) fn stored_inside(catalog: &Catalog, name: &str) -> bool {
+    let is = |ty: &str, name: &str| {
+        ty == name || (ty == bare_name(name) && parts(name).first() == Some(&"public"))
+    };
+    let columns: Vec<&str> = catalog
+        .objects()
+        .filter(|(kind, _, _)| *kind == Kind::Column)
+        .map(|(_, _, def)| column(def).data_type)
+        .collect();
+    if columns.iter().any(|t| {
+        t.strip_suffix("[]")
+            .is_some_and(|element| is(element, name))
+    }) {
+        return true;
+    }
+    // The composites holding it, then those holding them, until none is new.
+    let mut holders: Vec<String> = Vec::new();
+    let mut held = vec![name.to_string()];
+    while let Some(inner) = held.pop() {
+        for (kind, composite, def) in catalog.objects() {
+            if kind == Kind::Composite
+                && !holders.iter().any(|h| h == composite)
+                && attributes(def)
+                    .iter()
+                    .any(|(_, ty)| is(ty.strip_suffix("[]").unwrap_or(ty), &inner))
+            {
+                holders.push(composite.to_string());
+                held.push(composite.to_string());
+            }
+        }
+    }
+    columns.iter().any(|t| {
+        let t = t.strip_suffix("[]").unwrap_or(t);
+        holders.iter().any(|h| is(t, h))
+    })
+}
+
 /// Labels removed or reordered: the enum is renamed aside, created anew, each column of it
 /// converted through text (its default dropped and set again), and the old one dropped. Only
 /// when nothing else names the type (a view, a function, a constraint, an index expression, a

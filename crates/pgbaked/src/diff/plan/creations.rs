@@ -8,7 +8,7 @@ use crate::diff::column::{column, narrowed_sequence, sequence_options};
 use crate::diff::name::{parts, split_unquoted};
 use crate::diff::standalone;
 use crate::diff::types::{
-    alter_composite, alter_domain, domain, enum_rebuilt, rebuild_enum, rebuild_type,
+    alter_composite, alter_domain, domain, enum_rebuilt, rebuild_enum, rebuild_type, stored_inside,
 };
 
 impl<'a> Plan<'a> {
@@ -65,13 +65,33 @@ impl<'a> Plan<'a> {
                     }
                 }
                 Some(ref from) => {
-                    match alter_domain(
+                    let mut validations = Vec::new();
+                    let steps = alter_domain(
                         &d.name,
                         from,
                         d.to.as_deref().unwrap_or_default(),
-                        &mut self.validations,
-                    ) {
-                        Some(steps) => changes.extend(steps),
+                        &mut validations,
+                    );
+                    // PostgreSQL checks a domain's new constraint only in columns of the
+                    // domain itself, and refuses it where a column holds the domain inside
+                    // an array or a composite type.
+                    let checks = !validations.is_empty()
+                        || steps
+                            .iter()
+                            .flatten()
+                            .any(|c| c.sql.ends_with(" SET NOT NULL"));
+                    match steps {
+                        Some(_) if checks && stored_inside(self.from, &d.name) => {
+                            changes.push(unsupported(
+                                d,
+                                "a domain stored inside an array or composite column gains a \
+                                 check or NOT NULL, which PostgreSQL cannot validate there",
+                            ))
+                        }
+                        Some(steps) => {
+                            changes.extend(steps);
+                            self.validations.extend(validations);
+                        }
                         None => changes.push(unsupported(d, "a domain's base type changed")),
                     }
                 }
