@@ -481,6 +481,24 @@ cases! {
         "CREATE TYPE thing AS (name text, n int);
          CREATE FUNCTION describe(x thing) RETURNS text LANGUAGE sql AS 'SELECT x.name';",
     );
+    hostile_names_in_typed_tables_partition_keys_and_overloads: both(
+        "CREATE SCHEMA \"s; DROP TABLE victim; --\";
+         CREATE TYPE \"s; DROP TABLE victim; --\".\"p'T\" AS (\"x\"\"y\" int, \"Z, (z\" int);
+         CREATE TABLE \"s; DROP TABLE victim; --\".\"ty ped\" OF \"s; DROP TABLE victim; --\".\"p'T\";
+         CREATE TABLE \"M;m\" (\"i d\" int NOT NULL, k int) PARTITION BY RANGE (\"i d\");
+         CREATE TABLE \"M;m0\" PARTITION OF \"M;m\" FOR VALUES FROM (0) TO (10);
+         CREATE FUNCTION \"o'k\"(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+         CREATE TABLE \"u$e\" (a int CHECK (\"o'k\"(a) > 0));",
+        "CREATE SCHEMA \"s; DROP TABLE victim; --\";
+         CREATE TYPE \"s; DROP TABLE victim; --\".\"p'T\" AS (\"x\"\"y\" bigint, \"Z, (z\" int, \"n;ew\" text);
+         CREATE TABLE \"s; DROP TABLE victim; --\".\"ty ped\" OF \"s; DROP TABLE victim; --\".\"p'T\";
+         CREATE TABLE \"M;m\" (\"i d\" int NOT NULL, k int) PARTITION BY RANGE (\"i d\");
+         CREATE TABLE \"M;m0\" PARTITION OF \"M;m\" FOR VALUES FROM (0) TO (10);
+         ALTER TABLE \"M;m\" ADD PRIMARY KEY (\"i d\");
+         CREATE UNIQUE INDEX ON \"M;m\" (\"i d\", k);
+         CREATE FUNCTION \"o'k\"(int, int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+         CREATE TABLE \"u$e\" (a int CHECK (\"o'k\"(a) > 0));",
+    );
     a_domain_inside_a_composite_column_gains_a_check: Case {
         from: "CREATE DOMAIN d AS int; CREATE TYPE c AS (x d); CREATE TABLE t (v c, w d[]);",
         to: "CREATE DOMAIN d AS int CHECK (VALUE > 0); CREATE TYPE c AS (x d); CREATE TABLE t (v c, w d[]);",

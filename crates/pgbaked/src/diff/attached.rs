@@ -6,7 +6,7 @@
 use super::catalog::{Catalog, Difference, Kind};
 use super::change::{Change, unsupported};
 use super::name::object_name;
-use super::name::split_last;
+use super::name::{first_word, split_last, split_unquoted};
 use crate::quote::unquote;
 
 /// What the plan drops and creates again, so that what hangs on it is put back.
@@ -256,10 +256,11 @@ fn generated_partition_index(
     else {
         return false;
     };
-    let columns: Vec<String> = columns
-        .split(", ")
+    // Each key's name (before its operator class or order), or `expr` for an expression.
+    let columns: Vec<String> = split_unquoted(columns, ", ")
+        .into_iter()
         .map(|c| {
-            let c = c.split(' ').next().unwrap_or(c);
+            let c = first_word(c).0;
             if c.chars().all(|ch| ch.is_alphanumeric() || ch == '_') || c.starts_with('"') {
                 unquote(c)
             } else {

@@ -10,26 +10,24 @@ use crate::quote::{quote_identifier, unquote};
 
 /// The attributes of a composite type's definition, `(a integer, b numeric(12,2))`, as
 /// (name, type) pairs.
-pub(crate) fn attributes(def: &str) -> Vec<(&str, &str)> {
+pub(crate) fn attributes<'a>(def: &'a str) -> Vec<(&'a str, &'a str)> {
     let inner = def
         .trim()
         .strip_prefix('(')
         .and_then(|d| d.strip_suffix(')'))
         .unwrap_or(def);
-    // The name is the first word, quoted or not.
-    fn pair(piece: &str) -> Option<(&str, &str)> {
-        let piece = piece.trim();
-        let split = if let Some(rest) = piece.strip_prefix('"') {
-            rest.find('"').map(|i| i + 2)
-        } else {
-            piece.find(' ')
-        }?;
-        Some((piece[..split].trim(), piece[split..].trim()))
-    }
+    // The name is the first word, quoted (a doubled quote stays inside) or not.
+    let pair = |piece: &'a str| {
+        let (name, ty) = first_word(piece.trim());
+        (!name.is_empty() && !ty.is_empty()).then(|| (name, ty.trim()))
+    };
     let mut out = Vec::new();
-    let (mut depth, mut start) = (0i32, 0usize);
+    let (mut depth, mut start, mut quoted) = (0i32, 0usize, false);
     for (i, c) in inner.char_indices() {
         match c {
+            // A doubled quote toggles twice: it stays inside.
+            '"' => quoted = !quoted,
+            _ if quoted => {}
             '(' => depth += 1,
             ')' => depth -= 1,
             ',' if depth == 0 => {
@@ -216,8 +214,14 @@ pub(crate) fn alter_domain(
 /// Whether a column of `catalog` holds the type `name` inside another: as the element of an
 /// array, or as an attribute of a composite type that a column holds (at any depth).
 pub(crate) fn stored_inside(catalog: &Catalog, name: &str) -> bool {
+    // A type in `public` reads unqualified (it is on the default search_path).
     let is = |ty: &str, name: &str| {
-        ty == name || (ty == bare_name(name) && parts(name).first() == Some(&"public"))
+        let (ty_parts, name_parts) = (parts(ty), parts(name));
+        ty == name
+            || (ty_parts.len() == 1
+                && name_parts.len() == 2
+                && name_parts[0] == "public"
+                && ty_parts[0] == name_parts[1])
     };
     let columns: Vec<&str> = catalog
         .objects()

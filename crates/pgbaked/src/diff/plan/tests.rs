@@ -32,6 +32,15 @@ fn composite_types_are_altered_in_place() {
             true
         ))
     );
+    // Quoted names keep their doubled quotes, commas and spaces.
+    assert_eq!(
+        crate::diff::types::attributes("(\"x\"\"y\" integer, \"a, (b\" text, c numeric(12,2))"),
+        [
+            ("\"x\"\"y\"", "integer"),
+            ("\"a, (b\"", "text"),
+            ("c", "numeric(12,2)")
+        ]
+    );
     // Each action reaches the tables typed by the type.
     assert_eq!(
         alter_composite("public.p", "(x integer)", "(y integer)", true).map(|c| c.sql),
