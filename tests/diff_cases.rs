@@ -499,6 +499,20 @@ cases! {
          CREATE FUNCTION \"o'k\"(int, int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
          CREATE TABLE \"u$e\" (a int CHECK (\"o'k\"(a) > 0));",
     );
+    a_changed_begin_atomic_routine_over_a_retyped_column: both(
+        "CREATE TABLE t (id int, n int);
+         CREATE FUNCTION total() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT sum(n) FROM t; END;",
+        "CREATE TABLE t (id int, n bigint);
+         CREATE FUNCTION total() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT sum(n)::bigint FROM t; END;",
+    );
+    a_view_grouping_by_a_primary_key_alone: both(
+        "CREATE TABLE t (id int PRIMARY KEY, name text);
+         CREATE TABLE o (t_id int);
+         CREATE VIEW v AS SELECT t.id, t.name, count(o.*) AS n FROM t LEFT JOIN o ON o.t_id = t.id GROUP BY t.id;",
+        "CREATE TABLE t (id int, name text);
+         CREATE TABLE o (t_id int);
+         CREATE VIEW v AS SELECT t.id, t.name, count(o.*) AS n FROM t LEFT JOIN o ON o.t_id = t.id GROUP BY t.id, t.name;",
+    );
     a_domain_inside_a_composite_column_gains_a_check: Case {
         from: "CREATE DOMAIN d AS int; CREATE TYPE c AS (x d); CREATE TABLE t (v c, w d[]);",
         to: "CREATE DOMAIN d AS int CHECK (VALUE > 0); CREATE TYPE c AS (x d); CREATE TABLE t (v c, w d[]);",

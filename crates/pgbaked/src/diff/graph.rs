@@ -261,8 +261,16 @@ pub(crate) fn pinned(
                         "DROP {} {dependent}",
                         super::routine::routine_kind(current)
                     )));
-                    if let (Some(def), false) = (target, differs(Kind::Function, dependent)) {
-                        pinned.creates.push(Change::plain(def));
+                    // One that changes too over a retyped column is created here, after the
+                    // column, not where routines are made (before it).
+                    let changes = differs(Kind::Function, dependent);
+                    match target {
+                        Some(def) if !changes => pinned.creates.push(Change::plain(def)),
+                        Some(def) if kind == Kind::Column => {
+                            pinned.creates.push(Change::plain(def));
+                            pinned.routines.push(dependent.to_string());
+                        }
+                        _ => {}
                     }
                 }
                 _ => {}

@@ -26,14 +26,15 @@ impl<'a> Plan<'a> {
             .iter()
             .filter_map(|d| {
                 let (table, _) = split_last(&d.name);
-                let (_, columns, _) = self.online(&table, d.to.as_deref().unwrap_or_default())?;
+                let (_, columns, _) =
+                    self.online(&d.name, &table, d.to.as_deref().unwrap_or_default())?;
                 Some((bare_name(&table).to_string(), column_set(&columns)))
             })
             .collect();
         for d in added_constraints {
             let (table, name) = split_last(&d.name);
             let def = d.to.as_deref().unwrap_or_default();
-            if let Some((kind, columns, after)) = self.online(&table, def) {
+            if let Some((kind, columns, after)) = self.online(&d.name, &table, def) {
                 self.online_indexes.push(Change::concurrent(format!(
                     "CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns})"
                 )));
@@ -92,12 +93,25 @@ impl<'a> Plan<'a> {
     /// index CONCURRENTLY, then the constraint takes it over (`USING INDEX`), holding ACCESS
     /// EXCLUSIVE for a moment instead of the whole build. Foreign keys that reference it wait.
     /// (PRIMARY KEY or UNIQUE, its columns, what follows them: DEFERRABLE…)
-    fn online(&self, table: &str, def: &str) -> Option<(&'static str, String, String)> {
+    ///
+    /// Not a key that something in `to` stands on (a view grouping by the key's columns
+    /// alone, which the server accepts only while the key exists): that is created in the
+    /// transaction, before what needs it.
+    fn online(
+        &self,
+        constraint: &str,
+        table: &str,
+        def: &str,
+    ) -> Option<(&'static str, String, String)> {
         let plain_table = self
             .to
             .get(Kind::Table, table)
             .is_some_and(|t| t.starts_with("table") && !t.contains(" partition of "));
-        if self.new_tables.contains(&table) || !plain_table {
+        let needed = self
+            .to
+            .dependents(Kind::Constraint, constraint)
+            .any(|(kind, _)| kind != Kind::Constraint);
+        if self.new_tables.contains(&table) || !plain_table || needed {
             return None;
         }
         let (kind, rest) = ["PRIMARY KEY", "UNIQUE"]
