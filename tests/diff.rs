@@ -610,6 +610,67 @@ async fn privileges_are_planned_and_survive_a_view_rebuild() {
     assert!(left.is_empty(), "back: left {left:#?}\nplan {back_sql:#?}");
 }
 
+/// With privileges compared: a function made again (its result type changed) stays revoked
+/// from PUBLIC, a range type's constructors carry no grants of their own, and a privilege
+/// taken from an object's owner is reported, never called equal.
+#[tokio::test]
+async fn privileges_of_remade_routines_ranges_and_owners() {
+    let (from, to) = pair().await;
+    let read = async |db: &TestDb| {
+        let client = db.pool().get().await.unwrap();
+        Catalog::read_with(&client, &[], true).await.unwrap()
+    };
+    run(
+        &from,
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+         REVOKE ALL ON FUNCTION f() FROM PUBLIC;
+         CREATE TYPE numr AS RANGE (subtype = numeric); CREATE TABLE t (id int, r numr);",
+    )
+    .await;
+    run(
+        &to,
+        "CREATE FUNCTION f() RETURNS bigint LANGUAGE sql AS 'SELECT 1';
+         REVOKE ALL ON FUNCTION f() FROM PUBLIC;
+         CREATE TABLE t (id int);",
+    )
+    .await;
+    let plan = read(&from).await.plan(&read(&to).await);
+    assert!(!plan.iter().any(Change::is_unsupported), "{plan:#?}");
+    let client = from.pool().get().await.unwrap();
+    for change in &plan {
+        client
+            .batch_execute(&change.sql)
+            .await
+            .unwrap_or_else(|err| panic!("{}: {err:?}", change.sql));
+    }
+    let left = read(&from).await.diff(&read(&to).await);
+    assert!(left.is_empty(), "left {left:#?}\nplan {plan:#?}");
+    let public: bool = client
+        .query_one(
+            "SELECT has_function_privilege('public', 'f()', 'EXECUTE')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!public, "f() is executable by PUBLIC again: {plan:#?}");
+
+    // The owner's own privileges, in both modes.
+    run(&to, "REVOKE DELETE, TRUNCATE ON t FROM CURRENT_USER;").await;
+    for privileges in [true, false] {
+        let read = async |db: &TestDb| {
+            let client = db.pool().get().await.unwrap();
+            Catalog::read_with(&client, &[], privileges).await.unwrap()
+        };
+        let plan = read(&from).await.plan(&read(&to).await);
+        assert!(
+            plan.iter()
+                .any(|c| c.is_unsupported() && c.sql.contains("OWNER PRIVILEGES ON TABLE public.t")),
+            "{plan:#?}"
+        );
+    }
+}
+
 /// Without `--with-privileges`, a view dropped and created again around a column's new type
 /// still gets back the grants it had: the application's role keeps reading it.
 #[tokio::test]

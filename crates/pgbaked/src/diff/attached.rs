@@ -125,6 +125,12 @@ pub(crate) fn creations(
                      --with-privileges (APP_WITH_PRIVILEGES=1)",
                 ))
             }
+            (Kind::Unmodelled, _, _) if d.name.starts_with("OWNER PRIVILEGES ON ") => {
+                changes.push(unsupported(
+                    d,
+                    "the privileges its owner holds on it differ (a REVOKE from the owner)",
+                ))
+            }
             (Kind::Unmodelled, _, _) => {
                 changes.push(unsupported(d, "this kind of object is not modelled"))
             }

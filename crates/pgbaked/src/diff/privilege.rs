@@ -107,5 +107,25 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
             )));
         }
     }
+    // A routine or type made again gets the server's default, EXECUTE or USAGE for PUBLIC:
+    // taken back where the target has revoked it (only known when privileges are read).
+    if to.objects().any(|(kind, _, _)| kind == Kind::Privilege) {
+        for (kind, name, def) in to.objects() {
+            let what = match kind {
+                Kind::Function => super::routine::routine_kind(def),
+                Kind::Enum | Kind::Domain | Kind::Composite | Kind::Range => "TYPE",
+                _ => continue,
+            };
+            if !matches!(what, "FUNCTION" | "PROCEDURE" | "TYPE") || !dropped(what, name) {
+                continue;
+            }
+            let public = format!("{what} {name} TO PUBLIC");
+            if to.get(Kind::Privilege, &public).is_none() {
+                out.push(Change::plain(format!(
+                    "REVOKE ALL ON {what} {name} FROM PUBLIC"
+                )));
+            }
+        }
+    }
     changes.extend(out);
 }
