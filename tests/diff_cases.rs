@@ -499,6 +499,14 @@ cases! {
          CREATE FUNCTION \"o'k\"(int, int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
          CREATE TABLE \"u$e\" (a int CHECK (\"o'k\"(a) > 0));",
     );
+    a_partition_bound_changed_under_a_parent_named_like_sql: both(
+        "CREATE TABLE \"Parent; x partition of y\" (k int, v text) PARTITION BY RANGE (k);
+         CREATE TABLE \"Child \"\"1\"\"\" PARTITION OF \"Parent; x partition of y\" FOR VALUES FROM (0) TO (10);
+         CREATE TABLE \"a, b\" (k int); CREATE TABLE \"in herits (\" (j int) INHERITS (\"a, b\");",
+        "CREATE TABLE \"Parent; x partition of y\" (k int, v text) PARTITION BY RANGE (k);
+         CREATE TABLE \"Child \"\"1\"\"\" PARTITION OF \"Parent; x partition of y\" FOR VALUES FROM (0) TO (100);
+         CREATE TABLE \"a, b\" (k int); CREATE TABLE \"in herits (\" (j int) INHERITS (\"a, b\");",
+    );
     a_changed_begin_atomic_routine_over_a_retyped_column: both(
         "CREATE TABLE t (id int, n int);
          CREATE FUNCTION total() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT sum(n) FROM t; END;",

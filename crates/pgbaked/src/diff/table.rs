@@ -288,12 +288,18 @@ pub(crate) struct TableTraits<'a> {
 
 impl<'a> TableTraits<'a> {
     pub(crate) fn of(def: &'a str) -> TableTraits<'a> {
-        let (def, inherits) = match def.split_once(" inherits (") {
+        // Names are quoted where they need it and may hold these words and spaces: each
+        // split is made outside quotes.
+        let cut = |text: &'a str, at: &str| -> Option<(&'a str, &'a str)> {
+            let pieces = split_unquoted(text, at);
+            (pieces.len() > 1).then(|| (pieces[0], &text[pieces[0].len() + at.len()..]))
+        };
+        let (def, inherits) = match cut(def, " inherits (") {
             Some((head, list)) => (head, Some(list.strip_suffix(')').unwrap_or(list))),
             None => (def, None),
         };
-        let (head, partition_of) = match def.split_once(" partition of ") {
-            Some((head, rest)) => (head, Some(rest.split_once(' ').unwrap_or((rest, "")))),
+        let (head, partition_of) = match cut(def, " partition of ") {
+            Some((head, rest)) => (head, Some(first_word(rest))),
             None => (def, None),
         };
         let (head, row_level_security) = match head.strip_suffix(" row level security") {
@@ -316,7 +322,7 @@ impl<'a> TableTraits<'a> {
     /// The tables this one inherits from, qualified.
     pub(crate) fn parents(&self) -> Vec<&'a str> {
         self.inherits
-            .map(|list| list.split(", ").collect())
+            .map(|list| split_unquoted(list, ", "))
             .unwrap_or_default()
     }
 }
