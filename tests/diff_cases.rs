@@ -499,6 +499,38 @@ cases! {
          CREATE FUNCTION \"o'k\"(int, int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
          CREATE TABLE \"u$e\" (a int CHECK (\"o'k\"(a) > 0));",
     );
+    a_composite_made_again_under_a_view_reading_its_column: both(
+        "CREATE TYPE addr AS (street text, no int);
+         CREATE TABLE t (id int, a addr, b addr[]);
+         CREATE VIEW v AS SELECT (a).street, b FROM t;",
+        "CREATE TYPE addr AS (street text, no bigint);
+         CREATE TABLE t (id int, a addr, b addr[]);
+         CREATE VIEW v AS SELECT (a).street, b FROM t;",
+    );
+    an_enum_made_again_keeps_its_comment: both(
+        "CREATE TYPE st AS ENUM ('a', 'b', 'c'); COMMENT ON TYPE st IS 'state';
+         CREATE TABLE t (s st);",
+        "CREATE TYPE st AS ENUM ('c', 'b', 'a'); COMMENT ON TYPE st IS 'state';
+         CREATE TABLE t (s st);",
+    );
+    an_enum_under_a_partition_key_made_again_is_reported: Case {
+        from: "CREATE TYPE region AS ENUM ('eu', 'us', 'apac');
+               CREATE TABLE m (id int, r region) PARTITION BY LIST (r);
+               CREATE TABLE m_eu PARTITION OF m FOR VALUES IN ('eu');",
+        to: "CREATE TYPE region AS ENUM ('eu', 'us');
+             CREATE TABLE m (id int, r region) PARTITION BY LIST (r);
+             CREATE TABLE m_eu PARTITION OF m FOR VALUES IN ('eu');",
+        forward: Expect::Reported,
+        back: Expect::Converges,
+    };
+    a_generated_column_computed_again_keeps_its_comment_and_statistics: both(
+        "CREATE TABLE t (a int, g int GENERATED ALWAYS AS (a * 2) STORED);
+         COMMENT ON COLUMN t.g IS 'doubled'; ALTER TABLE t ALTER COLUMN g SET STATISTICS 500;
+         CREATE STATISTICS st ON a, g FROM t;",
+        "CREATE TABLE t (a int, g int GENERATED ALWAYS AS (a * 3) STORED);
+         COMMENT ON COLUMN t.g IS 'doubled'; ALTER TABLE t ALTER COLUMN g SET STATISTICS 500;
+         CREATE STATISTICS st ON a, g FROM t;",
+    );
     a_partition_bound_changed_under_a_parent_named_like_sql: both(
         "CREATE TABLE \"Parent; x partition of y\" (k int, v text) PARTITION BY RANGE (k);
          CREATE TABLE \"Child \"\"1\"\"\" PARTITION OF \"Parent; x partition of y\" FOR VALUES FROM (0) TO (10);

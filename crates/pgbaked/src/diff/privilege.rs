@@ -29,6 +29,33 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
         } else {
             (object, None)
         };
+        // A column's sequence is made again by a serial or identity column changing over
+        // (`DROP SEQUENCE t_id_seq`, `ADD GENERATED … AS IDENTITY` on its table): a GRANT
+        // again where none was lost changes nothing.
+        if what == "SEQUENCE" {
+            let sequence = super::name::bare_name(object);
+            let names = |rest: &str| {
+                let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
+                super::name::bare_name(super::name::first_word(rest).0) == sequence
+            };
+            let remade = changes.iter().any(|c| {
+                c.sql.strip_prefix("DROP SEQUENCE ").is_some_and(names)
+                    || c.sql.strip_prefix("CREATE SEQUENCE ").is_some_and(names)
+                    || c.sql.strip_prefix("ALTER TABLE ").is_some_and(|rest| {
+                        (rest.contains(" AS IDENTITY") || rest.ends_with(" DROP IDENTITY"))
+                            && super::name::first_word(rest)
+                                .0
+                                .rsplit('.')
+                                .next()
+                                .is_some_and(|table| {
+                                    sequence.starts_with(&format!("{}_", table.trim_matches('"')))
+                                })
+                    })
+            });
+            if remade {
+                return true;
+            }
+        }
         changes.iter().any(|c| {
             (c.sql.starts_with("DROP ")
                 && (c.sql.ends_with(&format!(" {object}"))

@@ -69,7 +69,50 @@ pub(crate) fn regenerate(
             ))),
         }
     }
+    // What else the drop took along: the column's comment and settings, and the extended
+    // statistics over it.
+    let column_key = format!("{table}.{name}");
+    for (kind, object, def) in to.objects() {
+        let again = match kind {
+            Kind::Comment if object == format!("COLUMN {column_key}") => Some(format!(
+                "COMMENT ON {object} IS {}",
+                crate::quote::quote_literal(def)
+            )),
+            Kind::Setting if object.starts_with(&format!("COLUMN {column_key} ")) => {
+                Some(def.to_string())
+            }
+            Kind::Statistics if statistics_over(def, table, name) && !planned(kind, object) => {
+                Some(def.to_string())
+            }
+            _ => None,
+        };
+        changes.extend(again.map(Change::plain));
+    }
     (changes, indexes)
+}
+
+/// Whether the extended statistics object `def` (`CREATE STATISTICS s ON a, b FROM t`, the
+/// table named as the server's search path shows it) covers `column` of `table`.
+fn statistics_over(def: &str, table: &str, column: &str) -> bool {
+    let create = def.split("; ALTER STATISTICS ").next().unwrap_or(def);
+    let Some((head, on)) = split_unquoted(create, " FROM ")
+        .first()
+        .copied()
+        .zip(split_unquoted(create, " FROM ").last().copied())
+    else {
+        return false;
+    };
+    let table_parts = parts(table);
+    let named = parts(on);
+    let same_table = on == table
+        || (named.len() == 1
+            && table_parts.len() == 2
+            && table_parts[0] == "public"
+            && named[0] == table_parts[1]);
+    same_table
+        && head
+            .split_once(" ON ")
+            .is_some_and(|(_, columns)| mentions(columns, column))
 }
 
 /// Whether a column difference on a partition is the same as its parent's: the parent's

@@ -111,14 +111,17 @@ pub(crate) fn enum_rebuilt(from: &str, to: &str) -> bool {
     kept != old
 }
 
-/// The tables with a column of an enum that is rebuilt: their columns change type (to the new
-/// enum), so the views over them are rebuilt too.
+/// The tables with a column of an enum or composite type that is made again: their columns
+/// change type (to the new one), so the views over them are rebuilt too.
 pub(crate) fn enum_rebuilt_tables(from: &Catalog, differences: &[Difference]) -> Vec<String> {
     let rebuilt: Vec<&str> = differences
         .iter()
-        .filter(|d| d.kind == Kind::Enum)
-        .filter(|d| match (&d.from, &d.to) {
-            (Some(a), Some(b)) => enum_rebuilt(a, b),
+        .filter(|d| match (d.kind, &d.from, &d.to) {
+            (Kind::Enum, Some(a), Some(b)) => enum_rebuilt(a, b),
+            // A composite is made again where ALTER TYPE cannot reach: a reordered or
+            // retyped attribute (a column of it stands on every table that has one).
+            (Kind::Composite, Some(a), Some(b)) => alter_composite(&d.name, a, b, false)
+                .is_none_or(|change| change.sql.contains(" ALTER ATTRIBUTE ")),
             _ => false,
         })
         .map(|d| d.name.as_str())
@@ -131,6 +134,7 @@ pub(crate) fn enum_rebuilt_tables(from: &Catalog, differences: &[Difference]) ->
             *kind == Kind::Column
                 && rebuilt.iter().any(|e| {
                     let t = column(def).data_type;
+                    let t = t.strip_suffix("[]").unwrap_or(t);
                     t == *e || Some(t) == parts(e).last().copied()
                 })
         })
@@ -323,15 +327,25 @@ pub(crate) fn rebuild_type(
         }
         let uses = match kind {
             Kind::Enum | Kind::Composite if object == name => false,
+            // A partition key's column cannot change type: the table would have to be made
+            // again with its partitions.
             Kind::Column if is_type(column(def).data_type) => {
+                let (table, column_name) = split_last(object);
+                let in_key = from
+                    .get(Kind::Table, &table)
+                    .and_then(|def| def.strip_prefix("partitioned by "))
+                    .is_some_and(|key| mentions(key, column_name));
                 columns.push(object.to_string());
-                false
+                in_key
             }
             // A column (or an index, a view) of the same name as the type is no use of it.
             Kind::Column => cast || mentions(column(def).data_type, name),
             Kind::Index | Kind::Constraint | Kind::View | Kind::Policy | Kind::Trigger => cast,
-            Kind::Comment | Kind::Privilege => {
-                object.ends_with(&format!(" {name}")) || object.contains(&format!(" {name} "))
+            // Its own comment and grants are put back on the new type (below).
+            Kind::Comment | Kind::Privilege | Kind::Unmodelled
+                if own_annotation(object, name).is_some() =>
+            {
+                false
             }
             // A function depends on the types of its signature; its body is read at each call.
             Kind::Function => mentions(function_header(def), name),
@@ -388,7 +402,57 @@ pub(crate) fn rebuild_type(
         }
     }
     changes.push(Change::plain(format!("DROP TYPE {aside_name}")));
+    changes.extend(annotations_again(to, name));
     Some(changes)
+}
+
+/// What an entry keyed `object` is on the type `name` itself: a comment (`TYPE s.t`,
+/// `DOMAIN s.t`) or a grant (`TYPE s.t TO role`, read as a privilege or, without them, as
+/// `GRANT ON TYPE s.t TO role`); the grantee for a grant.
+fn own_annotation<'a>(object: &'a str, name: &str) -> Option<Option<&'a str>> {
+    let object = object.strip_prefix("GRANT ON ").unwrap_or(object);
+    let (word, rest) = object.split_once(' ')?;
+    if !matches!(word, "TYPE" | "DOMAIN") {
+        return None;
+    }
+    if rest == name {
+        return Some(None);
+    }
+    rest.strip_prefix(name)?.strip_prefix(" TO ").map(Some)
+}
+
+/// The comment and grants `to` holds on the type `name`, for a type made again (its
+/// successor starts with none, and with the server's USAGE for PUBLIC).
+fn annotations_again(to: &Catalog, name: &str) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut public = false;
+    let privileges_read = to.objects().any(|(kind, _, _)| kind == Kind::Privilege);
+    for (kind, object, def) in to.objects() {
+        match (kind, own_annotation(object, name)) {
+            (Kind::Comment, Some(None)) => changes.push(Change::plain(format!(
+                "COMMENT ON {object} IS {}",
+                crate::quote::quote_literal(def)
+            ))),
+            (Kind::Privilege | Kind::Unmodelled, Some(Some(grantee))) => {
+                public |= grantee == "PUBLIC";
+                // A type's one privilege is USAGE, perhaps with the grant option.
+                let (privilege, option) = match def.strip_suffix(" WITH GRANT OPTION") {
+                    Some(privilege) => (privilege, " WITH GRANT OPTION"),
+                    None => (def, ""),
+                };
+                changes.push(Change::plain(format!(
+                    "GRANT {privilege} ON TYPE {name} TO {grantee}{option}"
+                )));
+            }
+            _ => {}
+        }
+    }
+    if privileges_read && !public {
+        changes.push(Change::plain(format!(
+            "REVOKE ALL ON TYPE {name} FROM PUBLIC"
+        )));
+    }
+    changes
 }
 
 #[cfg(test)]

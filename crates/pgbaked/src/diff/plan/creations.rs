@@ -155,7 +155,7 @@ impl<'a> Plan<'a> {
             Some(steps) => changes.extend(steps),
             None => changes.push(unsupported(
                 d,
-                "enum labels removed or reordered, with a view, function, constraint, index \
+                "enum labels removed or reordered, with a partition key, view, function, constraint, index \
                  expression or array naming the type",
             )),
         }
