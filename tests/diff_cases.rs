@@ -499,6 +499,26 @@ cases! {
          CREATE FUNCTION \"o'k\"(int, int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
          CREATE TABLE \"u$e\" (a int CHECK (\"o'k\"(a) > 0));",
     );
+    comments_on_policies_rules_collations_and_others_and_on_what_is_made_again: both(
+        "CREATE TABLE t (a int, b int); CREATE INDEX ti ON t (a); COMMENT ON INDEX ti IS 'i';
+         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'; COMMENT ON FUNCTION f() IS 'f';
+         ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY p ON t USING (a > 0); COMMENT ON POLICY p ON t IS 'pol';
+         CREATE RULE r AS ON DELETE TO t DO INSTEAD NOTHING; COMMENT ON RULE r ON t IS 'rule';
+         CREATE COLLATION c1 (provider = icu, locale = 'und'); COMMENT ON COLLATION c1 IS 'coll';
+         CREATE TEXT SEARCH CONFIGURATION cfg (COPY = english); COMMENT ON TEXT SEARCH CONFIGURATION cfg IS 'ts';
+         CREATE PUBLICATION pub FOR TABLE t; COMMENT ON PUBLICATION pub IS 'pub';
+         CREATE STATISTICS st ON a, b FROM t; COMMENT ON STATISTICS st IS 'stats';",
+        "CREATE TABLE t (a int, b int); CREATE INDEX ti ON t (a, b); COMMENT ON INDEX ti IS 'i';
+         CREATE FUNCTION f() RETURNS bigint LANGUAGE sql AS 'SELECT 1'; COMMENT ON FUNCTION f() IS 'f';
+         ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY p ON t USING (a > 1); COMMENT ON POLICY p ON t IS 'pol';
+         CREATE RULE r AS ON DELETE TO t DO INSTEAD NOTHING; COMMENT ON RULE r ON t IS 'rule 2';
+         CREATE COLLATION c1 (provider = icu, locale = 'und'); COMMENT ON COLLATION c1 IS 'coll 2';
+         CREATE TEXT SEARCH CONFIGURATION cfg (COPY = english);
+         CREATE PUBLICATION pub FOR TABLE t; COMMENT ON PUBLICATION pub IS 'pub 2';
+         CREATE STATISTICS st ON a, b FROM t; COMMENT ON STATISTICS st IS 'stats 2';",
+    );
     a_composite_made_again_under_a_view_reading_its_column: both(
         "CREATE TYPE addr AS (street text, no int);
          CREATE TABLE t (id int, a addr, b addr[]);
@@ -756,7 +776,7 @@ cases! {
         "CREATE SEQUENCE s;",
         "CREATE UNLOGGED SEQUENCE s;",
     );
-    comment_on_a_policy_is_reported: reported(
+    comment_on_a_policy_is_planned: both(
         "CREATE TABLE t (id int); CREATE POLICY p ON t USING (true);",
         "CREATE TABLE t (id int); CREATE POLICY p ON t USING (true); COMMENT ON POLICY p ON t IS 'open';",
     );

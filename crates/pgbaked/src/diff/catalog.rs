@@ -522,10 +522,48 @@ impl Catalog {
                      SELECT format('TRIGGER %I ON %I.%I', t.tgname, n.nspname, c.relname), d.description \
                      FROM pg_description d JOIN pg_trigger t ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid \
                      JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE {USER_SCHEMAS}",
+                     WHERE {USER_SCHEMAS} \
+                     UNION ALL \
+                     SELECT format('POLICY %I ON %I.%I', p.polname, n.nspname, c.relname), d.description \
+                     FROM pg_description d JOIN pg_policy p ON d.classoid = 'pg_policy'::regclass AND d.objoid = p.oid \
+                     JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE {USER_SCHEMAS} \
+                     UNION ALL \
+                     SELECT format('RULE %I ON %I.%I', r.rulename, n.nspname, c.relname), d.description \
+                     FROM pg_description d JOIN pg_rewrite r ON d.classoid = 'pg_rewrite'::regclass AND d.objoid = r.oid \
+                     JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE r.rulename <> '_RETURN' AND {USER_SCHEMAS} \
+                     UNION ALL \
+                     SELECT format('COLLATION %I.%I', n.nspname, o.collname), d.description \
+                     FROM pg_description d JOIN pg_collation o ON d.classoid = 'pg_collation'::regclass AND d.objoid = o.oid \
+                     JOIN pg_namespace n ON n.oid = o.collnamespace WHERE {USER_SCHEMAS} AND {ext_collation} \
+                     UNION ALL \
+                     SELECT format('TEXT SEARCH CONFIGURATION %I.%I', n.nspname, o.cfgname), d.description \
+                     FROM pg_description d JOIN pg_ts_config o ON d.classoid = 'pg_ts_config'::regclass AND d.objoid = o.oid \
+                     JOIN pg_namespace n ON n.oid = o.cfgnamespace WHERE {USER_SCHEMAS} AND {ext_config} \
+                     UNION ALL \
+                     SELECT format('TEXT SEARCH DICTIONARY %I.%I', n.nspname, o.dictname), d.description \
+                     FROM pg_description d JOIN pg_ts_dict o ON d.classoid = 'pg_ts_dict'::regclass AND d.objoid = o.oid \
+                     JOIN pg_namespace n ON n.oid = o.dictnamespace WHERE {USER_SCHEMAS} AND {ext_dict} \
+                     UNION ALL \
+                     SELECT format('EVENT TRIGGER %I', o.evtname), d.description \
+                     FROM pg_description d JOIN pg_event_trigger o ON d.classoid = 'pg_event_trigger'::regclass AND d.objoid = o.oid \
+                     WHERE {ext_event} \
+                     UNION ALL \
+                     SELECT format('PUBLICATION %I', o.pubname), d.description \
+                     FROM pg_description d JOIN pg_publication o ON d.classoid = 'pg_publication'::regclass AND d.objoid = o.oid \
+                     UNION ALL \
+                     SELECT format('STATISTICS %I.%I', n.nspname, o.stxname), d.description \
+                     FROM pg_description d JOIN pg_statistic_ext o ON d.classoid = 'pg_statistic_ext'::regclass AND d.objoid = o.oid \
+                     JOIN pg_namespace n ON n.oid = o.stxnamespace WHERE {USER_SCHEMAS} AND {ext_statistics}",
                     ext_proc = not_in_extension("p.oid"),
                     ext_type = not_in_extension("t.oid"),
                     ext_ns = not_in_extension("n.oid"),
+                    ext_collation = not_in_extension("o.oid"),
+                    ext_config = not_in_extension("o.oid"),
+                    ext_dict = not_in_extension("o.oid"),
+                    ext_event = not_in_extension("o.oid"),
+                    ext_statistics = not_in_extension("o.oid"),
                     signature = SIGNATURE,
                 ),
             ),

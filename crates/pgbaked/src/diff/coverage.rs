@@ -508,14 +508,16 @@ pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
                                  AND t.relpersistence = 'u')",
             not_in_extension("c.oid")
         ),
-        // Comments on objects whose comments are not modelled (policies, rules, …); an
+        // Comments on objects whose comments are not modelled (operator classes, …); an
         // extension's comment is its script's, and comes and goes with it.
         format!(
             "SELECT 'COMMENT ON ' || pg_describe_object(d.classoid, d.objoid, d.objsubid), d.description \
              FROM pg_description d \
              WHERE d.objoid >= {USER_OID} AND d.classoid NOT IN ('pg_class'::regclass, 'pg_proc'::regclass, \
                    'pg_type'::regclass, 'pg_namespace'::regclass, 'pg_constraint'::regclass, 'pg_trigger'::regclass, \
-                   'pg_extension'::regclass) \
+                   'pg_extension'::regclass, 'pg_policy'::regclass, 'pg_rewrite'::regclass, 'pg_collation'::regclass, \
+                   'pg_ts_config'::regclass, 'pg_ts_dict'::regclass, 'pg_event_trigger'::regclass, \
+                   'pg_publication'::regclass, 'pg_statistic_ext'::regclass) \
                AND {}",
             not_in_extension("d.objoid")
         ),

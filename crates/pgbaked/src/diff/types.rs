@@ -341,12 +341,10 @@ pub(crate) fn rebuild_type(
             // A column (or an index, a view) of the same name as the type is no use of it.
             Kind::Column => cast || mentions(column(def).data_type, name),
             Kind::Index | Kind::Constraint | Kind::View | Kind::Policy | Kind::Trigger => cast,
-            // Its own comment and grants are put back on the new type (below).
-            Kind::Comment | Kind::Privilege | Kind::Unmodelled
-                if own_annotation(object, name).is_some() =>
-            {
-                false
-            }
+            // Its own comment and grants are put back on the new type (below); others are on
+            // other objects.
+            Kind::Comment | Kind::Privilege => false,
+            Kind::Unmodelled if own_annotation(object, name).is_some() => false,
             // A function depends on the types of its signature; its body is read at each call.
             Kind::Function => mentions(function_header(def), name),
             _ => mentions(def, name),

@@ -97,11 +97,32 @@ impl<'a> Plan<'a> {
     /// Comments last, once their objects exist (those a rebuilt view took along, too); a
     /// removed comment only where its object stays.
     fn comments(&self, changes: &mut Vec<Change>) {
+        let mut again: Vec<Change> = Vec::new();
         for (name, text) in attached::view_comments(self.to, self.differences, &self.rebuilt) {
-            changes.push(Change::plain(format!(
+            again.push(Change::plain(format!(
                 "COMMENT ON {name} IS {}",
                 quote_literal(&text)
             )));
+        }
+        // An unchanged comment on what the plan dropped and created again (a routine whose
+        // result type changed, an index or policy made again): the drop took it along.
+        for (kind, name, text) in self.to.objects() {
+            let unchanged = kind == Kind::Comment
+                && !self
+                    .differences
+                    .iter()
+                    .any(|d| d.kind == Kind::Comment && d.name == name);
+            if unchanged && changes.iter().any(|c| drops_commented(&c.sql, name)) {
+                again.push(Change::plain(format!(
+                    "COMMENT ON {name} IS {}",
+                    quote_literal(text)
+                )));
+            }
+        }
+        for change in again {
+            if !changes.iter().any(|c| c.sql == change.sql) {
+                changes.push(change);
+            }
         }
         for d in self.of(Kind::Comment) {
             match &d.to {
@@ -116,6 +137,35 @@ impl<'a> Plan<'a> {
                 None => {}
             }
         }
+    }
+}
+
+/// Whether the statement `sql` drops the object that the comment keyed `name` is on
+/// (`FUNCTION s.f()`, `COLUMN s.t.c`, `POLICY p ON s.t`, …).
+fn drops_commented(sql: &str, name: &str) -> bool {
+    let Some((what, object)) = name.split_once(' ') else {
+        return false;
+    };
+    let drop = |target: &str| {
+        sql.strip_prefix("DROP ")
+            .map(|rest| rest.strip_prefix("MATERIALIZED ").unwrap_or(rest))
+            .and_then(|rest| rest.strip_prefix(what))
+            .and_then(|rest| rest.strip_prefix(' '))
+            .map(|rest| rest.strip_prefix("CONCURRENTLY ").unwrap_or(rest))
+            .map(|rest| rest.strip_prefix("IF EXISTS ").unwrap_or(rest))
+            .is_some_and(|rest| rest == target || rest == format!("{target} CASCADE"))
+    };
+    match what {
+        "COLUMN" => {
+            let (table, column) = split_last(object);
+            sql == format!("ALTER TABLE {table} DROP COLUMN {column}")
+        }
+        "CONSTRAINT" => object
+            .split_once(" ON ")
+            .is_some_and(|(constraint, table)| {
+                sql == format!("ALTER TABLE {table} DROP CONSTRAINT {constraint}")
+            }),
+        _ => drop(object),
     }
 }
 
@@ -149,6 +199,22 @@ pub(crate) fn comment_target_stays(name: &str, to: &Catalog) -> bool {
         "TYPE" => found(&[Kind::Enum, Kind::Domain, Kind::Composite], object),
         "CONSTRAINT" => found(&[Kind::Constraint], &on_table()),
         "TRIGGER" => found(&[Kind::Trigger], &on_table()),
+        "POLICY" => found(&[Kind::Policy], &on_table()),
+        "RULE" => found(&[Kind::Rule], &on_table()),
+        "COLLATION" => found(&[Kind::Collation], object),
+        "STATISTICS" => found(&[Kind::Statistics], object),
+        "PUBLICATION" => found(&[Kind::Publication], object),
+        "EVENT" => found(
+            &[Kind::EventTrigger],
+            object.strip_prefix("TRIGGER ").unwrap_or(object),
+        ),
+        "TEXT" => match object.strip_prefix("SEARCH CONFIGURATION ") {
+            Some(config) => found(&[Kind::TextSearchConfiguration], config),
+            None => found(
+                &[Kind::TextSearchDictionary],
+                object.strip_prefix("SEARCH DICTIONARY ").unwrap_or(object),
+            ),
+        },
         _ => false,
     }
 }
