@@ -310,11 +310,10 @@ impl RoutineHead {
             self.initials[self.words] = word[0].to_ascii_lowercase();
         }
         self.words += 1;
-        match self.initials {
-            [b'c', b'f' | b'p', ..] => true,
-            [b'c', b'o', b'r', b'f' | b'p'] => true,
-            _ => false,
-        }
+        matches!(
+            self.initials,
+            [b'c', b'f' | b'p', ..] | [b'c', b'o', b'r', b'f' | b'p']
+        )
     }
 }
 
