@@ -499,6 +499,21 @@ cases! {
          CREATE FUNCTION \"o'k\"(int, int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
          CREATE TABLE \"u$e\" (a int CHECK (\"o'k\"(a) > 0));",
     );
+    a_table_attached_as_a_partition_and_detached: both(
+        "CREATE TABLE m (id int NOT NULL, at date NOT NULL DEFAULT '2022-06-01', v text) PARTITION BY RANGE (at);
+         CREATE INDEX m_v ON m (v); ALTER TABLE m ADD PRIMARY KEY (id, at);
+         CREATE TABLE r (id int, at date, FOREIGN KEY (id, at) REFERENCES m);
+         CREATE TABLE c (id int, at date, v text);
+         CREATE TABLE d PARTITION OF m FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+         CREATE TABLE e PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');",
+        "CREATE TABLE m (id int NOT NULL, at date NOT NULL DEFAULT '2022-06-01', v text) PARTITION BY RANGE (at);
+         CREATE INDEX m_v ON m (v); ALTER TABLE m ADD PRIMARY KEY (id, at);
+         CREATE TABLE r (id int, at date, FOREIGN KEY (id, at) REFERENCES m);
+         CREATE TABLE c PARTITION OF m FOR VALUES FROM ('2022-01-01') TO ('2023-01-01');
+         CREATE TABLE d (id int NOT NULL, at date NOT NULL, v text);
+         CREATE INDEX d_v_idx ON d (v);
+         CREATE TABLE e PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');",
+    );
     comments_on_policies_rules_collations_and_others_and_on_what_is_made_again: both(
         "CREATE TABLE t (a int, b int); CREATE INDEX ti ON t (a); COMMENT ON INDEX ti IS 'i';
          CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'; COMMENT ON FUNCTION f() IS 'f';

@@ -6,7 +6,7 @@
 use super::catalog::{Catalog, Difference, Kind};
 use super::change::{Change, unsupported};
 use super::name::object_name;
-use super::name::{first_word, split_last, split_unquoted};
+use super::name::{collapse, first_word, split_last, split_unquoted};
 use crate::quote::unquote;
 
 /// What the plan drops and creates again, so that what hangs on it is put back.
@@ -115,6 +115,17 @@ pub(crate) fn creations(
             // partition.
             (Kind::Unmodelled, None, Some(def))
                 if generated_partition_index(d, def, differences, to) => {}
+            // One an attach takes over, or a detach leaves standing, as the target has it.
+            (Kind::Unmodelled, _, _)
+                if partition_index_name(&d.name)
+                    .is_some_and(|name| carried_by_attach(name, from, to, differences)) => {}
+            // One a detach leaves standing that the target does not have: dropped after the
+            // detach (`detached_leftovers`).
+            (Kind::Unmodelled, Some(_), None)
+                if d.name.strip_prefix("INDEX ").is_some_and(|rest| {
+                    rest.split_once(" ON PARTITION ")
+                        .is_some_and(|(_, table)| partition_changes(table, differences))
+                }) => {}
             // Privileges are read without `--with-privileges` only to say that they differ.
             (Kind::Unmodelled, _, _)
                 if d.name.starts_with("GRANT ON ") || d.name.starts_with("DEFAULT PRIVILEGES ") =>
@@ -212,6 +223,89 @@ pub(crate) fn view_comments(
         .collect()
 }
 
+/// What a detach of `table` leaves standing that the target does not have: the partition's
+/// indexes, dropped, and the keys they back (a partition's copy of its parent's primary key
+/// stays a constraint of its own), dropped as constraints.
+pub(crate) fn detached_leftovers(
+    table: &str,
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (kind, key, def) in from.objects() {
+        let Some(name) = partition_index_name(key) else {
+            continue;
+        };
+        let on_table = key.ends_with(&format!(" ON PARTITION {table}"));
+        if kind != Kind::Unmodelled || !on_table || carried_by_attach(name, from, to, differences) {
+            continue;
+        }
+        let parent = def.rsplit_once("; attached to ").map(|(_, p)| p);
+        let backs_key = parent.is_some_and(|parent| {
+            let (schema, parent_name) = split_last(parent);
+            from.objects().any(|(kind, constraint, _)| {
+                let (on, constraint) = split_last(constraint);
+                kind == Kind::Constraint && constraint == parent_name && split_last(&on).0 == schema
+            })
+        });
+        changes.push(Change::plain(if backs_key {
+            format!("ALTER TABLE {table} DROP CONSTRAINT {}", split_last(name).1)
+        } else {
+            format!("DROP INDEX {name}")
+        }));
+    }
+    changes
+}
+
+/// The index's name in a partition index entry's key (`INDEX s.i ON PARTITION s.t`).
+fn partition_index_name(key: &str) -> Option<&str> {
+    key.strip_prefix("INDEX ")?
+        .split_once(" ON PARTITION ")
+        .map(|(name, _)| name)
+}
+
+/// Whether the index `name` is carried over by a table the plan attaches as a partition or
+/// detaches: a standalone index on one side and, under the same name and definition, a
+/// partition's index attached to its parent's on the other (`ATTACH PARTITION` takes a
+/// matching index for the parent's, `DETACH PARTITION` leaves it standing).
+pub(crate) fn carried_by_attach(
+    name: &str,
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+) -> bool {
+    let partition_index = |catalog: &Catalog| {
+        catalog.objects().find_map(|(kind, key, def)| {
+            let rest = key.strip_prefix("INDEX ")?.strip_prefix(name)?;
+            let table = rest.strip_prefix(" ON PARTITION ")?;
+            (kind == Kind::Unmodelled).then(|| {
+                let create = def.rsplit_once("; attached to ").map_or(def, |(c, _)| c);
+                (table.to_string(), collapse(create))
+            })
+        })
+    };
+    let standalone = |catalog: &Catalog| catalog.get(Kind::Index, name).map(collapse);
+    let (table, same) = match (partition_index(from), partition_index(to)) {
+        (Some((table, create)), None) => (table, standalone(to) == Some(create)),
+        (None, Some((table, create))) => (table, standalone(from) == Some(create)),
+        _ => return false,
+    };
+    same && partition_changes(&table, differences)
+}
+
+/// Whether the table `name` stays and becomes a partition or stops being one.
+pub(crate) fn partition_changes(name: &str, differences: &[Difference]) -> bool {
+    differences.iter().any(|d| {
+        d.kind == Kind::Table
+            && d.name == name
+            && match (d.from.as_deref(), d.to.as_deref()) {
+                (Some(a), Some(b)) => a.contains(" partition of ") != b.contains(" partition of "),
+                _ => false,
+            }
+    })
+}
+
 /// Whether `d`, a partition's index the plan does not have (`INDEX s.name ON PARTITION s.table`,
 /// defined as `CREATE INDEX … (columns); attached to s.parent_index`), is the one the server
 /// makes with its own name when the plan creates the parent's index (or key) or the partition:
@@ -247,7 +341,8 @@ fn generated_partition_index(
     });
     let parent_is_new = new(Kind::Index, parent)
         || constraint.is_some_and(|(_, name, _)| new(Kind::Constraint, name));
-    if !parent_is_new && !new(Kind::Table, partition) {
+    if !parent_is_new && !new(Kind::Table, partition) && !partition_changes(partition, differences)
+    {
         return false;
     }
     let Some(columns) = create

@@ -370,6 +370,39 @@ impl<'a> TableTraits<'a> {
     }
 }
 
+/// A table that stays and becomes a partition (`ATTACH PARTITION`, once its columns are as
+/// the parent needs them) or stops being one (`DETACH PARTITION`, first): the statement, and
+/// whether it detaches.
+pub(crate) fn attach_or_detach(
+    table: &str,
+    old: &TableTraits<'_>,
+    new: &TableTraits<'_>,
+) -> Option<(Change, bool)> {
+    if old.kind != "table" || new.kind != "table" {
+        return None;
+    }
+    match (old.partition_of, new.partition_of) {
+        (None, Some((parent, bound))) => Some((
+            Change::hazard(
+                format!("ALTER TABLE {parent} ATTACH PARTITION {table} {bound}"),
+                &[HazardKind::LocksForScan, HazardKind::MayFail],
+                "scans the table to check its rows fit the partition's bound, and fails if one \
+                 does not",
+            ),
+            false,
+        )),
+        (Some((parent, _)), None) => Some((
+            Change::hazard(
+                format!("ALTER TABLE {parent} DETACH PARTITION {table}"),
+                &[HazardKind::BreaksClients],
+                "the parent's queries no longer see the table's rows",
+            ),
+            true,
+        )),
+        _ => None,
+    }
+}
+
 /// The statements that change a table that stays from `old` to `new`: logging, row-level
 /// security, a partition's bound (detached and attached again); a changed kind, partition key
 /// or parent is not generated.
@@ -383,7 +416,9 @@ pub(crate) fn alter_table(
     let same_parent = match (old.partition_of, new.partition_of) {
         (Some((a, _)), Some((b, _))) => a == b,
         (None, None) => true,
-        _ => false,
+        // A table attached as a partition, or detached from its parent: see
+        // `attach_or_detach`.
+        _ => old.kind == "table" && new.kind == "table",
     };
     if old.kind != new.kind || !same_parent {
         return vec![unsupported(

@@ -224,7 +224,13 @@ impl<'a> Plan<'a> {
             let on = index_table(d.from.as_deref().unwrap_or_default());
             // Gone with its table, or with a materialized view dropped or rebuilt.
             let view_gone = from.get(Kind::View, on).is_some() && to.get(Kind::View, on).is_none();
-            if !old_tables.contains(&on) && !self.rebuilt.iter().any(|v| v == on) && !view_gone {
+            // One an attach takes over as its partition's index stays.
+            let carried = attached::carried_by_attach(&d.name, from, to, self.differences);
+            if !old_tables.contains(&on)
+                && !self.rebuilt.iter().any(|v| v == on)
+                && !view_gone
+                && !carried
+            {
                 if d.from.as_deref().is_some_and(partitioned_index) {
                     // A partitioned table's index cannot be dropped CONCURRENTLY.
                     changes.push(Change::plain(format!("DROP INDEX {}", d.name)));

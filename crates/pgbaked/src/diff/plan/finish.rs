@@ -38,6 +38,9 @@ impl<'a> Plan<'a> {
         changes.append(&mut by_index);
         changes.append(&mut self.late_keys);
         changes.append(&mut self.late_validations);
+        // A table attached as a partition, once its columns are NOT NULL where the parent's
+        // are (set through the validations above).
+        changes.extend(self.partitions_changed(true));
         // A sequence a column owned and drew from, when the column stays and draws from it no
         // more (a serial's own sequence is dropped with its default above).
         for d in self

@@ -55,6 +55,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     {
         changes.push(Change::plain("SET check_function_bodies = off"));
     }
+    changes.extend(p.partitions_changed(false));
     changes.extend(p.drops());
     // Creations and alterations, dependencies first.
     changes.extend(p.creations());

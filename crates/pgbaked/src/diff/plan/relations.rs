@@ -57,6 +57,14 @@ impl<'a> Plan<'a> {
             if self.views_after.iter().any(|v| v == table) {
                 continue; // with its materialized view
             }
+            if crate::diff::attached::carried_by_attach(
+                &d.name,
+                self.from,
+                self.to,
+                self.differences,
+            ) {
+                continue; // left standing by a detach
+            }
             if partitioned_index(def) {
                 // On a partitioned table, `ON ONLY` would leave the index invalid until each
                 // partition's is attached; without it the server builds and attaches them.

@@ -9,7 +9,7 @@ use crate::diff::column::{
 };
 use crate::diff::name::split_last;
 use crate::diff::routine::{needs_drop, routine_kind};
-use crate::diff::table::{TableTraits, alter_table, partition_columns};
+use crate::diff::table::{TableTraits, alter_table, attach_or_detach, partition_columns};
 
 impl<'a> Plan<'a> {
     /// Routines created or replaced, aggregates after the functions they call. Those that take
@@ -201,6 +201,36 @@ impl<'a> Plan<'a> {
 
     /// The table-level changes of tables that stay (persistence, row level security,
     /// inheritance, partition bounds).
+    /// Tables that stay and become partitions (`attach`) or stop being ones: a detach comes
+    /// first of all (before its parent may go, which would take it along), an attach once its
+    /// columns and constraints are as the parent needs them.
+    pub(super) fn partitions_changed(&self, attach: bool) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for d in self.of(Kind::Table) {
+            let (Some(from), Some(to)) = (d.from.as_deref(), d.to.as_deref()) else {
+                continue;
+            };
+            let Some((change, detaches)) =
+                attach_or_detach(&d.name, &TableTraits::of(from), &TableTraits::of(to))
+            else {
+                continue;
+            };
+            if detaches == attach {
+                continue;
+            }
+            changes.push(change);
+            if detaches {
+                changes.extend(crate::diff::attached::detached_leftovers(
+                    &d.name,
+                    self.from,
+                    self.to,
+                    self.differences,
+                ));
+            }
+        }
+        changes
+    }
+
     pub(super) fn altered_tables(&self) -> Vec<Change> {
         let mut changes = Vec::new();
         for d in self
