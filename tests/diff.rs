@@ -791,7 +791,8 @@ async fn enum_labels_removed_or_reordered_rebuild_the_type() {
     .await;
     converge(&from, &to).await;
 
-    // A function that stays and takes the type would keep the old one alive: not generated.
+    // A function that stays and takes the type (and nothing uses) is dropped before the
+    // type is renamed aside, and created again over the new one.
     let (from, to) = pair().await;
     let function =
         "CREATE FUNCTION is_done(s status) RETURNS bool LANGUAGE sql AS $$ SELECT s = 'done' $$;";
@@ -808,6 +809,27 @@ async fn enum_labels_removed_or_reordered_rebuild_the_type() {
         &format!(
             "CREATE TYPE status AS ENUM ('new', 'done');
              CREATE TABLE jobs (id serial PRIMARY KEY, status status); {function}"
+        ),
+    )
+    .await;
+    converge(&from, &to).await;
+
+    // A domain over the type would keep the old one alive: not generated.
+    let (from, to) = pair().await;
+    let domain = "CREATE DOMAIN live_status AS status CHECK (VALUE <> 'done');";
+    run(
+        &from,
+        &format!(
+            "CREATE TYPE status AS ENUM ('new', 'legacy', 'done'); {domain}
+             CREATE TABLE jobs (id serial PRIMARY KEY, status live_status);"
+        ),
+    )
+    .await;
+    run(
+        &to,
+        &format!(
+            "CREATE TYPE status AS ENUM ('new', 'done'); {domain}
+             CREATE TABLE jobs (id serial PRIMARY KEY, status live_status);"
         ),
     )
     .await;

@@ -542,6 +542,18 @@ cases! {
          CREATE TABLE t (id int, a addr, b addr[]);
          CREATE VIEW v AS SELECT (a).street, b FROM t;",
     );
+    an_enum_made_again_under_a_check_an_index_predicate_a_policy_and_a_signature: both(
+        "CREATE TYPE tag AS ENUM ('a', 'b', 'c');
+         CREATE TABLE t (id int, g tag CONSTRAINT not_c CHECK (g <> 'c'));
+         CREATE INDEX t_a ON t (id) WHERE g = 'a'; COMMENT ON INDEX t_a IS 'only a';
+         ALTER TABLE t ENABLE ROW LEVEL SECURITY; CREATE POLICY p ON t USING (g <> 'b');
+         CREATE FUNCTION is_a(x tag) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$SELECT x = 'a'$$;",
+        "CREATE TYPE tag AS ENUM ('a', 'c');
+         CREATE TABLE t (id int, g tag CONSTRAINT not_c CHECK (g <> 'c'));
+         CREATE INDEX t_a ON t (id) WHERE g = 'a'; COMMENT ON INDEX t_a IS 'only a';
+         ALTER TABLE t ENABLE ROW LEVEL SECURITY; CREATE POLICY p ON t USING (g <> 'c');
+         CREATE FUNCTION is_a(x tag) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$SELECT x = 'a'$$;",
+    );
     an_enum_made_again_keeps_its_comment: both(
         "CREATE TYPE st AS ENUM ('a', 'b', 'c'); COMMENT ON TYPE st IS 'state';
          CREATE TABLE t (s st);",

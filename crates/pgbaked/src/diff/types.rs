@@ -309,6 +309,10 @@ pub(crate) fn rebuild_type(
         t == name || t == bare
     };
     let mut columns = Vec::new();
+    // What stays and names the type in an expression (a check, an index's predicate, a
+    // policy, a trigger's WHEN) or in its signature (a routine nothing else uses): dropped
+    // before the type is renamed aside, created again from `to` after the conversion.
+    let (mut before, mut after) = (Vec::new(), Vec::new());
     for (kind, object, def) in from.objects() {
         // In deparsed expressions an enum's labels are casts: `'done'::status`.
         let cast = def.contains(&format!("::{bare}")) || def.contains(&format!("::{name}"));
@@ -350,7 +354,28 @@ pub(crate) fn rebuild_type(
             _ => mentions(def, name),
         };
         if uses {
-            return None;
+            let target = to.get(kind, object)?;
+            let (table, own) = split_last(object);
+            let unused = || from.dependents(kind, object).next().is_none();
+            let (drop, create) = match kind {
+                Kind::Constraint => (
+                    format!("ALTER TABLE {table} DROP CONSTRAINT {own}"),
+                    format!("ALTER TABLE {table} ADD CONSTRAINT {own} {target}"),
+                ),
+                Kind::Index => (format!("DROP INDEX {object}"), target.to_string()),
+                Kind::Policy => (
+                    format!("DROP POLICY {own} ON {table}"),
+                    format!("CREATE POLICY {own} ON {table} {target}"),
+                ),
+                Kind::Trigger => (format!("DROP TRIGGER {own} ON {table}"), target.to_string()),
+                Kind::Function if from.has_dependencies() && unused() => (
+                    format!("DROP {} {object}", routine_kind(def)),
+                    target.to_string(),
+                ),
+                _ => return None,
+            };
+            before.push(Change::plain(drop));
+            after.push(Change::plain(create));
         }
     }
     let aside = quote_identifier(&format!("{}__pgm_old", unquote(bare)));
@@ -360,10 +385,11 @@ pub(crate) fn rebuild_type(
     } else {
         format!("{schema}.{aside}")
     };
-    let mut changes = vec![
+    let mut changes = before;
+    changes.extend([
         Change::plain(format!("ALTER TYPE {name} RENAME TO {aside}")),
         Change::plain(create.to_string()),
-    ];
+    ]);
     for object in columns {
         let (table, column_name) = split_last(&object);
         let alter = |what: String| format!("ALTER TABLE {table} ALTER COLUMN {column_name} {what}");
@@ -400,6 +426,7 @@ pub(crate) fn rebuild_type(
         }
     }
     changes.push(Change::plain(format!("DROP TYPE {aside_name}")));
+    changes.extend(after);
     changes.extend(annotations_again(to, name));
     Some(changes)
 }
