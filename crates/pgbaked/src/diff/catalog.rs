@@ -534,18 +534,9 @@ impl Catalog {
                      JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE r.rulename <> '_RETURN' AND {USER_SCHEMAS} \
                      UNION ALL \
-                     SELECT format('COLLATION %I.%I', n.nspname, o.collname), d.description \
-                     FROM pg_description d JOIN pg_collation o ON d.classoid = 'pg_collation'::regclass AND d.objoid = o.oid \
-                     JOIN pg_namespace n ON n.oid = o.collnamespace WHERE {USER_SCHEMAS} AND {ext_collation} \
-                     UNION ALL \
-                     SELECT format('TEXT SEARCH CONFIGURATION %I.%I', n.nspname, o.cfgname), d.description \
-                     FROM pg_description d JOIN pg_ts_config o ON d.classoid = 'pg_ts_config'::regclass AND d.objoid = o.oid \
-                     JOIN pg_namespace n ON n.oid = o.cfgnamespace WHERE {USER_SCHEMAS} AND {ext_config} \
-                     UNION ALL \
-                     SELECT format('TEXT SEARCH DICTIONARY %I.%I', n.nspname, o.dictname), d.description \
-                     FROM pg_description d JOIN pg_ts_dict o ON d.classoid = 'pg_ts_dict'::regclass AND d.objoid = o.oid \
-                     JOIN pg_namespace n ON n.oid = o.dictnamespace WHERE {USER_SCHEMAS} AND {ext_dict} \
-                     UNION ALL \
+                     {collations} UNION ALL \
+                     {configurations} UNION ALL \
+                     {dictionaries} UNION ALL \
                      SELECT format('EVENT TRIGGER %I', o.evtname), d.description \
                      FROM pg_description d JOIN pg_event_trigger o ON d.classoid = 'pg_event_trigger'::regclass AND d.objoid = o.oid \
                      WHERE {ext_event} \
@@ -553,17 +544,15 @@ impl Catalog {
                      SELECT format('PUBLICATION %I', o.pubname), d.description \
                      FROM pg_description d JOIN pg_publication o ON d.classoid = 'pg_publication'::regclass AND d.objoid = o.oid \
                      UNION ALL \
-                     SELECT format('STATISTICS %I.%I', n.nspname, o.stxname), d.description \
-                     FROM pg_description d JOIN pg_statistic_ext o ON d.classoid = 'pg_statistic_ext'::regclass AND d.objoid = o.oid \
-                     JOIN pg_namespace n ON n.oid = o.stxnamespace WHERE {USER_SCHEMAS} AND {ext_statistics}",
+                     {statistics}",
                     ext_proc = not_in_extension("p.oid"),
                     ext_type = not_in_extension("t.oid"),
                     ext_ns = not_in_extension("n.oid"),
-                    ext_collation = not_in_extension("o.oid"),
-                    ext_config = not_in_extension("o.oid"),
-                    ext_dict = not_in_extension("o.oid"),
+                    collations = comment_in_schema("COLLATION", "pg_collation", "collname", "collnamespace"),
+                    configurations = comment_in_schema("TEXT SEARCH CONFIGURATION", "pg_ts_config", "cfgname", "cfgnamespace"),
+                    dictionaries = comment_in_schema("TEXT SEARCH DICTIONARY", "pg_ts_dict", "dictname", "dictnamespace"),
                     ext_event = not_in_extension("o.oid"),
-                    ext_statistics = not_in_extension("o.oid"),
+                    statistics = comment_in_schema("STATISTICS", "pg_statistic_ext", "stxname", "stxnamespace"),
                     signature = SIGNATURE,
                 ),
             ),
@@ -976,6 +965,17 @@ fn normalise(definition: &str) -> String {
 
 /// Each role's privileges on tables, views, sequences, schemas, functions, columns and types,
 /// beyond the owner's: `TABLE public.users TO reader` and what it holds.
+/// The comments on the objects of one catalog table that live in a schema, keyed `WORD
+/// schema.name` as `COMMENT ON` names them: a piece of the comments' query.
+fn comment_in_schema(word: &str, table: &str, name: &str, namespace: &str) -> String {
+    format!(
+        "SELECT format('{word} %I.%I', n.nspname, o.{name}), d.description \
+         FROM pg_description d JOIN {table} o ON d.classoid = '{table}'::regclass AND d.objoid = o.oid \
+         JOIN pg_namespace n ON n.oid = o.{namespace} WHERE {USER_SCHEMAS} AND {}",
+        not_in_extension("o.oid")
+    )
+}
+
 /// The objects whose owner holds other privileges than the server gives an owner (`REVOKE
 /// DELETE ON t FROM` its owner), as `OWNER PRIVILEGES ON TABLE public.t` with what the owner
 /// holds: not planned, but never called equal. Built on [`privileges_query`]'s objects.

@@ -54,12 +54,21 @@ pub(crate) fn dropped_under_kept(
     to: &Catalog,
     differences: &[Difference],
 ) -> Vec<String> {
+    dropped_routines_used(from, differences, |kind, name| to.get(kind, name).is_some())
+}
+
+/// The routines the plan drops (gone from `to`) that something `used` picks depends on.
+fn dropped_routines_used(
+    from: &Catalog,
+    differences: &[Difference],
+    used: impl Fn(Kind, &str) -> bool,
+) -> Vec<String> {
     differences
         .iter()
         .filter(|d| d.kind == Kind::Function && d.to.is_none())
         .filter(|d| {
             from.dependents(Kind::Function, &d.name)
-                .any(|(kind, name)| to.get(kind, name).is_some())
+                .any(|(kind, name)| used(kind, name))
         })
         .map(|d| d.name.clone())
         .collect()
@@ -287,23 +296,15 @@ pub(crate) fn routines_dropped_last(
     to: &Catalog,
     differences: &[Difference],
 ) -> Vec<String> {
-    differences
-        .iter()
-        .filter(|d| d.kind == Kind::Function && d.to.is_none())
-        .filter(|d| {
-            // A column, policy or constraint on a table that stays (one on a dropped table
-            // goes with it, before the routine), which the plan changes: its change lets go of
-            // the routine. (One `to` keeps as it is, `dropped_under_kept` drops and creates
-            // again around the routine's drop.)
-            from.dependents(Kind::Function, &d.name)
-                .any(|(kind, name)| {
-                    matches!(kind, Kind::Column | Kind::Policy | Kind::Constraint)
-                        && to.get(Kind::Table, &split_last(name).0).is_some()
-                        && differences.iter().any(|c| c.kind == kind && c.name == name)
-                })
-        })
-        .map(|d| d.name.clone())
-        .collect()
+    // A column, policy or constraint on a table that stays (one on a dropped table goes with
+    // it, before the routine), which the plan changes: its change lets go of the routine.
+    // (One `to` keeps as it is, `dropped_under_kept` drops and creates again around the
+    // routine's drop.)
+    dropped_routines_used(from, differences, |kind, name| {
+        matches!(kind, Kind::Column | Kind::Policy | Kind::Constraint)
+            && to.get(Kind::Table, &split_last(name).0).is_some()
+            && differences.iter().any(|c| c.kind == kind && c.name == name)
+    })
 }
 
 /// The routines the plan changes that read a table it drops: dropped before the table and
