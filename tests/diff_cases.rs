@@ -499,6 +499,13 @@ cases! {
          CREATE FUNCTION \"o'k\"(int, int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
          CREATE TABLE \"u$e\" (a int CHECK (\"o'k\"(a) > 0));",
     );
+    a_typed_table_created_with_its_own_options: both(
+        "CREATE SCHEMA \"s x\"; CREATE TYPE \"s x\".\"p t\" AS (a int, \"b;c\" text);",
+        "CREATE SCHEMA \"s x\"; CREATE TYPE \"s x\".\"p t\" AS (a int, \"b;c\" text);
+         CREATE TABLE \"s x\".tt OF \"s x\".\"p t\" (a WITH OPTIONS NOT NULL DEFAULT 1,
+             \"b;c\" WITH OPTIONS DEFAULT 'x', UNIQUE (a), CHECK (a > 0));
+         CREATE TABLE plain_of OF \"s x\".\"p t\";",
+    );
     a_table_attached_as_a_partition_and_detached: both(
         "CREATE TABLE m (id int NOT NULL, at date NOT NULL DEFAULT '2022-06-01', v text) PARTITION BY RANGE (at);
          CREATE INDEX m_v ON m (v); ALTER TABLE m ADD PRIMARY KEY (id, at);

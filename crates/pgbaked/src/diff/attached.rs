@@ -115,6 +115,19 @@ pub(crate) fn creations(
             // partition.
             (Kind::Unmodelled, None, Some(def))
                 if generated_partition_index(d, def, differences, to) => {}
+            // A typed table the plan creates (`CREATE TABLE … OF`) or drops.
+            (Kind::Unmodelled, None, Some(_)) | (Kind::Unmodelled, Some(_), None)
+                if d.name.strip_prefix("TABLE ").is_some_and(|table| {
+                    let new = d.from.is_none();
+                    let catalog = if new { to } else { from };
+                    crate::diff::plan::typed_table_type(catalog, table).is_some()
+                        && differences.iter().any(|t| {
+                            t.kind == Kind::Table
+                                && t.name == table
+                                && t.from.is_none() == new
+                                && t.to.is_none() != new
+                        })
+                }) => {}
             // One an attach takes over, or a detach leaves standing, as the target has it.
             (Kind::Unmodelled, _, _)
                 if partition_index_name(&d.name)

@@ -26,6 +26,7 @@ mod drops;
 mod finish;
 mod relations;
 mod tables;
+pub(crate) use tables::typed_table_type;
 #[cfg(test)]
 mod tests;
 

@@ -154,10 +154,50 @@ impl<'a> Plan<'a> {
             .into_iter()
             .map(|(name, column_def)| self.declare(&d.name, split_last(name).1, column_def))
             .collect();
-        let mut sql = if let Some(i) = def.find(" partition of ") {
-            let rest = &def[i + 14..];
-            let (parent, bound) = rest.split_once(' ').unwrap_or((rest, ""));
+        let typed_of = typed_table_type(to, &d.name);
+        let mut sql = if let Some((parent, bound)) = TableTraits::of(def).partition_of {
             format!("CREATE TABLE {} PARTITION OF {parent} {bound}", d.name)
+        } else if let Some(of) = typed_of {
+            // A typed table takes its columns from its type; what is its own (NOT NULL, a
+            // default, the keys and checks) is written WITH OPTIONS.
+            let mut items: Vec<String> = Vec::new();
+            let mut own: Vec<(&str, &str)> = to
+                .objects()
+                .filter(|(kind, name, _)| *kind == Kind::Column && split_last(name).0 == d.name)
+                .map(|(_, name, column_def)| (name, column_def))
+                .collect();
+            own.sort_by_key(|(name, _)| to.position(name));
+            for (name, column_def) in own {
+                let c = crate::diff::column::column(column_def);
+                let mut options = String::new();
+                if c.not_null {
+                    options.push_str(" NOT NULL");
+                }
+                if let Some(default) = c.default {
+                    options.push_str(&format!(" DEFAULT {default}"));
+                }
+                if !options.is_empty() {
+                    items.push(format!("{} WITH OPTIONS{options}", split_last(name).1));
+                }
+            }
+            items.extend(
+                to.objects()
+                    .filter(|(kind, name, def)| {
+                        *kind == Kind::Constraint
+                            && split_last(name).0 == d.name
+                            && inlined_constraint(def)
+                    })
+                    .map(|(_, name, def)| format!("CONSTRAINT {} {def}", split_last(name).1)),
+            );
+            if items.is_empty() {
+                format!("CREATE TABLE {} OF {of}", d.name)
+            } else {
+                format!(
+                    "CREATE TABLE {} OF {of} (\n    {}\n)",
+                    d.name,
+                    items.join(",\n    ")
+                )
+            }
         } else {
             // Keys and checks inside the statement: an ALTER TABLE … ADD PRIMARY KEY on a new
             // table is one more statement that squawk rightly flags on a table with rows.
@@ -199,8 +239,6 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// The table-level changes of tables that stay (persistence, row level security,
-    /// inheritance, partition bounds).
     /// Tables that stay and become partitions (`attach`) or stop being ones: a detach comes
     /// first of all (before its parent may go, which would take it along), an attach once its
     /// columns and constraints are as the parent needs them.
@@ -231,6 +269,8 @@ impl<'a> Plan<'a> {
         changes
     }
 
+    /// The table-level changes of tables that stay (persistence, row level security,
+    /// inheritance, partition bounds).
     pub(super) fn altered_tables(&self) -> Vec<Change> {
         let mut changes = Vec::new();
         for d in self
@@ -277,6 +317,16 @@ impl<'a> Plan<'a> {
         }
         changes
     }
+}
+
+/// The type a new table is made `OF` (`CREATE TABLE … OF type`), as the catalog reads it
+/// (`of type`, the type as the server names it); not one in another access method, which is
+/// not generated.
+pub(crate) fn typed_table_type<'c>(catalog: &'c Catalog, table: &str) -> Option<&'c str> {
+    catalog
+        .get(Kind::Unmodelled, &format!("TABLE {table}"))?
+        .strip_prefix("of ")
+        .filter(|of| !of.contains(" using "))
 }
 
 /// How many tables `table` inherits from, through its parents' parents.
