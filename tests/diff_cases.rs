@@ -499,6 +499,11 @@ cases! {
          CREATE FUNCTION \"o'k\"(int, int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
          CREATE TABLE \"u$e\" (a int CHECK (\"o'k\"(a) > 0));",
     );
+    an_extension_s_own_comment_changed_and_reset: both(
+        "CREATE EXTENSION citext; CREATE EXTENSION hstore; COMMENT ON EXTENSION hstore IS 'mine';",
+        "CREATE EXTENSION citext; COMMENT ON EXTENSION citext IS 'case-insensitive, ours';
+         CREATE EXTENSION hstore;",
+    );
     a_typed_table_created_with_its_own_options: both(
         "CREATE SCHEMA \"s x\"; CREATE TYPE \"s x\".\"p t\" AS (a int, \"b;c\" text);",
         "CREATE SCHEMA \"s x\"; CREATE TYPE \"s x\".\"p t\" AS (a int, \"b;c\" text);

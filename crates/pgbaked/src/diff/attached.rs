@@ -29,6 +29,7 @@ fn setting_target(name: &str) -> Option<(Kind, String)> {
         "VIEW" => (Kind::View, target.to_string()),
         "VIEW_COLUMN" => (Kind::View, split_last(target).0),
         "INDEX" => (Kind::Index, target.to_string()),
+        "EXTENSION" => (Kind::Extension, target.to_string()),
         _ => return None,
     })
 }

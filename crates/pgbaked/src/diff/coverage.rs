@@ -45,6 +45,17 @@ pub(crate) fn settings() -> Vec<(Kind, String)> {
         )
     };
     let queries = [
+        // An extension's comment away from its control file's (`pg_available_extensions`),
+        // which `CREATE EXTENSION` sets: set, and reset to that one.
+        "SELECT format('EXTENSION %I COMMENT', x.extname), \
+                format('COMMENT ON EXTENSION %I IS %L', x.extname, d.description), \
+                format('COMMENT ON EXTENSION %I IS %L', x.extname, a.comment) \
+         FROM pg_extension x \
+         LEFT JOIN pg_description d ON d.classoid = 'pg_extension'::regclass AND d.objoid = x.oid \
+              AND d.objsubid = 0 \
+         LEFT JOIN pg_available_extensions a ON a.name = x.extname \
+         WHERE x.extname <> 'plpgsql' AND d.description IS DISTINCT FROM a.comment"
+            .to_string(),
         format!(
             "SELECT 'TABLE ' || {table} || ' FORCE_RLS', \
                     format('ALTER TABLE %I.%I FORCE ROW LEVEL SECURITY', n.nspname, c.relname), \
