@@ -499,6 +499,26 @@ cases! {
          CREATE FUNCTION \"o'k\"(int, int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
          CREATE TABLE \"u$e\" (a int CHECK (\"o'k\"(a) > 0));",
     );
+    a_table_that_leaves_its_parents_keeps_their_columns_and_checks: Case {
+        from: "CREATE TABLE p1 (id int, v text CHECK (v <> '')); CREATE TABLE p2 (w int);
+               CREATE TABLE c (extra int DEFAULT 1) INHERITS (p1, p2);",
+        to: "CREATE TABLE p1 (id int, v text CHECK (v <> '')); CREATE TABLE p2 (w int);
+             CREATE TABLE c (id int NOT NULL, v text, w int, extra int DEFAULT 1,
+                             CONSTRAINT p1_v_check CHECK (v <> ''));",
+        forward: Expect::Converges,
+        // INHERIT would leave the columns the table's own, as no CREATE TABLE … INHERITS has
+        // them: reported.
+        back: Expect::Reported,
+    };
+    a_parent_s_new_index_takes_over_a_partition_s_matching_index: both(
+        "CREATE TABLE m (id int, at date) PARTITION BY RANGE (at);
+         CREATE TABLE m_1 (id int, at date); CREATE INDEX my_custom_name ON m_1 (id);
+         ALTER TABLE m ATTACH PARTITION m_1 FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');",
+        "CREATE TABLE m (id int, at date) PARTITION BY RANGE (at);
+         CREATE TABLE m_1 (id int, at date); CREATE INDEX my_custom_name ON m_1 (id);
+         ALTER TABLE m ATTACH PARTITION m_1 FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+         CREATE INDEX m_id ON m (id);",
+    );
     an_extension_s_own_comment_changed_and_reset: both(
         "CREATE EXTENSION citext; CREATE EXTENSION hstore; COMMENT ON EXTENSION hstore IS 'mine';",
         "CREATE EXTENSION citext; COMMENT ON EXTENSION citext IS 'case-insensitive, ours';

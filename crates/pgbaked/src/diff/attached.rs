@@ -280,9 +280,10 @@ fn partition_index_name(key: &str) -> Option<&str> {
 }
 
 /// Whether the index `name` is carried over by a table the plan attaches as a partition or
-/// detaches: a standalone index on one side and, under the same name and definition, a
-/// partition's index attached to its parent's on the other (`ATTACH PARTITION` takes a
-/// matching index for the parent's, `DETACH PARTITION` leaves it standing).
+/// detaches, or by a new index on its parent: a standalone index on one side and, under the
+/// same name and definition, a partition's index attached to its parent's on the other
+/// (`ATTACH PARTITION` and a parent's `CREATE INDEX` take a matching index of the partition
+/// for theirs, `DETACH PARTITION` leaves it standing).
 pub(crate) fn carried_by_attach(
     name: &str,
     from: &Catalog,
@@ -294,18 +295,27 @@ pub(crate) fn carried_by_attach(
             let rest = key.strip_prefix("INDEX ")?.strip_prefix(name)?;
             let table = rest.strip_prefix(" ON PARTITION ")?;
             (kind == Kind::Unmodelled).then(|| {
-                let create = def.rsplit_once("; attached to ").map_or(def, |(c, _)| c);
-                (table.to_string(), collapse(create))
+                let (create, parent) = def.rsplit_once("; attached to ").unwrap_or((def, ""));
+                (table.to_string(), collapse(create), parent.to_string())
             })
         })
     };
     let standalone = |catalog: &Catalog| catalog.get(Kind::Index, name).map(collapse);
-    let (table, same) = match (partition_index(from), partition_index(to)) {
-        (Some((table, create)), None) => (table, standalone(to) == Some(create)),
-        (None, Some((table, create))) => (table, standalone(from) == Some(create)),
+    let (table, same, parent, attaching) = match (partition_index(from), partition_index(to)) {
+        (Some((table, create, parent)), None) => {
+            (table, standalone(to) == Some(create), parent, false)
+        }
+        (None, Some((table, create, parent))) => {
+            (table, standalone(from) == Some(create), parent, true)
+        }
         _ => return false,
     };
-    same && partition_changes(&table, differences)
+    // A new index on the parent takes over the partition's matching index, under its name.
+    let parent_is_new = attaching
+        && differences
+            .iter()
+            .any(|d| d.kind == Kind::Index && d.name == parent && d.from.is_none());
+    same && (partition_changes(&table, differences) || parent_is_new)
 }
 
 /// Whether the table `name` stays and becomes a partition or stops being one.

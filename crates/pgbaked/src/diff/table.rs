@@ -426,13 +426,22 @@ pub(crate) fn alter_table(
             "a changed table kind, partition key or parent",
         )];
     }
-    // INHERIT leaves the columns the table had as its own, NO INHERIT makes the inherited
-    // ones its own: neither gives the table a new `CREATE TABLE … INHERITS` would.
-    if old.inherits != new.inherits {
+    // INHERIT leaves the columns the table had as its own, which a new `CREATE TABLE …
+    // INHERITS` would not: not generated. NO INHERIT makes the inherited ones its own, as a
+    // table declared with them has them.
+    let (old_parents, new_parents) = (old.parents(), new.parents());
+    if new_parents.iter().any(|p| !old_parents.contains(p)) {
         return vec![unsupported(
             d,
-            "a table that stays inherits from other tables (INHERIT/NO INHERIT)",
+            "a table that stays inherits from other tables (INHERIT)",
         )];
+    }
+    for parent in old_parents.iter().filter(|p| !new_parents.contains(p)) {
+        changes.push(Change::hazard(
+            format!("ALTER TABLE {table} NO INHERIT {parent}"),
+            &[HazardKind::BreaksClients],
+            "the parent's queries no longer see the table's rows",
+        ));
     }
     if old.unlogged != new.unlogged {
         let to = if new.unlogged { "UNLOGGED" } else { "LOGGED" };

@@ -29,6 +29,18 @@ impl<'a> Plan<'a> {
             }
             match d.from.as_deref() {
                 None if self.through_its_type(d) => {}
+                // Inherited until now: the table keeps it, as its parent has it.
+                None if let Some(inherited) = self.uninherited(Kind::Column, &d.name) => {
+                    let kept = Difference {
+                        kind: Kind::Column,
+                        name: d.name.clone(),
+                        from: Some(inherited.to_string()),
+                        to: d.to.clone(),
+                    };
+                    if kept.from != kept.to {
+                        self.alter_column(&kept, &mut changes);
+                    }
+                }
                 None => self.add_column(d, &mut changes),
                 Some(_) => self.alter_column(d, &mut changes),
             }

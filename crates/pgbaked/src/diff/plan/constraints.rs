@@ -44,6 +44,14 @@ impl<'a> Plan<'a> {
                 continue;
             }
             let waits = self.waits_for_index(def, &online_keys);
+            // A check inherited until now stays the table's own under its name.
+            if d.from.is_none()
+                && self
+                    .uninherited(Kind::Constraint, &d.name)
+                    .is_some_and(|inherited| Some(inherited) == d.to.as_deref())
+            {
+                continue;
+            }
             let existing = !self.new_tables.contains(&table.as_str());
             if !existing && inlined_constraint(def) && !self.partitions.contains(&table.as_str()) {
                 continue; // in its CREATE TABLE

@@ -186,6 +186,21 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// What a table that stays and leaves its parents (`NO INHERIT`) already holds of the
+    /// object `kind name` (`schema.table.object`): the parent's definition of the column or
+    /// constraint of that name, which the table keeps as its own.
+    fn uninherited(&self, kind: Kind, name: &str) -> Option<&'a str> {
+        let (table, object) = split_last(name);
+        let from = self.from.get(Kind::Table, &table)?;
+        let to = self.to.get(Kind::Table, &table)?;
+        let kept = super::table::TableTraits::of(to).parents();
+        super::table::TableTraits::of(from)
+            .parents()
+            .into_iter()
+            .filter(|parent| !kept.contains(parent))
+            .find_map(|parent| self.from.get(kind, &format!("{parent}.{object}")))
+    }
+
     /// Whether the column `d` of a typed table is added, dropped or retyped by its type's
     /// `ALTER TYPE … CASCADE`.
     fn through_its_type(&self, d: &Difference) -> bool {
