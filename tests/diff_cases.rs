@@ -870,19 +870,23 @@ cases! {
         "CREATE TABLE pt (id bigint, v int) PARTITION BY RANGE (id);
          CREATE TABLE pt_1 PARTITION OF pt FOR VALUES FROM (0) TO (10);",
     );
-    named_indexes_on_partitions_are_reported: Case {
-        forward: Expect::Reported,
-        back: Expect::Converges,
-        ..both(
+    a_partition_s_index_named_by_hand_is_renamed_once_made: both(
         "CREATE TABLE p (id int, at date) PARTITION BY RANGE (at);
          CREATE TABLE p_1 PARTITION OF p FOR VALUES FROM ('2020-01-01') TO ('2020-02-01');",
         "CREATE TABLE p (id int, at date) PARTITION BY RANGE (at);
          CREATE TABLE p_1 PARTITION OF p FOR VALUES FROM ('2020-01-01') TO ('2020-02-01');
          CREATE INDEX p_id ON ONLY p (id);
-         CREATE INDEX p_1_by_id ON p_1 (id);
-         ALTER INDEX p_id ATTACH PARTITION p_1_by_id;",
-        )
-    };
+         CREATE INDEX \"p_1 by id\" ON p_1 (id);
+         ALTER INDEX p_id ATTACH PARTITION \"p_1 by id\";",
+    );
+    a_partition_s_index_renamed_by_hand_is_reported: reported(
+        "CREATE TABLE p (id int, at date) PARTITION BY RANGE (at);
+         CREATE TABLE p_1 PARTITION OF p FOR VALUES FROM ('2020-01-01') TO ('2020-02-01');
+         CREATE INDEX p_id ON p (id);",
+        "CREATE TABLE p (id int, at date) PARTITION BY RANGE (at);
+         CREATE TABLE p_1 PARTITION OF p FOR VALUES FROM ('2020-01-01') TO ('2020-02-01');
+         CREATE INDEX p_id ON p (id); ALTER INDEX p_1_id_idx RENAME TO p_1_by_id;",
+    );
     numeric_scale_narrowing_is_flagged: both(
         "CREATE TABLE t (x numeric(8,2));",
         "CREATE TABLE t (x numeric(8,4));",

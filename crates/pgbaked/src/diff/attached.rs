@@ -75,6 +75,8 @@ pub(crate) fn creations(
     recreated: &Recreated<'_>,
 ) -> Vec<Change> {
     let mut changes = Vec::new();
+    // Partitions' indexes renamed once the server has made them.
+    let mut renames = Vec::new();
     let changed =
         |kind: Kind, name: &str| differences.iter().any(|d| d.kind == kind && d.name == name);
     let on_view = |name: &str| recreated.views.iter().any(|v| *v == split_last(name).0);
@@ -129,6 +131,24 @@ pub(crate) fn creations(
                                 && t.to.is_none() != new
                         })
                 }) => {}
+            // One the server makes under its own name, which the target names otherwise:
+            // renamed once made (a partition's index may be renamed).
+            (Kind::Unmodelled, None, Some(def))
+                if server_named_partition_index(d, def, differences, to).is_some()
+                    && !partition_index_name(&d.name)
+                        .is_some_and(|name| carried_by_attach(name, from, to, differences)) =>
+            {
+                if let Some((index, expected)) =
+                    server_named_partition_index(d, def, differences, to)
+                {
+                    let schema = split_last(index).0;
+                    renames.push(Change::plain(format!(
+                        "ALTER INDEX {schema}.{} RENAME TO {}",
+                        crate::quote::quote_identifier(&expected),
+                        split_last(index).1
+                    )));
+                }
+            }
             // One an attach takes over, or a detach leaves standing, as the target has it.
             (Kind::Unmodelled, _, _)
                 if partition_index_name(&d.name)
@@ -202,6 +222,7 @@ pub(crate) fn creations(
             changes.push(Change::plain(reset));
         }
     }
+    changes.extend(renames);
     changes
 }
 
@@ -342,15 +363,28 @@ fn generated_partition_index(
     differences: &[Difference],
     to: &Catalog,
 ) -> bool {
+    server_named_partition_index(d, def, differences, to)
+        .is_some_and(|(index, expected)| unquote(split_last(index).1) == expected)
+}
+
+/// The partition's index `d` (as in [`generated_partition_index`]) and the name the server
+/// gives it when the plan creates its parent's index (or key) or the partition, or attaches
+/// the partition; `None` when the plan makes none of them.
+fn server_named_partition_index<'d>(
+    d: &'d Difference,
+    def: &str,
+    differences: &[Difference],
+    to: &Catalog,
+) -> Option<(&'d str, String)> {
     let Some((index, partition)) = d
         .name
         .strip_prefix("INDEX ")
         .and_then(|rest| rest.split_once(" ON PARTITION "))
     else {
-        return false;
+        return None;
     };
     let Some((create, parent)) = def.rsplit_once("; attached to ") else {
-        return false;
+        return None;
     };
     let new = |kind: Kind, name: &str| {
         differences
@@ -367,7 +401,7 @@ fn generated_partition_index(
         || constraint.is_some_and(|(_, name, _)| new(Kind::Constraint, name));
     if !parent_is_new && !new(Kind::Table, partition) && !partition_changes(partition, differences)
     {
-        return false;
+        return None;
     }
     let Some(columns) = create
         .split_once(" USING ")
@@ -379,7 +413,7 @@ fn generated_partition_index(
                 .trim_end_matches(')')
         })
     else {
-        return false;
+        return None;
     };
     // Each key's name (before its operator class or order), or `expr` for an expression.
     let columns: Vec<String> = split_unquoted(columns, ", ")
@@ -405,7 +439,7 @@ fn generated_partition_index(
     } else {
         object_name(&table, &columns.join("_"), label)
     };
-    unquote(split_last(index).1) == expected
+    Some((index, expected))
 }
 
 /// The name PostgreSQL gives a table's primary key index: `table_pkey`, the table's name cut
