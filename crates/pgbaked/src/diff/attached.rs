@@ -376,16 +376,11 @@ fn server_named_partition_index<'d>(
     differences: &[Difference],
     to: &Catalog,
 ) -> Option<(&'d str, String)> {
-    let Some((index, partition)) = d
+    let (index, partition) = d
         .name
         .strip_prefix("INDEX ")
-        .and_then(|rest| rest.split_once(" ON PARTITION "))
-    else {
-        return None;
-    };
-    let Some((create, parent)) = def.rsplit_once("; attached to ") else {
-        return None;
-    };
+        .and_then(|rest| rest.split_once(" ON PARTITION "))?;
+    let (create, parent) = def.rsplit_once("; attached to ")?;
     let new = |kind: Kind, name: &str| {
         differences
             .iter()
@@ -403,7 +398,7 @@ fn server_named_partition_index<'d>(
     {
         return None;
     }
-    let Some(columns) = create
+    let columns = create
         .split_once(" USING ")
         .and_then(|(_, rest)| rest.split_once(" ("))
         .map(|(_, rest)| {
@@ -411,10 +406,7 @@ fn server_named_partition_index<'d>(
                 .next()
                 .unwrap_or(rest)
                 .trim_end_matches(')')
-        })
-    else {
-        return None;
-    };
+        })?;
     // Each key's name (before its operator class or order), or `expr` for an expression.
     let columns: Vec<String> = split_unquoted(columns, ", ")
         .into_iter()
