@@ -524,6 +524,17 @@ cases! {
         "CREATE EXTENSION citext; COMMENT ON EXTENSION citext IS 'case-insensitive, ours';
          CREATE EXTENSION hstore;",
     );
+    a_detached_partition_keeps_or_drops_its_parent_s_checks_and_foreign_keys: both(
+        "CREATE TABLE r (id int PRIMARY KEY);
+         CREATE TABLE m (id int REFERENCES r, at date, CHECK (id > 0)) PARTITION BY RANGE (at);
+         CREATE TABLE c PARTITION OF m FOR VALUES FROM ('2022-01-01') TO ('2023-01-01');
+         CREATE TABLE d PARTITION OF m FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');",
+        "CREATE TABLE r (id int PRIMARY KEY);
+         CREATE TABLE m (id int REFERENCES r, at date, CHECK (id > 0)) PARTITION BY RANGE (at);
+         CREATE TABLE c (id int, at date);
+         CREATE TABLE d (id int, at date, CONSTRAINT m_id_check CHECK (id > 0),
+                         CONSTRAINT m_id_fkey FOREIGN KEY (id) REFERENCES r (id));",
+    );
     a_typed_table_created_with_its_own_options: both(
         "CREATE SCHEMA \"s x\"; CREATE TYPE \"s x\".\"p t\" AS (a int, \"b;c\" text);",
         "CREATE SCHEMA \"s x\"; CREATE TYPE \"s x\".\"p t\" AS (a int, \"b;c\" text);
@@ -809,10 +820,13 @@ cases! {
         "CREATE TABLE parent (id bigint NOT NULL, name text DEFAULT 'n');
          CREATE TABLE child (x int) INHERITS (parent);",
     );
-    inheritance_added_to_a_table_is_reported: reported(
-        "CREATE TABLE parent (id int); CREATE TABLE child (id int, extra text);",
-        "CREATE TABLE parent (id int); CREATE TABLE child (extra text) INHERITS (parent);",
-    );
+    inheritance_added_to_a_table_is_reported: Case {
+        from: "CREATE TABLE parent (id int); CREATE TABLE child (id int, extra text);",
+        to: "CREATE TABLE parent (id int); CREATE TABLE child (extra text) INHERITS (parent);",
+        forward: Expect::Reported,
+        // NO INHERIT: the inherited column becomes the table's own.
+        back: Expect::Converges,
+    };
     a_child_s_own_default_on_an_inherited_column_is_reported: reported(
         "CREATE TABLE parent (id int DEFAULT 1); CREATE TABLE child () INHERITS (parent);",
         "CREATE TABLE parent (id int DEFAULT 1); CREATE TABLE child () INHERITS (parent);

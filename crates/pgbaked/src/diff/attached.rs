@@ -290,7 +290,61 @@ pub(crate) fn detached_leftovers(
             format!("DROP INDEX {name}")
         }));
     }
+    // The parent's checks and foreign keys, which the partition keeps as its own.
+    for (constraint, _) in detached_constraints(table, from, to) {
+        if !kept_by_detach(&format!("{table}.{constraint}"), from, to) {
+            changes.push(Change::plain(format!(
+                "ALTER TABLE {table} DROP CONSTRAINT {constraint}"
+            )));
+        }
+    }
     changes
+}
+
+/// The checks and foreign keys of the parent a table the plan detaches leaves (as
+/// `(name, definition)`): the partition holds them under the same names, and keeps them.
+fn detached_constraints<'c>(
+    table: &str,
+    from: &'c Catalog,
+    to: &Catalog,
+) -> Vec<(&'c str, &'c str)> {
+    let (Some(old), Some(new)) = (from.get(Kind::Table, table), to.get(Kind::Table, table)) else {
+        return Vec::new();
+    };
+    let (Some((parent, _)), None) = (
+        super::table::TableTraits::of(old).partition_of,
+        super::table::TableTraits::of(new).partition_of,
+    ) else {
+        return Vec::new();
+    };
+    let parent = super::table::qualified_parent(parent);
+    from.objects()
+        .filter(|(kind, name, def)| {
+            *kind == Kind::Constraint
+                && split_last(name).0 == parent
+                && (def.starts_with("CHECK ") || def.starts_with("FOREIGN KEY"))
+        })
+        .map(|(_, name, def)| (split_last(name).1, def))
+        .collect()
+}
+
+/// Whether the constraint `name` (`schema.table.constraint`) of a table the plan detaches or
+/// attaches is its parent's, under the same name and definition: a detached partition keeps
+/// it as its own (nothing to add), an attached one takes it for the parent's (nothing to
+/// drop).
+pub(crate) fn kept_by_detach(name: &str, from: &Catalog, to: &Catalog) -> bool {
+    let (table, constraint) = split_last(name);
+    let detached = to.get(Kind::Constraint, name).is_some_and(|def| {
+        detached_constraints(&table, from, to)
+            .iter()
+            .any(|(c, d)| *c == constraint && *d == def)
+    });
+    let attached = from.get(Kind::Constraint, name).is_some_and(|def| {
+        detached_constraints(&table, to, from)
+            .iter()
+            .any(|(c, d)| *c == constraint && *d == def)
+    });
+    detached || attached
 }
 
 /// The index's name in a partition index entry's key (`INDEX s.i ON PARTITION s.t`).

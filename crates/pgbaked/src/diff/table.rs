@@ -403,6 +403,16 @@ pub(crate) fn attach_or_detach(
     }
 }
 
+/// A parent as a partition's definition names it (`regclass` text: unqualified where the
+/// default search path finds it), qualified as the catalog keys tables.
+pub(crate) fn qualified_parent(parent: &str) -> String {
+    if parts(parent).len() == 1 {
+        format!("public.{parent}")
+    } else {
+        parent.to_string()
+    }
+}
+
 /// The statements that change a table that stays from `old` to `new`: logging, row-level
 /// security, a partition's bound (detached and attached again); a changed kind, partition key
 /// or parent is not generated.

@@ -44,6 +44,12 @@ impl<'a> Plan<'a> {
                 continue;
             }
             let waits = self.waits_for_index(def, &online_keys);
+            // A detached partition keeps its parent's checks and foreign keys.
+            if d.from.is_none()
+                && crate::diff::attached::kept_by_detach(&d.name, self.from, self.to)
+            {
+                continue;
+            }
             // A check inherited until now stays the table's own under its name.
             if d.from.is_none()
                 && self

@@ -205,6 +205,8 @@ impl<'a> Plan<'a> {
         let mut dropped_constraints: Vec<&Difference> = self
             .of(Kind::Constraint)
             .filter(|d| d.from.is_some() && !old_tables.contains(&split_last(&d.name).0.as_str()))
+            // A table the plan attaches keeps the checks and keys its parent has too.
+            .filter(|d| d.to.is_some() || !attached::kept_by_detach(&d.name, self.from, self.to))
             .chain(&self.pinned_keys)
             .chain(&keys_of_dropped_tables)
             .collect();

@@ -256,6 +256,27 @@ impl<'a> Plan<'a> {
             if detaches == attach {
                 continue;
             }
+            // The parent's checks, which an attached partition must have under their names.
+            if let Some((parent, _)) = TableTraits::of(to).partition_of.filter(|_| attach) {
+                let parent = crate::diff::table::qualified_parent(parent);
+                for (kind, name, def) in self.to.objects() {
+                    let (on, constraint) = split_last(name);
+                    let child_has = self
+                        .from
+                        .get(Kind::Constraint, &format!("{}.{constraint}", d.name))
+                        .is_some();
+                    if kind == Kind::Constraint
+                        && on == parent
+                        && def.starts_with("CHECK ")
+                        && !child_has
+                    {
+                        changes.push(Change::plain(format!(
+                            "ALTER TABLE {} ADD CONSTRAINT {constraint} {def}",
+                            d.name
+                        )));
+                    }
+                }
+            }
             changes.push(change);
             if detaches {
                 changes.extend(crate::diff::attached::detached_leftovers(
