@@ -280,313 +280,7 @@ impl Catalog {
         exclude: &[String],
         privileges: bool,
     ) -> Result<Catalog, Error> {
-        let ext_class = not_in_extension("c.oid");
-        let mut queries: Vec<(Kind, String)> = vec![
-            (
-                Kind::Extension,
-                "SELECT quote_ident(x.extname), 'schema ' || quote_ident(n.nspname) FROM pg_extension x \
-                 JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'"
-                    .into(),
-            ),
-            (
-                Kind::Schema,
-                format!(
-                    "SELECT quote_ident(n.nspname), '' FROM pg_namespace n WHERE {USER_SCHEMAS} AND n.nspname <> 'public' AND {}",
-                    not_in_extension("n.oid")
-                ),
-            ),
-            (
-                Kind::Enum,
-                format!(
-                    "SELECT format('%I.%I', n.nspname, t.typname), \
-                            string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) \
-                     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-                     JOIN pg_enum e ON e.enumtypid = t.oid \
-                     WHERE {USER_SCHEMAS} AND {} GROUP BY 1",
-                    not_in_extension("t.oid")
-                ),
-            ),
-            (
-                Kind::Domain,
-                format!(
-                    "SELECT format('%I.%I', n.nspname, t.typname), \
-                            format_type(t.typbasetype, t.typtypmod) \
-                            || CASE WHEN t.typcollation <> 0 AND t.typcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = t.typbasetype) \
-                                    THEN ' COLLATE ' || (SELECT format('%I.%I', cn.nspname, co.collname) FROM pg_collation co \
-                                                         JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) \
-                                    ELSE '' END \
-                            || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END \
-                            || coalesce(' DEFAULT ' || t.typdefault, '') \
-                            || coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid), '' ORDER BY c.conname) \
-                                         FROM pg_constraint c WHERE c.contypid = t.oid), '') \
-                     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-                     WHERE t.typtype = 'd' AND {USER_SCHEMAS} AND {}",
-                    not_in_extension("t.oid")
-                ),
-            ),
-            (
-                Kind::Composite,
-                format!(
-                    "SELECT format('%I.%I', n.nspname, t.typname), \
-                            '(' || string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), \
-                                              ', ' ORDER BY a.attnum) || ')' \
-                     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-                     JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c' \
-                     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-                     WHERE t.typtype = 'c' AND {USER_SCHEMAS} AND {} GROUP BY 1",
-                    not_in_extension("t.oid")
-                ),
-            ),
-            (
-                Kind::Sequence,
-                format!(
-                    "{SEQUENCES} WHERE {USER_SCHEMAS} AND {ext_class} \
-                       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                                       AND d.objid = c.oid AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0)"
-                ),
-            ),
-            (
-                Kind::OwnedSequence,
-                format!(
-                    "{SEQUENCES} WHERE {USER_SCHEMAS} AND {ext_class} \
-                       AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid \
-                                   AND d.classid = 'pg_class'::regclass \
-                                   AND d.deptype = 'a' AND d.refobjsubid > 0) \
-                       AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid \
-                                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
-                                         AND d.deptype = 'a' AND d.refobjsubid > 0 \
-                                         AND t.relname = ANY($1))"
-                ),
-            ),
-            (
-                Kind::Table,
-                format!(
-                    "SELECT format('%I.%I', n.nspname, c.relname), \
-                            CASE c.relkind WHEN 'p' THEN 'partitioned by ' || pg_get_partkeydef(c.oid) \
-                                           ELSE 'table' END \
-                            || CASE WHEN c.relpersistence = 'u' THEN ' unlogged' ELSE '' END \
-                            || CASE WHEN c.relrowsecurity THEN ' row level security' ELSE '' END \
-                            || coalesce(' partition of ' || (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) \
-                                        || ' ' || pg_get_expr(c.relpartbound, c.oid), '') \
-                            || coalesce(' inherits (' || (SELECT string_agg(format('%I.%I', pn.nspname, p.relname), ', ' ORDER BY i.inhseqno) \
-                                                          FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
-                                                          JOIN pg_namespace pn ON pn.oid = p.relnamespace \
-                                                          WHERE i.inhrelid = c.oid AND NOT c.relispartition) || ')', '') \
-                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {ext_class} \
-                       AND NOT (c.relname = ANY($1))"
-                ),
-            ),
-            (
-                Kind::Storage,
-                format!(
-                    "SELECT format('%I.%I', n.nspname, c.relname), \
-                            concat_ws('; ', \
-                                'with (' || nullif(concat_ws(', ', array_to_string(c.reloptions, ', '), \
-                                    (SELECT string_agg('toast.' || o, ', ') FROM pg_class tc, unnest(tc.reloptions) o \
-                                     WHERE tc.oid = c.reltoastrelid)), '') || ')', \
-                                CASE c.relreplident WHEN 'f' THEN 'replica identity full' \
-                                                    WHEN 'n' THEN 'replica identity nothing' \
-                                                    WHEN 'i' THEN 'replica identity using index ' || \
-                                     (SELECT quote_ident(ic.relname) FROM pg_index x \
-                                      JOIN pg_class ic ON ic.oid = x.indexrelid \
-                                      WHERE x.indrelid = c.oid AND x.indisreplident) END) \
-                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {ext_class} \
-                       AND NOT (c.relname = ANY($1)) \
-                       AND (c.reloptions IS NOT NULL OR c.relreplident NOT IN ('d', 'p') \
-                            OR EXISTS (SELECT 1 FROM pg_class tc WHERE tc.oid = c.reltoastrelid AND tc.reloptions IS NOT NULL))"
-                ),
-            ),
-            (
-                Kind::Column,
-                format!(
-                    "SELECT format('%I.%I.%I', n.nspname, c.relname, a.attname), \
-                            format_type(a.atttypid, a.atttypmod) \
-                            || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END \
-                            || CASE a.attidentity WHEN 'a' THEN ' GENERATED ALWAYS AS IDENTITY' \
-                                                  WHEN 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY' ELSE '' END \
-                            || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_get_expr(d.adbin, d.adrelid) || ') STORED' \
-                                    ELSE coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') END \
-                            || CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 \
-                                    THEN ' COLLATE ' || (SELECT quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) ELSE '' END, \
-                            a.attnum \
-                     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     JOIN pg_type t ON t.oid = a.atttypid \
-                     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-                     WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
-                       AND (a.attislocal OR c.relispartition) \
-                       AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1))"
-                ),
-            ),
-            (
-                Kind::Constraint,
-                format!(
-                    "SELECT format('%I.%I.%I', n.nspname, c.relname, con.conname), \
-                            pg_get_constraintdef(con.oid) \
-                     FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
-                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
-                       AND con.conparentid = 0 AND con.coninhcount = 0 \
-                       AND con.contype <> 't'"
-                ),
-            ),
-            (
-                Kind::Index,
-                format!(
-                    "SELECT format('%I.%I', n.nspname, ic.relname), pg_get_indexdef(i.indexrelid) \
-                            || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END \
-                     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
-                     JOIN pg_class c ON c.oid = i.indrelid \
-                     JOIN pg_namespace n ON n.oid = ic.relnamespace \
-                     WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
-                       AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid \
-                                       AND con.contype IN ('p', 'u', 'x')) \
-                       AND NOT EXISTS (SELECT 1 FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid)"
-                ),
-            ),
-            (
-                Kind::View,
-                format!(
-                    "SELECT format('%I.%I', n.nspname, c.relname), \
-                            CASE c.relkind WHEN 'm' THEN 'materialized ' ELSE '' END || pg_get_viewdef(c.oid, true) \
-                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMAS} AND {ext_class}"
-                ),
-            ),
-            (
-                Kind::Function,
-                format!(
-                    "SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), \
-                            pg_get_functiondef(p.oid) \
-                     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-                     WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND {} \
-                       AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass \
-                                       AND i.objid = p.oid AND i.deptype = 'i')",
-                    not_in_extension("p.oid")
-                ),
-            ),
-            (Kind::Function, aggregates()),
-            (
-                Kind::Trigger,
-                format!(
-                    "SELECT format('%I.%I.%I', n.nspname, c.relname, t.tgname), pg_get_triggerdef(t.oid) \
-                     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {USER_SCHEMAS} AND {ext_class}"
-                ),
-            ),
-            (
-                Kind::Policy,
-                "SELECT format('%I.%I.%I', schemaname, tablename, policyname), \
-                        format('AS %s FOR %s TO %s', permissive, cmd, \
-                               (SELECT string_agg(quote_ident(r), ', ' ORDER BY r) FROM unnest(roles) r)) \
-                        || coalesce(' USING (' || qual || ')', '') \
-                        || coalesce(' WITH CHECK (' || with_check || ')', '') \
-                 FROM pg_policies"
-                    .into(),
-            ),
-            (
-                Kind::Comment,
-                format!(
-                    "SELECT CASE WHEN d.objsubid = 0 THEN \
-                                format('%s %I.%I', CASE c.relkind WHEN 'v' THEN 'VIEW' \
-                                       WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'i' THEN 'INDEX' \
-                                       WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, c.relname) \
-                            ELSE format('COLUMN %I.%I.%I', n.nspname, c.relname, a.attname) END, \
-                            d.description \
-                     FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid \
-                     JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid \
-                     WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
-                     UNION ALL \
-                     SELECT format('%s %I.%I(%s)', CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, \
-                                   n.nspname, p.proname, {signature}), d.description \
-                     FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid \
-                     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMAS} AND {ext_proc} \
-                     UNION ALL \
-                     SELECT format('TYPE %I.%I', n.nspname, t.typname), d.description \
-                     FROM pg_description d JOIN pg_type t ON d.classoid = 'pg_type'::regclass AND d.objoid = t.oid \
-                     JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER_SCHEMAS} AND {ext_type} \
-                     UNION ALL \
-                     SELECT format('SCHEMA %I', n.nspname), d.description \
-                     FROM pg_description d JOIN pg_namespace n ON d.classoid = 'pg_namespace'::regclass AND d.objoid = n.oid \
-                     WHERE {USER_SCHEMAS} AND n.nspname <> 'public' AND {ext_ns} \
-                     UNION ALL \
-                     SELECT format('CONSTRAINT %I ON %I.%I', con.conname, n.nspname, c.relname), d.description \
-                     FROM pg_description d JOIN pg_constraint con ON d.classoid = 'pg_constraint'::regclass AND d.objoid = con.oid \
-                     JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE {USER_SCHEMAS} AND NOT (c.relname = ANY($1)) \
-                     UNION ALL \
-                     SELECT format('TRIGGER %I ON %I.%I', t.tgname, n.nspname, c.relname), d.description \
-                     FROM pg_description d JOIN pg_trigger t ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid \
-                     JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE {USER_SCHEMAS} \
-                     UNION ALL \
-                     SELECT format('POLICY %I ON %I.%I', p.polname, n.nspname, c.relname), d.description \
-                     FROM pg_description d JOIN pg_policy p ON d.classoid = 'pg_policy'::regclass AND d.objoid = p.oid \
-                     JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE {USER_SCHEMAS} \
-                     UNION ALL \
-                     SELECT format('RULE %I ON %I.%I', r.rulename, n.nspname, c.relname), d.description \
-                     FROM pg_description d JOIN pg_rewrite r ON d.classoid = 'pg_rewrite'::regclass AND d.objoid = r.oid \
-                     JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE r.rulename <> '_RETURN' AND {USER_SCHEMAS} \
-                     UNION ALL \
-                     {collations} UNION ALL \
-                     {configurations} UNION ALL \
-                     {dictionaries} UNION ALL \
-                     SELECT format('EVENT TRIGGER %I', o.evtname), d.description \
-                     FROM pg_description d JOIN pg_event_trigger o ON d.classoid = 'pg_event_trigger'::regclass AND d.objoid = o.oid \
-                     WHERE {ext_event} \
-                     UNION ALL \
-                     SELECT format('PUBLICATION %I', o.pubname), d.description \
-                     FROM pg_description d JOIN pg_publication o ON d.classoid = 'pg_publication'::regclass AND d.objoid = o.oid \
-                     UNION ALL \
-                     {statistics}",
-                    ext_proc = not_in_extension("p.oid"),
-                    ext_type = not_in_extension("t.oid"),
-                    ext_ns = not_in_extension("n.oid"),
-                    collations = comment_in_schema("COLLATION", "pg_collation", "collname", "collnamespace"),
-                    configurations = comment_in_schema("TEXT SEARCH CONFIGURATION", "pg_ts_config", "cfgname", "cfgnamespace"),
-                    dictionaries = comment_in_schema("TEXT SEARCH DICTIONARY", "pg_ts_dict", "dictname", "dictnamespace"),
-                    ext_event = not_in_extension("o.oid"),
-                    statistics = comment_in_schema("STATISTICS", "pg_statistic_ext", "stxname", "stxnamespace"),
-                    signature = SIGNATURE,
-                ),
-            ),
-        ];
-        queries.extend(coverage::whole_objects());
-        queries.extend(coverage::rules_and_statistics());
-        queries.extend(coverage::settings());
-        queries.extend(coverage::unmodelled(privileges));
-        if privileges {
-            queries.push(coverage::default_privileges());
-        }
-        // Without them, each grant is still read, and one that differs is reported: two
-        // databases whose privileges differ are never called equal.
-        let grants = privileges_query(&ext_class);
-        queries.push((Kind::Unmodelled, owner_privileges_query(&grants)));
-        if privileges {
-            queries.push((Kind::Privilege, grants));
-        } else {
-            queries.push((
-                Kind::Unmodelled,
-                // Only what differs from the server's defaults (PUBLIC's EXECUTE on a new
-                // function is no grant of anyone's): a new object brings no report.
-                format!(
-                    "SELECT 'GRANT ON ' || g.name, g.privileges FROM ({}) AS g(name, privileges)",
-                    grants.replace(
-                        "WHERE a.grantee <> o.owner",
-                        "WHERE a.grantee <> o.owner AND (a.grantee, a.privilege_type) NOT IN ( \
-                           SELECT x.grantee, x.privilege_type FROM aclexplode(acldefault( \
-                             CASE o.kind WHEN 'TABLE' THEN 'r' WHEN 'SEQUENCE' THEN 's' WHEN 'SCHEMA' THEN 'n' \
-                                         WHEN 'TYPE' THEN 'T' WHEN 'COLUMN' THEN 'c' ELSE 'f' END::\"char\", o.owner)) x)"
-                    )
-                ),
-            ));
-        }
+        let queries = catalog_queries(privileges);
         // One snapshot for every query: a schema changing while it is read is read as it was
         // at one moment, not as a mix of before and after.
         client
@@ -965,6 +659,326 @@ fn normalise(definition: &str) -> String {
 
 /// Each role's privileges on tables, views, sequences, schemas, functions, columns and types,
 /// beyond the owner's: `TABLE public.users TO reader` and what it holds.
+/// Every query the catalog is read with: the modelled objects, what `coverage` adds (whole
+/// objects, rules, statistics, settings, the unmodelled), and the grants (see
+/// [`Catalog::read_with`]).
+fn catalog_queries(privileges: bool) -> Vec<(Kind, String)> {
+    let ext_class = not_in_extension("c.oid");
+    let mut queries = object_queries(&ext_class);
+    queries.extend(coverage::whole_objects());
+    queries.extend(coverage::rules_and_statistics());
+    queries.extend(coverage::settings());
+    queries.extend(coverage::unmodelled(privileges));
+    if privileges {
+        queries.push(coverage::default_privileges());
+    }
+    // Without them, each grant is still read, and one that differs is reported: two
+    // databases whose privileges differ are never called equal.
+    let grants = privileges_query(&ext_class);
+    queries.push((Kind::Unmodelled, owner_privileges_query(&grants)));
+    if privileges {
+        queries.push((Kind::Privilege, grants));
+    } else {
+        queries.push((
+            Kind::Unmodelled,
+            // Only what differs from the server's defaults (PUBLIC's EXECUTE on a new
+            // function is no grant of anyone's): a new object brings no report.
+            format!(
+                "SELECT 'GRANT ON ' || g.name, g.privileges FROM ({}) AS g(name, privileges)",
+                grants.replace(
+                    "WHERE a.grantee <> o.owner",
+                    "WHERE a.grantee <> o.owner AND (a.grantee, a.privilege_type) NOT IN ( \
+                       SELECT x.grantee, x.privilege_type FROM aclexplode(acldefault( \
+                         CASE o.kind WHEN 'TABLE' THEN 'r' WHEN 'SEQUENCE' THEN 's' WHEN 'SCHEMA' THEN 'n' \
+                                     WHEN 'TYPE' THEN 'T' WHEN 'COLUMN' THEN 'c' ELSE 'f' END::\"char\", o.owner)) x)"
+                )
+            ),
+        ));
+    }
+    queries
+}
+
+/// The queries of the modelled kinds, one or more per [`Kind`], each row a qualified name and
+/// a definition (a column's also its position, a setting's also its reset).
+fn object_queries(ext_class: &str) -> Vec<(Kind, String)> {
+    vec![
+        (
+            Kind::Extension,
+            "SELECT quote_ident(x.extname), 'schema ' || quote_ident(n.nspname) FROM pg_extension x \
+             JOIN pg_namespace n ON n.oid = x.extnamespace WHERE x.extname <> 'plpgsql'"
+                .into(),
+        ),
+        (
+            Kind::Schema,
+            format!(
+                "SELECT quote_ident(n.nspname), '' FROM pg_namespace n WHERE {USER_SCHEMAS} AND n.nspname <> 'public' AND {}",
+                not_in_extension("n.oid")
+            ),
+        ),
+        (
+            Kind::Enum,
+            format!(
+                "SELECT format('%I.%I', n.nspname, t.typname), \
+                        string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) \
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                 JOIN pg_enum e ON e.enumtypid = t.oid \
+                 WHERE {USER_SCHEMAS} AND {} GROUP BY 1",
+                not_in_extension("t.oid")
+            ),
+        ),
+        (
+            Kind::Domain,
+            format!(
+                "SELECT format('%I.%I', n.nspname, t.typname), \
+                        format_type(t.typbasetype, t.typtypmod) \
+                        || CASE WHEN t.typcollation <> 0 AND t.typcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = t.typbasetype) \
+                                THEN ' COLLATE ' || (SELECT format('%I.%I', cn.nspname, co.collname) FROM pg_collation co \
+                                                     JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) \
+                                ELSE '' END \
+                        || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END \
+                        || coalesce(' DEFAULT ' || t.typdefault, '') \
+                        || coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid), '' ORDER BY c.conname) \
+                                     FROM pg_constraint c WHERE c.contypid = t.oid), '') \
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                 WHERE t.typtype = 'd' AND {USER_SCHEMAS} AND {}",
+                not_in_extension("t.oid")
+            ),
+        ),
+        (
+            Kind::Composite,
+            format!(
+                "SELECT format('%I.%I', n.nspname, t.typname), \
+                        '(' || string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), \
+                                          ', ' ORDER BY a.attnum) || ')' \
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                 JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c' \
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                 WHERE t.typtype = 'c' AND {USER_SCHEMAS} AND {} GROUP BY 1",
+                not_in_extension("t.oid")
+            ),
+        ),
+        (
+            Kind::Sequence,
+            format!(
+                "{SEQUENCES} WHERE {USER_SCHEMAS} AND {ext_class} \
+                   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                                   AND d.objid = c.oid AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0)"
+            ),
+        ),
+        (
+            Kind::OwnedSequence,
+            format!(
+                "{SEQUENCES} WHERE {USER_SCHEMAS} AND {ext_class} \
+                   AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid \
+                               AND d.classid = 'pg_class'::regclass \
+                               AND d.deptype = 'a' AND d.refobjsubid > 0) \
+                   AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid \
+                                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid \
+                                     AND d.deptype = 'a' AND d.refobjsubid > 0 \
+                                     AND t.relname = ANY($1))"
+            ),
+        ),
+        (
+            Kind::Table,
+            format!(
+                "SELECT format('%I.%I', n.nspname, c.relname), \
+                        CASE c.relkind WHEN 'p' THEN 'partitioned by ' || pg_get_partkeydef(c.oid) \
+                                       ELSE 'table' END \
+                        || CASE WHEN c.relpersistence = 'u' THEN ' unlogged' ELSE '' END \
+                        || CASE WHEN c.relrowsecurity THEN ' row level security' ELSE '' END \
+                        || coalesce(' partition of ' || (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) \
+                                    || ' ' || pg_get_expr(c.relpartbound, c.oid), '') \
+                        || coalesce(' inherits (' || (SELECT string_agg(format('%I.%I', pn.nspname, p.relname), ', ' ORDER BY i.inhseqno) \
+                                                      FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
+                                                      JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+                                                      WHERE i.inhrelid = c.oid AND NOT c.relispartition) || ')', '') \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {ext_class} \
+                   AND NOT (c.relname = ANY($1))"
+            ),
+        ),
+        (
+            Kind::Storage,
+            format!(
+                "SELECT format('%I.%I', n.nspname, c.relname), \
+                        concat_ws('; ', \
+                            'with (' || nullif(concat_ws(', ', array_to_string(c.reloptions, ', '), \
+                                (SELECT string_agg('toast.' || o, ', ') FROM pg_class tc, unnest(tc.reloptions) o \
+                                 WHERE tc.oid = c.reltoastrelid)), '') || ')', \
+                            CASE c.relreplident WHEN 'f' THEN 'replica identity full' \
+                                                WHEN 'n' THEN 'replica identity nothing' \
+                                                WHEN 'i' THEN 'replica identity using index ' || \
+                                 (SELECT quote_ident(ic.relname) FROM pg_index x \
+                                  JOIN pg_class ic ON ic.oid = x.indexrelid \
+                                  WHERE x.indrelid = c.oid AND x.indisreplident) END) \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {ext_class} \
+                   AND NOT (c.relname = ANY($1)) \
+                   AND (c.reloptions IS NOT NULL OR c.relreplident NOT IN ('d', 'p') \
+                        OR EXISTS (SELECT 1 FROM pg_class tc WHERE tc.oid = c.reltoastrelid AND tc.reloptions IS NOT NULL))"
+            ),
+        ),
+        (
+            Kind::Column,
+            format!(
+                "SELECT format('%I.%I.%I', n.nspname, c.relname, a.attname), \
+                        format_type(a.atttypid, a.atttypmod) \
+                        || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END \
+                        || CASE a.attidentity WHEN 'a' THEN ' GENERATED ALWAYS AS IDENTITY' \
+                                              WHEN 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY' ELSE '' END \
+                        || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_get_expr(d.adbin, d.adrelid) || ') STORED' \
+                                ELSE coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') END \
+                        || CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 \
+                                THEN ' COLLATE ' || (SELECT quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) ELSE '' END, \
+                        a.attnum \
+                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_type t ON t.oid = a.atttypid \
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                 WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+                   AND (a.attislocal OR c.relispartition) \
+                   AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1))"
+            ),
+        ),
+        (
+            Kind::Constraint,
+            format!(
+                "SELECT format('%I.%I.%I', n.nspname, c.relname, con.conname), \
+                        pg_get_constraintdef(con.oid) \
+                 FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+                   AND con.conparentid = 0 AND con.coninhcount = 0 \
+                   AND con.contype <> 't'"
+            ),
+        ),
+        (
+            Kind::Index,
+            format!(
+                "SELECT format('%I.%I', n.nspname, ic.relname), pg_get_indexdef(i.indexrelid) \
+                        || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END \
+                 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+                 JOIN pg_class c ON c.oid = i.indrelid \
+                 JOIN pg_namespace n ON n.oid = ic.relnamespace \
+                 WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid \
+                                   AND con.contype IN ('p', 'u', 'x')) \
+                   AND NOT EXISTS (SELECT 1 FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid)"
+            ),
+        ),
+        (
+            Kind::View,
+            format!(
+                "SELECT format('%I.%I', n.nspname, c.relname), \
+                        CASE c.relkind WHEN 'm' THEN 'materialized ' ELSE '' END || pg_get_viewdef(c.oid, true) \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMAS} AND {ext_class}"
+            ),
+        ),
+        (
+            Kind::Function,
+            format!(
+                "SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), \
+                        pg_get_functiondef(p.oid) \
+                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                 WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND {} \
+                   AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass \
+                                   AND i.objid = p.oid AND i.deptype = 'i')",
+                not_in_extension("p.oid")
+            ),
+        ),
+        (Kind::Function, aggregates()),
+        (
+            Kind::Trigger,
+            format!(
+                "SELECT format('%I.%I.%I', n.nspname, c.relname, t.tgname), pg_get_triggerdef(t.oid) \
+                 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {USER_SCHEMAS} AND {ext_class}"
+            ),
+        ),
+        (
+            Kind::Policy,
+            "SELECT format('%I.%I.%I', schemaname, tablename, policyname), \
+                    format('AS %s FOR %s TO %s', permissive, cmd, \
+                           (SELECT string_agg(quote_ident(r), ', ' ORDER BY r) FROM unnest(roles) r)) \
+                    || coalesce(' USING (' || qual || ')', '') \
+                    || coalesce(' WITH CHECK (' || with_check || ')', '') \
+             FROM pg_policies"
+                .into(),
+        ),
+        (
+            Kind::Comment,
+            format!(
+                "SELECT CASE WHEN d.objsubid = 0 THEN \
+                            format('%s %I.%I', CASE c.relkind WHEN 'v' THEN 'VIEW' \
+                                   WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'i' THEN 'INDEX' \
+                                   WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, c.relname) \
+                        ELSE format('COLUMN %I.%I.%I', n.nspname, c.relname, a.attname) END, \
+                        d.description \
+                 FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid \
+                 WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+                 UNION ALL \
+                 SELECT format('%s %I.%I(%s)', CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, \
+                               n.nspname, p.proname, {signature}), d.description \
+                 FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid \
+                 JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_SCHEMAS} AND {ext_proc} \
+                 UNION ALL \
+                 SELECT format('TYPE %I.%I', n.nspname, t.typname), d.description \
+                 FROM pg_description d JOIN pg_type t ON d.classoid = 'pg_type'::regclass AND d.objoid = t.oid \
+                 JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER_SCHEMAS} AND {ext_type} \
+                 UNION ALL \
+                 SELECT format('SCHEMA %I', n.nspname), d.description \
+                 FROM pg_description d JOIN pg_namespace n ON d.classoid = 'pg_namespace'::regclass AND d.objoid = n.oid \
+                 WHERE {USER_SCHEMAS} AND n.nspname <> 'public' AND {ext_ns} \
+                 UNION ALL \
+                 SELECT format('CONSTRAINT %I ON %I.%I', con.conname, n.nspname, c.relname), d.description \
+                 FROM pg_description d JOIN pg_constraint con ON d.classoid = 'pg_constraint'::regclass AND d.objoid = con.oid \
+                 JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE {USER_SCHEMAS} AND NOT (c.relname = ANY($1)) \
+                 UNION ALL \
+                 SELECT format('TRIGGER %I ON %I.%I', t.tgname, n.nspname, c.relname), d.description \
+                 FROM pg_description d JOIN pg_trigger t ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid \
+                 JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE {USER_SCHEMAS} \
+                 UNION ALL \
+                 SELECT format('POLICY %I ON %I.%I', p.polname, n.nspname, c.relname), d.description \
+                 FROM pg_description d JOIN pg_policy p ON d.classoid = 'pg_policy'::regclass AND d.objoid = p.oid \
+                 JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE {USER_SCHEMAS} \
+                 UNION ALL \
+                 SELECT format('RULE %I ON %I.%I', r.rulename, n.nspname, c.relname), d.description \
+                 FROM pg_description d JOIN pg_rewrite r ON d.classoid = 'pg_rewrite'::regclass AND d.objoid = r.oid \
+                 JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE r.rulename <> '_RETURN' AND {USER_SCHEMAS} \
+                 UNION ALL \
+                 {collations} UNION ALL \
+                 {configurations} UNION ALL \
+                 {dictionaries} UNION ALL \
+                 SELECT format('EVENT TRIGGER %I', o.evtname), d.description \
+                 FROM pg_description d JOIN pg_event_trigger o ON d.classoid = 'pg_event_trigger'::regclass AND d.objoid = o.oid \
+                 WHERE {ext_event} \
+                 UNION ALL \
+                 SELECT format('PUBLICATION %I', o.pubname), d.description \
+                 FROM pg_description d JOIN pg_publication o ON d.classoid = 'pg_publication'::regclass AND d.objoid = o.oid \
+                 UNION ALL \
+                 {statistics}",
+                ext_proc = not_in_extension("p.oid"),
+                ext_type = not_in_extension("t.oid"),
+                ext_ns = not_in_extension("n.oid"),
+                collations = comment_in_schema("COLLATION", "pg_collation", "collname", "collnamespace"),
+                configurations = comment_in_schema("TEXT SEARCH CONFIGURATION", "pg_ts_config", "cfgname", "cfgnamespace"),
+                dictionaries = comment_in_schema("TEXT SEARCH DICTIONARY", "pg_ts_dict", "dictname", "dictnamespace"),
+                ext_event = not_in_extension("o.oid"),
+                statistics = comment_in_schema("STATISTICS", "pg_statistic_ext", "stxname", "stxnamespace"),
+                signature = SIGNATURE,
+            ),
+        ),
+    ]
+}
+
 /// The comments on the objects of one catalog table that live in a schema, keyed `WORD
 /// schema.name` as `COMMENT ON` names them: a piece of the comments' query.
 fn comment_in_schema(word: &str, table: &str, name: &str, namespace: &str) -> String {
