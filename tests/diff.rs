@@ -30,16 +30,22 @@ async fn run(db: &TestDb, sql: &str) {
         .unwrap();
 }
 
-/// Plans `from` → `to`, applies the plan to `from` statement by statement (as psql does, so
-/// that CONCURRENTLY runs outside a transaction), and returns the plan.
-async fn converge(from: &TestDb, to: &TestDb) -> Vec<Change> {
-    let plan = catalog(from).await.plan(&catalog(to).await);
-    let client = from.pool().get().await.unwrap();
-    for change in &plan {
+/// Applies `plan` to `db` statement by statement (as psql does, so that CONCURRENTLY runs
+/// outside a transaction); a statement that fails names itself.
+async fn apply(db: &TestDb, plan: &[Change]) {
+    let client = db.pool().get().await.unwrap();
+    for change in plan {
         bounded(&change.sql, client.batch_execute(&change.sql))
             .await
             .unwrap_or_else(|err| panic!("{}: {err:?}", change.sql));
     }
+}
+
+/// Plans `from` → `to`, applies the plan to `from` statement by statement (as psql does, so
+/// that CONCURRENTLY runs outside a transaction), and returns the plan.
+async fn converge(from: &TestDb, to: &TestDb) -> Vec<Change> {
+    let plan = catalog(from).await.plan(&catalog(to).await);
+    apply(from, &plan).await;
     let left = catalog(from).await.diff(&catalog(to).await);
     assert!(
         left.is_empty(),
@@ -427,12 +433,7 @@ async fn declared_renames_are_renamed_not_dropped() {
     }
     lints_clean("renames", &pgbaked::diff::cut_into_files(plan.clone()));
     let client = from.pool().get().await.unwrap();
-    for change in &plan {
-        client
-            .batch_execute(&change.sql)
-            .await
-            .unwrap_or_else(|err| panic!("{}: {err:?}", change.sql));
-    }
+    apply(&from, &plan).await;
     let left = catalog(&from).await.diff(&catalog(&to).await);
     assert!(left.is_empty(), "left {left:#?}\nplan {sql:#?}");
     // The data came along.
@@ -582,12 +583,7 @@ async fn privileges_are_planned_and_survive_a_view_rebuild() {
         assert!(sql.contains(&expected), "{expected} missing from {sql:#?}");
     }
     let client = from.pool().get().await.unwrap();
-    for change in &plan {
-        client
-            .batch_execute(&change.sql)
-            .await
-            .unwrap_or_else(|err| panic!("{}: {err:?}", change.sql));
-    }
+    apply(&from, &plan).await;
     let left = read(&from, true).await.diff(&read(&to, true).await);
     assert!(left.is_empty(), "left {left:#?}\nplan {sql:#?}");
 
@@ -651,12 +647,7 @@ async fn privileges_of_remade_routines_ranges_and_owners() {
     let plan = read(&from).await.plan(&read(&to).await);
     assert!(!plan.iter().any(Change::is_unsupported), "{plan:#?}");
     let client = from.pool().get().await.unwrap();
-    for change in &plan {
-        client
-            .batch_execute(&change.sql)
-            .await
-            .unwrap_or_else(|err| panic!("{}: {err:?}", change.sql));
-    }
+    apply(&from, &plan).await;
     let left = read(&from).await.diff(&read(&to).await);
     assert!(left.is_empty(), "left {left:#?}\nplan {plan:#?}");
     let public: bool = client
@@ -707,12 +698,7 @@ async fn a_rebuilt_view_keeps_its_grants_without_privileges_compared() {
     let plan = read(&from).await.plan(&read(&to).await);
     assert!(!plan.iter().any(Change::is_unsupported), "{plan:#?}");
     let client = from.pool().get().await.unwrap();
-    for change in &plan {
-        client
-            .batch_execute(&change.sql)
-            .await
-            .unwrap_or_else(|err| panic!("{}: {err:?}", change.sql));
-    }
+    apply(&from, &plan).await;
     let granted: i64 = client
         .query_one(
             "SELECT count(*) FROM information_schema.role_table_grants \

@@ -675,7 +675,7 @@ fn catalog_queries(privileges: bool) -> Vec<(Kind, String)> {
     // Without them, each grant is still read, and one that differs is reported: two
     // databases whose privileges differ are never called equal.
     let grants = privileges_query(&ext_class);
-    queries.push((Kind::Unmodelled, owner_privileges_query(&grants)));
+    queries.push((Kind::Unmodelled, owner_privileges_query(&ext_class)));
     if privileges {
         queries.push((Kind::Privilege, grants));
     } else {
@@ -992,11 +992,9 @@ fn comment_in_schema(word: &str, table: &str, name: &str, namespace: &str) -> St
 
 /// The objects whose owner holds other privileges than the server gives an owner (`REVOKE
 /// DELETE ON t FROM` its owner), as `OWNER PRIVILEGES ON TABLE public.t` with what the owner
-/// holds: not planned, but never called equal. Built on [`privileges_query`]'s objects.
-fn owner_privileges_query(grants: &str) -> String {
-    let objects = grants
-        .split_once(" SELECT format('%s %s TO %s'")
-        .map_or(grants, |(objects, _)| objects);
+/// holds: not planned, but never called equal.
+fn owner_privileges_query(ext_class: &str) -> String {
+    let objects = privileged_objects(ext_class);
     let held = |acl: &str| {
         format!(
             "(SELECT string_agg(a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, \
@@ -1015,7 +1013,24 @@ fn owner_privileges_query(grants: &str) -> String {
     )
 }
 
+/// Each role's privileges on each object beyond its owner's, as `KIND name TO role` and what
+/// it holds (see [`Catalog::read_with`]).
 fn privileges_query(ext_class: &str) -> String {
+    format!(
+        "{} SELECT format('%s %s TO %s', o.kind, o.name, \
+                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END), \
+                string_agg(a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, \
+                           ', ' ORDER BY a.privilege_type) \
+         FROM objects o, aclexplode(o.acl) a \
+         WHERE a.grantee <> o.owner \
+         GROUP BY 1",
+        privileged_objects(ext_class)
+    )
+}
+
+/// The objects privileges are granted on, with their ACL (the server's default where none
+/// was set) and owner: `WITH objects AS (kind, name, acl, owner)`, for the queries above.
+fn privileged_objects(ext_class: &str) -> String {
     format!(
         "WITH objects AS ( \
            SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, \
@@ -1050,14 +1065,7 @@ fn privileges_query(ext_class: &str) -> String {
            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
            WHERE t.typtype IN ('e', 'd', 'c', 'r') AND {USER_SCHEMAS} AND {ext_type} \
              AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_class r WHERE r.oid = t.typrelid AND r.relkind = 'c')) \
-         ) \
-         SELECT format('%s %s TO %s', o.kind, o.name, \
-                       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END), \
-                string_agg(a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, \
-                           ', ' ORDER BY a.privilege_type) \
-         FROM objects o, aclexplode(o.acl) a \
-         WHERE a.grantee <> o.owner \
-         GROUP BY 1",
+         )",
         ext_ns = not_in_extension("n.oid"),
         ext_proc = not_in_extension("p.oid"),
         ext_type = not_in_extension("t.oid"),

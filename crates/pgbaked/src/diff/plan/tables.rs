@@ -150,24 +150,22 @@ impl<'a> Plan<'a> {
             .map(|(_, name, column_def)| (name, column_def))
             .collect();
         columns.sort_by_key(|(name, _)| to.position(name));
-        let columns: Vec<String> = columns
-            .into_iter()
-            .map(|(name, column_def)| self.declare(&d.name, split_last(name).1, column_def))
+        // Keys and checks inside the statement: an ALTER TABLE … ADD PRIMARY KEY on a new
+        // table is one more statement that squawk rightly flags on a table with rows.
+        let inline: Vec<String> = to
+            .objects()
+            .filter(|(kind, name, def)| {
+                *kind == Kind::Constraint && split_last(name).0 == d.name && inlined_constraint(def)
+            })
+            .map(|(_, name, def)| format!("CONSTRAINT {} {def}", split_last(name).1))
             .collect();
-        let typed_of = typed_table_type(to, &d.name);
         let mut sql = if let Some((parent, bound)) = TableTraits::of(def).partition_of {
             format!("CREATE TABLE {} PARTITION OF {parent} {bound}", d.name)
-        } else if let Some(of) = typed_of {
+        } else if let Some(of) = typed_table_type(to, &d.name) {
             // A typed table takes its columns from its type; what is its own (NOT NULL, a
             // default, the keys and checks) is written WITH OPTIONS.
             let mut items: Vec<String> = Vec::new();
-            let mut own: Vec<(&str, &str)> = to
-                .objects()
-                .filter(|(kind, name, _)| *kind == Kind::Column && split_last(name).0 == d.name)
-                .map(|(_, name, column_def)| (name, column_def))
-                .collect();
-            own.sort_by_key(|(name, _)| to.position(name));
-            for (name, column_def) in own {
+            for (name, column_def) in columns {
                 let c = crate::diff::column::column(column_def);
                 let mut options = String::new();
                 if c.not_null {
@@ -180,15 +178,7 @@ impl<'a> Plan<'a> {
                     items.push(format!("{} WITH OPTIONS{options}", split_last(name).1));
                 }
             }
-            items.extend(
-                to.objects()
-                    .filter(|(kind, name, def)| {
-                        *kind == Kind::Constraint
-                            && split_last(name).0 == d.name
-                            && inlined_constraint(def)
-                    })
-                    .map(|(_, name, def)| format!("CONSTRAINT {} {def}", split_last(name).1)),
-            );
+            items.extend(inline);
             if items.is_empty() {
                 format!("CREATE TABLE {} OF {of}", d.name)
             } else {
@@ -199,16 +189,10 @@ impl<'a> Plan<'a> {
                 )
             }
         } else {
-            // Keys and checks inside the statement: an ALTER TABLE … ADD PRIMARY KEY on a new
-            // table is one more statement that squawk rightly flags on a table with rows.
-            let inline = to.objects().filter(|(kind, name, def)| {
-                *kind == Kind::Constraint && split_last(name).0 == d.name && inlined_constraint(def)
-            });
             let items: Vec<String> = columns
                 .into_iter()
-                .chain(
-                    inline.map(|(_, name, def)| format!("CONSTRAINT {} {def}", split_last(name).1)),
-                )
+                .map(|(name, column_def)| self.declare(&d.name, split_last(name).1, column_def))
+                .chain(inline)
                 .collect();
             format!(
                 "CREATE TABLE {} (\n    {}\n)",
