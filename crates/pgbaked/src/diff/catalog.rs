@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 
+use super::column::{Column, ColumnDef};
 use super::coverage::{self, USER_SCHEMAS, not_in_extension};
 use crate::error::Error;
 
@@ -141,6 +142,8 @@ pub struct Catalog {
     /// Each column's place in its table (`attnum`): not compared (a migration can only
     /// append), but new tables and added columns are written in the order they are declared.
     positions: BTreeMap<String, i16>,
+    /// Each column's parts ([`Kind::Column`]'s definition is their [`ColumnDef::text`]).
+    columns: BTreeMap<String, ColumnDef>,
     /// For each [`Kind::Setting`], the statement that puts it back to its default.
     resets: BTreeMap<String, String>,
     /// What depends on what, as the server records it (`pg_depend`): (dependency, dependent),
@@ -347,12 +350,22 @@ impl Catalog {
                 }
                 // A routine's body is compared as written: pg_dump shows a change in its
                 // whitespace, so the plan must carry it.
-                let compared = compared(kind, &definition);
-                if kind == Kind::Column
-                    && let Ok(position) = row.try_get::<_, i16>(2)
-                {
-                    catalog.positions.insert(name.clone(), position);
+                if kind == Kind::Column {
+                    let column = ColumnDef {
+                        data_type: row.get(3),
+                        not_null: row.get(4),
+                        identity: row.get(5),
+                        generated: row
+                            .get::<_, Option<String>>(6)
+                            .map(|e| format!("GENERATED ALWAYS AS ({}) STORED", reparseable(&e))),
+                        default: row.get::<_, Option<String>>(7).map(|e| reparseable(&e)),
+                        collate: row.get(8),
+                    };
+                    definition = column.text();
+                    catalog.positions.insert(name.clone(), row.get(2));
+                    catalog.columns.insert(name.clone(), column);
                 }
+                let compared = compared(kind, &definition);
                 if kind == Kind::Setting
                     && let Ok(reset) = row.try_get::<_, String>(2)
                 {
@@ -443,11 +456,19 @@ impl Catalog {
                 .objects
                 .iter()
                 .map(|((kind, name), (def, _))| {
-                    let def = rewrite(def);
+                    let def = match (kind, self.columns.get(name)) {
+                        (Kind::Column, Some(column)) => column.rewritten(&rewrite).text(),
+                        _ => rewrite(def),
+                    };
                     ((*kind, rewrite(name)), (def.clone(), compared(*kind, &def)))
                 })
                 .collect(),
             positions: self.positions.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|(name, column)| (rewrite(name), column.rewritten(&rewrite)))
+                .collect(),
             resets: self.resets.clone(),
             depends: self
                 .depends
@@ -486,6 +507,14 @@ impl Catalog {
                 })
                 .collect(),
             positions: self.positions.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|(name, column)| {
+                    let name = if *name == old_key { &new_key } else { name };
+                    (name.clone(), column.clone())
+                })
+                .collect(),
             resets: self.resets.clone(),
             depends: self
                 .depends
@@ -502,6 +531,18 @@ impl Catalog {
                 })
                 .collect(),
         }
+    }
+
+    /// The column `schema.table.column`, in its parts.
+    pub(crate) fn column(&self, name: &str) -> Option<Column<'_>> {
+        self.columns.get(name).map(ColumnDef::view)
+    }
+
+    /// Every column, by qualified name, in its parts.
+    pub(crate) fn columns(&self) -> impl Iterator<Item = (&str, Column<'_>)> {
+        self.columns
+            .iter()
+            .map(|(name, column)| (name.as_str(), column.view()))
     }
 
     /// A column's place in its table (`schema.table.column`); last when not known.
@@ -820,17 +861,17 @@ fn object_queries(ext_class: &str) -> Vec<(Kind, String)> {
         ),
         (
             Kind::Column,
+            // The parts of a column, each in a field of its own: never taken apart again from
+            // a text, where a default's string could hold ` DEFAULT ` or ` COLLATE `.
             format!(
-                "SELECT format('%I.%I.%I', n.nspname, c.relname, a.attname), \
-                        format_type(a.atttypid, a.atttypmod) \
-                        || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END \
-                        || CASE a.attidentity WHEN 'a' THEN ' GENERATED ALWAYS AS IDENTITY' \
-                                              WHEN 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY' ELSE '' END \
-                        || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_get_expr(d.adbin, d.adrelid) || ') STORED' \
-                                ELSE coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') END \
-                        || CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 \
-                                THEN ' COLLATE ' || (SELECT quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) ELSE '' END, \
-                        a.attnum \
+                "SELECT format('%I.%I.%I', n.nspname, c.relname, a.attname), NULL::text, \
+                        a.attnum, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+                        CASE a.attidentity WHEN 'a' THEN 'GENERATED ALWAYS AS IDENTITY' \
+                                           WHEN 'd' THEN 'GENERATED BY DEFAULT AS IDENTITY' END, \
+                        CASE WHEN a.attgenerated = 's' THEN pg_get_expr(d.adbin, d.adrelid) END, \
+                        CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, \
+                        CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 \
+                             THEN (SELECT quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) END \
                  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
                  JOIN pg_type t ON t.oid = a.atttypid \

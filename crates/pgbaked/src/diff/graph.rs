@@ -104,9 +104,7 @@ pub(crate) fn pinned(
         for (dependent_kind, dependent) in from.dependents(kind, name) {
             if gone
                 && (dependent_kind != Kind::Column
-                    || from
-                        .get(Kind::Column, dependent)
-                        .is_none_or(|def| super::column::column(def).generated.is_none()))
+                    || from.column(dependent).is_none_or(|c| c.generated.is_none()))
             {
                 continue;
             }
@@ -123,12 +121,12 @@ pub(crate) fn pinned(
                 Kind::View => pinned.views.push(dependent.to_string()),
                 Kind::Column => {
                     let (table, column) = split_last(dependent);
-                    let old = super::column::column(current);
+                    let old = from.column(dependent).unwrap_or_default();
                     // A generated column stays generated: it is computed again even when its
                     // own type changes too (ALTER TYPE cannot reach it while its source
                     // changes).
                     let recomputed = old.generated.is_some()
-                        && target.is_some_and(|t| super::column::column(t).generated.is_some());
+                        && to.column(dependent).is_some_and(|t| t.generated.is_some());
                     if (differs(Kind::Column, dependent) || target.is_none()) && !recomputed {
                         // Planned anyway: its own change comes after the routine's.
                         if old.generated.is_none()
@@ -141,12 +139,12 @@ pub(crate) fn pinned(
                         }
                         continue;
                     }
-                    if let (Some(_), Some(to_def)) = (old.generated, target) {
+                    if let (Some(_), Some(to_column)) = (old.generated, to.column(dependent)) {
                         // Computed from what changes: dropped before, added again after (the
                         // drop takes its indexes, constraints and the views reading it along).
                         pinned.regenerated.push(dependent.to_string());
                         let (mut steps, indexes) =
-                            regenerate(&table, column, true, to_def, differences, to);
+                            regenerate(&table, column, true, to_column, differences, to);
                         if !steps.is_empty() {
                             pinned.column_drops.push(steps.remove(0));
                         }

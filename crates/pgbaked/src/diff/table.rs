@@ -23,7 +23,7 @@ pub(crate) fn regenerate(
     table: &str,
     name: &str,
     had_values: bool,
-    to_def: &str,
+    to_column: Column<'_>,
     differences: &[Difference],
     to: &Catalog,
 ) -> (Vec<Change>, Vec<String>) {
@@ -39,7 +39,7 @@ pub(crate) fn regenerate(
     )];
     changes.push(Change::plain(format!(
         "ALTER TABLE {table} ADD COLUMN {}",
-        declaration(table, name, to_def)
+        declaration(table, name, to_column)
     )));
     let mut indexes = Vec::new();
     let planned = |kind: Kind, object: &str| {
@@ -162,15 +162,14 @@ pub(crate) fn partition_columns(to: &Catalog, partition: &str, def: &str) -> Vec
         format!("public.{parent}")
     };
     let mut changes = Vec::new();
-    for (_, name, column_def) in to
-        .objects()
-        .filter(|(kind, name, _)| *kind == Kind::Column && split_last(name).0 == partition)
+    for (name, own) in to
+        .columns()
+        .filter(|(name, _)| split_last(name).0 == partition)
     {
         let column_name = split_last(name).1;
-        let Some(inherited) = to.get(Kind::Column, &format!("{parent}.{column_name}")) else {
+        let Some(inherited) = to.column(&format!("{parent}.{column_name}")) else {
             continue;
         };
-        let (own, inherited) = (column(column_def), column(inherited));
         let alter = |what: String| {
             Change::plain(format!(
                 "ALTER TABLE {partition} ALTER COLUMN {column_name} {what}"

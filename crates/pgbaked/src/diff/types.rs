@@ -3,7 +3,6 @@
 
 use super::catalog::{Catalog, Difference, Kind};
 use super::change::*;
-use super::column::*;
 use super::name::*;
 use super::routine::*;
 use crate::quote::{quote_identifier, unquote};
@@ -129,16 +128,14 @@ pub(crate) fn enum_rebuilt_tables(from: &Catalog, differences: &[Difference]) ->
     if rebuilt.is_empty() {
         return Vec::new();
     }
-    from.objects()
-        .filter(|(kind, _, def)| {
-            *kind == Kind::Column
-                && rebuilt.iter().any(|e| {
-                    let t = column(def).data_type;
-                    let t = t.strip_suffix("[]").unwrap_or(t);
-                    t == *e || Some(t) == parts(e).last().copied()
-                })
+    from.columns()
+        .filter(|(_, c)| {
+            rebuilt.iter().any(|e| {
+                let t = c.data_type.strip_suffix("[]").unwrap_or(c.data_type);
+                t == *e || Some(t) == parts(e).last().copied()
+            })
         })
-        .map(|(_, name, _)| split_last(name).0)
+        .map(|(name, _)| split_last(name).0)
         .collect()
 }
 
@@ -227,11 +224,7 @@ pub(crate) fn stored_inside(catalog: &Catalog, name: &str) -> bool {
                 && name_parts[0] == "public"
                 && ty_parts[0] == name_parts[1])
     };
-    let columns: Vec<&str> = catalog
-        .objects()
-        .filter(|(kind, _, _)| *kind == Kind::Column)
-        .map(|(_, _, def)| column(def).data_type)
-        .collect();
+    let columns: Vec<&str> = catalog.columns().map(|(_, c)| c.data_type).collect();
     if columns.iter().any(|t| {
         t.strip_suffix("[]")
             .is_some_and(|element| is(element, name))
@@ -333,7 +326,7 @@ pub(crate) fn rebuild_type(
             Kind::Enum | Kind::Composite if object == name => false,
             // A partition key's column cannot change type: the table would have to be made
             // again with its partitions.
-            Kind::Column if is_type(column(def).data_type) => {
+            Kind::Column if is_type(from.column(object).unwrap_or_default().data_type) => {
                 let (table, column_name) = split_last(object);
                 let in_key = from
                     .get(Kind::Table, &table)
@@ -343,7 +336,9 @@ pub(crate) fn rebuild_type(
                 in_key
             }
             // A column (or an index, a view) of the same name as the type is no use of it.
-            Kind::Column => cast || mentions(column(def).data_type, name),
+            Kind::Column => {
+                cast || mentions(from.column(object).unwrap_or_default().data_type, name)
+            }
             Kind::Index | Kind::Constraint | Kind::View | Kind::Policy | Kind::Trigger => cast,
             // Its own comment and grants are put back on the new type (below); others are on
             // other objects.
@@ -393,18 +388,14 @@ pub(crate) fn rebuild_type(
     for object in columns {
         let (table, column_name) = split_last(&object);
         let alter = |what: String| format!("ALTER TABLE {table} ALTER COLUMN {column_name} {what}");
-        let old_default = from
-            .get(Kind::Column, &object)
-            .and_then(|def| column(def).default);
-        let new_default = to
-            .get(Kind::Column, &object)
-            .map_or(old_default, |def| column(def).default);
+        let old_default = from.column(&object).and_then(|c| c.default);
+        let new_default = to.column(&object).map_or(old_default, |c| c.default);
         if old_default.is_some() {
             changes.push(Change::plain(alter("DROP DEFAULT".into())));
         }
         let array = from
-            .get(Kind::Column, &object)
-            .is_some_and(|def| column(def).data_type.ends_with("[]"));
+            .column(&object)
+            .is_some_and(|c| c.data_type.ends_with("[]"));
         let new_type = if array {
             format!("{name}[]")
         } else {

@@ -2,7 +2,6 @@
 //! references allow.
 
 use super::catalog::{Catalog, Difference, Kind};
-use super::column::*;
 use super::name::*;
 use super::types::*;
 
@@ -19,8 +18,11 @@ pub(crate) fn views_to_rebuild(
         .iter()
         .filter(|d| d.kind == Kind::Column && d.from.is_some())
         .filter(|d| match (&d.from, &d.to) {
-            (Some(a), Some(b)) => {
-                let (a, b) = (column(a), column(b));
+            (Some(_), Some(_)) => {
+                let (a, b) = (
+                    from.column(&d.name).unwrap_or_default(),
+                    to.column(&d.name).unwrap_or_default(),
+                );
                 a.data_type != b.data_type || (b.generated.is_some() && a.generated != b.generated)
             }
             _ => true,

@@ -5,8 +5,8 @@ use super::Plan;
 use crate::diff::catalog::{Difference, Kind};
 use crate::diff::change::{Change, HazardKind, unsupported};
 use crate::diff::column::{
-    Column, binary_coercible, cast_exists, column, declaration, narrowing, nextval_sequence,
-    owner_type, placeholder, volatile,
+    Column, binary_coercible, cast_exists, declaration, narrowing, nextval_sequence, owner_type,
+    placeholder, volatile,
 };
 use crate::diff::name::{free_constraint_name, index_table, mentions, split_last};
 use crate::diff::table::{from_parent, regenerate};
@@ -53,11 +53,10 @@ impl<'a> Plan<'a> {
     fn add_column(&self, d: &Difference, changes: &mut Vec<Change>) {
         let to = self.to;
         let (table, name) = split_last(&d.name);
-        let to_def = d.to.as_deref().unwrap_or_default();
-        let c = column(to_def);
+        let c = to.column(&d.name).unwrap_or_default();
         let change = format!(
             "ALTER TABLE {table} ADD COLUMN {}",
-            self.declare(&table, name, to_def)
+            self.declare(&table, name, c)
         );
         let required =
             c.not_null && c.default.is_none() && c.identity.is_none() && c.generated.is_none();
@@ -135,11 +134,10 @@ impl<'a> Plan<'a> {
     /// A column that stays and changes.
     fn alter_column(&mut self, d: &Difference, changes: &mut Vec<Change>) {
         let (table, name) = split_last(&d.name);
-        let (from_def, to_def) = (
-            d.from.as_deref().unwrap_or_default(),
-            d.to.as_deref().unwrap_or_default(),
+        let (old, new) = (
+            self.from.column(&d.name).unwrap_or_default(),
+            self.to.column(&d.name).unwrap_or_default(),
         );
-        let (old, new) = (column(from_def), column(to_def));
         if new.generated.is_some() && old.generated != new.generated {
             // PostgreSQL 15 cannot change a generation expression in place. A generated
             // column's values are derived, so it is dropped and added again; what was built on
@@ -149,7 +147,7 @@ impl<'a> Plan<'a> {
                 &table,
                 name,
                 old.generated.is_none(),
-                to_def,
+                new,
                 self.differences,
                 self.to,
             );
@@ -196,14 +194,7 @@ impl<'a> Plan<'a> {
             changes.push(Change::plain(alter("DROP EXPRESSION".into())));
         }
         if old.default != new.default || (retyped && new.default.is_some()) {
-            self.default(
-                &table,
-                name,
-                (&old, from_def),
-                (&new, to_def),
-                retyped,
-                changes,
-            );
+            self.default(&table, name, &old, &new, retyped, changes);
         }
         // ADD IDENTITY wants NOT NULL: after the SET NOT NULL below when it comes too. The
         // identity's new sequence starts at 1: it is carried on past the values the column
@@ -336,21 +327,20 @@ impl<'a> Plan<'a> {
         &self,
         table: &str,
         name: &str,
-        (old, from_def): (&Column<'_>, &str),
-        (new, to_def): (&Column<'_>, &str),
+        old: &Column<'_>,
+        new: &Column<'_>,
         retyped: bool,
         changes: &mut Vec<Change>,
     ) {
         let alter = |what: String| format!("ALTER TABLE {table} ALTER COLUMN {name} {what}");
         // The sequence behind a serial default, which the column owns and the catalog lists
         // with the column rather than as a sequence of its own.
-        let serial_sequence = |c: &Column<'_>, def: &str| {
+        let serial_sequence = |c: &Column<'_>| {
             c.default
                 .and_then(nextval_sequence)
-                .filter(|_| declaration(table, name, def).ends_with("serial"))
+                .filter(|_| declaration(table, name, *c).ends_with("serial"))
         };
-        let (old_serial, new_serial) =
-            (serial_sequence(old, from_def), serial_sequence(new, to_def));
+        let (old_serial, new_serial) = (serial_sequence(old), serial_sequence(new));
         match new.default {
             Some(default) => {
                 if let Some(seq) = new_serial

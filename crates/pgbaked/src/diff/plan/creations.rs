@@ -4,7 +4,7 @@
 use super::{Plan, typed_tables};
 use crate::diff::catalog::{Difference, Kind};
 use crate::diff::change::{Change, unsupported};
-use crate::diff::column::{column, narrowed_sequence, sequence_options};
+use crate::diff::column::{narrowed_sequence, sequence_options};
 use crate::diff::name::{parts, split_unquoted};
 use crate::diff::standalone;
 use crate::diff::types::{
@@ -174,10 +174,9 @@ impl<'a> Plan<'a> {
         };
         let to_def = d.to.as_deref().unwrap_or("");
         // A column of the type (or of an array of it) forbids retyping an attribute in place.
-        let held = self.from.objects().any(|(kind, _, def)| {
-            let t = column(def).data_type;
-            let t = t.strip_suffix("[]").unwrap_or(t);
-            kind == Kind::Column && (t == d.name || Some(t) == parts(&d.name).last().copied())
+        let held = self.from.columns().any(|(_, c)| {
+            let t = c.data_type.strip_suffix("[]").unwrap_or(c.data_type);
+            t == d.name || Some(t) == parts(&d.name).last().copied()
         });
         let rebuilt_type = || {
             rebuild_type(

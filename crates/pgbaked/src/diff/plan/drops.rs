@@ -5,7 +5,7 @@ use super::{Plan, drawn_by_staying_column, foreign_key_retyped, row_typed};
 use crate::diff::attached;
 use crate::diff::catalog::{Difference, Kind};
 use crate::diff::change::{Change, HazardKind};
-use crate::diff::column::{column, nextval_sequence};
+use crate::diff::column::{Column, nextval_sequence};
 use crate::diff::graph;
 use crate::diff::name::{bare_name, collapse, index_table, mentions, parts, split_last};
 use crate::diff::routine::{function_header, routine_kind};
@@ -49,8 +49,11 @@ impl<'a> Plan<'a> {
             .filter(|d| match (&d.from, &d.to) {
                 // A new collation is a new type to what reads the column (ALTER … TYPE …
                 // COLLATE).
-                (Some(a), Some(b)) => {
-                    let (a, b) = (column(a), column(b));
+                (Some(_), Some(_)) => {
+                    let (a, b) = (
+                        self.from.column(&d.name).unwrap_or_default(),
+                        self.to.column(&d.name).unwrap_or_default(),
+                    );
                     a.data_type != b.data_type || a.collate != b.collate
                 }
                 _ => false,
@@ -298,11 +301,7 @@ impl<'a> Plan<'a> {
         let (from, to) = (self.from, self.to);
         let mut dropped_columns: Vec<&Difference> =
             self.of(Kind::Column).filter(|d| d.to.is_none()).collect();
-        dropped_columns.sort_by_key(|d| {
-            column(d.from.as_deref().unwrap_or_default())
-                .generated
-                .is_none()
-        });
+        dropped_columns.sort_by_key(|d| from.column(&d.name).is_none_or(|c| c.generated.is_none()));
         for d in dropped_columns {
             let (table, name) = split_last(&d.name);
             if !self.old_tables.contains(&table.as_str())
@@ -475,9 +474,8 @@ impl<'a> Plan<'a> {
     /// keeps its value (created anew, it would hand out numbers the rows already hold).
     fn renamed_sequences(&self) -> Vec<(String, String)> {
         let (from, to) = (self.from, self.to);
-        let drawn_from = |def: &str| {
-            column(def)
-                .default
+        let drawn_from = |c: Column<'_>| {
+            c.default
                 .and_then(nextval_sequence)
                 .map(|s| bare_name(&s).to_string())
         };
@@ -488,13 +486,11 @@ impl<'a> Plan<'a> {
                     d.from.is_none()
                         && d.to == gone.from
                         && parts(&d.name).first() == parts(&gone.name).first()
-                        && from.objects().any(|(kind, name, def)| {
-                            kind == Kind::Column
-                                && to.get(Kind::Column, name).is_some_and(|new_def| {
-                                    drawn_from(def) == Some(bare_name(&gone.name).to_string())
-                                        && drawn_from(new_def)
-                                            == Some(bare_name(&d.name).to_string())
-                                })
+                        && from.columns().any(|(name, old)| {
+                            to.column(name).is_some_and(|new| {
+                                drawn_from(old) == Some(bare_name(&gone.name).to_string())
+                                    && drawn_from(new) == Some(bare_name(&d.name).to_string())
+                            })
                         })
                 })?;
                 Some((gone.name.clone(), new.name.clone()))

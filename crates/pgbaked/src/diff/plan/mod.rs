@@ -32,7 +32,7 @@ mod tests;
 
 use super::catalog::{Catalog, Difference, Kind};
 use super::change::Change;
-use super::column::{column, declaration, explicit_declaration, nextval_sequence};
+use super::column::{Column, declaration, explicit_declaration, nextval_sequence};
 use super::graph::Pinned;
 use super::name::{bare_name, mentions, parts, split_last};
 use super::routine::function_header;
@@ -207,8 +207,11 @@ impl<'a> Plan<'a> {
         let table = split_last(&d.name).0;
         self.typed_tables.contains(&table)
             && match (d.from.as_deref(), d.to.as_deref()) {
-                (Some(old), Some(new)) => {
-                    let (old, new) = (column(old), column(new));
+                (Some(_), Some(_)) => {
+                    let (old, new) = (
+                        self.from.column(&d.name).unwrap_or_default(),
+                        self.to.column(&d.name).unwrap_or_default(),
+                    );
                     old.data_type != new.data_type || old.collate != new.collate
                 }
                 _ => true,
@@ -222,19 +225,16 @@ impl<'a> Plan<'a> {
 
     /// A column's declaration in `CREATE TABLE` or `ADD COLUMN`: a serial, unless the sequence
     /// it would make exists already (a sequence the column takes over).
-    fn declare(&self, table: &str, name: &str, def: &str) -> String {
-        let over_adopted = column(def)
-            .default
-            .and_then(nextval_sequence)
-            .is_some_and(|s| {
-                self.adopted
-                    .iter()
-                    .any(|a| *a == s || (parts(&s).len() == 1 && *a == format!("public.{s}")))
-            });
+    fn declare(&self, table: &str, name: &str, c: Column<'_>) -> String {
+        let over_adopted = c.default.and_then(nextval_sequence).is_some_and(|s| {
+            self.adopted
+                .iter()
+                .any(|a| *a == s || (parts(&s).len() == 1 && *a == format!("public.{s}")))
+        });
         if over_adopted {
-            explicit_declaration(name, def)
+            explicit_declaration(name, c)
         } else {
-            declaration(table, name, def)
+            declaration(table, name, c)
         }
     }
 
@@ -282,11 +282,9 @@ fn moved_sequences(from: &Catalog, to: &Catalog, was: Kind, is: Kind) -> Vec<Str
 /// Whether a column that stays in `to` takes its default from `sequence` in `from`.
 fn drawn_by_staying_column(from: &Catalog, to: &Catalog, sequence: &str) -> bool {
     let seq = bare_name(sequence);
-    from.objects().any(|(kind, name, def)| {
-        kind == Kind::Column
-            && to.get(Kind::Column, name).is_some()
-            && column(def)
-                .default
+    from.columns().any(|(name, c)| {
+        to.column(name).is_some()
+            && c.default
                 .and_then(nextval_sequence)
                 .is_some_and(|s| bare_name(&s) == seq)
     })

@@ -5,7 +5,7 @@ use super::{Plan, inlined_constraint, row_typed};
 use crate::diff::catalog::{Catalog, Difference, Kind};
 use crate::diff::change::Change;
 use crate::diff::column::{
-    column, narrowed_sequence, nextval_sequence, owner_type, sequence_options, serial_sequence_def,
+    Column, narrowed_sequence, nextval_sequence, owner_type, sequence_options, serial_sequence_def,
 };
 use crate::diff::name::split_last;
 use crate::diff::routine::{needs_drop, routine_kind};
@@ -98,31 +98,24 @@ impl<'a> Plan<'a> {
     fn new_sequences(&mut self, changes: &mut Vec<Change>) {
         let (from, to) = (self.from, self.to);
         let new_tables = &self.new_tables;
-        for (_, name, column_def) in to.objects().filter(|(kind, name, def)| {
-            *kind == Kind::Column
-                && (new_tables.contains(&split_last(name).0.as_str())
-                    || from
-                        .get(Kind::Column, name)
-                        .is_none_or(|old| column(old).default != column(def).default))
+        for (name, c) in to.columns().filter(|(name, c)| {
+            new_tables.contains(&split_last(name).0.as_str())
+                || from.column(name).is_none_or(|old| old.default != c.default)
         }) {
             let (table, column_name) = split_last(name);
-            let c = column(column_def);
             let Some(seq) = c.default.and_then(nextval_sequence) else {
                 continue;
             };
-            let serial = self
-                .declare(&table, column_name, column_def)
-                .ends_with("serial")
+            let serial = self.declare(&table, column_name, c).ends_with("serial")
                 && from.get(Kind::Column, name).is_none();
             let known = |c: &Catalog, kind: Kind| {
                 c.get(kind, &seq).is_some() || c.get(kind, &format!("public.{seq}")).is_some()
             };
             // A sequence a column owns already stays only when that column does: a dropped
             // table or column takes its sequence along.
-            let kept = from.objects().any(|(kind, name, def)| {
-                kind == Kind::Column
-                    && to.get(Kind::Column, name).is_some()
-                    && column(def).default.and_then(nextval_sequence).as_deref() == Some(&*seq)
+            let kept = from.columns().any(|(name, old)| {
+                to.column(name).is_some()
+                    && old.default.and_then(nextval_sequence).as_deref() == Some(&*seq)
             });
             if !serial && !known(to, Kind::Sequence) && !known(from, Kind::Sequence) && !kept {
                 let as_type = match c.data_type {
@@ -144,10 +137,9 @@ impl<'a> Plan<'a> {
     fn create_table(&self, d: &Difference, changes: &mut Vec<Change>) {
         let to = self.to;
         let def = d.to.as_deref().unwrap_or_default();
-        let mut columns: Vec<(&str, &str)> = to
-            .objects()
-            .filter(|(kind, name, _)| *kind == Kind::Column && split_last(name).0 == d.name)
-            .map(|(_, name, column_def)| (name, column_def))
+        let mut columns: Vec<(&str, Column<'_>)> = to
+            .columns()
+            .filter(|(name, _)| split_last(name).0 == d.name)
             .collect();
         columns.sort_by_key(|(name, _)| to.position(name));
         // Keys and checks inside the statement: an ALTER TABLE … ADD PRIMARY KEY on a new
@@ -165,8 +157,7 @@ impl<'a> Plan<'a> {
             // A typed table takes its columns from its type; what is its own (NOT NULL, a
             // default, the keys and checks) is written WITH OPTIONS.
             let mut items: Vec<String> = Vec::new();
-            for (name, column_def) in columns {
-                let c = crate::diff::column::column(column_def);
+            for (name, c) in columns {
                 let mut options = String::new();
                 if c.not_null {
                     options.push_str(" NOT NULL");
@@ -191,7 +182,7 @@ impl<'a> Plan<'a> {
         } else {
             let items: Vec<String> = columns
                 .into_iter()
-                .map(|(name, column_def)| self.declare(&d.name, split_last(name).1, column_def))
+                .map(|(name, c)| self.declare(&d.name, split_last(name).1, c))
                 .chain(inline)
                 .collect();
             format!(
