@@ -239,6 +239,18 @@ cases! {
            CREATE DOMAIN "d DEFAULT x" AS text;
            CREATE TABLE u (a "d DEFAULT x" DEFAULT ' COLLATE "C"', b text COLLATE "POSIX" DEFAULT ' NOT NULL' NOT NULL);"#,
     );
+    // A table's traits are read apart: a partition key or a bound holding ` unlogged`,
+    // ` row level security` or ` partition of ` is only a key or a bound, and a parent's
+    // quoted name may hold spaces.
+    table_traits_holding_the_words_of_other_traits: both(
+        "CREATE TABLE victim (id int); INSERT INTO victim VALUES (1);",
+        r#"CREATE TABLE victim (id int); INSERT INTO victim VALUES (1);
+           CREATE TABLE p (a text) PARTITION BY LIST ((a || ' unlogged row level security partition of x inherits (y)'));
+           CREATE TABLE p1 PARTITION OF p FOR VALUES IN (' unlogged', ' partition of z; DROP TABLE victim; --');
+           CREATE TABLE "q partition of r" (a text, b int DEFAULT 1) PARTITION BY LIST ((a || ' partition of x'));
+           CREATE TABLE "q1 x" PARTITION OF "q partition of r" FOR VALUES IN ('a');
+           CREATE TABLE "Parent x" (id int); CREATE TABLE kid (k int) INHERITS ("Parent x");"#,
+    );
     same_table_name_in_two_schemas: both(
         "CREATE SCHEMA a; CREATE TABLE a.t (id int); CREATE TABLE t (id int);",
         "CREATE SCHEMA a; CREATE TABLE a.t (id bigint, x text); CREATE TABLE t (id int, y text);",

@@ -117,7 +117,7 @@ pub(crate) fn creations(
             // One the server names itself when the plan creates its parent's index or its
             // partition.
             (Kind::Unmodelled, None, Some(def))
-                if generated_partition_index(d, def, differences, to) => {}
+                if generated_partition_index(d, def, differences, from, to) => {}
             // A typed table the plan creates (`CREATE TABLE … OF`) or drops.
             (Kind::Unmodelled, None, Some(_)) | (Kind::Unmodelled, Some(_), None)
                 if d.name.strip_prefix("TABLE ").is_some_and(|table| {
@@ -134,12 +134,12 @@ pub(crate) fn creations(
             // One the server makes under its own name, which the target names otherwise:
             // renamed once made (a partition's index may be renamed).
             (Kind::Unmodelled, None, Some(def))
-                if server_named_partition_index(d, def, differences, to).is_some()
+                if server_named_partition_index(d, def, differences, from, to).is_some()
                     && !partition_index_name(&d.name)
                         .is_some_and(|name| carried_by_attach(name, from, to, differences)) =>
             {
                 if let Some((index, expected)) =
-                    server_named_partition_index(d, def, differences, to)
+                    server_named_partition_index(d, def, differences, from, to)
                 {
                     let schema = split_last(index).0;
                     renames.push(Change::plain(format!(
@@ -158,7 +158,7 @@ pub(crate) fn creations(
             (Kind::Unmodelled, Some(_), None)
                 if d.name.strip_prefix("INDEX ").is_some_and(|rest| {
                     rest.split_once(" ON PARTITION ")
-                        .is_some_and(|(_, table)| partition_changes(table, differences))
+                        .is_some_and(|(_, table)| partition_changes(table, from, to))
                 }) => {}
             // Privileges are read without `--with-privileges` only to say that they differ.
             (Kind::Unmodelled, _, _)
@@ -308,13 +308,10 @@ fn detached_constraints<'c>(
     from: &'c Catalog,
     to: &Catalog,
 ) -> Vec<(&'c str, &'c str)> {
-    let (Some(old), Some(new)) = (from.get(Kind::Table, table), to.get(Kind::Table, table)) else {
+    let (Some(old), Some(new)) = (from.table(table), to.table(table)) else {
         return Vec::new();
     };
-    let (Some((parent, _)), None) = (
-        super::table::TableTraits::of(old).partition_of,
-        super::table::TableTraits::of(new).partition_of,
-    ) else {
+    let (Some((parent, _)), None) = (old.partition_of, new.partition_of) else {
         return Vec::new();
     };
     let parent = super::table::qualified_parent(parent);
@@ -390,19 +387,15 @@ pub(crate) fn carried_by_attach(
         && differences
             .iter()
             .any(|d| d.kind == Kind::Index && d.name == parent && d.from.is_none());
-    same && (partition_changes(&table, differences) || parent_is_new)
+    same && (partition_changes(&table, from, to) || parent_is_new)
 }
 
 /// Whether the table `name` stays and becomes a partition or stops being one.
-pub(crate) fn partition_changes(name: &str, differences: &[Difference]) -> bool {
-    differences.iter().any(|d| {
-        d.kind == Kind::Table
-            && d.name == name
-            && match (d.from.as_deref(), d.to.as_deref()) {
-                (Some(a), Some(b)) => a.contains(" partition of ") != b.contains(" partition of "),
-                _ => false,
-            }
-    })
+pub(crate) fn partition_changes(name: &str, from: &Catalog, to: &Catalog) -> bool {
+    match (from.table(name), to.table(name)) {
+        (Some(a), Some(b)) => a.partition_of.is_some() != b.partition_of.is_some(),
+        _ => false,
+    }
 }
 
 /// Whether `d`, a partition's index the plan does not have (`INDEX s.name ON PARTITION s.table`,
@@ -415,9 +408,10 @@ fn generated_partition_index(
     d: &Difference,
     def: &str,
     differences: &[Difference],
+    from: &Catalog,
     to: &Catalog,
 ) -> bool {
-    server_named_partition_index(d, def, differences, to)
+    server_named_partition_index(d, def, differences, from, to)
         .is_some_and(|(index, expected)| unquote(split_last(index).1) == expected)
 }
 
@@ -428,6 +422,7 @@ fn server_named_partition_index<'d>(
     d: &'d Difference,
     def: &str,
     differences: &[Difference],
+    from: &Catalog,
     to: &Catalog,
 ) -> Option<(&'d str, String)> {
     let (index, partition) = d
@@ -448,8 +443,7 @@ fn server_named_partition_index<'d>(
     });
     let parent_is_new = new(Kind::Index, parent)
         || constraint.is_some_and(|(_, name, _)| new(Kind::Constraint, name));
-    if !parent_is_new && !new(Kind::Table, partition) && !partition_changes(partition, differences)
-    {
+    if !parent_is_new && !new(Kind::Table, partition) && !partition_changes(partition, from, to) {
         return None;
     }
     let columns = create

@@ -17,6 +17,7 @@ use tokio_postgres::types::Type;
 
 use super::column::{Column, ColumnDef};
 use super::coverage::{self, USER_SCHEMAS, not_in_extension};
+use super::table::{TableDef, TableTraits};
 use crate::error::Error;
 
 /// What kind of object a catalog entry is.
@@ -144,6 +145,8 @@ pub struct Catalog {
     positions: BTreeMap<String, i16>,
     /// Each column's parts ([`Kind::Column`]'s definition is their [`ColumnDef::text`]).
     columns: BTreeMap<String, ColumnDef>,
+    /// Each table's traits ([`Kind::Table`]'s definition is their [`TableDef::text`]).
+    tables: BTreeMap<String, TableDef>,
     /// For each [`Kind::Setting`], the statement that puts it back to its default.
     resets: BTreeMap<String, String>,
     /// What depends on what, as the server records it (`pg_depend`): (dependency, dependent),
@@ -365,6 +368,23 @@ impl Catalog {
                     catalog.positions.insert(name.clone(), row.get(2));
                     catalog.columns.insert(name.clone(), column);
                 }
+                if kind == Kind::Table {
+                    let partition_of = match (row.get::<_, Option<String>>(5), row.get(6)) {
+                        (Some(parent), Some(bound)) => Some((parent, bound)),
+                        _ => None,
+                    };
+                    let table = TableDef {
+                        kind: row
+                            .get::<_, Option<String>>(2)
+                            .map_or("table".into(), |key| format!("partitioned by {key}")),
+                        unlogged: row.get(3),
+                        row_level_security: row.get(4),
+                        partition_of,
+                        inherits: row.get(7),
+                    };
+                    definition = table.text();
+                    catalog.tables.insert(name.clone(), table);
+                }
                 let compared = compared(kind, &definition);
                 if kind == Kind::Setting
                     && let Ok(reset) = row.try_get::<_, String>(2)
@@ -456,8 +476,13 @@ impl Catalog {
                 .objects
                 .iter()
                 .map(|((kind, name), (def, _))| {
-                    let def = match (kind, self.columns.get(name)) {
-                        (Kind::Column, Some(column)) => column.rewritten(&rewrite).text(),
+                    let def = match kind {
+                        Kind::Column if self.columns.contains_key(name) => {
+                            self.columns[name].rewritten(&rewrite).text()
+                        }
+                        Kind::Table if self.tables.contains_key(name) => {
+                            self.tables[name].rewritten(&rewrite).text()
+                        }
                         _ => rewrite(def),
                     };
                     ((*kind, rewrite(name)), (def.clone(), compared(*kind, &def)))
@@ -468,6 +493,11 @@ impl Catalog {
                 .columns
                 .iter()
                 .map(|(name, column)| (rewrite(name), column.rewritten(&rewrite)))
+                .collect(),
+            tables: self
+                .tables
+                .iter()
+                .map(|(name, table)| (rewrite(name), table.rewritten(&rewrite)))
                 .collect(),
             resets: self.resets.clone(),
             depends: self
@@ -515,6 +545,7 @@ impl Catalog {
                     (name.clone(), column.clone())
                 })
                 .collect(),
+            tables: self.tables.clone(),
             resets: self.resets.clone(),
             depends: self
                 .depends
@@ -536,6 +567,11 @@ impl Catalog {
     /// The column `schema.table.column`, in its parts.
     pub(crate) fn column(&self, name: &str) -> Option<Column<'_>> {
         self.columns.get(name).map(ColumnDef::view)
+    }
+
+    /// The table `schema.table`'s traits: kind, partition key, parent and bound, parents.
+    pub(crate) fn table(&self, name: &str) -> Option<TableTraits<'_>> {
+        self.tables.get(name).map(TableDef::view)
     }
 
     /// Every column, by qualified name, in its parts.
@@ -821,18 +857,20 @@ fn object_queries(ext_class: &str) -> Vec<(Kind, String)> {
         ),
         (
             Kind::Table,
+            // Each trait in a field of its own (see `TableDef`): a partition key's expression
+            // or a bound's string may hold ` partition of ` or ` unlogged`.
             format!(
-                "SELECT format('%I.%I', n.nspname, c.relname), \
-                        CASE c.relkind WHEN 'p' THEN 'partitioned by ' || pg_get_partkeydef(c.oid) \
-                                       ELSE 'table' END \
-                        || CASE WHEN c.relpersistence = 'u' THEN ' unlogged' ELSE '' END \
-                        || CASE WHEN c.relrowsecurity THEN ' row level security' ELSE '' END \
-                        || coalesce(' partition of ' || (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid AND c.relispartition) \
-                                    || ' ' || pg_get_expr(c.relpartbound, c.oid), '') \
-                        || coalesce(' inherits (' || (SELECT string_agg(format('%I.%I', pn.nspname, p.relname), ', ' ORDER BY i.inhseqno) \
-                                                      FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
-                                                      JOIN pg_namespace pn ON pn.oid = p.relnamespace \
-                                                      WHERE i.inhrelid = c.oid AND NOT c.relispartition) || ')', '') \
+                "SELECT format('%I.%I', n.nspname, c.relname), NULL::text, \
+                        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, \
+                        c.relpersistence = 'u', c.relrowsecurity, \
+                        (SELECT format('%I.%I', pn.nspname, p.relname) FROM pg_inherits i \
+                         JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+                         WHERE i.inhrelid = c.oid AND c.relispartition), \
+                        CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END, \
+                        (SELECT string_agg(format('%I.%I', pn.nspname, p.relname), ', ' ORDER BY i.inhseqno) \
+                         FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
+                         JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+                         WHERE i.inhrelid = c.oid AND NOT c.relispartition) \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS} AND {ext_class} \
                    AND NOT (c.relname = ANY($1))"

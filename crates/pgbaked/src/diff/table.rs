@@ -124,17 +124,9 @@ pub(crate) fn from_parent(
     to: &Catalog,
 ) -> bool {
     let (table, column_name) = split_last(&d.name);
-    let parent = [to, from].iter().find_map(|c| {
-        let def = c.get(Kind::Table, &table)?;
-        let rest = &def[def.find(" partition of ")? + 14..];
-        let parent = rest.split(' ').next()?;
-        // The server names the parent unqualified when it is on the search path.
-        Some(if parts(parent).len() == 1 {
-            format!("public.{parent}")
-        } else {
-            parent.to_string()
-        })
-    });
+    let parent = [to, from]
+        .iter()
+        .find_map(|c| c.table(&table)?.partition_of.map(|(parent, _)| parent));
     let Some(parent) = parent else {
         return false;
     };
@@ -151,15 +143,9 @@ pub(crate) fn partitioned_index(def: &str) -> bool {
 
 /// A new partition's columns where they are not what `PARTITION OF` gives them (the parent's
 /// default and nullability): a partition made `LIKE` its parent and attached has no defaults.
-pub(crate) fn partition_columns(to: &Catalog, partition: &str, def: &str) -> Vec<Change> {
-    let Some(i) = def.find(" partition of ") else {
+pub(crate) fn partition_columns(to: &Catalog, partition: &str) -> Vec<Change> {
+    let Some((parent, _)) = to.table(partition).and_then(|t| t.partition_of) else {
         return Vec::new();
-    };
-    let parent = def[i + 14..].split(' ').next().unwrap_or("");
-    let parent = if to.get(Kind::Table, parent).is_some() {
-        parent.to_string()
-    } else {
-        format!("public.{parent}")
     };
     let mut changes = Vec::new();
     for (name, own) in to
@@ -198,21 +184,13 @@ pub(crate) fn drop_order(from: &Catalog, dropped: &[&str]) -> Vec<Vec<String>> {
     // (referencing, referenced) among the dropped tables.
     let mut edges: Vec<(&str, &str)> = Vec::new();
     for (kind, name, def) in from.objects() {
-        // A partition goes before its parent, whose DROP would take it along.
-        if let (Kind::Table, Some((_, rest))) = (kind, def.split_once(" partition of ")) {
-            let parent = rest.split(' ').next().unwrap_or("");
-            if let (Some(child), Some(parent)) = (
-                dropped.iter().find(|t| **t == name),
-                dropped.iter().find(|t| same(parent, t)),
-            ) {
-                edges.push((child, parent));
-            }
-            continue;
-        }
-        // A child goes before its parents, whose DROP would refuse while it inherits.
+        // A partition goes before its parent, whose DROP would take it along; a child before
+        // its parents, whose DROP would refuse while it inherits.
         if kind == Kind::Table {
+            let table = from.table(name).unwrap_or_default();
             if let Some(child) = dropped.iter().find(|t| **t == name) {
-                for parent in TableTraits::of(def).parents() {
+                let parent = table.partition_of.map(|(parent, _)| parent);
+                for parent in parent.into_iter().chain(table.parents()) {
                     if let Some(parent) = dropped.iter().find(|t| same(parent, t)) {
                         edges.push((child, parent));
                     }
@@ -314,9 +292,70 @@ pub(crate) fn alter_storage(table: &str, from: Option<&str>, to: Option<&str>) -
     changes
 }
 
-/// A table's definition as the catalog writes it (`table` or `partitioned by KEY`, then
-/// ` unlogged`, ` row level security`, ` partition of PARENT BOUND`), taken apart.
-#[derive(Debug, PartialEq, Eq)]
+/// A table's traits as the catalog holds them, each read from a field of its own: a partition
+/// key's expression or a bound's string may hold any word, so nothing is cut out of a text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TableDef {
+    /// `table`, or `partitioned by KEY` (`pg_get_partkeydef`).
+    pub(crate) kind: String,
+    pub(crate) unlogged: bool,
+    pub(crate) row_level_security: bool,
+    /// The parent (qualified) and the bound, for a partition.
+    pub(crate) partition_of: Option<(String, String)>,
+    /// The parents (`a.p, b.q`, qualified), for a table that inherits (`INHERITS`).
+    pub(crate) inherits: Option<String>,
+}
+
+impl TableDef {
+    /// The definition the diff shows and compares: `table` or `partitioned by KEY`, then
+    /// ` unlogged`, ` row level security`, ` partition of PARENT BOUND`, ` inherits (…)`.
+    pub(crate) fn text(&self) -> String {
+        let mut out = self.kind.clone();
+        if self.unlogged {
+            out.push_str(" unlogged");
+        }
+        if self.row_level_security {
+            out.push_str(" row level security");
+        }
+        if let Some((parent, bound)) = &self.partition_of {
+            out.push_str(&format!(" partition of {parent} {bound}"));
+        }
+        if let Some(parents) = &self.inherits {
+            out.push_str(&format!(" inherits ({parents})"));
+        }
+        out
+    }
+
+    /// The same table with every name and expression passed through `rewrite`.
+    pub(crate) fn rewritten(&self, rewrite: impl Fn(&str) -> String) -> TableDef {
+        TableDef {
+            kind: rewrite(&self.kind),
+            partition_of: self
+                .partition_of
+                .as_ref()
+                .map(|(parent, bound)| (rewrite(parent), rewrite(bound))),
+            inherits: self.inherits.as_deref().map(&rewrite),
+            ..self.clone()
+        }
+    }
+
+    /// The borrowed view the planner works on.
+    pub(crate) fn view(&self) -> TableTraits<'_> {
+        TableTraits {
+            kind: &self.kind,
+            unlogged: self.unlogged,
+            row_level_security: self.row_level_security,
+            partition_of: self
+                .partition_of
+                .as_ref()
+                .map(|(parent, bound)| (parent.as_str(), bound.as_str())),
+            inherits: self.inherits.as_deref(),
+        }
+    }
+}
+
+/// A table's traits, borrowed from its [`TableDef`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct TableTraits<'a> {
     /// `table`, or `partitioned by KEY`.
     pub(crate) kind: &'a str,
@@ -329,36 +368,9 @@ pub(crate) struct TableTraits<'a> {
 }
 
 impl<'a> TableTraits<'a> {
-    pub(crate) fn of(def: &'a str) -> TableTraits<'a> {
-        // Names are quoted where they need it and may hold these words and spaces: each
-        // split is made outside quotes.
-        let cut = |text: &'a str, at: &str| -> Option<(&'a str, &'a str)> {
-            let pieces = split_unquoted(text, at);
-            (pieces.len() > 1).then(|| (pieces[0], &text[pieces[0].len() + at.len()..]))
-        };
-        let (def, inherits) = match cut(def, " inherits (") {
-            Some((head, list)) => (head, Some(list.strip_suffix(')').unwrap_or(list))),
-            None => (def, None),
-        };
-        let (head, partition_of) = match cut(def, " partition of ") {
-            Some((head, rest)) => (head, Some(first_word(rest))),
-            None => (def, None),
-        };
-        let (head, row_level_security) = match head.strip_suffix(" row level security") {
-            Some(head) => (head, true),
-            None => (head, false),
-        };
-        let (kind, unlogged) = match head.strip_suffix(" unlogged") {
-            Some(kind) => (kind, true),
-            None => (head, false),
-        };
-        TableTraits {
-            kind,
-            unlogged,
-            row_level_security,
-            partition_of,
-            inherits,
-        }
+    /// The partition key (`RANGE (at)`), for a partitioned table.
+    pub(crate) fn partition_key(&self) -> Option<&'a str> {
+        self.kind.strip_prefix("partitioned by ")
     }
 
     /// The tables this one inherits from, qualified.

@@ -329,8 +329,8 @@ pub(crate) fn rebuild_type(
             Kind::Column if is_type(from.column(object).unwrap_or_default().data_type) => {
                 let (table, column_name) = split_last(object);
                 let in_key = from
-                    .get(Kind::Table, &table)
-                    .and_then(|def| def.strip_prefix("partitioned by "))
+                    .table(&table)
+                    .and_then(|t| t.partition_key())
                     .is_some_and(|key| mentions(key, column_name));
                 columns.push(object.to_string());
                 in_key

@@ -163,8 +163,8 @@ impl<'a> Plan<'a> {
         // with its partitions.
         let in_key = self
             .from
-            .get(Kind::Table, &table)
-            .and_then(|def| def.strip_prefix("partitioned by "))
+            .table(&table)
+            .and_then(|t| t.partition_key())
             .is_some_and(|key| mentions(key, name));
         if retyped && in_key {
             changes.push(unsupported(d, "a partition key column's type changed"));

@@ -65,8 +65,8 @@ impl<'a> Plan<'a> {
             // A partitioned table takes no foreign key NOT VALID (PostgreSQL 15).
             let partitioned = self
                 .to
-                .get(Kind::Table, &table)
-                .is_some_and(|t| t.starts_with("partitioned by "));
+                .table(&table)
+                .is_some_and(|t| t.partition_key().is_some());
             // A key that waits for its index comes in a later file, where its table exists.
             let validate_later = (existing || waits)
                 && (def.starts_with("CHECK") || (def.starts_with("FOREIGN KEY") && !partitioned))
@@ -119,8 +119,8 @@ impl<'a> Plan<'a> {
     ) -> Option<(&'static str, String, String)> {
         let plain_table = self
             .to
-            .get(Kind::Table, table)
-            .is_some_and(|t| t.starts_with("table") && !t.contains(" partition of "));
+            .table(table)
+            .is_some_and(|t| t.kind == "table" && t.partition_of.is_none());
         let needed = self
             .to
             .dependents(Kind::Constraint, constraint)

@@ -191,11 +191,9 @@ impl<'a> Plan<'a> {
     /// constraint of that name, which the table keeps as its own.
     fn uninherited(&self, kind: Kind, name: &str) -> Option<&'a str> {
         let (table, object) = split_last(name);
-        let from = self.from.get(Kind::Table, &table)?;
-        let to = self.to.get(Kind::Table, &table)?;
-        let kept = super::table::TableTraits::of(to).parents();
-        super::table::TableTraits::of(from)
-            .parents()
+        let from = self.from.table(&table)?;
+        let kept = self.to.table(&table)?.parents();
+        from.parents()
             .into_iter()
             .filter(|parent| !kept.contains(parent))
             .find_map(|parent| self.from.get(kind, &format!("{parent}.{object}")))

@@ -9,7 +9,7 @@ use crate::diff::column::{
 };
 use crate::diff::name::split_last;
 use crate::diff::routine::{needs_drop, routine_kind};
-use crate::diff::table::{TableTraits, alter_table, attach_or_detach, partition_columns};
+use crate::diff::table::{alter_table, attach_or_detach, partition_columns};
 
 impl<'a> Plan<'a> {
     /// Routines created or replaced, aggregates after the functions they call. Those that take
@@ -70,17 +70,13 @@ impl<'a> Plan<'a> {
             self.of(Kind::Table).filter(|d| d.from.is_none()).collect();
         self.partitions = created
             .iter()
-            .filter(|d| {
-                d.to.as_deref()
-                    .is_some_and(|t| t.contains(" partition of "))
-            })
+            .filter(|d| to.table(&d.name).is_some_and(|t| t.partition_of.is_some()))
             .map(|d| d.name.as_str())
             .collect();
         // A table that inherits comes after its parents: sorted by how many ancestors it has.
         created.sort_by_key(|d| {
             (
-                d.to.as_deref()
-                    .is_some_and(|t| t.contains(" partition of ")),
+                to.table(&d.name).is_some_and(|t| t.partition_of.is_some()),
                 ancestors(to, &d.name),
             )
         });
@@ -136,7 +132,6 @@ impl<'a> Plan<'a> {
     /// or parents, persistence and row level security.
     fn create_table(&self, d: &Difference, changes: &mut Vec<Change>) {
         let to = self.to;
-        let def = d.to.as_deref().unwrap_or_default();
         let mut columns: Vec<(&str, Column<'_>)> = to
             .columns()
             .filter(|(name, _)| split_last(name).0 == d.name)
@@ -151,7 +146,8 @@ impl<'a> Plan<'a> {
             })
             .map(|(_, name, def)| format!("CONSTRAINT {} {def}", split_last(name).1))
             .collect();
-        let mut sql = if let Some((parent, bound)) = TableTraits::of(def).partition_of {
+        let traits = to.table(&d.name).unwrap_or_default();
+        let mut sql = if let Some((parent, bound)) = traits.partition_of {
             format!("CREATE TABLE {} PARTITION OF {parent} {bound}", d.name)
         } else if let Some(of) = typed_table_type(to, &d.name) {
             // A typed table takes its columns from its type; what is its own (NOT NULL, a
@@ -191,22 +187,18 @@ impl<'a> Plan<'a> {
                 items.join(",\n    ")
             )
         };
-        if let Some(key) = def
-            .strip_prefix("partitioned by ")
-            .map(|k| k.split(" partition of ").next().unwrap_or(k))
-        {
-            let key = key.split(" row level security").next().unwrap_or(key);
+        if let Some(key) = traits.partition_key() {
             sql.push_str(&format!(" PARTITION BY {key}"));
         }
-        if let Some(parents) = TableTraits::of(def).inherits {
+        if let Some(parents) = traits.inherits {
             sql.push_str(&format!(" INHERITS ({parents})"));
         }
-        if def.contains(" unlogged") {
+        if traits.unlogged {
             sql = sql.replacen("CREATE TABLE", "CREATE UNLOGGED TABLE", 1);
         }
         changes.push(Change::plain(sql));
-        changes.extend(partition_columns(to, &d.name, def));
-        if def.contains("row level security") {
+        changes.extend(partition_columns(to, &d.name));
+        if traits.row_level_security {
             changes.push(Change::plain(format!(
                 "ALTER TABLE {} ENABLE ROW LEVEL SECURITY",
                 d.name
@@ -220,19 +212,17 @@ impl<'a> Plan<'a> {
     pub(super) fn partitions_changed(&self, attach: bool) -> Vec<Change> {
         let mut changes = Vec::new();
         for d in self.of(Kind::Table) {
-            let (Some(from), Some(to)) = (d.from.as_deref(), d.to.as_deref()) else {
+            let (Some(from), Some(to)) = (self.from.table(&d.name), self.to.table(&d.name)) else {
                 continue;
             };
-            let Some((change, detaches)) =
-                attach_or_detach(&d.name, &TableTraits::of(from), &TableTraits::of(to))
-            else {
+            let Some((change, detaches)) = attach_or_detach(&d.name, &from, &to) else {
                 continue;
             };
             if detaches == attach {
                 continue;
             }
             // The parent's checks, which an attached partition must have under their names.
-            if let Some((parent, _)) = TableTraits::of(to).partition_of.filter(|_| attach) {
+            if let Some((parent, _)) = to.partition_of.filter(|_| attach) {
                 let parent = crate::diff::table::qualified_parent(parent);
                 for (kind, name, def) in self.to.objects() {
                     let (on, constraint) = split_last(name);
@@ -274,10 +264,10 @@ impl<'a> Plan<'a> {
             .filter(|d| d.from.is_some() && d.to.is_some())
         {
             let (from, to) = (
-                d.from.as_deref().unwrap_or(""),
-                d.to.as_deref().unwrap_or(""),
+                self.from.table(&d.name).unwrap_or_default(),
+                self.to.table(&d.name).unwrap_or_default(),
             );
-            changes.extend(alter_table(d, &TableTraits::of(from), &TableTraits::of(to)));
+            changes.extend(alter_table(d, &from, &to));
         }
         changes
     }
@@ -331,8 +321,8 @@ fn ancestors(to: &Catalog, table: &str) -> usize {
     let mut next = vec![table.to_string()];
     while let Some(t) = next.pop() {
         for parent in to
-            .get(Kind::Table, &t)
-            .map(|def| TableTraits::of(def).parents())
+            .table(&t)
+            .map(|table| table.parents())
             .unwrap_or_default()
         {
             if !seen.iter().any(|s| s == parent) {
