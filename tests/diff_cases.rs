@@ -251,6 +251,25 @@ cases! {
            CREATE TABLE "q1 x" PARTITION OF "q partition of r" FOR VALUES IN ('a');
            CREATE TABLE "Parent x" (id int); CREATE TABLE kid (k int) INHERITS ("Parent x");"#,
     );
+    // Index, check, policy, trigger and view texts holding the words the plan writes
+    // around them (` ON ONLY `, `CREATE INDEX `, ` TO `, ` EXECUTE FUNCTION `).
+    definitions_holding_the_words_the_plan_edits: both(
+        "CREATE TABLE t (a text, b int);",
+        r#"CREATE TABLE t (a text, b int);
+           CREATE INDEX i1 ON t (a) WHERE a <> ' ON ONLY x USING btree (a)';
+           CREATE INDEX " ON ONLY t" ON t (b) WHERE a <> ' ON t ';
+           CREATE UNIQUE INDEX u1 ON t (b) WHERE a <> 'CREATE INDEX x';
+           ALTER TABLE t ADD CONSTRAINT "c) REFERENCES x(" CHECK (a <> ') REFERENCES t(a)');
+           CREATE POLICY "p TO x" ON t USING (a <> ' TO public WITH CHECK (true)');
+           CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+           CREATE TRIGGER "tr ON t" BEFORE INSERT ON t FOR EACH ROW
+             WHEN (NEW.a <> ' EXECUTE FUNCTION x()') EXECUTE FUNCTION f();
+           CREATE VIEW v AS SELECT a || ' AS SELECT ' AS "x AS y" FROM t;
+           CREATE TABLE pp (a text) PARTITION BY LIST (a);
+           CREATE TABLE pp1 PARTITION OF pp FOR VALUES IN ('x');
+           CREATE INDEX "pi ON ONLY" ON pp (a) WHERE a <> ' ON ONLY ';
+           COMMENT ON INDEX i1 IS 'it''s ON ONLY';"#,
+    );
     same_table_name_in_two_schemas: both(
         "CREATE SCHEMA a; CREATE TABLE a.t (id int); CREATE TABLE t (id int);",
         "CREATE SCHEMA a; CREATE TABLE a.t (id bigint, x text); CREATE TABLE t (id int, y text);",

@@ -8,12 +8,13 @@ use super::name::*;
 
 /// `CREATE [UNIQUE] INDEX …` as `CREATE [UNIQUE] INDEX CONCURRENTLY …`.
 pub(crate) fn concurrently(def: &str) -> String {
-    def.replacen(
-        "CREATE UNIQUE INDEX ",
-        "CREATE UNIQUE INDEX CONCURRENTLY ",
-        1,
-    )
-    .replacen("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1)
+    // Only the statement's head: a predicate's string may hold `CREATE INDEX ` too.
+    for head in ["CREATE UNIQUE INDEX ", "CREATE INDEX "] {
+        if let Some(rest) = def.strip_prefix(head) {
+            return format!("{head}CONCURRENTLY {rest}");
+        }
+    }
+    def.to_string()
 }
 
 /// A column whose generation expression is new or changed, dropped and added again, then the
@@ -138,7 +139,25 @@ pub(crate) fn from_parent(
 
 /// Whether an index definition is a partitioned table's (`… ON ONLY table …`).
 pub(crate) fn partitioned_index(def: &str) -> bool {
-    def.contains(" ON ONLY ")
+    only_at(def).is_some()
+}
+
+/// A partitioned table's index definition without its `ONLY`: built that way, the server
+/// builds and attaches each partition's index too. Only the `ONLY` after the index's name is
+/// taken out, never one in a quoted name or a predicate's string.
+pub(crate) fn without_only(def: &str) -> String {
+    match only_at(def) {
+        Some(at) => format!("{}{}", &def[..at], &def[at + "ONLY ".len()..]),
+        None => def.to_string(),
+    }
+}
+
+/// Where the `ONLY ` of `CREATE INDEX name ON ONLY table` starts: after the first ` ON ` outside
+/// quotes.
+fn only_at(def: &str) -> Option<usize> {
+    let head = split_unquoted(def, " ON ")[0];
+    let at = head.len() + " ON ".len();
+    def.get(at..)?.starts_with("ONLY ").then_some(at)
 }
 
 /// A new partition's columns where they are not what `PARTITION OF` gives them (the parent's

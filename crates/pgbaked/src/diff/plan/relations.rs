@@ -6,7 +6,7 @@ use crate::diff::catalog::Kind;
 use crate::diff::change::Change;
 use crate::diff::name::{index_table, mentions, split_last};
 use crate::diff::routine::{function_header, replace_routine};
-use crate::diff::table::{concurrently, partitioned_index};
+use crate::diff::table::{concurrently, partitioned_index, without_only};
 use crate::diff::view::order_by_reference;
 
 impl<'a> Plan<'a> {
@@ -44,7 +44,7 @@ impl<'a> Plan<'a> {
             .iter()
             .map(|def| {
                 if partitioned_index(def) {
-                    Change::plain(def.replacen(" ON ONLY ", " ON ", 1))
+                    Change::plain(without_only(def))
                 } else {
                     Change::concurrent(concurrently(def))
                 }
@@ -69,7 +69,7 @@ impl<'a> Plan<'a> {
                 // On a partitioned table, `ON ONLY` would leave the index invalid until each
                 // partition's is attached; without it the server builds and attaches them.
                 // CONCURRENTLY is refused there.
-                changes.push(Change::plain(def.replacen(" ON ONLY ", " ON ", 1)));
+                changes.push(Change::plain(without_only(def)));
             } else if self.new_tables.contains(&table) {
                 changes.push(Change::plain(def.to_string()));
             } else {
