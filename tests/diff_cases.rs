@@ -270,6 +270,18 @@ cases! {
            CREATE INDEX "pi ON ONLY" ON pp (a) WHERE a <> ' ON ONLY ';
            COMMENT ON INDEX i1 IS 'it''s ON ONLY';"#,
     );
+    // A routine's result and kind are read where `pg_get_functiondef` writes them, never from
+    // a name, a default or a body holding ` RETURNS ` or `CREATE OR REPLACE PROCEDURE`.
+    routine_texts_holding_the_words_of_a_header: both(
+        r#"CREATE FUNCTION "f RETURNS int"(a text DEFAULT ' RETURNS text') RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+           CREATE FUNCTION g(a int) RETURNS int LANGUAGE plpgsql
+             AS $$ BEGIN PERFORM 'CREATE OR REPLACE PROCEDURE'; RETURN 1; END $$;
+           CREATE TABLE t (a int DEFAULT "f RETURNS int"());"#,
+        r#"CREATE FUNCTION "f RETURNS int"(a text DEFAULT ' RETURNS text') RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint $$;
+           CREATE FUNCTION g(a int) RETURNS bigint LANGUAGE plpgsql
+             AS $$ BEGIN PERFORM 'CREATE OR REPLACE PROCEDURE'; RETURN 1; END $$;
+           CREATE TABLE t (a int DEFAULT "f RETURNS int"());"#,
+    );
     same_table_name_in_two_schemas: both(
         "CREATE SCHEMA a; CREATE TABLE a.t (id int); CREATE TABLE t (id int);",
         "CREATE SCHEMA a; CREATE TABLE a.t (id bigint, x text); CREATE TABLE t (id int, y text);",

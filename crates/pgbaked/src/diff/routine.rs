@@ -26,11 +26,12 @@ pub(crate) fn replace_routine(
     changes
 }
 
-/// What `DROP` calls a routine, from its definition: `FUNCTION`, `PROCEDURE` or `AGGREGATE`.
+/// What `DROP` calls a routine, from its definition's first words (a body may hold any):
+/// `FUNCTION`, `PROCEDURE` or `AGGREGATE`.
 pub(crate) fn routine_kind(def: &str) -> &'static str {
     if def.starts_with("CREATE AGGREGATE") {
         "AGGREGATE"
-    } else if def.contains("CREATE OR REPLACE PROCEDURE") {
+    } else if def.starts_with("CREATE OR REPLACE PROCEDURE") {
         "PROCEDURE"
     } else {
         "FUNCTION"
@@ -48,9 +49,11 @@ pub(crate) fn needs_drop(old: &str, new: &str) -> bool {
         || signature(old) != signature(new)
 }
 
-/// What a function definition returns (`RETURNS …` up to its line's end).
+/// What a function definition returns: `pg_get_functiondef` writes it on the line after the
+/// signature (` RETURNS …`), where a quoted name or a default on the first line cannot
+/// reach.
 pub(crate) fn returns(def: &str) -> Option<&str> {
-    let start = def.find(" RETURNS ")? + 9;
+    let start = def.find("\n RETURNS ")? + 10;
     let rest = &def[start..];
     Some(rest.split('\n').next().unwrap_or(rest).trim())
 }
