@@ -282,6 +282,24 @@ cases! {
              AS $$ BEGIN PERFORM 'CREATE OR REPLACE PROCEDURE'; RETURN 1; END $$;
            CREATE TABLE t (a int DEFAULT "f RETURNS int"());"#,
     );
+    // Keys and definitions cut at a word (` TO `, ` ON `, ` ON PARTITION `, `) REFERENCES `,
+    // `; attached to `, ` ADD VALUE `) are cut outside quotes.
+    names_holding_the_words_keys_are_cut_at: both(
+        r#"CREATE TABLE victim (id int); INSERT INTO victim VALUES (1);
+           CREATE TABLE "p (x" (id int PRIMARY KEY, "a) REFERENCES" int UNIQUE);
+           CREATE TABLE c (pid int, q int);
+           CREATE TABLE pp (a int, b int) PARTITION BY RANGE (a);
+           CREATE TABLE "pp1 ON PARTITION x" PARTITION OF pp FOR VALUES FROM (0) TO (10);
+           CREATE TYPE "e ADD VALUE x" AS ENUM ('a');"#,
+        r#"CREATE TABLE victim (id int); INSERT INTO victim VALUES (1);
+           CREATE TABLE "p (x" (id bigint PRIMARY KEY, "a) REFERENCES" int UNIQUE);
+           CREATE TABLE c (pid bigint CONSTRAINT "fk ON x" REFERENCES "p (x"(id), q int REFERENCES "p (x"("a) REFERENCES"));
+           CREATE TABLE pp (a int, b int) PARTITION BY RANGE (a);
+           CREATE TABLE "pp1 ON PARTITION x" PARTITION OF pp FOR VALUES FROM (0) TO (10);
+           CREATE INDEX "i; attached to x" ON pp (b) WHERE b <> 1;
+           CREATE TYPE "e ADD VALUE x" AS ENUM ('a', 'b ADD VALUE c');
+           COMMENT ON CONSTRAINT "fk ON x" ON c IS 'x';"#,
+    );
     same_table_name_in_two_schemas: both(
         "CREATE SCHEMA a; CREATE TABLE a.t (id int); CREATE TABLE t (id int);",
         "CREATE SCHEMA a; CREATE TABLE a.t (id bigint, x text); CREATE TABLE t (id int, y text);",
@@ -1267,6 +1285,43 @@ async fn default_privileges_are_planned_with_privileges() {
         Catalog::read_with(&client, &[], true).await.unwrap()
     }
     for (start, target) in [(FROM, TO), (TO, FROM), (FROM, GRANTED), (GRANTED, FROM)] {
+        let (db, goal) = (
+            TestDb::empty().await.unwrap(),
+            TestDb::empty().await.unwrap(),
+        );
+        run(&db, start).await;
+        run(&goal, target).await;
+        let plan = read(&db).await.plan(&read(&goal).await);
+        assert!(!unsupported(&plan), "{plan:#?}");
+        run(&db, &pgbaked::diff::render_changes(&plan)).await;
+        let left = read(&db).await.diff(&read(&goal).await);
+        assert!(left.is_empty(), "left: {left:#?}\nplan: {plan:#?}");
+    }
+}
+
+/// Grants whose object, column, schema and grantee are named with ` TO ` and `(`: each key
+/// is cut outside quotes, and a schema is quoted once.
+#[tokio::test]
+async fn hostile_names_in_grants_and_default_privileges() {
+    const FROM: &str = r#"DO $$ BEGIN CREATE ROLE "pgm_test r TO x" NOLOGIN;
+          EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+        CREATE TABLE "p (x" (id int, "a) REFERENCES" int); CREATE SCHEMA "sch TO y";
+        CREATE FUNCTION "f TO r"(x int) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;"#;
+    const TO: &str = r#"DO $$ BEGIN CREATE ROLE "pgm_test r TO x" NOLOGIN;
+          EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+        CREATE TABLE "p (x" (id int, "a) REFERENCES" int); CREATE SCHEMA "sch TO y";
+        CREATE FUNCTION "f TO r"(x int) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+        GRANT SELECT ON "p (x" TO "pgm_test r TO x";
+        GRANT UPDATE ("a) REFERENCES") ON "p (x" TO "pgm_test r TO x", PUBLIC;
+        GRANT USAGE ON SCHEMA "sch TO y" TO "pgm_test r TO x";
+        REVOKE EXECUTE ON FUNCTION "f TO r"(int) FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION "f TO r"(int) TO "pgm_test r TO x";
+        ALTER DEFAULT PRIVILEGES IN SCHEMA "sch TO y" GRANT SELECT ON TABLES TO "pgm_test r TO x";"#;
+    async fn read(db: &TestDb) -> Catalog {
+        let client = db.pool().get().await.unwrap();
+        Catalog::read_with(&client, &[], true).await.unwrap()
+    }
+    for (start, target) in [(FROM, TO), (TO, FROM)] {
         let (db, goal) = (
             TestDb::empty().await.unwrap(),
             TestDb::empty().await.unwrap(),

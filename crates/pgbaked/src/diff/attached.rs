@@ -7,6 +7,7 @@ use super::catalog::{Catalog, Difference, Kind};
 use super::change::{Change, unsupported};
 use super::name::object_name;
 use super::name::{collapse, first_word, split_last, split_unquoted};
+use crate::diff::name::Unquoted;
 use crate::quote::unquote;
 
 /// What the plan drops and creates again, so that what hangs on it is put back.
@@ -100,7 +101,7 @@ pub(crate) fn creations(
             // A partition's index goes with its parent's, or with its table.
             (Kind::Unmodelled, Some(def), None)
                 if def
-                    .rsplit_once("; attached to ")
+                    .rsplit_once_unquoted("; attached to ")
                     .is_some_and(|(_, parent)| {
                         let (schema, parent_name) = split_last(parent);
                         differences.iter().filter(|p| p.to.is_none()).any(|p| {
@@ -112,7 +113,7 @@ pub(crate) fn creations(
                         })
                     })
                     || d.name
-                        .rsplit_once(" ON PARTITION ")
+                        .rsplit_once_unquoted(" ON PARTITION ")
                         .is_some_and(|(_, table)| to.get(Kind::Table, table).is_none()) => {}
             // One the server names itself when the plan creates its parent's index or its
             // partition.
@@ -157,7 +158,7 @@ pub(crate) fn creations(
             // detach (`detached_leftovers`).
             (Kind::Unmodelled, Some(_), None)
                 if d.name.strip_prefix("INDEX ").is_some_and(|rest| {
-                    rest.split_once(" ON PARTITION ")
+                    rest.split_once_unquoted(" ON PARTITION ")
                         .is_some_and(|(_, table)| partition_changes(table, from, to))
                 }) => {}
             // Privileges are read without `--with-privileges` only to say that they differ.
@@ -250,7 +251,7 @@ pub(crate) fn view_comments(
                         || name
                             .strip_prefix("TRIGGER ")
                             .or_else(|| name.strip_prefix("RULE "))
-                            .and_then(|rest| rest.rsplit_once(" ON "))
+                            .and_then(|rest| rest.rsplit_once_unquoted(" ON "))
                             .is_some_and(|(_, relation)| relation == v)
                 })
         })
@@ -276,7 +277,7 @@ pub(crate) fn detached_leftovers(
         if kind != Kind::Unmodelled || !on_table || carried_by_attach(name, from, to, differences) {
             continue;
         }
-        let parent = def.rsplit_once("; attached to ").map(|(_, p)| p);
+        let parent = def.rsplit_once_unquoted("; attached to ").map(|(_, p)| p);
         let backs_key = parent.is_some_and(|parent| {
             let (schema, parent_name) = split_last(parent);
             from.objects().any(|(kind, constraint, _)| {
@@ -347,7 +348,7 @@ pub(crate) fn kept_by_detach(name: &str, from: &Catalog, to: &Catalog) -> bool {
 /// The index's name in a partition index entry's key (`INDEX s.i ON PARTITION s.t`).
 fn partition_index_name(key: &str) -> Option<&str> {
     key.strip_prefix("INDEX ")?
-        .split_once(" ON PARTITION ")
+        .split_once_unquoted(" ON PARTITION ")
         .map(|(name, _)| name)
 }
 
@@ -367,7 +368,9 @@ pub(crate) fn carried_by_attach(
             let rest = key.strip_prefix("INDEX ")?.strip_prefix(name)?;
             let table = rest.strip_prefix(" ON PARTITION ")?;
             (kind == Kind::Unmodelled).then(|| {
-                let (create, parent) = def.rsplit_once("; attached to ").unwrap_or((def, ""));
+                let (create, parent) = def
+                    .rsplit_once_unquoted("; attached to ")
+                    .unwrap_or((def, ""));
                 (table.to_string(), collapse(create), parent.to_string())
             })
         })
@@ -428,8 +431,8 @@ fn server_named_partition_index<'d>(
     let (index, partition) = d
         .name
         .strip_prefix("INDEX ")
-        .and_then(|rest| rest.split_once(" ON PARTITION "))?;
-    let (create, parent) = def.rsplit_once("; attached to ")?;
+        .and_then(|rest| rest.split_once_unquoted(" ON PARTITION "))?;
+    let (create, parent) = def.rsplit_once_unquoted("; attached to ")?;
     let new = |kind: Kind, name: &str| {
         differences
             .iter()
@@ -447,8 +450,8 @@ fn server_named_partition_index<'d>(
         return None;
     }
     let columns = create
-        .split_once(" USING ")
-        .and_then(|(_, rest)| rest.split_once(" ("))
+        .split_once_unquoted(" USING ")
+        .and_then(|(_, rest)| rest.split_once_unquoted(" ("))
         .map(|(_, rest)| {
             rest.split(") ")
                 .next()

@@ -1,6 +1,7 @@
 //! A plan's statements: each with whether it must run outside a transaction and the typed
 //! hazards it carries; rendered as a psql script or cut into migration files.
 
+use crate::diff::name::Unquoted;
 use serde::Serialize;
 
 use super::catalog::Difference;
@@ -193,7 +194,7 @@ pub fn cut_into_files(changes: Vec<Change>) -> Vec<Vec<Change>> {
 /// The label literal (`'apac'`) an `ALTER TYPE … ADD VALUE` statement adds.
 fn added_label(sql: &str) -> Option<&str> {
     let rest = sql.strip_prefix("ALTER TYPE ")?;
-    let (_, rest) = rest.split_once(" ADD VALUE ")?;
+    let (_, rest) = rest.split_once_unquoted(" ADD VALUE ")?;
     let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
     // The literal runs to its closing quote; a doubled quote stays inside.
     let bytes = rest.as_bytes();
@@ -301,7 +302,11 @@ pub(crate) fn lint_allowances(changes: &[Change]) -> Vec<(&'static str, String)>
     }
     let dropped_constraints: Vec<&str> = changes
         .iter()
-        .filter_map(|c| c.sql.split_once(" DROP CONSTRAINT ").map(|(_, name)| name))
+        .filter_map(|c| {
+            c.sql
+                .split_once_unquoted(" DROP CONSTRAINT ")
+                .map(|(_, name)| name)
+        })
         .collect();
     if !dropped_constraints.is_empty() {
         let helpers = dropped_constraints.iter().all(|name| {

@@ -256,7 +256,7 @@ pub(crate) fn whole_objects() -> Vec<(Kind, String)> {
                                                  || coalesce(' WHERE (' || pg_get_expr(r.prqual, r.prrelid) || ')', ''), \
                                                  ', ' ORDER BY r.prrelid::regclass::text) \
                                        FROM pg_publication_rel r WHERE r.prpubid = p.oid), \
-                                      (SELECT string_agg('TABLES IN SCHEMA ' || quote_ident(s.pnnspid::regnamespace::text), ', ' ORDER BY 1) \
+                                      (SELECT string_agg('TABLES IN SCHEMA ' || s.pnnspid::regnamespace::text, ', ' ORDER BY 1) \
                                        FROM pg_publication_namespace s WHERE s.pnpubid = p.oid)), ''), '') END, \
                                concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, CASE WHEN p.pubupdate THEN 'update' END, \
                                          CASE WHEN p.pubdelete THEN 'delete' END, CASE WHEN p.pubtruncate THEN 'truncate' END), \
@@ -541,7 +541,7 @@ pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
             Kind::Unmodelled,
             format!(
                 "SELECT format('DEFAULT PRIVILEGES FOR ROLE %I%s ON %s', pg_get_userbyid(d.defaclrole), \
-                               coalesce(' IN SCHEMA ' || quote_ident(d.defaclnamespace::regnamespace::text), ''), d.defaclobjtype), \
+                               coalesce(' IN SCHEMA ' || d.defaclnamespace::regnamespace::text, ''), d.defaclobjtype), \
                         d.defaclacl::text \
                  FROM pg_default_acl d WHERE {}",
                 user_object("d.oid")
@@ -575,7 +575,7 @@ pub(crate) fn default_privileges() -> (Kind, String) {
                       (SELECT string_agg(e.privilege_type, ', ' ORDER BY e.privilege_type) FROM aclexplode(d.builtin) e \
                        WHERE e.grantee = x.grantee) AS default_held, \
                       format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s', pg_get_userbyid(d.role), \
-                             CASE WHEN d.ns = 0 THEN '' ELSE ' IN SCHEMA ' || quote_ident(d.ns::regnamespace::text) END) AS alter, \
+                             CASE WHEN d.ns = 0 THEN '' ELSE ' IN SCHEMA ' || d.ns::regnamespace::text END) AS alter, \
                       CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END AS who \
                FROM d, LATERAL (SELECT e.grantee FROM aclexplode(d.acl) e \
                                 UNION SELECT e.grantee FROM aclexplode(d.builtin) e) x \

@@ -48,6 +48,29 @@ pub(crate) fn split_unquoted<'a>(text: &'a str, separator: &str) -> Vec<&'a str>
     pieces
 }
 
+/// `split_once` and `rsplit_once` made outside quotes: names the catalog quotes and strings
+/// in deparsed expressions may hold the separator themselves.
+pub(crate) trait Unquoted {
+    /// Around the first `separator` outside quotes.
+    fn split_once_unquoted(&self, separator: &str) -> Option<(&str, &str)>;
+    /// Around the last `separator` outside quotes.
+    fn rsplit_once_unquoted(&self, separator: &str) -> Option<(&str, &str)>;
+}
+
+impl Unquoted for str {
+    fn split_once_unquoted(&self, separator: &str) -> Option<(&str, &str)> {
+        let pieces = split_unquoted(self, separator);
+        let head = *pieces.first().filter(|_| pieces.len() > 1)?;
+        Some((head, &self[head.len() + separator.len()..]))
+    }
+
+    fn rsplit_once_unquoted(&self, separator: &str) -> Option<(&str, &str)> {
+        let pieces = split_unquoted(self, separator);
+        let tail = *pieces.last().filter(|_| pieces.len() > 1)?;
+        Some((&self[..self.len() - tail.len() - separator.len()], tail))
+    }
+}
+
 /// The first word of `text` as the catalog writes it (a quoted identifier whole, spaces and
 /// all), and what follows the space after it.
 pub(crate) fn first_word(text: &str) -> (&str, &str) {

@@ -2,23 +2,31 @@
 
 use super::catalog::{Catalog, Difference, Kind};
 use super::change::*;
+use super::name::split_unquoted;
 
 /// `GRANT`/`REVOKE` last, once every object exists: revoked where a role's privileges changed
 /// or went (not on what the plan drops: that takes its grants along), granted where they are
 /// new or changed, and granted again on what the plan dropped and re-created (a view over a
 /// changed column, a function whose result type changed).
 pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mut Vec<Change>) {
-    // `TABLE public.users TO reader` → ("TABLE", "public.users", "reader").
+    // `TABLE public.users TO reader` → ("TABLE", "public.users", "reader"). Names are
+    // quoted where they hold ` TO ` or `(`: each cut is made outside quotes.
     fn split(key: &str) -> Option<(&str, &str, &str)> {
         let (what, rest) = key.split_once(' ')?;
-        let (object, grantee) = rest.rsplit_once(" TO ")?;
+        let pieces = split_unquoted(rest, " TO ");
+        let grantee = *pieces.last().filter(|_| pieces.len() > 1)?;
+        let object = &rest[..rest.len() - grantee.len() - " TO ".len()];
         Some((what, object, grantee))
     }
     // A column's privileges (`COLUMN public.users(email) TO reader`) are granted on its
     // table: ("public.users", Some("email")).
     fn target(object: &str) -> (&str, Option<&str>) {
-        match object.strip_suffix(')').and_then(|o| o.split_once('(')) {
-            Some((table, column)) => (table, Some(column)),
+        let table = split_unquoted(object, "(")[0];
+        match object
+            .strip_suffix(')')
+            .and_then(|o| o.get(table.len() + 1..))
+        {
+            Some(column) => (table, Some(column)),
             None => (object, None),
         }
     }

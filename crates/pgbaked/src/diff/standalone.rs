@@ -5,6 +5,7 @@
 
 use super::catalog::{Difference, Kind};
 use super::change::{Change, unsupported};
+use crate::diff::name::Unquoted;
 
 /// What goes or changes, once the views, columns and indexes that could use it are gone and
 /// before the routines and types it is made of go.
@@ -86,7 +87,10 @@ pub(crate) fn creations(differences: &[Difference]) -> Vec<Change> {
 /// `(TEMPLATE = t, a = 'x', b = 'y')` as its template and its options, each `(key, value)`:
 /// split at the commas outside quotes.
 fn dictionary_options(def: &str) -> Option<(&str, Vec<(String, String)>)> {
-    let body = def.split_once(" (TEMPLATE = ")?.1.strip_suffix(')')?;
+    let body = def
+        .split_once_unquoted(" (TEMPLATE = ")?
+        .1
+        .strip_suffix(')')?;
     let mut parts = Vec::new();
     let (mut start, mut quoted) = (0, false);
     for (i, c) in body.char_indices() {
@@ -137,7 +141,9 @@ fn mappings<'a>(name: &str, def: &'a str) -> (&'a str, Vec<(&'a str, &'a str)>) 
     let separator = format!("; ALTER TEXT SEARCH CONFIGURATION {name} ADD MAPPING FOR ");
     let mut parts = def.split(separator.as_str());
     let create = parts.next().unwrap_or_default();
-    let maps = parts.filter_map(|p| p.split_once(" WITH ")).collect();
+    let maps = parts
+        .filter_map(|p| p.split_once_unquoted(" WITH "))
+        .collect();
     (create, maps)
 }
 

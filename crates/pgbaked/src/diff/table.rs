@@ -5,6 +5,7 @@ use super::catalog::{Catalog, Difference, Kind};
 use super::change::*;
 use super::column::*;
 use super::name::*;
+use crate::diff::name::Unquoted;
 
 /// `CREATE [UNIQUE] INDEX …` as `CREATE [UNIQUE] INDEX CONCURRENTLY …`.
 pub(crate) fn concurrently(def: &str) -> String {
@@ -56,7 +57,7 @@ pub(crate) fn regenerate(
         };
         // An index's columns and predicate, after its name and table.
         let body = match kind {
-            Kind::Index => def.split_once(" USING ").map_or(def, |(_, b)| b),
+            Kind::Index => def.split_once_unquoted(" USING ").map_or(def, |(_, b)| b),
             _ => def,
         };
         if !on_table || !mentions(body, name) || planned(kind, object) {
@@ -112,7 +113,7 @@ fn statistics_over(def: &str, table: &str, column: &str) -> bool {
             && named[0] == table_parts[1]);
     same_table
         && head
-            .split_once(" ON ")
+            .split_once_unquoted(" ON ")
             .is_some_and(|(_, columns)| mentions(columns, column))
 }
 
@@ -225,8 +226,8 @@ pub(crate) fn drop_order(from: &Catalog, dropped: &[&str]) -> Vec<Vec<String>> {
             continue;
         };
         let referenced = def
-            .split_once(" REFERENCES ")
-            .map(|(_, rest)| rest.split('(').next().unwrap_or("").trim())
+            .split_once_unquoted(" REFERENCES ")
+            .map(|(_, rest)| split_unquoted(rest, "(")[0].trim())
             .unwrap_or("");
         if let Some(target) = dropped
             .iter()

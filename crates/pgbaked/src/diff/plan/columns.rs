@@ -8,6 +8,7 @@ use crate::diff::column::{
     Column, binary_coercible, cast_exists, declaration, narrowing, nextval_sequence, owner_type,
     placeholder, volatile,
 };
+use crate::diff::name::Unquoted;
 use crate::diff::name::{free_constraint_name, index_table, mentions, split_last};
 use crate::diff::table::{from_parent, regenerate};
 use crate::quote::{quote_identifier, quote_literal, unquote};
@@ -77,7 +78,7 @@ impl<'a> Plan<'a> {
                 def.starts_with("CREATE UNIQUE INDEX ")
                     && index_table(def) == table
                     && def
-                        .split_once(" USING ")
+                        .split_once_unquoted(" USING ")
                         .is_some_and(|(_, body)| mentions(body, name))
             }
             _ => false,

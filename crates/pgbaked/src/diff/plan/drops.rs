@@ -7,6 +7,7 @@ use crate::diff::catalog::{Difference, Kind};
 use crate::diff::change::{Change, HazardKind};
 use crate::diff::column::{Column, nextval_sequence};
 use crate::diff::graph;
+use crate::diff::name::Unquoted;
 use crate::diff::name::{bare_name, collapse, index_table, mentions, parts, split_last};
 use crate::diff::routine::{function_header, routine_kind};
 use crate::diff::standalone;
@@ -278,7 +279,7 @@ impl<'a> Plan<'a> {
                     && old_tables.contains(&split_last(name).0.as_str())
                     && def
                         .strip_prefix("FOREIGN KEY (")
-                        .and_then(|r| r.split_once(") REFERENCES "))
+                        .and_then(|r| r.split_once_unquoted(") REFERENCES "))
                         .and_then(|(_, r)| r.split_once('('))
                         .is_some_and(|(referenced, _)| {
                             let referenced = bare_name(referenced);

@@ -6,6 +6,7 @@ use super::{Plan, drawn_by_staying_column};
 use crate::diff::attached;
 use crate::diff::catalog::{Catalog, Kind};
 use crate::diff::change::{Change, HazardKind};
+use crate::diff::name::Unquoted;
 use crate::diff::name::{bare_name, parts, split_last};
 use crate::diff::privilege::privileges;
 use crate::diff::routine::routine_kind;
@@ -164,7 +165,7 @@ fn drops_commented(sql: &str, name: &str) -> bool {
             sql == format!("ALTER TABLE {table} DROP COLUMN {column}")
         }
         "CONSTRAINT" => object
-            .split_once(" ON ")
+            .split_once_unquoted(" ON ")
             .is_some_and(|(constraint, table)| {
                 sql == format!("ALTER TABLE {table} DROP CONSTRAINT {constraint}")
             }),
@@ -178,7 +179,7 @@ pub(crate) fn comment_target_stays(name: &str, to: &Catalog) -> bool {
     // `CONSTRAINT c ON s.t` and `TRIGGER g ON s.t` are keyed `s.t.c` and `s.t.g`.
     let on_table = || {
         object
-            .split_once(" ON ")
+            .split_once_unquoted(" ON ")
             .map(|(object, table)| format!("{table}.{object}"))
             .unwrap_or_default()
     };

@@ -34,8 +34,9 @@ use super::catalog::{Catalog, Difference, Kind};
 use super::change::Change;
 use super::column::{Column, declaration, explicit_declaration, nextval_sequence};
 use super::graph::Pinned;
-use super::name::{bare_name, mentions, parts, split_last};
+use super::name::{bare_name, mentions, parts, split_last, split_unquoted};
 use super::routine::function_header;
+use crate::diff::name::Unquoted;
 
 impl Catalog {
     /// The statements that turn this schema into `to`.
@@ -296,13 +297,13 @@ fn foreign_key_retyped(name: &str, def: &str, retyped: &[(String, &str)]) -> boo
     let Some(rest) = def.strip_prefix("FOREIGN KEY (") else {
         return false;
     };
-    let Some((columns, rest)) = rest.split_once(") REFERENCES ") else {
+    let Some((columns, rest)) = rest.split_once_unquoted(") REFERENCES ") else {
         return false;
     };
-    let Some((referenced, rest)) = rest.split_once('(') else {
+    let Some((referenced, rest)) = rest.split_once_unquoted("(") else {
         return false;
     };
-    let referenced_columns = rest.split(')').next().unwrap_or_default();
+    let referenced_columns = split_unquoted(rest, ")")[0];
     retyped.iter().any(|(t, c)| {
         (*t == table && mentions(columns, c))
             || (bare_name(t) == bare_name(referenced) && mentions(referenced_columns, c))
