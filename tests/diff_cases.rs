@@ -1336,6 +1336,46 @@ async fn hostile_names_in_grants_and_default_privileges() {
     }
 }
 
+/// A line break in a name or a label that a `-- hazard:` or `-- unsupported:` comment quotes
+/// would end the comment and run the rest of the line as SQL: the rendered script, run as
+/// psql runs it, leaves the victim's rows.
+#[tokio::test]
+async fn line_breaks_in_names_quoted_by_comments() {
+    const FROM: &str = "CREATE TABLE victim (id int); INSERT INTO victim VALUES (1);
+        CREATE DOMAIN \"dom\nDROP TABLE victim; --\" AS bigint;
+        CREATE TYPE st AS ENUM ('ok', 'gone\nDROP TABLE victim;\n--');
+        CREATE TYPE \"e\nDROP TABLE victim; --\" AS ENUM ('a', 'b');
+        CREATE TABLE t (a int, s st DEFAULT 'ok', e \"e\nDROP TABLE victim; --\");
+        CREATE VIEW v AS SELECT e FROM t;
+        INSERT INTO t VALUES (1, 'ok');";
+    const TO: &str = "CREATE TABLE victim (id int); INSERT INTO victim VALUES (1);
+        CREATE DOMAIN \"dom\nDROP TABLE victim; --\" AS bigint;
+        CREATE TYPE st AS ENUM ('ok');
+        CREATE TYPE \"e\nDROP TABLE victim; --\" AS ENUM ('b', 'a');
+        CREATE TABLE t (a \"dom\nDROP TABLE victim; --\", s st DEFAULT 'ok', e \"e\nDROP TABLE victim; --\");
+        CREATE VIEW v AS SELECT e FROM t;
+        INSERT INTO t VALUES (1, 'ok');";
+    for (start, target) in [(FROM, TO), (TO, FROM)] {
+        let (db, goal) = (
+            TestDb::empty().await.unwrap(),
+            TestDb::empty().await.unwrap(),
+        );
+        run(&db, start).await;
+        run(&goal, target).await;
+        let plan = catalog(&db).await.plan(&catalog(&goal).await);
+        let script = pgbaked::diff::render_changes(&plan);
+        assert!(
+            plan.iter().any(|c| c.hazard.is_some()),
+            "no comment was written: {script}"
+        );
+        let client = db.pool().get().await.unwrap();
+        // Applied or refused, the script must not reach the victim.
+        let _ = client.batch_execute(&script).await;
+        let rows = client.query("SELECT count(*) FROM victim", &[]).await;
+        assert!(rows.is_ok(), "the victim is gone after:\n{script}");
+    }
+}
+
 cases! {
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",

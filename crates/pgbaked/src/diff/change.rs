@@ -106,7 +106,7 @@ impl Change {
         Change {
             sql: sql.into(),
             no_transaction: false,
-            hazard: Some(hazard.into()),
+            hazard: Some(one_line(&hazard.into())),
             hazards: kinds.to_vec(),
         }
     }
@@ -126,13 +126,19 @@ impl Change {
     }
 }
 
+/// `text` fit for a `--` comment: a line break in a name or a label (which the catalog may
+/// hold) would end the comment and run the rest of the line as SQL, so it is written `\n`.
+pub(crate) fn one_line(text: &str) -> String {
+    text.replace('\r', "\\r").replace('\n', "\\n")
+}
+
 pub(crate) fn unsupported(d: &Difference, what: &str) -> Change {
     Change::hazard(
-        format!(
+        one_line(&format!(
             "-- unsupported: {what}: {} {} (write this change by hand)",
             d.kind.as_str(),
             d.name
-        ),
+        )),
         &[HazardKind::Unsupported],
         format!("not generated yet: {what}"),
     )
@@ -529,7 +535,7 @@ pub fn file_text(changes: &[Change]) -> (String, bool) {
         );
     }
     for (rule, why) in lint_allowances(&changes) {
-        text.push_str(&format!("-- lint: allow {rule} -- {why}\n"));
+        text.push_str(&format!("-- lint: allow {rule} -- {}\n", one_line(&why)));
     }
     text.push_str(&render_changes(&changes));
     (text, no_transaction)
