@@ -1377,6 +1377,53 @@ async fn line_breaks_in_names_quoted_by_comments() {
 }
 
 cases! {
+    // A new routine whose BEGIN ATOMIC body reads a retyped column comes after the column's
+    // change; the old overload is dropped once.
+    a_new_atomic_overload_over_a_retyped_column: both(
+        "CREATE TABLE t (id int, v text);
+         CREATE FUNCTION getv(int) RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT v FROM t WHERE id = $1; END;",
+        "CREATE TABLE t (id bigint, v text);
+         CREATE FUNCTION getv(bigint) RETURNS text LANGUAGE sql BEGIN ATOMIC SELECT v FROM t WHERE id = $1; END;",
+    );
+    // A trigger whose WHEN calls a routine the plan drops (its call resolving to the new
+    // overload) is dropped before it and created again after.
+    a_trigger_condition_over_a_replaced_overload: both(
+        "CREATE TABLE t (v int);
+         CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE FUNCTION big(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 100';
+         CREATE TRIGGER t_big BEFORE INSERT ON t FOR EACH ROW WHEN (big(NEW.v)) EXECUTE FUNCTION trg();",
+        "CREATE TABLE t (v int);
+         CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE FUNCTION big(int, int DEFAULT 100) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > $2';
+         CREATE TRIGGER t_big BEFORE INSERT ON t FOR EACH ROW WHEN (big(NEW.v)) EXECUTE FUNCTION trg();",
+    );
+    // A foreign key whose unique index becomes partial waits for the new full index (its key
+    // columns read without the INCLUDE list).
+    a_foreign_key_moving_to_a_unique_index_with_include: both(
+        "CREATE TABLE p (a int, b int); CREATE TABLE c (a int);
+         CREATE UNIQUE INDEX p_a ON p (a);
+         ALTER TABLE c ADD CONSTRAINT c_fk FOREIGN KEY (a) REFERENCES p (a);",
+        "CREATE TABLE p (a int, b int); CREATE TABLE c (a int);
+         CREATE UNIQUE INDEX p_a ON p (a) WHERE a IS NOT NULL AND a > 0;
+         CREATE UNIQUE INDEX p_a_full ON p (a) INCLUDE (b);
+         ALTER TABLE c ADD CONSTRAINT c_fk FOREIGN KEY (a) REFERENCES p (a);",
+    );
+    // A standalone sequence under a serial's name is only drawn from; one a new serial
+    // column takes over is not renamed away.
+    sequences_under_a_serials_name: both(
+        "CREATE TABLE t (v text); CREATE SEQUENCE t_id_seq START 500;
+         CREATE TABLE other (n bigint DEFAULT nextval('t_id_seq'));",
+        "CREATE TABLE t (v text); CREATE SEQUENCE other_n_seq START 500;
+         CREATE TABLE other (n bigint DEFAULT nextval('other_n_seq'));
+         ALTER TABLE t ADD COLUMN id serial;",
+    );
+    // A view over a child reads the parent's retyped column through it.
+    a_retyped_parent_column_under_a_view_of_its_child: both(
+        "CREATE TABLE parent (id int, v int); CREATE TABLE child (x int) INHERITS (parent);
+         CREATE VIEW cv AS SELECT id, v, x FROM child;",
+        "CREATE TABLE parent (id int, v numeric); CREATE TABLE child (x int) INHERITS (parent);
+         CREATE VIEW cv AS SELECT id, v, x FROM child;",
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

@@ -574,6 +574,24 @@ impl Catalog {
         self.tables.get(name).map(TableDef::view)
     }
 
+    /// The tables that inherit from `table` or are its partitions, and theirs in turn.
+    pub(crate) fn descendants(&self, table: &str) -> Vec<String> {
+        let mut found: Vec<String> = Vec::new();
+        let mut next = vec![table.to_string()];
+        while let Some(parent) = next.pop() {
+            for (name, child) in &self.tables {
+                let child = child.view();
+                let under = child.partition_of.is_some_and(|(p, _)| p == parent)
+                    || child.parents().contains(&parent.as_str());
+                if under && !found.contains(name) {
+                    found.push(name.clone());
+                    next.push(name.clone());
+                }
+            }
+        }
+        found
+    }
+
     /// Every column, by qualified name, in its parts.
     pub(crate) fn columns(&self) -> impl Iterator<Item = (&str, Column<'_>)> {
         self.columns

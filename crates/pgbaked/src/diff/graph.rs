@@ -195,6 +195,17 @@ pub(crate) fn pinned(
                         )));
                     }
                 }
+                // A trigger whose WHEN calls a routine dropped and created again (or whose
+                // function it is): dropped before, created again after.
+                Kind::Trigger if kind == Kind::Function && !differs(Kind::Trigger, dependent) => {
+                    if let Some(def) = target {
+                        let (table, trigger) = split_last(dependent);
+                        pinned
+                            .drops
+                            .push(Change::plain(format!("DROP TRIGGER {trigger} ON {table}")));
+                        pinned.creates.push(Change::plain(def));
+                    }
+                }
                 // A domain's check over a routine dropped and created again: dropped before,
                 // added again after (a changed domain is altered as a whole elsewhere).
                 Kind::Domain if kind == Kind::Function => {
@@ -281,6 +292,19 @@ pub(crate) fn pinned(
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+    // A new routine whose parsed body (`BEGIN ATOMIC`) reads a retyped column is created
+    // after the column changes: the server refuses to retype a column a body holds.
+    for column in retyped {
+        for (kind, routine) in to.dependents(Kind::Column, column) {
+            let new = kind == Kind::Function && from.get(Kind::Function, routine).is_none();
+            if new && !pinned.routines.iter().any(|r| r == routine) {
+                pinned
+                    .creates
+                    .push(Change::plain(to.get(kind, routine).unwrap_or_default()));
+                pinned.routines.push(routine.to_string());
             }
         }
     }

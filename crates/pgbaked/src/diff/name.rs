@@ -71,6 +71,28 @@ impl Unquoted for str {
     }
 }
 
+/// What the parenthesis opening `text` holds, up to the one that closes it (quotes and nested
+/// parentheses skipped): `a, b` of `(a, b) INCLUDE (c)`.
+pub(crate) fn parenthesised(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix('(')?;
+    let (mut depth, mut single, mut double) = (0usize, false, false);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '(' if !single && !double => depth += 1,
+            ')' if !single && !double => {
+                if depth == 0 {
+                    return Some(&inner[..i]);
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The first word of `text` as the catalog writes it (a quoted identifier whole, spaces and
 /// all), and what follows the space after it.
 pub(crate) fn first_word(text: &str) -> (&str, &str) {

@@ -41,11 +41,29 @@ pub(crate) fn views_to_rebuild(
         .chain(dropped_tables.iter().cloned())
         .chain(enum_tables.iter().cloned())
         .collect();
+    // A child's or a partition's column of the same name changes with its parent's (the
+    // catalog holds an inherited column under its parent only).
+    let inherited_columns: Vec<String> = touched_columns
+        .iter()
+        .flat_map(|c| {
+            let (table, column) = split_last(c);
+            from.descendants(&table)
+                .into_iter()
+                .map(move |child| format!("{child}.{column}"))
+        })
+        .collect();
     // Which view reads what: the server's record of it when the catalog has one (a view that
     // reads other columns of a changed table is left alone), else the names in its text.
     let reads_touched = |view: &str, def: &str| {
         if !from.has_dependencies() {
             return touched_tables.iter().any(|t| mentions(def, t));
+        }
+        let reads_inherited = inherited_columns.iter().any(|c| {
+            from.dependents(Kind::Column, c)
+                .any(|(k, n)| k == Kind::View && n == view)
+        });
+        if reads_inherited {
+            return true;
         }
         from.objects().any(|(kind, name, _)| {
             let touched = match kind {

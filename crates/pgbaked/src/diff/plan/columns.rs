@@ -1,8 +1,8 @@
 //! Columns added to tables that stay, and columns that change: type, generation, identity,
 //! default, serial sequence and NOT NULL, each as online as PostgreSQL allows.
 
-use super::Plan;
-use crate::diff::catalog::{Difference, Kind};
+use super::{Plan, standalone_sequence};
+use crate::diff::catalog::{Catalog, Difference, Kind};
 use crate::diff::change::{Change, HazardKind, unsupported};
 use crate::diff::column::{
     Column, binary_coercible, cast_exists, declaration, narrowing, nextval_sequence, owner_type,
@@ -335,13 +335,18 @@ impl<'a> Plan<'a> {
     ) {
         let alter = |what: String| format!("ALTER TABLE {table} ALTER COLUMN {name} {what}");
         // The sequence behind a serial default, which the column owns and the catalog lists
-        // with the column rather than as a sequence of its own.
-        let serial_sequence = |c: &Column<'_>| {
+        // with the column rather than as a sequence of its own (one of the serial's name that
+        // stands alone is only drawn from).
+        let serial_sequence = |c: &Column<'_>, catalog: &Catalog| {
             c.default
                 .and_then(nextval_sequence)
                 .filter(|_| declaration(table, name, *c).ends_with("serial"))
+                .filter(|seq| !standalone_sequence(catalog, seq))
         };
-        let (old_serial, new_serial) = (serial_sequence(old), serial_sequence(new));
+        let (old_serial, new_serial) = (
+            serial_sequence(old, self.from),
+            serial_sequence(new, self.to),
+        );
         match new.default {
             Some(default) => {
                 if let Some(seq) = new_serial

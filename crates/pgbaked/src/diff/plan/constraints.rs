@@ -7,7 +7,7 @@ use crate::diff::catalog::{Difference, Kind};
 use crate::diff::change::{Change, HazardKind};
 use crate::diff::column::column_set;
 use crate::diff::name::Unquoted;
-use crate::diff::name::{bare_name, index_table, split_last};
+use crate::diff::name::{bare_name, index_table, parenthesised, split_last};
 
 impl<'a> Plan<'a> {
     /// The constraints to add, in the order the server accepts them.
@@ -149,20 +149,17 @@ impl<'a> Plan<'a> {
             .filter_map(|d| d.to.as_deref())
             .filter(|def| def.starts_with("CREATE UNIQUE INDEX ") && !def.contains(" WHERE "))
             .filter_map(|def| {
-                let columns = def
-                    .split_once_unquoted(" USING ")?
-                    .1
-                    .split_once_unquoted(" (")?
-                    .1;
-                let columns = columns.strip_suffix(')')?;
+                // The key columns, not the INCLUDE list after them.
+                let rest = def.split_once_unquoted(" USING ")?.1;
+                let columns = parenthesised(rest.split_once_unquoted(" ")?.1)?;
                 Some((bare_name(index_table(def)).to_string(), column_set(columns)))
             })
             .collect();
         def.strip_prefix("FOREIGN KEY (")
             .and_then(|r| r.split_once_unquoted(") REFERENCES "))
-            .and_then(|(_, r)| r.split_once('('))
+            .and_then(|(_, r)| r.split_once_unquoted("("))
             .and_then(|(referenced, r)| {
-                let columns = column_set(r.split(')').next()?);
+                let columns = column_set(parenthesised(&format!("({r}"))?);
                 // A key constraint over the same columns serves it already.
                 let keyed = to.objects().any(|(kind, name, def)| {
                     kind == Kind::Constraint

@@ -480,11 +480,14 @@ impl<'a> Plan<'a> {
                 .and_then(nextval_sequence)
                 .map(|s| bare_name(&s).to_string())
         };
+        // A sequence a column takes over stays under its name.
         self.of(Kind::Sequence)
-            .filter(|d| d.to.is_none())
+            .filter(|d| d.to.is_none() && !self.adopted.contains(&d.name))
             .filter_map(|gone| {
+                // Not onto a name a column's sequence keeps (released by its column).
                 let new = self.of(Kind::Sequence).find(|d| {
                     d.from.is_none()
+                        && !self.released.contains(&d.name)
                         && d.to == gone.from
                         && parts(&d.name).first() == parts(&gone.name).first()
                         && from.columns().any(|(name, old)| {

@@ -72,7 +72,26 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     changes.extend(p.pinned.column_creates.iter().cloned());
     changes.extend(p.relations());
     p.finish(&mut changes);
-    changes
+    without_repeated_drops(changes)
+}
+
+/// The plan without a `DROP` that repeats an earlier one with nothing created in between:
+/// two phases may both let go of one object (a routine dropped from `to` that a retyped
+/// column's reader also pins), and the second drop would fail.
+fn without_repeated_drops(changes: Vec<Change>) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::with_capacity(changes.len());
+    for change in changes {
+        let repeated = change.sql.starts_with("DROP ")
+            && out
+                .iter()
+                .rev()
+                .take_while(|c| !c.sql.starts_with("CREATE "))
+                .any(|c| c.sql == change.sql);
+        if !repeated {
+            out.push(change);
+        }
+    }
+    out
 }
 
 /// The two catalogs, their differences, and what one phase of the plan hands to a later one.
@@ -225,10 +244,12 @@ impl<'a> Plan<'a> {
     /// A column's declaration in `CREATE TABLE` or `ADD COLUMN`: a serial, unless the sequence
     /// it would make exists already (a sequence the column takes over).
     fn declare(&self, table: &str, name: &str, c: Column<'_>) -> String {
+        // A sequence the column takes over, or one that stands alone, exists already.
         let over_adopted = c.default.and_then(nextval_sequence).is_some_and(|s| {
             self.adopted
                 .iter()
                 .any(|a| *a == s || (parts(&s).len() == 1 && *a == format!("public.{s}")))
+                || standalone_sequence(self.to, &s)
         });
         if over_adopted {
             explicit_declaration(name, c)
@@ -276,6 +297,16 @@ fn moved_sequences(from: &Catalog, to: &Catalog, was: Kind, is: Kind) -> Vec<Str
         .filter(|(kind, name, _)| *kind == was && to.get(is, name).is_some())
         .map(|(_, name, _)| name.to_string())
         .collect()
+}
+
+/// Whether `sequence` (as a default's `nextval` names it: unqualified on the search path) is
+/// one that no column owns in `catalog`.
+pub(crate) fn standalone_sequence(catalog: &Catalog, sequence: &str) -> bool {
+    catalog.get(Kind::Sequence, sequence).is_some()
+        || (parts(sequence).len() == 1
+            && catalog
+                .get(Kind::Sequence, &format!("public.{sequence}"))
+                .is_some())
 }
 
 /// Whether a column that stays in `to` takes its default from `sequence` in `from`.
