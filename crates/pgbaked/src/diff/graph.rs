@@ -322,10 +322,16 @@ pub(crate) fn routines_dropped_last(
     // it, before the routine), which the plan changes: its change lets go of the routine.
     // (One `to` keeps as it is, `dropped_under_kept` drops and creates again around the
     // routine's drop.)
+    // So does a type the plan drops once no column has it (a range's subtype_diff).
     dropped_routines_used(from, differences, |kind, name| {
-        matches!(kind, Kind::Column | Kind::Policy | Kind::Constraint)
-            && to.get(Kind::Table, &split_last(name).0).is_some()
-            && differences.iter().any(|c| c.kind == kind && c.name == name)
+        let changed = differences.iter().any(|c| c.kind == kind && c.name == name);
+        match kind {
+            Kind::Column | Kind::Policy | Kind::Constraint => {
+                to.get(Kind::Table, &split_last(name).0).is_some() && changed
+            }
+            Kind::Range | Kind::Domain | Kind::Composite => changed,
+            _ => false,
+        }
     })
 }
 

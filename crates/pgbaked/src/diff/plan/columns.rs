@@ -200,9 +200,17 @@ impl<'a> Plan<'a> {
         // ADD IDENTITY wants NOT NULL: after the SET NOT NULL below when it comes too. The
         // identity's new sequence starts at 1: it is carried on past the values the column
         // holds (a serial's, or any), or the next insert collides with them.
+        // Its sequence's options come with it: set after, a MINVALUE above 1 would be refused
+        // while the new sequence stands at 1.
+        let identity_options = self
+            .to
+            .get(Kind::Setting, &format!("COLUMN {} IDENTITY", d.name))
+            .and_then(|set| set.split_once_unquoted(" SET START WITH "))
+            .map(|(_, options)| format!(" (START WITH {})", options.replace(" SET ", " ")))
+            .unwrap_or_default();
         let add_identity: Vec<Change> = match (reidentified, old.identity, new.identity) {
             (true, None, Some(identity)) => vec![
-                Change::plain(alter(format!("ADD {identity}"))),
+                Change::plain(alter(format!("ADD {identity}{identity_options}"))),
                 Change::plain(format!(
                     "SELECT setval(pg_get_serial_sequence({}, {}), max({name})) FROM {table} HAVING max({name}) IS NOT NULL",
                     quote_literal(&table),

@@ -5,7 +5,7 @@ use super::{Plan, typed_tables};
 use crate::diff::catalog::{Difference, Kind};
 use crate::diff::change::{Change, unsupported};
 use crate::diff::column::{narrowed_sequence, sequence_options};
-use crate::diff::name::{parts, split_unquoted};
+use crate::diff::name::{Unquoted, parts, split_unquoted};
 use crate::diff::standalone;
 use crate::diff::types::{
     alter_composite, alter_domain, domain, enum_rebuilt, rebuild_enum, rebuild_type, stored_inside,
@@ -102,16 +102,39 @@ impl<'a> Plan<'a> {
         }
         changes.extend(late_domains);
         self.sequences(&mut changes);
-        // Range types before the routines and columns that use them (a user routine as its
-        // canonical or subtype_diff is not ordered before it); one that changes under its
-        // columns is not generated.
+        // Range types before the routines and columns that use them, after a new routine
+        // that is their subtype_diff (which takes the subtype, not the range); one that
+        // changes under its columns is not generated.
         for d in self.of(Kind::Range).filter(|d| d.to.is_some()) {
             match d.from {
-                None => changes.push(Change::plain(d.to.clone().unwrap_or_default())),
+                None => {
+                    let def = d.to.clone().unwrap_or_default();
+                    if let Some(routine) = self.new_subtype_diff(&def) {
+                        changes.push(Change::plain(
+                            self.to.get(Kind::Function, &routine).unwrap_or_default(),
+                        ));
+                        self.pinned.routines.push(routine);
+                    }
+                    changes.push(Change::plain(def));
+                }
                 Some(_) => changes.push(unsupported(d, "a range type's definition changed")),
             }
         }
         changes
+    }
+
+    /// The new routine a new range type names as its `subtype_diff`, by its key.
+    fn new_subtype_diff(&self, range: &str) -> Option<String> {
+        let (_, rest) = range.split_once_unquoted("subtype_diff = ")?;
+        let routine = split_unquoted(rest, ",")[0].trim_end_matches(')').trim();
+        let bare = parts(routine).last().copied()?;
+        self.of(Kind::Function)
+            .filter(|d| d.from.is_none() && !self.pinned.routines.contains(&d.name))
+            .find(|d| {
+                let name = split_unquoted(&d.name, "(")[0];
+                parts(name).last() == Some(&bare) && (parts(routine).len() == 1 || name == routine)
+            })
+            .map(|d| d.name.clone())
     }
 
     /// An enum created, given new labels in place (each placed by its neighbour), or rebuilt

@@ -430,8 +430,14 @@ impl<'a> Plan<'a> {
         }
         // A type whose name comes back as another kind of type (a composite made an enum)
         // goes before its successor is created.
+        // So does one whose name a new table or view takes (its row type has that name).
         let remade_types: Vec<&str> = self.remade_types().collect();
-        let remade = |name: &str| remade_types.contains(&name);
+        let new_relation = |name: &str| {
+            self.differences.iter().any(|d| {
+                matches!(d.kind, Kind::Table | Kind::View) && d.name == name && d.from.is_none()
+            })
+        };
+        let remade = |name: &str| remade_types.contains(&name) || new_relation(name);
         for (kind, what) in [
             (Kind::Range, "TYPE"),
             (Kind::Collation, "COLLATION"),

@@ -188,8 +188,14 @@ pub(crate) fn comment_target_stays(name: &str, to: &Catalog) -> bool {
         // A column of a table, or of a view or composite type (their attributes are not
         // modelled one by one).
         "COLUMN" => {
+            let (relation, column) = split_last(object);
             found(&[Kind::Column], object)
-                || found(&[Kind::View, Kind::Composite], &split_last(object).0)
+                || found(&[Kind::View], &relation)
+                || to.get(Kind::Composite, &relation).is_some_and(|def| {
+                    crate::diff::types::attributes(def)
+                        .iter()
+                        .any(|(attribute, _)| *attribute == column)
+                })
         }
         "TABLE" => found(&[Kind::Table], object),
         "VIEW" | "MATERIALIZED" => found(
@@ -200,7 +206,10 @@ pub(crate) fn comment_target_stays(name: &str, to: &Catalog) -> bool {
         "INDEX" => found(&[Kind::Index], object),
         "SEQUENCE" => found(&[Kind::Sequence, Kind::OwnedSequence], object),
         "SCHEMA" => found(&[Kind::Schema], object),
-        "TYPE" => found(&[Kind::Enum, Kind::Domain, Kind::Composite], object),
+        "TYPE" => found(
+            &[Kind::Enum, Kind::Domain, Kind::Composite, Kind::Range],
+            object,
+        ),
         "CONSTRAINT" => found(&[Kind::Constraint], &on_table()),
         "TRIGGER" => found(&[Kind::Trigger], &on_table()),
         "POLICY" => found(&[Kind::Policy], &on_table()),
