@@ -1336,6 +1336,39 @@ async fn hostile_names_in_grants_and_default_privileges() {
     }
 }
 
+/// A language's privileges are planned, and default privileges are taken back before new
+/// objects come and given after them: a new table gets only the grants `to` gave it.
+#[tokio::test]
+async fn language_grants_and_default_privileges_around_new_objects() {
+    const FROM: &str = r#"DO $$ BEGIN CREATE ROLE "pgm_test r TO x" NOLOGIN;
+          EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+        CREATE SCHEMA app;
+        ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO PUBLIC;"#;
+    const TO: &str = r#"DO $$ BEGIN CREATE ROLE "pgm_test r TO x" NOLOGIN;
+          EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+        CREATE SCHEMA app; CREATE TABLE app.t (id int);
+        ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT INSERT ON TABLES TO "pgm_test r TO x";
+        REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC;
+        GRANT USAGE ON LANGUAGE plpgsql TO "pgm_test r TO x";"#;
+    async fn read(db: &TestDb) -> Catalog {
+        let client = db.pool().get().await.unwrap();
+        Catalog::read_with(&client, &[], true).await.unwrap()
+    }
+    for (start, target) in [(FROM, TO), (TO, FROM)] {
+        let (db, goal) = (
+            TestDb::empty().await.unwrap(),
+            TestDb::empty().await.unwrap(),
+        );
+        run(&db, start).await;
+        run(&goal, target).await;
+        let plan = read(&db).await.plan(&read(&goal).await);
+        assert!(!unsupported(&plan), "{plan:#?}");
+        run(&db, &pgbaked::diff::render_changes(&plan)).await;
+        let left = read(&db).await.diff(&read(&goal).await);
+        assert!(left.is_empty(), "left: {left:#?}\nplan: {plan:#?}");
+    }
+}
+
 /// A line break in a name or a label that a `-- hazard:` or `-- unsupported:` comment quotes
 /// would end the comment and run the rest of the line as SQL: the rendered script, run as
 /// psql runs it, leaves the victim's rows.
@@ -1448,6 +1481,37 @@ cases! {
            AS 'SELECT EXTRACT(EPOCH FROM (a - b))';
          CREATE TYPE timerange AS RANGE (subtype = time, subtype_diff = time_diff);
          CREATE TABLE shifts (r timerange);",
+    );
+    // A rule's enabled state is a setting of its own.
+    rules_disabled_and_enabled_for_replicas: both(
+        "CREATE TABLE t (id int);
+         CREATE RULE r AS ON DELETE TO t DO INSTEAD NOTHING;
+         CREATE RULE r2 AS ON UPDATE TO t DO INSTEAD NOTHING;",
+        "CREATE TABLE t (id int);
+         CREATE RULE r AS ON DELETE TO t DO INSTEAD NOTHING;
+         CREATE RULE r2 AS ON UPDATE TO t DO INSTEAD NOTHING;
+         ALTER TABLE t DISABLE RULE r; ALTER TABLE t ENABLE REPLICA RULE r2;",
+    );
+    // A grant on an extension's function is reported, never taken for no difference.
+    a_grant_on_an_extension_member: reported(
+        "CREATE EXTENSION pg_trgm;",
+        "CREATE EXTENSION pg_trgm; REVOKE EXECUTE ON FUNCTION similarity(text, text) FROM PUBLIC;",
+    );
+    // A key's index storage parameters, which pg_get_constraintdef leaves out.
+    a_unique_key_with_storage_parameters: both(
+        "CREATE TABLE t (c text, d int);",
+        "CREATE TABLE t (c text, d int,
+           CONSTRAINT t_d_key UNIQUE (d) INCLUDE (c) WITH (fillfactor = 80) DEFERRABLE INITIALLY DEFERRED,
+           CONSTRAINT t_c_key UNIQUE (c) WITH (fillfactor = 70));",
+    );
+    // A materialized view's column statistics and its CLUSTER ON, put back when it is made
+    // again.
+    a_materialized_view_clustered_with_statistics: both(
+        "CREATE TABLE t (id int); CREATE MATERIALIZED VIEW m AS SELECT id FROM t;
+         CREATE INDEX m_id ON m (id); ALTER MATERIALIZED VIEW m CLUSTER ON m_id;",
+        "CREATE TABLE t (id bigint); CREATE MATERIALIZED VIEW m AS SELECT id FROM t;
+         CREATE INDEX m_id ON m (id); ALTER MATERIALIZED VIEW m CLUSTER ON m_id;
+         ALTER MATERIALIZED VIEW m ALTER COLUMN id SET STATISTICS 200;",
     );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",

@@ -27,6 +27,7 @@ fn setting_target(name: &str) -> Option<(Kind, String)> {
         "TABLE" => (Kind::Table, target.to_string()),
         "COLUMN" => (Kind::Column, target.to_string()),
         "TRIGGER" => (Kind::Trigger, target.to_string()),
+        "RULE" => (Kind::Rule, target.to_string()),
         "VIEW" => (Kind::View, target.to_string()),
         "VIEW_COLUMN" => (Kind::View, split_last(target).0),
         "INDEX" => (Kind::Index, target.to_string()),
@@ -187,8 +188,11 @@ pub(crate) fn creations(
     // again where the object they are on is created again.
     for (_, name, def) in to.objects().filter(|(kind, ..)| *kind == Kind::Setting) {
         let put_back = setting_target(name).is_some_and(|(kind, target)| match kind {
-            Kind::View => recreated.views.contains(&target),
+            // A materialized view made again is clustered on no index (`TABLE m CLUSTER`).
+            Kind::View | Kind::Table => recreated.views.contains(&target),
             Kind::Trigger => recreated.triggers.contains(&target),
+            // A rule made again is enabled.
+            Kind::Rule => changed(Kind::Rule, &target),
             // An index built again starts from the default targets.
             Kind::Index => changed(Kind::Index, &target),
             // A new type resets a column's storage; a column dropped and added back loses all.

@@ -941,9 +941,13 @@ fn object_queries(ext_class: &str) -> Vec<(Kind, String)> {
             Kind::Constraint,
             format!(
                 "SELECT format('%I.%I.%I', n.nspname, c.relname, con.conname), \
-                        pg_get_constraintdef(con.oid) \
+                        CASE WHEN con.contype IN ('p', 'u') AND ic.reloptions IS NOT NULL \
+                             THEN regexp_replace(pg_get_constraintdef(con.oid), '( DEFERRABLE( INITIALLY DEFERRED)?)?$', \
+                                                 ' WITH (' || array_to_string(ic.reloptions, ', ') || ')\\1') \
+                             ELSE pg_get_constraintdef(con.oid) END \
                  FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_class ic ON ic.oid = con.conindid \
                  WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
                    AND con.conparentid = 0 AND con.coninhcount = 0 \
                    AND con.contype <> 't'"
@@ -1156,6 +1160,9 @@ fn privileged_objects(ext_class: &str) -> String {
            WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped \
              AND c.relkind IN ('r', 'p', 'v', 'm', 'f') \
              AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
+           UNION ALL \
+           SELECT 'LANGUAGE', quote_ident(l.lanname), coalesce(l.lanacl, acldefault('l', l.lanowner)), l.lanowner \
+           FROM pg_language l WHERE l.lanpltrusted \
            UNION ALL \
            SELECT 'TYPE', format('%I.%I', n.nspname, t.typname), \
                   coalesce(t.typacl, acldefault('T', t.typowner)), t.typowner \

@@ -85,6 +85,17 @@ pub(crate) fn settings() -> Vec<(Kind, String)> {
                AND {USER_SCHEMAS} AND {ext_class}"
         ),
         format!(
+            "SELECT 'RULE ' || format('%I.%I.%I', n.nspname, c.relname, r.rulename) || ' ENABLED', \
+                    format('ALTER TABLE %I.%I %s RULE %I', n.nspname, c.relname, \
+                           CASE r.ev_enabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' \
+                                             ELSE 'ENABLE ALWAYS' END, r.rulename), \
+                    format('ALTER TABLE %I.%I ENABLE RULE %I', n.nspname, c.relname, r.rulename) \
+             FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE r.rulename <> '_RETURN' AND r.ev_enabled <> 'O' \
+               AND {USER_SCHEMAS} AND {ext_class}"
+        ),
+        format!(
             "SELECT 'COLUMN ' || {column} || ' STORAGE', \
                     {alter_column} || 'SET STORAGE ' || {set}, \
                     {alter_column} || 'SET STORAGE ' || {reset} \
@@ -154,6 +165,16 @@ pub(crate) fn settings() -> Vec<(Kind, String)> {
              FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
              JOIN pg_class c ON c.oid = d.adrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind = 'v' AND {USER_SCHEMAS} AND {ext_class}"
+        ),
+        // A materialized view's column statistics target.
+        format!(
+            "SELECT 'VIEW_COLUMN ' || {column} || ' STATISTICS', \
+                    format('ALTER MATERIALIZED VIEW %I.%I ALTER COLUMN %I SET STATISTICS %s', n.nspname, c.relname, a.attname, a.attstattarget), \
+                    format('ALTER MATERIALIZED VIEW %I.%I ALTER COLUMN %I SET STATISTICS -1', n.nspname, c.relname, a.attname) \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'm' AND a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget >= 0 \
+               AND {USER_SCHEMAS} AND {ext_class}"
         ),
         // An index column's statistics target (`ALTER INDEX … ALTER COLUMN 1 SET STATISTICS`).
         format!(
@@ -445,6 +466,31 @@ pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
              WHERE {USER_SCHEMAS} AND {}",
             not_in_extension("c.oid")
         ),
+        // A subscription (its connection string is the superuser's to read; what it
+        // subscribes to and how is compared).
+        "SELECT format('SUBSCRIPTION %I', s.subname), \
+                concat_ws(' ', s.subpublications::text, s.subenabled, s.subbinary, s.substream, \
+                          s.subtwophasestate, s.subdisableonerr, s.subslotname, s.subsynccommit) \
+         FROM pg_subscription s \
+         WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            .to_string(),
+        // The privileges on an extension's objects, where they are not the ones the
+        // extension's script left (`pg_init_privs`): pg_dump writes them as GRANTs.
+        "SELECT format('GRANT ON %s %s (a member of extension %I)', x.kind, x.name, e.extname), x.acl::text \
+         FROM ( \
+           SELECT 'FUNCTION' AS kind, p.oid::regprocedure::text AS name, p.proacl AS acl, \
+                  'pg_proc'::regclass AS class, p.oid AS oid FROM pg_proc p \
+           UNION ALL \
+           SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, c.oid::regclass::text, c.relacl, \
+                  'pg_class'::regclass, c.oid FROM pg_class c \
+           UNION ALL \
+           SELECT 'TYPE', t.oid::regtype::text, t.typacl, 'pg_type'::regclass, t.oid FROM pg_type t \
+         ) x \
+         JOIN pg_depend d ON d.classid = x.class AND d.objid = x.oid AND d.deptype = 'e' \
+         JOIN pg_extension e ON e.oid = d.refobjid \
+         LEFT JOIN pg_init_privs ip ON ip.classoid = x.class AND ip.objoid = x.oid AND ip.objsubid = 0 \
+         WHERE x.acl IS DISTINCT FROM ip.initprivs"
+            .to_string(),
         format!(
             "SELECT format('TEXT SEARCH PARSER %I.%I', n.nspname, p.prsname), '' \
              FROM pg_ts_parser p JOIN pg_namespace n ON n.oid = p.prsnamespace \

@@ -72,7 +72,32 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     changes.extend(p.pinned.column_creates.iter().cloned());
     changes.extend(p.relations());
     p.finish(&mut changes);
-    without_repeated_drops(changes)
+    default_privileges_around(without_repeated_drops(changes), to)
+}
+
+/// Default privileges taken back before anything is created, and given last: a new object
+/// gets the defaults in force when it is made, which are not the ones `to` had when it made
+/// its objects (the plan grants each object's own privileges itself).
+fn default_privileges_around(changes: Vec<Change>, to: &Catalog) -> Vec<Change> {
+    let given: Vec<&str> = to
+        .objects()
+        .filter(|(kind, name, _)| *kind == Kind::Setting && name.starts_with("DEFAULT_PRIVILEGES "))
+        .map(|(_, _, def)| def)
+        .collect();
+    let (defaults, mut rest): (Vec<Change>, Vec<Change>) = changes
+        .into_iter()
+        .partition(|c| c.sql.starts_with("ALTER DEFAULT PRIVILEGES "));
+    let (last, first): (Vec<Change>, Vec<Change>) = defaults
+        .into_iter()
+        .partition(|c| given.contains(&c.sql.as_str()));
+    // After `SET check_function_bodies` and the detaches that open the plan.
+    let at = rest
+        .iter()
+        .position(|c| !c.sql.starts_with("SET ") && !c.sql.contains(" DETACH PARTITION "))
+        .unwrap_or(rest.len());
+    rest.splice(at..at, first);
+    rest.extend(last);
+    rest
 }
 
 /// The plan without a `DROP` that repeats an earlier one with nothing created in between:
