@@ -1350,11 +1350,20 @@ async fn language_grants_and_default_privileges_around_new_objects() {
         ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT INSERT ON TABLES TO "pgm_test r TO x";
         REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC;
         GRANT USAGE ON LANGUAGE plpgsql TO "pgm_test r TO x";"#;
+    // Defaults in force on both sides: a new table's revoked default is revoked.
+    const REVOKED: &str = r#"DO $$ BEGIN CREATE ROLE "pgm_test r TO x" NOLOGIN;
+          EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+        CREATE SCHEMA app;
+        ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO PUBLIC;
+        ALTER DEFAULT PRIVILEGES GRANT USAGE ON SEQUENCES TO "pgm_test r TO x";
+        CREATE TABLE app.private (id serial, secret text);
+        REVOKE SELECT ON app.private FROM PUBLIC;
+        REVOKE USAGE ON SEQUENCE app.private_id_seq FROM "pgm_test r TO x";"#;
     async fn read(db: &TestDb) -> Catalog {
         let client = db.pool().get().await.unwrap();
         Catalog::read_with(&client, &[], true).await.unwrap()
     }
-    for (start, target) in [(FROM, TO), (TO, FROM)] {
+    for (start, target) in [(FROM, TO), (TO, FROM), (FROM, REVOKED)] {
         let (db, goal) = (
             TestDb::empty().await.unwrap(),
             TestDb::empty().await.unwrap(),
@@ -1512,6 +1521,14 @@ cases! {
         "CREATE TABLE t (id bigint); CREATE MATERIALIZED VIEW m AS SELECT id FROM t;
          CREATE INDEX m_id ON m (id); ALTER MATERIALIZED VIEW m CLUSTER ON m_id;
          ALTER MATERIALIZED VIEW m ALTER COLUMN id SET STATISTICS 200;",
+    );
+    // A sequence owned by a column that does not draw from it is made and dropped by the
+    // plan (no column's creation or drop makes it).
+    a_sequence_owned_by_a_column_without_a_default: both(
+        r#"CREATE TABLE "o w" ("i d" serial, v text);"#,
+        r#"CREATE TABLE "o w" ("i d" serial, v text);
+           CREATE SEQUENCE "s;q" START 5 OWNED BY "o w".v;
+           ALTER TABLE "o w" ADD COLUMN "n""x" bigserial;"#,
     );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",

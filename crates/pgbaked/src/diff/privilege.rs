@@ -2,7 +2,7 @@
 
 use super::catalog::{Catalog, Difference, Kind};
 use super::change::*;
-use super::name::split_unquoted;
+use super::name::{Unquoted, split_unquoted};
 
 /// `GRANT`/`REVOKE` last, once every object exists: revoked where a role's privileges changed
 /// or went (not on what the plan drops: that takes its grants along), granted where they are
@@ -163,4 +163,60 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
         }
     }
     changes.extend(out);
+}
+
+/// What the default privileges in force gave the objects the plan creates, taken back before
+/// their own grants (`to`'s, granted next): a new table under `ALTER DEFAULT PRIVILEGES …
+/// GRANT SELECT ON TABLES TO reader` holds SELECT for reader as soon as it is made, which the
+/// target may have revoked. Only with privileges read; a REVOKE of what was not granted
+/// changes nothing.
+pub(crate) fn defaults_taken_back(
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+) -> Vec<Change> {
+    if !to.objects().any(|(kind, _, _)| kind == Kind::Privilege) {
+        return Vec::new();
+    }
+    // `DEFAULT_PRIVILEGES FOR ROLE r [IN SCHEMA s] ON TABLES TO g GRANTS`.
+    let defaults: Vec<(Option<&str>, &str, &str)> = from
+        .objects()
+        .filter(|(kind, _, _)| *kind == Kind::Setting)
+        .filter_map(|(_, name, _)| {
+            let rest = name.strip_prefix("DEFAULT_PRIVILEGES FOR ROLE ")?;
+            let rest = rest.strip_suffix(" GRANTS")?;
+            let (head, grantee) = rest.rsplit_once_unquoted(" TO ")?;
+            let (head, objects) = head.rsplit_once_unquoted(" ON ")?;
+            let schema = head.split_once_unquoted(" IN SCHEMA ").map(|(_, s)| s);
+            Some((schema, objects, grantee))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for d in differences.iter().filter(|d| d.from.is_none()) {
+        let (objects, what) = match d.kind {
+            Kind::Table | Kind::View => ("TABLES", "TABLE"),
+            Kind::Sequence | Kind::OwnedSequence => ("SEQUENCES", "SEQUENCE"),
+            Kind::Function => (
+                "FUNCTIONS",
+                super::routine::routine_kind(d.to.as_deref().unwrap_or_default()),
+            ),
+            Kind::Enum | Kind::Domain | Kind::Composite | Kind::Range => ("TYPES", "TYPE"),
+            Kind::Schema => ("SCHEMAS", "SCHEMA"),
+            _ => continue,
+        };
+        if what == "AGGREGATE" {
+            continue;
+        }
+        let schema = super::name::parts(&d.name).first().copied();
+        for (in_schema, on, grantee) in &defaults {
+            let applies = *on == objects && (in_schema.is_none() || *in_schema == schema);
+            if applies {
+                out.push(Change::plain(format!(
+                    "REVOKE ALL ON {what} {} FROM {grantee}",
+                    d.name
+                )));
+            }
+        }
+    }
+    out
 }

@@ -6,6 +6,7 @@ use super::{Plan, drawn_by_staying_column};
 use crate::diff::attached;
 use crate::diff::catalog::{Catalog, Kind};
 use crate::diff::change::{Change, HazardKind};
+use crate::diff::column::owner_type;
 use crate::diff::name::Unquoted;
 use crate::diff::name::{bare_name, parts, split_last};
 use crate::diff::privilege::privileges;
@@ -56,7 +57,14 @@ impl<'a> Plan<'a> {
                     .map(|n| n.trim_start_matches("IF EXISTS "))
                     .is_some_and(|n| n == d.name || (parts(n).len() == 1 && bare_name(n) == seq))
             });
-            if drawn_by_staying_column(from, to, &d.name) && !dropped {
+            // (Or one no column drew from, whose column stays: nothing else takes it along.)
+            let undrawn_on_staying_column = owner_type(from, &d.name) == "none"
+                && from
+                    .get(Kind::Setting, &format!("SEQUENCE {} OWNED_BY", d.name))
+                    .and_then(|set| set.rsplit_once_unquoted(" OWNED BY "))
+                    .is_some_and(|(_, column)| to.column(column).is_some());
+            if (drawn_by_staying_column(from, to, &d.name) || undrawn_on_staying_column) && !dropped
+            {
                 changes.push(Change::plain(format!("DROP SEQUENCE IF EXISTS {}", d.name)));
             }
         }
@@ -86,6 +94,11 @@ impl<'a> Plan<'a> {
         };
         changes.extend(attached::creations(from, to, self.differences, &recreated));
         self.comments(changes);
+        changes.extend(super::super::privilege::defaults_taken_back(
+            from,
+            to,
+            self.differences,
+        ));
         privileges(&self.of(Kind::Privilege).collect::<Vec<_>>(), to, changes);
         // Schemas last, once nothing the plan drops is left in them (a type goes after the
         // columns that leave it, an extension before its schema).

@@ -286,6 +286,18 @@ impl<'a> Plan<'a> {
             } else {
                 d.from.as_deref()
             };
+            // One no column draws from (`CREATE SEQUENCE … OWNED BY t.c` alone) is no
+            // column's to make: made here, and handed to its column.
+            if before.is_none() && owner_type(self.to, &d.name) == "none" {
+                changes.push(Change::plain(format!(
+                    "CREATE SEQUENCE {} {}",
+                    d.name,
+                    sequence_options(def)
+                )));
+                let owned_by = format!("SEQUENCE {} OWNED_BY", d.name);
+                changes.extend(self.to.get(Kind::Setting, &owned_by).map(Change::plain));
+                continue;
+            }
             if before.is_none() && def == serial_sequence_def(owner_type(self.to, &d.name))
                 || before == Some(def)
             {
