@@ -509,6 +509,19 @@ impl MigrateCommand {
     }
 }
 
+/// A revision as the command line gives it.
+pub(crate) fn parse_rev(text: &str) -> anyhow::Result<pgbaked::Rev> {
+    Ok(text.parse::<pgbaked::Rev>()?)
+}
+
+/// `migrator`, running every migration in one transaction when `grouped` (`up --grouped`).
+pub(crate) fn grouped_if(migrator: pgbaked::Migrator, grouped: bool) -> pgbaked::Migrator {
+    if !grouped {
+        return migrator;
+    }
+    migrator.with_options(|o| o.grouped = true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,8 @@ use pgbaked::{Migration, Migrator, Options, Rev, Scratch, Script};
 use serde_json::json;
 
 use crate::args::{Format, Settings};
-use crate::command::with_scratch;
 use crate::create::{migrations_dir, slugify, version_now, write_new};
+use crate::scratch::with_scratch;
 
 /// The schema the migrations' objects live in when `search_path` is the default: the scratch
 /// databases resolve unqualified names there, and the generated files name its objects bare.
@@ -52,7 +52,7 @@ pub(crate) async fn plan(
     migrator: &Migrator,
     dir: &Path,
 ) -> anyhow::Result<Plan> {
-    let table = crate::command::scratch_table(migrator);
+    let table = crate::scratch::scratch_table(migrator);
     // The scratch database's history as the engine keeps it, without the target's timeouts.
     let options = Options {
         table: table.clone(),

@@ -275,7 +275,7 @@ pub(crate) async fn run(
     // A relative step is resolved on each target: a rerun after a partial failure would move
     // the targets that had succeeded once more.
     let absolute = |text: &str| -> anyhow::Result<Rev> {
-        match crate::command::parse_rev(text)? {
+        match crate::args::parse_rev(text)? {
             Rev::Relative(_) => bail!(
                 "`{text}` is relative to each target's version, so a rerun would move every \
                  target again: with --targets, give head, base or a version"
@@ -297,10 +297,7 @@ pub(crate) async fn run(
             bail!("--verbose lists one database's history: run it without --targets")
         }
         MigrateCommand::Up { rev, grouped, .. } => {
-            let (rev, migrator) = (
-                absolute(rev)?,
-                crate::command::grouped_if(migrator, *grouped),
-            );
+            let (rev, migrator) = (absolute(rev)?, crate::args::grouped_if(migrator, *grouped));
             return over_fleet(service, settings, &args, migrator, Work::Up, rev, "up").await;
         }
         MigrateCommand::Down { rev, .. } => (Work::Down, absolute(rev)?, "down"),
@@ -325,7 +322,7 @@ async fn over_fleet(
     let (stop_tx, stop) = watch::channel(false);
     if work != Work::Status {
         tokio::spawn(async move {
-            crate::command::interrupt().await;
+            crate::signal::interrupt().await;
             let _ = stop_tx.send(true);
             // Keep the sender: a dropped one would read as a stop.
             std::future::pending::<()>().await;
@@ -335,7 +332,7 @@ async fn over_fleet(
         migrations: migrator.migrations().to_vec(),
         // The bare table: each target puts it in its own schema, never DATABASE_URL's.
         options: Options {
-            table: crate::command::scratch_table(&migrator),
+            table: crate::scratch::scratch_table(&migrator),
             ..migrator.options().clone()
         },
         role: service.role("migrate"),

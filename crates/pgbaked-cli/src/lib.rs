@@ -44,6 +44,7 @@ mod command;
 mod create;
 mod fleet;
 mod renumber;
+mod scratch;
 mod signal;
 
 use std::path::PathBuf;
@@ -54,12 +55,13 @@ use pgbaked::deadpool_postgres::Pool;
 use pgbaked::{EmbeddedMigration, Migration, Migrator, Options, Report, Rev, State, Step};
 
 pub use args::{DatabaseUrl, Format, MigrateCommand, Settings};
-pub use command::{connect, interrupt};
+pub use command::connect;
 pub use fleet::{LogWriter, log_writer};
 pub use output::{
     Committed, EXIT_DIVERGENT, EXIT_DRIFT, EXIT_PENDING, EXIT_SCHEMA, EXIT_UNKNOWN,
     EXIT_UNSUPPORTED,
 };
+pub use signal::interrupt;
 pub use signal::termination;
 
 /// A service's schema, as its binary embeds it.

@@ -22,3 +22,18 @@ pub async fn termination() -> &'static str {
         () = terminate => "SIGTERM",
     }
 }
+
+/// Resolves on SIGTERM or SIGINT during a migration: the engine rolls the migration in progress back and
+/// releases the lock, then the command fails.
+///
+/// A second signal while the cancel is pending ends the process at once: the server rolls back
+/// the migration in progress and frees the lock when the connection closes.
+pub async fn interrupt() {
+    let name = termination().await;
+    tracing::warn!("{name} received, stopping the migration run (again to exit at once)");
+    tokio::spawn(async {
+        let name = termination().await;
+        eprintln!("error: {name} received again: exiting without waiting for the rollback");
+        std::process::exit(1);
+    });
+}
