@@ -53,7 +53,7 @@ pub enum Kind {
     /// A setting of a table, column, trigger or view away from its default (FORCE ROW LEVEL
     /// SECURITY, a disabled trigger, a column's STORAGE, a view's options), named
     /// `KIND target ATTRIBUTE`, defined by the statement that sets it; the statement that
-    /// resets it is kept beside ([`Catalog::reset`]).
+    /// resets it is kept beside it in the catalog.
     Setting,
     /// A collation (`CREATE COLLATION`).
     Collation,
