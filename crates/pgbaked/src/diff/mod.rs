@@ -19,6 +19,7 @@ mod coverage;
 mod deparse;
 mod graph;
 mod kind;
+mod lint;
 mod name;
 mod plan;
 mod privilege;
