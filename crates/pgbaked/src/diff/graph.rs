@@ -91,8 +91,6 @@ pub(crate) fn pinned(
     if !from.has_dependencies() {
         return pinned;
     }
-    let differs =
-        |kind: Kind, name: &str| differences.iter().any(|d| d.kind == kind && d.name == name);
     let mut seen: Vec<(Kind, String)> = Vec::new();
     let changing = routines
         .iter()
@@ -115,184 +113,12 @@ pub(crate) fn pinned(
                 continue;
             }
             seen.push((dependent_kind, dependent.to_string()));
-            let target = to.get(dependent_kind, dependent);
-            let current = from.get(dependent_kind, dependent).unwrap_or_default();
-            match dependent_kind {
-                Kind::View => pinned.views.push(dependent.to_string()),
-                Kind::Column => {
-                    let (table, column) = split_last(dependent);
-                    let old = from.column(dependent).unwrap_or_default();
-                    // A generated column stays generated: it is computed again even when its
-                    // own type changes too (ALTER TYPE cannot reach it while its source
-                    // changes).
-                    let recomputed = old.generated.is_some()
-                        && to.column(dependent).is_some_and(|t| t.generated.is_some());
-                    if (differs(Kind::Column, dependent) || target.is_none()) && !recomputed {
-                        // Planned anyway: its own change comes after the routine's.
-                        if old.generated.is_none()
-                            && old.default.is_some()
-                            && kind == Kind::Function
-                        {
-                            pinned.drops.push(Change::plain(format!(
-                                "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"
-                            )));
-                        }
-                        continue;
-                    }
-                    if let (Some(_), Some(to_column)) = (old.generated, to.column(dependent)) {
-                        // Computed from what changes: dropped before, added again after (the
-                        // drop takes its indexes, constraints and the views reading it along).
-                        pinned.regenerated.push(dependent.to_string());
-                        let (mut steps, indexes) =
-                            regenerate(&table, column, true, to_column, differences, to);
-                        if !steps.is_empty() {
-                            pinned.column_drops.push(steps.remove(0));
-                        }
-                        pinned.column_creates.extend(steps);
-                        pinned.creates.extend(
-                            indexes
-                                .iter()
-                                .map(|def| Change::concurrent(concurrently(def))),
-                        );
-                        pinned.views.extend(
-                            from.dependents(Kind::Column, dependent)
-                                .filter(|(k, _)| *k == Kind::View)
-                                .map(|(_, v)| v.to_string()),
-                        );
-                    } else if let Some(default) = old.default {
-                        pinned.drops.push(Change::plain(format!(
-                            "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"
-                        )));
-                        pinned.creates.push(Change::plain(format!(
-                            "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}"
-                        )));
-                    }
-                }
-                // An index or a check over a column whose type changes is rebuilt by the
-                // server itself; over a routine, it must be dropped while the routine is.
-                Kind::Index if kind == Kind::Function && !differs(Kind::Index, dependent) => {
-                    if let Some(def) = target {
-                        pinned
-                            .drops
-                            .push(Change::plain(format!("DROP INDEX {dependent}")));
-                        pinned.creates.push(Change::hazard(
-                            def.strip_suffix(" (INVALID)").unwrap_or(def),
-                            &[HazardKind::LocksForScan],
-                            format!("built again because {name} is dropped and created again"),
-                        ));
-                    }
-                }
-                Kind::Constraint
-                    if kind == Kind::Function && !differs(Kind::Constraint, dependent) =>
-                {
-                    if let Some(def) = target {
-                        let (table, constraint) = split_last(dependent);
-                        pinned.drops.push(Change::plain(format!(
-                            "ALTER TABLE {table} DROP CONSTRAINT {constraint}"
-                        )));
-                        pinned.creates.push(Change::plain(format!(
-                            "ALTER TABLE {table} ADD CONSTRAINT {constraint} {def}"
-                        )));
-                    }
-                }
-                // A trigger whose WHEN calls a routine dropped and created again (or whose
-                // function it is): dropped before, created again after.
-                Kind::Trigger if kind == Kind::Function && !differs(Kind::Trigger, dependent) => {
-                    if let Some(def) = target {
-                        let (table, trigger) = split_last(dependent);
-                        pinned
-                            .drops
-                            .push(Change::plain(format!("DROP TRIGGER {trigger} ON {table}")));
-                        pinned.creates.push(Change::plain(def));
-                    }
-                }
-                // A domain's check over a routine dropped and created again: dropped before,
-                // added again after (a changed domain is altered as a whole elsewhere).
-                Kind::Domain if kind == Kind::Function => {
-                    let (domain, check) = split_last(dependent);
-                    if differs(Kind::Domain, &domain) {
-                        continue;
-                    }
-                    let def = to.get(Kind::Domain, &domain).and_then(|def| {
-                        super::types::domain(def)
-                            .3
-                            .into_iter()
-                            .find(|(name, _)| *name == check)
-                            .map(|(_, def)| def.to_string())
-                    });
-                    if let Some(def) = def {
-                        pinned.drops.push(Change::plain(format!(
-                            "ALTER DOMAIN {domain} DROP CONSTRAINT {check}"
-                        )));
-                        pinned.creates.push(Change::plain(format!(
-                            "ALTER DOMAIN {domain} ADD CONSTRAINT {check} {def}"
-                        )));
-                    }
-                }
-                // A rule's actions are parsed: they hold the column they name.
-                Kind::Rule if !differs(Kind::Rule, dependent) => {
-                    if let Some(def) = target {
-                        let (table, rule) = split_last(dependent);
-                        let drop = Change::plain(format!("DROP RULE {rule} ON {table}"));
-                        pinned.rules.push((table, drop, Change::plain(def)));
-                    }
-                }
-                // A publication's row filter or column list holds the columns it names (the
-                // server refuses to retype them): made again whole, in the same transaction.
-                Kind::Publication if !differs(Kind::Publication, dependent) => {
-                    if let Some(def) = target {
-                        pinned
-                            .drops
-                            .push(Change::plain(format!("DROP PUBLICATION {dependent}")));
-                        pinned.creates.push(Change::plain(def));
-                    }
-                }
-                Kind::Policy if !differs(Kind::Policy, dependent) => {
-                    if let Some(def) = target {
-                        let (table, policy) = split_last(dependent);
-                        pinned
-                            .drops
-                            .push(Change::plain(format!("DROP POLICY {policy} ON {table}")));
-                        pinned.creates.push(Change::plain(format!(
-                            "CREATE POLICY {policy} ON {table} {def}"
-                        )));
-                    }
-                }
-                // A routine whose body the server parsed (`BEGIN ATOMIC`, SQL standard) holds
-                // what it reads.
-                // One the plan replaces anyway, over a retyped column: its drop and creation
-                // move around the column's change.
-                Kind::Function
-                    if kind == Kind::Column && routines.iter().any(|r| r == dependent) =>
-                {
-                    if let Some(def) = target {
-                        pinned.drops.push(Change::plain(format!(
-                            "DROP {} {dependent}",
-                            super::routine::routine_kind(current)
-                        )));
-                        pinned.creates.push(Change::plain(def));
-                        pinned.routines.push(dependent.to_string());
-                    }
-                }
-                Kind::Function if !routines.iter().any(|r| r == dependent) => {
-                    pinned.drops.push(Change::plain(format!(
-                        "DROP {} {dependent}",
-                        super::routine::routine_kind(current)
-                    )));
-                    // One that changes too over a retyped column is created here, after the
-                    // column, not where routines are made (before it).
-                    let changes = differs(Kind::Function, dependent);
-                    match target {
-                        Some(def) if !changes => pinned.creates.push(Change::plain(def)),
-                        Some(def) if kind == Kind::Column => {
-                            pinned.creates.push(Change::plain(def));
-                            pinned.routines.push(dependent.to_string());
-                        }
-                        _ => {}
-                    }
-                }
-                _ => {}
-            }
+            pin(
+                &mut pinned,
+                (from, to, differences, routines),
+                (kind, name),
+                (dependent_kind, dependent),
+            );
         }
     }
     // A new routine whose parsed body (`BEGIN ATOMIC`) reads a retyped column is created
@@ -309,6 +135,202 @@ pub(crate) fn pinned(
         }
     }
     pinned
+}
+
+/// What the server records as depending on `changing` (a routine dropped and created again, a
+/// retyped or dropped column), `dependent`, pinned: dropped before and created again after,
+/// unless the plan changes it anyway.
+fn pin(
+    pinned: &mut Pinned,
+    (from, to, differences, routines): (&Catalog, &Catalog, &[Difference], &[String]),
+    (kind, name): (Kind, &str),
+    (dependent_kind, dependent): (Kind, &str),
+) {
+    let differs =
+        |kind: Kind, name: &str| differences.iter().any(|d| d.kind == kind && d.name == name);
+    let target = to.get(dependent_kind, dependent);
+    let current = from.get(dependent_kind, dependent).unwrap_or_default();
+    match dependent_kind {
+        Kind::View => pinned.views.push(dependent.to_string()),
+        Kind::Column => pin_column(pinned, (from, to, differences), kind, dependent),
+        // An index or a check over a column whose type changes is rebuilt by the
+        // server itself; over a routine, it must be dropped while the routine is.
+        Kind::Index if kind == Kind::Function && !differs(Kind::Index, dependent) => {
+            if let Some(def) = target {
+                pinned
+                    .drops
+                    .push(Change::plain(format!("DROP INDEX {dependent}")));
+                pinned.creates.push(Change::hazard(
+                    def.strip_suffix(" (INVALID)").unwrap_or(def),
+                    &[HazardKind::LocksForScan],
+                    format!("built again because {name} is dropped and created again"),
+                ));
+            }
+        }
+        Kind::Constraint if kind == Kind::Function && !differs(Kind::Constraint, dependent) => {
+            if let Some(def) = target {
+                let (table, constraint) = split_last(dependent);
+                pinned.drops.push(Change::plain(format!(
+                    "ALTER TABLE {table} DROP CONSTRAINT {constraint}"
+                )));
+                pinned.creates.push(Change::plain(format!(
+                    "ALTER TABLE {table} ADD CONSTRAINT {constraint} {def}"
+                )));
+            }
+        }
+        // A trigger whose WHEN calls a routine dropped and created again (or whose
+        // function it is): dropped before, created again after.
+        Kind::Trigger if kind == Kind::Function && !differs(Kind::Trigger, dependent) => {
+            if let Some(def) = target {
+                let (table, trigger) = split_last(dependent);
+                pinned
+                    .drops
+                    .push(Change::plain(format!("DROP TRIGGER {trigger} ON {table}")));
+                pinned.creates.push(Change::plain(def));
+            }
+        }
+        // A domain's check over a routine dropped and created again: dropped before,
+        // added again after (a changed domain is altered as a whole elsewhere).
+        Kind::Domain if kind == Kind::Function => {
+            let (domain, check) = split_last(dependent);
+            if differs(Kind::Domain, &domain) {
+                return;
+            }
+            let def = to.get(Kind::Domain, &domain).and_then(|def| {
+                super::types::domain(def)
+                    .3
+                    .into_iter()
+                    .find(|(name, _)| *name == check)
+                    .map(|(_, def)| def.to_string())
+            });
+            if let Some(def) = def {
+                pinned.drops.push(Change::plain(format!(
+                    "ALTER DOMAIN {domain} DROP CONSTRAINT {check}"
+                )));
+                pinned.creates.push(Change::plain(format!(
+                    "ALTER DOMAIN {domain} ADD CONSTRAINT {check} {def}"
+                )));
+            }
+        }
+        // A rule's actions are parsed: they hold the column they name.
+        Kind::Rule if !differs(Kind::Rule, dependent) => {
+            if let Some(def) = target {
+                let (table, rule) = split_last(dependent);
+                let drop = Change::plain(format!("DROP RULE {rule} ON {table}"));
+                pinned.rules.push((table, drop, Change::plain(def)));
+            }
+        }
+        // A publication's row filter or column list holds the columns it names (the
+        // server refuses to retype them): made again whole, in the same transaction.
+        Kind::Publication if !differs(Kind::Publication, dependent) => {
+            if let Some(def) = target {
+                pinned
+                    .drops
+                    .push(Change::plain(format!("DROP PUBLICATION {dependent}")));
+                pinned.creates.push(Change::plain(def));
+            }
+        }
+        Kind::Policy if !differs(Kind::Policy, dependent) => {
+            if let Some(def) = target {
+                let (table, policy) = split_last(dependent);
+                pinned
+                    .drops
+                    .push(Change::plain(format!("DROP POLICY {policy} ON {table}")));
+                pinned.creates.push(Change::plain(format!(
+                    "CREATE POLICY {policy} ON {table} {def}"
+                )));
+            }
+        }
+        // A routine whose body the server parsed (`BEGIN ATOMIC`, SQL standard) holds
+        // what it reads.
+        // One the plan replaces anyway, over a retyped column: its drop and creation
+        // move around the column's change.
+        Kind::Function if kind == Kind::Column && routines.iter().any(|r| r == dependent) => {
+            if let Some(def) = target {
+                pinned.drops.push(Change::plain(format!(
+                    "DROP {} {dependent}",
+                    super::routine::routine_kind(current)
+                )));
+                pinned.creates.push(Change::plain(def));
+                pinned.routines.push(dependent.to_string());
+            }
+        }
+        Kind::Function if !routines.iter().any(|r| r == dependent) => {
+            pinned.drops.push(Change::plain(format!(
+                "DROP {} {dependent}",
+                super::routine::routine_kind(current)
+            )));
+            // One that changes too over a retyped column is created here, after the
+            // column, not where routines are made (before it).
+            let changes = differs(Kind::Function, dependent);
+            match target {
+                Some(def) if !changes => pinned.creates.push(Change::plain(def)),
+                Some(def) if kind == Kind::Column => {
+                    pinned.creates.push(Change::plain(def));
+                    pinned.routines.push(dependent.to_string());
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A column pinned by what changes under it: a generated one computed again (dropped before,
+/// added again after, with its indexes and the views reading it), a default calling a
+/// replaced routine dropped and set again.
+fn pin_column(
+    pinned: &mut Pinned,
+    (from, to, differences): (&Catalog, &Catalog, &[Difference]),
+    kind: Kind,
+    dependent: &str,
+) {
+    let differs =
+        |kind: Kind, name: &str| differences.iter().any(|d| d.kind == kind && d.name == name);
+    let target = to.get(Kind::Column, dependent);
+    let (table, column) = split_last(dependent);
+    let old = from.column(dependent).unwrap_or_default();
+    // A generated column stays generated: it is computed again even when its
+    // own type changes too (ALTER TYPE cannot reach it while its source
+    // changes).
+    let recomputed =
+        old.generated.is_some() && to.column(dependent).is_some_and(|t| t.generated.is_some());
+    if (differs(Kind::Column, dependent) || target.is_none()) && !recomputed {
+        // Planned anyway: its own change comes after the routine's.
+        if old.generated.is_none() && old.default.is_some() && kind == Kind::Function {
+            pinned.drops.push(Change::plain(format!(
+                "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"
+            )));
+        }
+        return;
+    }
+    if let (Some(_), Some(to_column)) = (old.generated, to.column(dependent)) {
+        // Computed from what changes: dropped before, added again after (the
+        // drop takes its indexes, constraints and the views reading it along).
+        pinned.regenerated.push(dependent.to_string());
+        let (mut steps, indexes) = regenerate(&table, column, true, to_column, differences, to);
+        if !steps.is_empty() {
+            pinned.column_drops.push(steps.remove(0));
+        }
+        pinned.column_creates.extend(steps);
+        pinned.creates.extend(
+            indexes
+                .iter()
+                .map(|def| Change::concurrent(concurrently(def))),
+        );
+        pinned.views.extend(
+            from.dependents(Kind::Column, dependent)
+                .filter(|(k, _)| *k == Kind::View)
+                .map(|(_, v)| v.to_string()),
+        );
+    } else if let Some(default) = old.default {
+        pinned.drops.push(Change::plain(format!(
+            "ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"
+        )));
+        pinned.creates.push(Change::plain(format!(
+            "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}"
+        )));
+    }
 }
 
 /// The routines the plan drops (gone from `to`) that objects it keeps or changes still use:
