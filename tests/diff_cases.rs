@@ -1530,6 +1530,11 @@ cases! {
            CREATE SEQUENCE "s;q" START 5 OWNED BY "o w".v;
            ALTER TABLE "o w" ADD COLUMN "n""x" bigserial;"#,
     );
+    // A composite attribute's collation is part of its type.
+    a_composite_attribute_changing_collation: both(
+        r#"CREATE TYPE c AS (a int, b text COLLATE "C");"#,
+        r#"CREATE TYPE c AS (a bigint, b varchar(30) COLLATE "POSIX");"#,
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

@@ -181,7 +181,11 @@ fn type_queries(ext_class: &str) -> Vec<(Kind, String)> {
             Kind::Composite,
             format!(
                 "SELECT format('%I.%I', n.nspname, t.typname), \
-                        '(' || string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), \
+                        '(' || string_agg(format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod), \
+                                                 CASE WHEN a.attcollation <> 0 AND a.attcollation <> \
+                                                           (SELECT at.typcollation FROM pg_type at WHERE at.oid = a.atttypid) \
+                                                      THEN ' COLLATE ' || (SELECT quote_ident(collname) FROM pg_collation WHERE oid = a.attcollation) \
+                                                      ELSE '' END), \
                                           ', ' ORDER BY a.attnum) || ')' \
                  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
                  JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c' \
