@@ -1535,6 +1535,14 @@ cases! {
         r#"CREATE TYPE c AS (a int, b text COLLATE "C");"#,
         r#"CREATE TYPE c AS (a bigint, b varchar(30) COLLATE "POSIX");"#,
     );
+    // What an owner took from itself on a view made again around a column change is taken
+    // again.
+    an_owners_revoked_privileges_on_a_rebuilt_view: both(
+        "CREATE TABLE t (id int, n int); CREATE VIEW v AS SELECT id, n FROM t;
+         REVOKE ALL ON v FROM CURRENT_USER; GRANT SELECT ON v TO CURRENT_USER;",
+        "CREATE TABLE t (id int, n numeric); CREATE VIEW v AS SELECT id, n FROM t;
+         REVOKE ALL ON v FROM CURRENT_USER; GRANT SELECT ON v TO CURRENT_USER;",
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

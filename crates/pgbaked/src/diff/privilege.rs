@@ -142,6 +142,7 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
             )));
         }
     }
+    out.extend(owner_privileges_again(to, &dropped));
     // A routine or type made again gets the server's default, EXECUTE or USAGE for PUBLIC:
     // taken back where the target has revoked it (only known when privileges are read).
     if to.objects().any(|(kind, _, _)| kind == Kind::Privilege) {
@@ -163,6 +164,45 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
         }
     }
     changes.extend(out);
+}
+
+/// What an owner took from itself on an object the plan made again (a view rebuilt around a
+/// column change), taken again: the new object's owner, the role running the plan, holds
+/// everything.
+fn owner_privileges_again(to: &Catalog, dropped: &dyn Fn(&str, &str) -> bool) -> Vec<Change> {
+    let mut out = Vec::new();
+    for (kind, key, held) in to.objects() {
+        let Some((what, object)) = key
+            .strip_prefix("OWNER PRIVILEGES ON ")
+            .and_then(|rest| rest.split_once(' '))
+        else {
+            continue;
+        };
+        if kind != Kind::Unmodelled || !dropped(what, object) {
+            continue;
+        }
+        out.push(Change::plain(format!(
+            "REVOKE ALL ON {what} {object} FROM CURRENT_USER"
+        )));
+        if held != "none" {
+            let (with_option, plain): (Vec<&str>, Vec<&str>) = held
+                .split(", ")
+                .partition(|p| p.ends_with(" WITH GRANT OPTION"));
+            let with_option: Vec<&str> = with_option
+                .iter()
+                .map(|p| p.trim_end_matches(" WITH GRANT OPTION"))
+                .collect();
+            for (privileges, option) in [(plain, ""), (with_option, " WITH GRANT OPTION")] {
+                if !privileges.is_empty() {
+                    out.push(Change::plain(format!(
+                        "GRANT {} ON {what} {object} TO CURRENT_USER{option}",
+                        privileges.join(", ")
+                    )));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What the default privileges in force gave the objects the plan creates, taken back before

@@ -458,7 +458,7 @@ fn owner_privileges_query(ext_class: &str) -> String {
         )
     };
     let default = "acldefault(CASE o.kind WHEN 'TABLE' THEN 'r' WHEN 'SEQUENCE' THEN 's' \
-                   WHEN 'SCHEMA' THEN 'n' WHEN 'TYPE' THEN 'T' ELSE 'f' END::\"char\", o.owner)";
+                   WHEN 'SCHEMA' THEN 'n' WHEN 'TYPE' THEN 'T' WHEN 'LANGUAGE' THEN 'l' ELSE 'f' END::\"char\", o.owner)";
     format!(
         "{objects} SELECT format('OWNER PRIVILEGES ON %s %s', o.kind, o.name), coalesce({}, 'none') \
          FROM objects o WHERE o.kind <> 'COLUMN' AND {} IS DISTINCT FROM {}",
