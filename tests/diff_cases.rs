@@ -1543,6 +1543,14 @@ cases! {
         "CREATE TABLE t (id int, n numeric); CREATE VIEW v AS SELECT id, n FROM t;
          REVOKE ALL ON v FROM CURRENT_USER; GRANT SELECT ON v TO CURRENT_USER;",
     );
+    // A routine's parameters and result are read from fields of their own: a name holding a
+    // line break and ` RETURNS ` does not stand for them.
+    routine_signatures_with_line_breaks_in_names: both(
+        "CREATE FUNCTION \"f\n RETURNS integer\"(a int) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+         CREATE FUNCTION g(a int, b int DEFAULT 2) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;",
+        "CREATE FUNCTION \"f\n RETURNS integer\"(a int) RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint $$;
+         CREATE FUNCTION g(a int, \"b\nx\" int DEFAULT 2) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;",
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

@@ -34,6 +34,9 @@ pub struct Catalog {
     positions: BTreeMap<String, i16>,
     /// Each column's parts ([`Kind::Column`]'s definition is their [`ColumnDef::text`]).
     columns: BTreeMap<String, ColumnDef>,
+    /// Each function's and procedure's parameters (names, modes, defaults) and result, as the
+    /// server prints them: what `CREATE OR REPLACE` cannot change.
+    signatures: BTreeMap<String, (String, Option<String>)>,
     /// Each table's traits ([`Kind::Table`]'s definition is their [`TableDef::text`]).
     tables: BTreeMap<String, TableDef>,
     /// For each [`Kind::Setting`], the statement that puts it back to its default.
@@ -182,6 +185,13 @@ impl Catalog {
                     catalog.positions.insert(name.clone(), row.get(2));
                     catalog.columns.insert(name.clone(), column);
                 }
+                if kind == Kind::Function
+                    && let Ok(arguments) = row.try_get::<_, String>(2)
+                {
+                    catalog
+                        .signatures
+                        .insert(name.clone(), (arguments, row.get(3)));
+                }
                 if kind == Kind::Table {
                     let partition_of = match (row.get::<_, Option<String>>(5), row.get(6)) {
                         (Some(parent), Some(bound)) => Some((parent, bound)),
@@ -313,6 +323,16 @@ impl Catalog {
                 .iter()
                 .map(|(name, table)| (rewrite(name), table.rewritten(&rewrite)))
                 .collect(),
+            signatures: self
+                .signatures
+                .iter()
+                .map(|(name, (arguments, result))| {
+                    (
+                        rewrite(name),
+                        (rewrite(arguments), result.as_deref().map(&rewrite)),
+                    )
+                })
+                .collect(),
             resets: self.resets.clone(),
             depends: self
                 .depends
@@ -360,6 +380,7 @@ impl Catalog {
                 })
                 .collect(),
             tables: self.tables.clone(),
+            signatures: self.signatures.clone(),
             resets: self.resets.clone(),
             depends: self
                 .depends
@@ -381,6 +402,14 @@ impl Catalog {
     /// The column `schema.table.column`, in its parts.
     pub(crate) fn column(&self, name: &str) -> Option<Column<'_>> {
         self.columns.get(name).map(ColumnDef::view)
+    }
+
+    /// The routine `name`'s parameters and result (`None` for a procedure); `None` for an
+    /// aggregate.
+    pub(crate) fn signature(&self, name: &str) -> Option<(&str, Option<&str>)> {
+        self.signatures
+            .get(name)
+            .map(|(arguments, result)| (arguments.as_str(), result.as_deref()))
     }
 
     /// The table `schema.table`'s traits: kind, partition key, parent and bound, parents.

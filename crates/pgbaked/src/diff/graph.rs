@@ -35,14 +35,16 @@ pub(crate) struct Pinned {
 
 /// The routines the plan drops and creates again: an aggregate, or a routine whose result
 /// type changes (`CREATE OR REPLACE` cannot change it).
-pub(crate) fn replaced_routines(differences: &[Difference]) -> Vec<String> {
+pub(crate) fn replaced_routines(
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+) -> Vec<String> {
     differences
         .iter()
-        .filter(|d| d.kind == Kind::Function)
-        .filter_map(|d| match (d.from.as_deref(), d.to.as_deref()) {
-            (Some(from), Some(to)) if super::routine::needs_drop(from, to) => Some(d.name.clone()),
-            _ => None,
-        })
+        .filter(|d| d.kind == Kind::Function && d.from.is_some() && d.to.is_some())
+        .filter(|d| super::routine::needs_drop(from, to, &d.name))
+        .map(|d| d.name.clone())
         .collect()
 }
 

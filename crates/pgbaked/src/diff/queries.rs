@@ -334,7 +334,8 @@ fn routine_and_annotation_queries(ext_class: &str) -> Vec<(Kind, String)> {
             Kind::Function,
             format!(
                 "SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), \
-                        pg_get_functiondef(p.oid) \
+                        pg_get_functiondef(p.oid), \
+                        pg_get_function_arguments(p.oid), pg_get_function_result(p.oid) \
                  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
                  WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS} AND {} \
                    AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass \

@@ -9,7 +9,7 @@ use super::name::*;
 /// was not dropped already (`dropped`), and cannot be replaced in place (an aggregate, or a
 /// function whose result type changes).
 pub(crate) fn replace_routine(
-    from: &Catalog,
+    (from, to): (&Catalog, &Catalog),
     name: &str,
     def: &str,
     dropped: &[String],
@@ -18,7 +18,7 @@ pub(crate) fn replace_routine(
     if let Some(old) = from.get(Kind::Function, name)
         && !dropped.iter().any(|d| d == name)
         && collapse(old) != collapse(def)
-        && needs_drop(old, def)
+        && needs_drop(from, to, name)
     {
         changes.push(Change::plain(format!("DROP {} {name}", routine_kind(old))));
     }
@@ -38,24 +38,16 @@ pub(crate) fn routine_kind(def: &str) -> &'static str {
     }
 }
 
-/// Whether `CREATE OR REPLACE` cannot turn routine `old` into `new`, which must be dropped
-/// first: an aggregate, a changed result type, or changed parameters (a name, a default
-/// removed, an OUT parameter: the signature line beyond the identity the key holds).
-pub(crate) fn needs_drop(old: &str, new: &str) -> bool {
-    let signature = |def: &str| def.split('\n').next().unwrap_or(def).trim().to_string();
-    routine_kind(old) == "AGGREGATE"
-        || routine_kind(new) == "AGGREGATE"
-        || returns(old) != returns(new)
-        || signature(old) != signature(new)
-}
-
-/// What a function definition returns: `pg_get_functiondef` writes it on the line after the
-/// signature (` RETURNS …`), where a quoted name or a default on the first line cannot
-/// reach.
-pub(crate) fn returns(def: &str) -> Option<&str> {
-    let start = def.find("\n RETURNS ")? + 10;
-    let rest = &def[start..];
-    Some(rest.split('\n').next().unwrap_or(rest).trim())
+/// Whether `CREATE OR REPLACE` cannot turn routine `name` of `from` into that of `to`, which
+/// must be dropped first: an aggregate, another kind of routine, a changed result type, or
+/// changed parameters (a name, a default removed, an OUT parameter), read from the catalog's
+/// fields (`pg_get_function_arguments`, `pg_get_function_result`), not from the text.
+pub(crate) fn needs_drop(from: &Catalog, to: &Catalog, name: &str) -> bool {
+    let kind = |c: &Catalog| routine_kind(c.get(Kind::Function, name).unwrap_or_default());
+    kind(from) == "AGGREGATE"
+        || kind(to) == "AGGREGATE"
+        || kind(from) != kind(to)
+        || from.signature(name) != to.signature(name)
 }
 
 /// A function's definition up to a body in a string (`AS $function$…`), which the server reads

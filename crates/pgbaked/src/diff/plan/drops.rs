@@ -89,7 +89,7 @@ impl<'a> Plan<'a> {
         // replaced in place.
         // What the server records as depending on a routine dropped and created again, or on
         // a column whose type changes: dropped before, created again after.
-        let mut replaced = graph::replaced_routines(self.differences);
+        let mut replaced = graph::replaced_routines(from, to, self.differences);
         replaced.extend(graph::dropped_under_kept(from, to, self.differences));
         let retyped_columns: Vec<String> =
             retyped.iter().map(|(t, c)| format!("{t}.{c}")).collect();

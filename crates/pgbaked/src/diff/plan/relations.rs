@@ -128,7 +128,12 @@ impl<'a> Plan<'a> {
                     .all(|v| views_done.contains(v))
                 {
                     typed_created.push(routine);
-                    changes.extend(replace_routine(from, routine, def, &self.typed_dropped));
+                    changes.extend(replace_routine(
+                        (from, to),
+                        routine,
+                        def,
+                        &self.typed_dropped,
+                    ));
                 }
             }
         }
@@ -137,7 +142,7 @@ impl<'a> Plan<'a> {
                 && self.after_views(name, def)
                 && !typed_created.contains(&name)
             {
-                changes.extend(replace_routine(from, name, def, &self.typed_dropped));
+                changes.extend(replace_routine((from, to), name, def, &self.typed_dropped));
             }
         }
     }

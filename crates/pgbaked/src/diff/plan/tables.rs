@@ -46,7 +46,7 @@ impl<'a> Plan<'a> {
                 // An aggregate is replaced whole (its state type may change); CREATE OR
                 // REPLACE cannot change a function's result type or its parameters' names and
                 // defaults.
-                if needs_drop(from_def, to_def) {
+                if needs_drop(self.from, self.to, &d.name) {
                     let what = routine_kind(from_def);
                     changes.push(Change::plain(format!("DROP {what} {}", d.name)));
                 }
