@@ -202,12 +202,7 @@ impl<'a> Plan<'a> {
         // holds (a serial's, or any), or the next insert collides with them.
         // Its sequence's options come with it: set after, a MINVALUE above 1 would be refused
         // while the new sequence stands at 1.
-        let identity_options = self
-            .to
-            .get(Kind::Setting, &format!("COLUMN {} IDENTITY", d.name))
-            .and_then(|set| set.split_once_unquoted(" SET START WITH "))
-            .map(|(_, options)| format!(" (START WITH {})", options.replace(" SET ", " ")))
-            .unwrap_or_default();
+        let identity_options = self.identity_options(&d.name);
         let add_identity: Vec<Change> = match (reidentified, old.identity, new.identity) {
             (true, None, Some(identity)) => vec![
                 Change::plain(alter(format!("ADD {identity}{identity_options}"))),

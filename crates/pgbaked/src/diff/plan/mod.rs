@@ -269,6 +269,19 @@ impl<'a> Plan<'a> {
     /// A column's declaration in `CREATE TABLE` or `ADD COLUMN`: a serial, unless the sequence
     /// it would make exists already (a sequence the column takes over).
     fn declare(&self, table: &str, name: &str, c: Column<'_>) -> String {
+        // An identity is made with its sequence's options: set after, a MINVALUE above 1
+        // would be refused while the new sequence stands at 1.
+        let options = self.identity_options(&format!("{table}.{name}"));
+        if let (Some(identity), false) = (c.identity, options.is_empty()) {
+            let identity = format!("{identity}{options}");
+            return explicit_declaration(
+                name,
+                Column {
+                    identity: Some(&identity),
+                    ..c
+                },
+            );
+        }
         // A sequence the column takes over, or one that stands alone, exists already.
         let over_adopted = c.default.and_then(nextval_sequence).is_some_and(|s| {
             self.adopted
@@ -281,6 +294,17 @@ impl<'a> Plan<'a> {
         } else {
             declaration(table, name, c)
         }
+    }
+
+    /// The options of the identity sequence of the column `schema.table.column` in `to`, where
+    /// they are not the defaults, as `GENERATED … AS IDENTITY` takes them: ` (START WITH 100
+    /// INCREMENT BY 10 …)`; empty otherwise.
+    fn identity_options(&self, column: &str) -> String {
+        self.to
+            .get(Kind::Setting, &format!("COLUMN {column} IDENTITY"))
+            .and_then(|set| set.split_once_unquoted(" SET START WITH "))
+            .map(|(_, options)| format!(" (START WITH {})", options.replace(" SET ", " ")))
+            .unwrap_or_default()
     }
 
     /// Whether the routine `name` (defined in `to` by `to_def`) is created after the views:
