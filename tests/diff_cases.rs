@@ -1266,6 +1266,28 @@ cases! {
     );
 }
 
+/// Each (start, target) planned with privileges read, applied as a script, and read again:
+/// nothing is left to plan, and nothing was reported.
+async fn planned_with_privileges(pairs: &[(&str, &str)]) {
+    async fn read(db: &TestDb) -> Catalog {
+        let client = db.pool().get().await.unwrap();
+        Catalog::read_with(&client, &[], true).await.unwrap()
+    }
+    for (start, target) in pairs {
+        let (db, goal) = (
+            TestDb::empty().await.unwrap(),
+            TestDb::empty().await.unwrap(),
+        );
+        run(&db, start).await;
+        run(&goal, target).await;
+        let plan = read(&db).await.plan(&read(&goal).await);
+        assert!(!unsupported(&plan), "{plan:#?}");
+        run(&db, &pgbaked::diff::render_changes(&plan)).await;
+        let left = read(&db).await.diff(&read(&goal).await);
+        assert!(left.is_empty(), "left: {left:#?}\nplan: {plan:#?}");
+    }
+}
+
 /// Default privileges are planned when privileges are (`--with-privileges`): both ways, the
 /// catalogs read with privileges come out equal.
 #[tokio::test]
@@ -1280,23 +1302,7 @@ async fn default_privileges_are_planned_with_privileges() {
     const GRANTED: &str = "CREATE SCHEMA s;
         CREATE FUNCTION newf() RETURNS int LANGUAGE sql AS 'SELECT 1';
         CREATE TABLE newt (a int); GRANT SELECT (a), REFERENCES ON newt TO PUBLIC;";
-    async fn read(db: &TestDb) -> Catalog {
-        let client = db.pool().get().await.unwrap();
-        Catalog::read_with(&client, &[], true).await.unwrap()
-    }
-    for (start, target) in [(FROM, TO), (TO, FROM), (FROM, GRANTED), (GRANTED, FROM)] {
-        let (db, goal) = (
-            TestDb::empty().await.unwrap(),
-            TestDb::empty().await.unwrap(),
-        );
-        run(&db, start).await;
-        run(&goal, target).await;
-        let plan = read(&db).await.plan(&read(&goal).await);
-        assert!(!unsupported(&plan), "{plan:#?}");
-        run(&db, &pgbaked::diff::render_changes(&plan)).await;
-        let left = read(&db).await.diff(&read(&goal).await);
-        assert!(left.is_empty(), "left: {left:#?}\nplan: {plan:#?}");
-    }
+    planned_with_privileges(&[(FROM, TO), (TO, FROM), (FROM, GRANTED), (GRANTED, FROM)]).await;
 }
 
 /// Grants whose object, column, schema and grantee are named with ` TO ` and `(`: each key
@@ -1317,23 +1323,7 @@ async fn hostile_names_in_grants_and_default_privileges() {
         REVOKE EXECUTE ON FUNCTION "f TO r"(int) FROM PUBLIC;
         GRANT EXECUTE ON FUNCTION "f TO r"(int) TO "pgm_test r TO x";
         ALTER DEFAULT PRIVILEGES IN SCHEMA "sch TO y" GRANT SELECT ON TABLES TO "pgm_test r TO x";"#;
-    async fn read(db: &TestDb) -> Catalog {
-        let client = db.pool().get().await.unwrap();
-        Catalog::read_with(&client, &[], true).await.unwrap()
-    }
-    for (start, target) in [(FROM, TO), (TO, FROM)] {
-        let (db, goal) = (
-            TestDb::empty().await.unwrap(),
-            TestDb::empty().await.unwrap(),
-        );
-        run(&db, start).await;
-        run(&goal, target).await;
-        let plan = read(&db).await.plan(&read(&goal).await);
-        assert!(!unsupported(&plan), "{plan:#?}");
-        run(&db, &pgbaked::diff::render_changes(&plan)).await;
-        let left = read(&db).await.diff(&read(&goal).await);
-        assert!(left.is_empty(), "left: {left:#?}\nplan: {plan:#?}");
-    }
+    planned_with_privileges(&[(FROM, TO), (TO, FROM)]).await;
 }
 
 /// A language's privileges are planned, and default privileges are taken back before new
@@ -1359,23 +1349,7 @@ async fn language_grants_and_default_privileges_around_new_objects() {
         CREATE TABLE app.private (id serial, secret text);
         REVOKE SELECT ON app.private FROM PUBLIC;
         REVOKE USAGE ON SEQUENCE app.private_id_seq FROM "pgm_test r TO x";"#;
-    async fn read(db: &TestDb) -> Catalog {
-        let client = db.pool().get().await.unwrap();
-        Catalog::read_with(&client, &[], true).await.unwrap()
-    }
-    for (start, target) in [(FROM, TO), (TO, FROM), (FROM, REVOKED)] {
-        let (db, goal) = (
-            TestDb::empty().await.unwrap(),
-            TestDb::empty().await.unwrap(),
-        );
-        run(&db, start).await;
-        run(&goal, target).await;
-        let plan = read(&db).await.plan(&read(&goal).await);
-        assert!(!unsupported(&plan), "{plan:#?}");
-        run(&db, &pgbaked::diff::render_changes(&plan)).await;
-        let left = read(&db).await.diff(&read(&goal).await);
-        assert!(left.is_empty(), "left: {left:#?}\nplan: {plan:#?}");
-    }
+    planned_with_privileges(&[(FROM, TO), (TO, FROM), (FROM, REVOKED)]).await;
 }
 
 /// A line break in a name or a label that a `-- hazard:` or `-- unsupported:` comment quotes
