@@ -1191,9 +1191,11 @@ async fn a_key_on_an_existing_table_is_built_concurrently_and_taken_over() {
     run(&db, "CREATE TABLE t (id int NOT NULL, code text)").await;
     run(
         &goal,
-        "CREATE TABLE t (id int PRIMARY KEY, code text, CONSTRAINT t_code UNIQUE (code))",
+        r#"CREATE TABLE t (id int PRIMARY KEY, code text, CONSTRAINT t_code UNIQUE (code));
+           CREATE TABLE "o)d" ("a)b" int, c int, CONSTRAINT "k)" UNIQUE ("a)b", c));"#,
     )
     .await;
+    run(&db, r#"CREATE TABLE "o)d" ("a)b" int, c int)"#).await;
     let plan = catalog(&db).await.plan(&catalog(&goal).await);
     let sql: Vec<&str> = plan.iter().map(|c| c.sql.as_str()).collect();
     assert!(
@@ -1209,7 +1211,25 @@ async fn a_key_on_an_existing_table_is_built_concurrently_and_taken_over() {
         sql.contains(&"ALTER TABLE public.t ADD CONSTRAINT t_code UNIQUE USING INDEX t_code"),
         "{sql:#?}"
     );
+    // The key's columns come from the catalog, not from cutting its text at a parenthesis.
+    assert!(
+        sql.contains(&r#"ALTER TABLE public."o)d" ADD CONSTRAINT "k)" UNIQUE USING INDEX "k)""#),
+        "{sql:#?}"
+    );
     assert!(plan.iter().all(|c| c.hazards.is_empty()), "{plan:#?}");
+}
+
+// Constraints and indexes are read in their parts: the table a foreign key references is
+// known with its schema, a key's and an index's columns by name.
+cases! {
+    a_foreign_key_waits_for_a_unique_index_beside_a_same_named_keyed_table: both(
+        "CREATE SCHEMA a; CREATE SCHEMA b;
+         CREATE TABLE a.t (id int NOT NULL); CREATE TABLE b.t (id int PRIMARY KEY);",
+        "CREATE SCHEMA a; CREATE SCHEMA b;
+         CREATE TABLE a.t (id int NOT NULL); CREATE TABLE b.t (id int PRIMARY KEY);
+         CREATE UNIQUE INDEX t_id ON a.t (id);
+         CREATE TABLE public.r (x int, CONSTRAINT r_x FOREIGN KEY (x) REFERENCES a.t (id));",
+    );
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use tokio_postgres::types::Type;
 
 use super::column::{Column, ColumnDef};
 use super::coverage;
+use super::constraint::{ConstraintDef, IndexDef};
 use super::deparse::reparseable;
 pub use super::kind::Kind;
 use super::queries::catalog_queries;
@@ -39,6 +40,10 @@ pub struct Catalog {
     signatures: BTreeMap<String, (String, Option<String>)>,
     /// Each table's traits ([`Kind::Table`]'s definition is their [`TableDef::text`]).
     tables: BTreeMap<String, TableDef>,
+    /// Each constraint's parts (its definition stays the server's deparse, to write it back).
+    constraints: BTreeMap<String, ConstraintDef>,
+    /// Each index's parts (those of [`Kind::Index`]: not a key's, nor a partition's).
+    indexes: BTreeMap<String, IndexDef>,
     /// For each [`Kind::Setting`], the statement that puts it back to its default.
     resets: BTreeMap<String, String>,
     /// What depends on what, as the server records it (`pg_depend`): (dependency, dependent),
@@ -209,6 +214,26 @@ impl Catalog {
                     definition = table.text();
                     catalog.tables.insert(name.clone(), table);
                 }
+                if kind == Kind::Constraint {
+                    let constraint = ConstraintDef::new(
+                        row.get(2),
+                        row.get(3),
+                        row.get(4),
+                        row.get(5),
+                        row.get(6),
+                    );
+                    catalog.constraints.insert(name.clone(), constraint);
+                }
+                if kind == Kind::Index {
+                    let index = IndexDef {
+                        table: row.get(2),
+                        unique: row.get(3),
+                        partial: row.get(4),
+                        columns: row.get(5),
+                        reads: row.get(6),
+                    };
+                    catalog.indexes.insert(name.clone(), index);
+                }
                 let compared = compared(kind, &definition);
                 if kind == Kind::Setting
                     && let Ok(reset) = row.try_get::<_, String>(2)
@@ -323,6 +348,16 @@ impl Catalog {
                 .iter()
                 .map(|(name, table)| (rewrite(name), table.rewritten(&rewrite)))
                 .collect(),
+            constraints: self
+                .constraints
+                .iter()
+                .map(|(name, c)| (rewrite(name), c.rewritten(&rewrite)))
+                .collect(),
+            indexes: self
+                .indexes
+                .iter()
+                .map(|(name, i)| (rewrite(name), i.rewritten(&rewrite)))
+                .collect(),
             signatures: self
                 .signatures
                 .iter()
@@ -380,6 +415,19 @@ impl Catalog {
                 })
                 .collect(),
             tables: self.tables.clone(),
+            constraints: self
+                .constraints
+                .iter()
+                .map(|(name, c)| {
+                    let own = name.starts_with(&format!("{table}."));
+                    (name.clone(), c.renamed_column(own, table, old, new))
+                })
+                .collect(),
+            indexes: self
+                .indexes
+                .iter()
+                .map(|(name, i)| (name.clone(), i.renamed_column(table, old, new)))
+                .collect(),
             signatures: self.signatures.clone(),
             resets: self.resets.clone(),
             depends: self
@@ -402,6 +450,26 @@ impl Catalog {
     /// The column `schema.table.column`, in its parts.
     pub(crate) fn column(&self, name: &str) -> Option<Column<'_>> {
         self.columns.get(name).map(ColumnDef::view)
+    }
+
+    /// The constraint `schema.table.constraint`, in its parts.
+    pub(crate) fn constraint(&self, name: &str) -> Option<&ConstraintDef> {
+        self.constraints.get(name)
+    }
+
+    /// The index `schema.index`, in its parts (`None` for a key's or a partition's index).
+    pub(crate) fn index(&self, name: &str) -> Option<&IndexDef> {
+        self.indexes.get(name)
+    }
+
+    /// Every constraint, by qualified name, in its parts.
+    pub(crate) fn constraints(&self) -> impl Iterator<Item = (&str, &ConstraintDef)> {
+        self.constraints.iter().map(|(n, c)| (n.as_str(), c))
+    }
+
+    /// Every index of its own, by qualified name, in its parts.
+    pub(crate) fn indexes(&self) -> impl Iterator<Item = (&str, &IndexDef)> {
+        self.indexes.iter().map(|(n, i)| (n.as_str(), i))
     }
 
     /// The routine `name`'s parameters and result (`None` for a procedure); `None` for an

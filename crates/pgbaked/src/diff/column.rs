@@ -130,14 +130,6 @@ pub(crate) fn explicit_declaration(name: &str, c: Column<'_>) -> String {
     out
 }
 
-/// A list of columns as a set, for matching a foreign key with the key or unique index the
-/// server finds for it: `t, id` and `id,t` are the same (the server matches them in any order).
-pub(crate) fn column_set(list: &str) -> String {
-    let mut columns: Vec<&str> = list.split(',').map(str::trim).collect();
-    columns.sort_unstable();
-    columns.join(",")
-}
-
 /// Whether a default calls a volatile function, which a new column computes row by row (a
 /// constant or a stable default such as `now()` is stored once, without a rewrite).
 pub(crate) fn volatile(default: &str) -> bool {

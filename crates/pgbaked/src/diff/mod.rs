@@ -15,6 +15,7 @@ mod attached;
 mod catalog;
 mod change;
 mod column;
+mod constraint;
 mod coverage;
 mod deparse;
 mod graph;

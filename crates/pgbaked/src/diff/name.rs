@@ -71,28 +71,6 @@ impl Unquoted for str {
     }
 }
 
-/// What the parenthesis opening `text` holds, up to the one that closes it (quotes and nested
-/// parentheses skipped): `a, b` of `(a, b) INCLUDE (c)`.
-pub(crate) fn parenthesised(text: &str) -> Option<&str> {
-    let inner = text.strip_prefix('(')?;
-    let (mut depth, mut single, mut double) = (0usize, false, false);
-    for (i, c) in inner.char_indices() {
-        match c {
-            '\'' if !double => single = !single,
-            '"' if !single => double = !double,
-            '(' if !single && !double => depth += 1,
-            ')' if !single && !double => {
-                if depth == 0 {
-                    return Some(&inner[..i]);
-                }
-                depth -= 1;
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
 /// The first word of `text` as the catalog writes it (a quoted identifier whole, spaces and
 /// all), and what follows the space after it.
 pub(crate) fn first_word(text: &str) -> (&str, &str) {
@@ -144,15 +122,6 @@ pub(crate) fn object_name(table: &str, column: &str, label: &str) -> String {
 /// Whitespace collapsed, as the catalog compares definitions.
 pub(crate) fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The table (or materialized view) an index definition is on.
-pub(crate) fn index_table(def: &str) -> &str {
-    // Quoted names may hold " ON " and spaces themselves.
-    let head = split_unquoted(def, " ON ")[0];
-    let rest = def.get(head.len() + 4..).unwrap_or("");
-    let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
-    split_unquoted(rest, " ")[0]
 }
 
 /// The last part of a qualified name, without its quotes: `users` of `public."users"`, for

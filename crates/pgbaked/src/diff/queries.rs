@@ -292,27 +292,41 @@ fn relation_queries(ext_class: &str) -> Vec<(Kind, String)> {
                         CASE WHEN con.contype IN ('p', 'u') AND ic.reloptions IS NOT NULL \
                              THEN regexp_replace(pg_get_constraintdef(con.oid), '( DEFERRABLE( INITIALLY DEFERRED)?)?$', \
                                                  ' WITH (' || array_to_string(ic.reloptions, ', ') || ')\\1') \
-                             ELSE pg_get_constraintdef(con.oid) END \
+                             ELSE pg_get_constraintdef(con.oid) END, \
+                        con.contype::text, {conkey}, \
+                        (SELECT format('%I.%I', fn.nspname, f.relname) FROM pg_class f \
+                         JOIN pg_namespace fn ON fn.oid = f.relnamespace WHERE f.oid = con.confrelid), \
+                        {confkey}, con.convalidated \
                  FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
                  LEFT JOIN pg_class ic ON ic.oid = con.conindid \
                  WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
                    AND con.conparentid = 0 AND con.coninhcount = 0 \
-                   AND con.contype <> 't'"
+                   AND con.contype <> 't'",
+                conkey = column_names("con.conkey", "con.conrelid", ""),
+                confkey = column_names("con.confkey", "con.confrelid", ""),
             ),
         ),
         (
             Kind::Index,
             format!(
                 "SELECT format('%I.%I', n.nspname, ic.relname), pg_get_indexdef(i.indexrelid) \
-                        || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END \
+                        || CASE WHEN i.indisvalid THEN '' ELSE ' (INVALID)' END, \
+                        format('%I.%I', tn.nspname, c.relname), i.indisunique, i.indpred IS NOT NULL, \
+                        {key}, \
+                        ARRAY(SELECT DISTINCT quote_ident(a.attname) FROM pg_depend dep \
+                              JOIN pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid \
+                              WHERE dep.classid = 'pg_class'::regclass AND dep.objid = i.indexrelid \
+                                AND dep.refclassid = 'pg_class'::regclass AND dep.refobjsubid > 0) \
                  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
                  JOIN pg_class c ON c.oid = i.indrelid \
+                 JOIN pg_namespace tn ON tn.oid = c.relnamespace \
                  JOIN pg_namespace n ON n.oid = ic.relnamespace \
                  WHERE {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1)) \
                    AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid \
                                    AND con.contype IN ('p', 'u', 'x')) \
-                   AND NOT EXISTS (SELECT 1 FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid)"
+                   AND NOT EXISTS (SELECT 1 FROM pg_inherits ih WHERE ih.inhrelid = i.indexrelid)",
+                key = column_names("i.indkey::int2[]", "i.indrelid", "AND k.o <= i.indnkeyatts"),
             ),
         ),
         (
@@ -325,6 +339,17 @@ fn relation_queries(ext_class: &str) -> Vec<(Kind, String)> {
             ),
         ),
     ]
+}
+
+/// The names of the columns numbered in the array `numbers` of the relation `relation`, in
+/// the array's order, quoted; NULL for a number 0 (an index's expression). `filter` narrows
+/// the elements (`k.o` is an element's place).
+fn column_names(numbers: &str, relation: &str, filter: &str) -> String {
+    format!(
+        "ARRAY(SELECT quote_ident(a.attname) FROM unnest({numbers}) WITH ORDINALITY k(n, o) \
+               LEFT JOIN pg_attribute a ON a.attrelid = {relation} AND a.attnum = k.n \
+               WHERE true {filter} ORDER BY k.o)"
+    )
 }
 
 /// Routines, triggers, policies and comments.

@@ -51,7 +51,7 @@ pub(crate) fn regenerate(
     };
     for (kind, object, def) in to.objects() {
         let on_table = match kind {
-            Kind::Index => index_table(def) == table,
+            Kind::Index => to.index(object).is_some_and(|i| i.table == table),
             Kind::Constraint => split_last(object).0 == table,
             _ => false,
         };

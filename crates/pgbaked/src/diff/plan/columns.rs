@@ -8,8 +8,7 @@ use crate::diff::column::{
     Column, binary_coercible, cast_exists, declaration, narrowing, nextval_sequence, owner_type,
     placeholder, volatile,
 };
-use crate::diff::name::Unquoted;
-use crate::diff::name::{free_constraint_name, index_table, mentions, split_last};
+use crate::diff::name::{free_constraint_name, mentions, split_last};
 use crate::diff::table::{from_parent, regenerate};
 use crate::quote::{quote_identifier, quote_literal, unquote};
 
@@ -63,26 +62,13 @@ impl<'a> Plan<'a> {
             c.not_null && c.default.is_none() && c.identity.is_none() && c.generated.is_none();
         // A column in a key or a unique index cannot take one value for every row (nor, for a
         // foreign key, a made-up one): no placeholder there.
-        let keyed = to.objects().any(|(kind, object, def)| match kind {
-            Kind::Constraint => {
-                split_last(object).0 == table
-                    && ["FOREIGN KEY (", "PRIMARY KEY (", "UNIQUE ("]
-                        .iter()
-                        .any(|k| {
-                            def.strip_prefix(k)
-                                .and_then(|c| c.split(')').next())
-                                .is_some_and(|c| mentions(c, name))
-                        })
-            }
-            Kind::Index => {
-                def.starts_with("CREATE UNIQUE INDEX ")
-                    && index_table(def) == table
-                    && def
-                        .split_once_unquoted(" USING ")
-                        .is_some_and(|(_, body)| mentions(body, name))
-            }
-            _ => false,
-        });
+        let keyed = to.constraints().any(|(object, c)| {
+            (c.is_key() || c.is_foreign_key())
+                && split_last(object).0 == table
+                && c.columns.iter().any(|k| k == name)
+        }) || to
+            .indexes()
+            .any(|(_, index)| index.unique && index.table == table && index.covers(name));
         let value = placeholder(c.data_type, to).filter(|_| !keyed);
         if let (true, Some(value)) = (required, value) {
             // Rows already there need a value: Django's one-off default. Added with a

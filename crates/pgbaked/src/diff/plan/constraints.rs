@@ -2,12 +2,11 @@
 //! reference them, checks and foreign keys on tables that stay `NOT VALID` and validated
 //! later, primary keys and unique constraints through an index built `CONCURRENTLY`.
 
-use super::{Plan, inlined_constraint};
+use super::Plan;
 use crate::diff::catalog::{Difference, Kind};
 use crate::diff::change::{Change, HazardKind};
-use crate::diff::column::column_set;
-use crate::diff::name::Unquoted;
-use crate::diff::name::{bare_name, index_table, parenthesised, split_last};
+use crate::diff::constraint::ConstraintKind;
+use crate::diff::name::split_last;
 
 impl<'a> Plan<'a> {
     /// The constraints to add, in the order the server accepts them.
@@ -19,17 +18,15 @@ impl<'a> Plan<'a> {
             .filter(|d| d.to.is_some())
             .chain(&pinned_keys)
             .collect();
-        added_constraints.sort_by_key(|d| {
-            d.to.as_deref()
-                .is_some_and(|def| def.starts_with("FOREIGN KEY"))
-        });
-        let online_keys: Vec<(String, String)> = added_constraints
+        let to = self.to;
+        let foreign_key = |name: &str| to.constraint(name).is_some_and(|c| c.is_foreign_key());
+        added_constraints.sort_by_key(|d| foreign_key(&d.name));
+        let online_keys: Vec<(String, Vec<String>)> = added_constraints
             .iter()
             .filter_map(|d| {
                 let (table, _) = split_last(&d.name);
-                let (_, columns, _) =
-                    self.online(&d.name, &table, d.to.as_deref().unwrap_or_default())?;
-                Some((bare_name(&table).to_string(), column_set(&columns)))
+                self.online(&d.name, &table, d.to.as_deref().unwrap_or_default())?;
+                Some((table, to.constraint(&d.name)?.column_set()))
             })
             .collect();
         for d in added_constraints {
@@ -44,7 +41,7 @@ impl<'a> Plan<'a> {
                 )));
                 continue;
             }
-            let waits = self.waits_for_index(def, &online_keys);
+            let waits = self.waits_for_index(&d.name, &online_keys);
             // A detached partition keeps its parent's checks and foreign keys.
             if d.from.is_none()
                 && crate::diff::attached::kept_by_detach(&d.name, self.from, self.to)
@@ -60,7 +57,11 @@ impl<'a> Plan<'a> {
                 continue;
             }
             let existing = !self.new_tables.contains(&table.as_str());
-            if !existing && inlined_constraint(def) && !self.partitions.contains(&table.as_str()) {
+            let typed = to.constraint(&d.name);
+            if !existing
+                && typed.is_some_and(|c| c.inlined())
+                && !self.partitions.contains(&table.as_str())
+            {
                 continue; // in its CREATE TABLE
             }
             // A partitioned table takes no foreign key NOT VALID (PostgreSQL 15).
@@ -70,8 +71,9 @@ impl<'a> Plan<'a> {
                 .is_some_and(|t| t.partition_key().is_some());
             // A key that waits for its index comes in a later file, where its table exists.
             let validate_later = (existing || waits)
-                && (def.starts_with("CHECK") || (def.starts_with("FOREIGN KEY") && !partitioned))
-                && !def.ends_with("NOT VALID");
+                && typed.is_some_and(|c| {
+                    (c.is_check() || (c.is_foreign_key() && !partitioned)) && c.validated
+                });
             let (changes, validations) = if waits {
                 (&mut self.late_keys, &mut self.late_validations)
             } else {
@@ -85,9 +87,7 @@ impl<'a> Plan<'a> {
                     "ALTER TABLE {table} VALIDATE CONSTRAINT {name}"
                 )));
             } else if existing
-                && ["PRIMARY KEY", "UNIQUE", "EXCLUDE"]
-                    .iter()
-                    .any(|k| def.starts_with(k))
+                && typed.is_some_and(|c| c.is_key() || c.kind == ConstraintKind::Exclusion)
             {
                 changes.push(Change::hazard(
                     format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"),
@@ -129,50 +129,47 @@ impl<'a> Plan<'a> {
         if self.new_tables.contains(&table) || !plain_table || needed {
             return None;
         }
-        let (kind, rest) = ["PRIMARY KEY", "UNIQUE"]
-            .into_iter()
-            .find_map(|k| def.strip_prefix(k).map(|rest| (k, rest)))?;
-        let (columns, after) = rest.strip_prefix(" (")?.split_once(')')?;
+        let typed = self.to.constraint(constraint)?;
+        let kind = match typed.kind {
+            ConstraintKind::PrimaryKey => "PRIMARY KEY",
+            ConstraintKind::Unique => "UNIQUE",
+            _ => return None,
+        };
+        // The server's deparse: the kind, the columns as `quote_ident` writes them, then what
+        // follows (INCLUDE, WITH, DEFERRABLE…), of which only DEFERRABLE goes with USING INDEX.
+        let columns = typed.columns.join(", ");
+        let after = def.strip_prefix(&format!("{kind} ({columns})"))?;
         if !["", " DEFERRABLE", " DEFERRABLE INITIALLY DEFERRED"].contains(&after) {
             return None;
         }
-        Some((kind, columns.to_string(), after.to_string()))
+        Some((kind, columns, after.to_string()))
     }
 
-    /// Whether a foreign key waits for the index of the key it references: one built online
-    /// (`online_keys`), or a unique index the plan builds (rather than a key constraint),
-    /// which the server looks for when the key is added.
-    fn waits_for_index(&self, def: &str, online_keys: &[(String, String)]) -> bool {
+    /// Whether the foreign key `name` waits for the index of the key it references: one
+    /// built online (`online_keys`), or a unique index the plan builds (rather than a key
+    /// constraint), which the server looks for when the key is added.
+    fn waits_for_index(&self, name: &str, online_keys: &[(String, Vec<String>)]) -> bool {
         let to = self.to;
-        let new_unique: Vec<(String, String)> = self
+        let Some((referenced, columns)) = to.constraint(name).and_then(|c| c.references.as_ref())
+        else {
+            return false;
+        };
+        let key = (referenced.clone(), sorted(columns));
+        // A key constraint over the same columns serves it already.
+        let keyed = to.constraints().any(|(other, c)| {
+            c.is_key() && split_last(other).0 == *referenced && c.column_set() == key.1
+        });
+        let new_unique = self
             .of(Kind::Index)
-            .filter_map(|d| d.to.as_deref())
-            .filter(|def| def.starts_with("CREATE UNIQUE INDEX ") && !def.contains(" WHERE "))
-            .filter_map(|def| {
-                // The key columns, not the INCLUDE list after them.
-                let rest = def.split_once_unquoted(" USING ")?.1;
-                let columns = parenthesised(rest.split_once_unquoted(" ")?.1)?;
-                Some((bare_name(index_table(def)).to_string(), column_set(columns)))
-            })
-            .collect();
-        def.strip_prefix("FOREIGN KEY (")
-            .and_then(|r| r.split_once_unquoted(") REFERENCES "))
-            .and_then(|(_, r)| r.split_once_unquoted("("))
-            .and_then(|(referenced, r)| {
-                let columns = column_set(parenthesised(&format!("({r}"))?);
-                // A key constraint over the same columns serves it already.
-                let keyed = to.objects().any(|(kind, name, def)| {
-                    kind == Kind::Constraint
-                        && bare_name(&split_last(name).0) == bare_name(referenced)
-                        && ["PRIMARY KEY (", "UNIQUE ("].iter().any(|k| {
-                            def.strip_prefix(k)
-                                .and_then(|c| c.split(')').next())
-                                .is_some_and(|c| column_set(c) == columns)
-                        })
-                });
-                let key = (bare_name(referenced).to_string(), columns);
-                Some(online_keys.contains(&key) || (!keyed && new_unique.contains(&key)))
-            })
-            .unwrap_or(false)
+            .filter(|d| d.to.is_some())
+            .filter_map(|d| to.index(&d.name))
+            .any(|index| index.table == key.0 && index.referenceable().as_ref() == Some(&key.1));
+        online_keys.contains(&key) || (!keyed && new_unique)
     }
+}
+
+fn sorted(columns: &[String]) -> Vec<String> {
+    let mut columns = columns.to_vec();
+    columns.sort_unstable();
+    columns
 }

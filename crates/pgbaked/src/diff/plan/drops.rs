@@ -8,7 +8,7 @@ use crate::diff::change::{Change, HazardKind};
 use crate::diff::column::{Column, nextval_sequence};
 use crate::diff::graph;
 use crate::diff::name::Unquoted;
-use crate::diff::name::{bare_name, collapse, index_table, mentions, parts, split_last};
+use crate::diff::name::{bare_name, collapse, mentions, parts, split_last};
 use crate::diff::routine::{function_header, routine_kind};
 use crate::diff::standalone;
 use crate::diff::table::{drop_order, from_parent, partitioned_index};
@@ -173,7 +173,7 @@ impl<'a> Plan<'a> {
             .filter(|d| d.from.is_some())
             .filter_map(|d| match d.kind {
                 Kind::Index => Some(d.name.clone()),
-                Kind::Constraint if is_key(d.from.as_deref()) => {
+                Kind::Constraint if from.constraint(&d.name).is_some_and(|c| c.is_key()) => {
                     // A key's index is named as the key, in the table's schema.
                     let (table, constraint) = split_last(&d.name);
                     Some(format!("{}.{constraint}", parts(&table)[0]))
@@ -192,10 +192,10 @@ impl<'a> Plan<'a> {
             .objects()
             .filter(|(kind, name, def)| {
                 *kind == Kind::Constraint
-                    && def.starts_with("FOREIGN KEY")
+                    && from.constraint(name).is_some_and(|c| c.is_foreign_key())
                     && to.get(Kind::Constraint, name).map(collapse) == Some(collapse(def))
                     && !old_tables.contains(&split_last(name).0.as_str())
-                    && (foreign_key_retyped(name, def, retyped) || uses_replaced_key(name))
+                    && (foreign_key_retyped(from, name, retyped) || uses_replaced_key(name))
             })
             .map(|(_, name, def)| Difference {
                 kind: Kind::Constraint,
@@ -215,9 +215,9 @@ impl<'a> Plan<'a> {
             .chain(&keys_of_dropped_tables)
             .collect();
         dropped_constraints.sort_by_key(|d| {
-            !d.from
-                .as_deref()
-                .is_some_and(|def| def.starts_with("FOREIGN KEY"))
+            !from
+                .constraint(&d.name)
+                .is_some_and(|c| c.is_foreign_key())
         });
         for d in dropped_constraints {
             let (table, name) = split_last(&d.name);
@@ -227,7 +227,7 @@ impl<'a> Plan<'a> {
         }
         // Indexes once the foreign keys that use them (as the key they reference) are gone.
         for d in self.of(Kind::Index).filter(|d| d.from.is_some()) {
-            let on = index_table(d.from.as_deref().unwrap_or_default());
+            let on = from.index(&d.name).map_or("", |i| i.table.as_str());
             // Gone with its table, or with a materialized view dropped or rebuilt.
             let view_gone = from.get(Kind::View, on).is_some() && to.get(Kind::View, on).is_none();
             // One an attach takes over as its partition's index stays.
@@ -253,45 +253,38 @@ impl<'a> Plan<'a> {
     /// A foreign key of a table the plan drops, which references a key or unique index the
     /// plan drops on a table that stays: it goes first, or the key cannot go before the table.
     fn keys_of_dropped_tables(&self) -> Vec<Difference> {
-        let referenced_drops: Vec<String> = self
+        let from = self.from;
+        let referenced_drops: Vec<&str> = self
             .differences
             .iter()
             .filter(|d| d.to.is_none())
             .filter_map(|d| match d.kind {
-                Kind::Constraint if is_key(d.from.as_deref()) => {
-                    Some(bare_name(&split_last(&d.name).0).to_string())
+                Kind::Constraint if from.constraint(&d.name).is_some_and(|c| c.is_key()) => {
+                    Some(d.name.rsplit_once_unquoted(".")?.0)
                 }
-                Kind::Index
-                    if d.from
-                        .as_deref()
-                        .is_some_and(|f| f.starts_with("CREATE UNIQUE")) =>
-                {
-                    Some(bare_name(index_table(d.from.as_deref().unwrap_or_default())).to_string())
-                }
+                Kind::Index => from
+                    .index(&d.name)
+                    .filter(|index| index.unique)
+                    .map(|index| index.table.as_str()),
                 _ => None,
             })
             .collect();
         let old_tables = &self.old_tables;
-        self.from
-            .objects()
-            .filter(|(kind, name, def)| {
-                *kind == Kind::Constraint
-                    && old_tables.contains(&split_last(name).0.as_str())
-                    && def
-                        .strip_prefix("FOREIGN KEY (")
-                        .and_then(|r| r.split_once_unquoted(") REFERENCES "))
-                        .and_then(|(_, r)| r.split_once('('))
-                        .is_some_and(|(referenced, _)| {
-                            let referenced = bare_name(referenced);
-                            referenced_drops.iter().any(|t| t == referenced)
-                                && !old_tables.iter().any(|t| bare_name(t) == referenced)
-                        })
+        from.constraints()
+            .filter(|(name, key)| {
+                old_tables.contains(&split_last(name).0.as_str())
+                    && key.references.as_ref().is_some_and(|(referenced, _)| {
+                        referenced_drops.contains(&referenced.as_str())
+                            && !old_tables.contains(&referenced.as_str())
+                    })
             })
-            .map(|(_, name, def)| Difference {
-                kind: Kind::Constraint,
-                name: name.to_string(),
-                from: Some(def.to_string()),
-                to: None,
+            .filter_map(|(name, _)| {
+                Some(Difference {
+                    kind: Kind::Constraint,
+                    name: name.to_string(),
+                    from: Some(from.get(Kind::Constraint, name)?.to_string()),
+                    to: None,
+                })
             })
             .collect()
     }
@@ -507,9 +500,4 @@ impl<'a> Plan<'a> {
             })
             .collect()
     }
-}
-
-/// Whether a constraint's definition is a primary key's or a unique constraint's.
-fn is_key(def: Option<&str>) -> bool {
-    def.is_some_and(|f| f.starts_with("PRIMARY KEY") || f.starts_with("UNIQUE"))
 }

@@ -34,7 +34,7 @@ use super::catalog::{Catalog, Difference, Kind};
 use super::change::Change;
 use super::column::{Column, declaration, explicit_declaration, nextval_sequence};
 use super::graph::Pinned;
-use super::name::{bare_name, mentions, parts, split_last, split_unquoted};
+use super::name::{bare_name, mentions, parts, split_last};
 use super::routine::function_header;
 use crate::diff::name::Unquoted;
 
@@ -333,12 +333,6 @@ fn row_typed(def: &str, tables: &[&str]) -> bool {
     tables.iter().any(|t| mentions(header, t))
 }
 
-/// Whether a new table's constraint is written inside its `CREATE TABLE`: all but foreign keys
-/// (the table they reference may come later) and what is `NOT VALID` (not allowed there).
-pub(crate) fn inlined_constraint(def: &str) -> bool {
-    !def.starts_with("FOREIGN KEY") && !def.ends_with("NOT VALID")
-}
-
 /// The sequences that `from` has as one kind and `to` as the other (owned by a column or
 /// standing alone): the same sequence, whose owner changes.
 fn moved_sequences(from: &Catalog, to: &Catalog, was: Kind, is: Kind) -> Vec<String> {
@@ -369,23 +363,18 @@ fn drawn_by_staying_column(from: &Catalog, to: &Catalog, sequence: &str) -> bool
     })
 }
 
-/// Whether the foreign key `name` (`schema.table.key`, defined by `def`) has a column among
+/// Whether the foreign key `name` (`schema.table.key`) of `catalog` has a column among
 /// `retyped` (table, column), on its own table or on the one it references.
-fn foreign_key_retyped(name: &str, def: &str, retyped: &[(String, &str)]) -> bool {
+fn foreign_key_retyped(catalog: &Catalog, name: &str, retyped: &[(String, &str)]) -> bool {
     let table = split_last(name).0;
-    // `FOREIGN KEY (a, b) REFERENCES other(x, y) …`
-    let Some(rest) = def.strip_prefix("FOREIGN KEY (") else {
+    let Some(key) = catalog.constraint(name) else {
         return false;
     };
-    let Some((columns, rest)) = rest.split_once_unquoted(") REFERENCES ") else {
+    let Some((referenced, referenced_columns)) = &key.references else {
         return false;
     };
-    let Some((referenced, rest)) = rest.split_once_unquoted("(") else {
-        return false;
-    };
-    let referenced_columns = split_unquoted(rest, ")")[0];
     retyped.iter().any(|(t, c)| {
-        (*t == table && mentions(columns, c))
-            || (bare_name(t) == bare_name(referenced) && mentions(referenced_columns, c))
+        (*t == table && key.columns.iter().any(|k| k == c))
+            || (t == referenced && referenced_columns.iter().any(|k| k == c))
     })
 }

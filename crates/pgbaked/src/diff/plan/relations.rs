@@ -4,7 +4,7 @@
 use super::Plan;
 use crate::diff::catalog::Kind;
 use crate::diff::change::Change;
-use crate::diff::name::{index_table, mentions, split_last};
+use crate::diff::name::{mentions, split_last};
 use crate::diff::routine::{function_header, replace_routine};
 use crate::diff::table::{concurrently, partitioned_index, without_only};
 use crate::diff::view::order_by_reference;
@@ -53,7 +53,7 @@ impl<'a> Plan<'a> {
         for d in self.of(Kind::Index).filter(|d| d.to.is_some()) {
             let def = d.to.as_deref().unwrap_or_default();
             let def = def.strip_suffix(" (INVALID)").unwrap_or(def);
-            let table = index_table(def);
+            let table = self.to.index(&d.name).map_or("", |i| i.table.as_str());
             if self.views_after.iter().any(|v| v == table) {
                 continue; // with its materialized view
             }
@@ -105,9 +105,10 @@ impl<'a> Plan<'a> {
                     changes.push(Change::plain(format!(
                         "CREATE MATERIALIZED VIEW {name} AS {query}"
                     )));
-                    for (_, _, index) in to
-                        .objects()
-                        .filter(|(kind, _, def)| *kind == Kind::Index && index_table(def) == name)
+                    for index in to
+                        .indexes()
+                        .filter(|(_, index)| index.table == name)
+                        .filter_map(|(index, _)| to.get(Kind::Index, index))
                     {
                         changes.push(Change::plain(
                             index

@@ -1,7 +1,7 @@
 //! Routines, new tables, the table-level changes of tables that stay, and the sequences
 //! their columns own.
 
-use super::{Plan, inlined_constraint, row_typed};
+use super::{Plan, row_typed};
 use crate::diff::catalog::{Catalog, Difference, Kind};
 use crate::diff::change::Change;
 use crate::diff::column::{
@@ -141,8 +141,10 @@ impl<'a> Plan<'a> {
         // table is one more statement that squawk rightly flags on a table with rows.
         let inline: Vec<String> = to
             .objects()
-            .filter(|(kind, name, def)| {
-                *kind == Kind::Constraint && split_last(name).0 == d.name && inlined_constraint(def)
+            .filter(|(kind, name, _)| {
+                *kind == Kind::Constraint
+                    && split_last(name).0 == d.name
+                    && to.constraint(name).is_some_and(|c| c.inlined())
             })
             .map(|(_, name, def)| format!("CONSTRAINT {} {def}", split_last(name).1))
             .collect();
