@@ -1230,6 +1230,24 @@ cases! {
          CREATE UNIQUE INDEX t_id ON a.t (id);
          CREATE TABLE public.r (x int, CONSTRAINT r_x FOREIGN KEY (x) REFERENCES a.t (id));",
     );
+    // Which routines take or return a row type is the server's record, not a name found in
+    // their text: a view called `sql` is not every LANGUAGE sql function's row type (dropping
+    // `f` around the view's rebuild fails: a column's default calls it).
+    a_view_named_like_a_language_is_no_routines_row_type: both(
+        "CREATE TABLE t (id int); CREATE VIEW sql AS SELECT id FROM t;
+         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+         CREATE TABLE u (x int DEFAULT f());",
+        "CREATE TABLE t (id bigint); CREATE VIEW sql AS SELECT id FROM t;
+         CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+         CREATE TABLE u (x int DEFAULT f());",
+    );
+    // A routine over an array of a view's row type is made again around the view.
+    a_routine_over_an_array_of_a_rebuilt_views_row_type: both(
+        "CREATE TABLE t (id int); CREATE VIEW v AS SELECT id FROM t;
+         CREATE FUNCTION n(rows v[]) RETURNS int LANGUAGE sql AS $$ SELECT cardinality(rows) $$;",
+        "CREATE TABLE t (id bigint); CREATE VIEW v AS SELECT id FROM t;
+         CREATE FUNCTION n(rows v[]) RETURNS int LANGUAGE sql AS $$ SELECT cardinality(rows) $$;",
+    );
 }
 
 #[tokio::test]

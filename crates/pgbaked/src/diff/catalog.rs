@@ -452,6 +452,27 @@ impl Catalog {
         self.columns.get(name).map(ColumnDef::view)
     }
 
+    /// Whether the routine `routine` takes or returns the type `name` (an enum, a domain, a
+    /// composite, a range, or a table's or view's row type, or an array of one), or reads it
+    /// in a `BEGIN ATOMIC` body, as the server records it: never found by its name in the
+    /// routine's text, where a parameter or a setting may be called the same.
+    pub(crate) fn routine_uses(&self, routine: &str, name: &str) -> bool {
+        let dependent = (Kind::Function, routine.to_string());
+        [
+            Kind::Table,
+            Kind::View,
+            Kind::Enum,
+            Kind::Domain,
+            Kind::Composite,
+            Kind::Range,
+        ]
+        .into_iter()
+        .any(|kind| {
+            self.depends
+                .contains(&((kind, name.to_string()), dependent.clone()))
+        })
+    }
+
     /// The constraint `schema.table.constraint`, in its parts.
     pub(crate) fn constraint(&self, name: &str) -> Option<&ConstraintDef> {
         self.constraints.get(name)

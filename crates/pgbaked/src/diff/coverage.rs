@@ -440,6 +440,8 @@ pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
 pub(crate) fn dependencies() -> String {
     // Every user object the catalog keys, as (classid, objid, objsubid, `kind name`), built
     // set by set and joined to pg_depend twice: per-row lookups cost a query per dependency.
+    // A table's or a view's row type is keyed as its relation, an array type as its element:
+    // a routine taking `t[]` or returning `SETOF v` depends on `t` and `v`.
     let relation = "JOIN pg_namespace n ON n.oid = c.relnamespace";
     format!(
         "WITH keys (classid, objid, objsubid, key) AS MATERIALIZED ( \
@@ -458,8 +460,15 @@ pub(crate) fn dependencies() -> String {
                   CASE WHEN p.prokind = 'a' AND p.pronargs = 0 THEN '*' ELSE pg_get_function_identity_arguments(p.oid) END) \
            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid >= {USER_OID} \
            UNION ALL \
-           SELECT 'pg_type'::regclass, t.oid, 0, format('type %I.%I', n.nspname, t.typname) \
-           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid >= {USER_OID} \
+           SELECT 'pg_type'::regclass, t.oid, 0, \
+                  CASE WHEN rc.relkind IN ('r', 'p') THEN format('table %I.%I', rn.nspname, rc.relname) \
+                       WHEN rc.relkind IN ('v', 'm') THEN format('view %I.%I', rn.nspname, rc.relname) \
+                       ELSE format('type %I.%I', n.nspname, e.typname) END \
+           FROM pg_type t \
+           JOIN pg_type e ON e.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE t.oid END \
+           JOIN pg_namespace n ON n.oid = e.typnamespace \
+           LEFT JOIN pg_class rc ON rc.oid = e.typrelid LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace \
+           WHERE t.oid >= {USER_OID} \
            UNION ALL \
            SELECT 'pg_constraint'::regclass, con.oid, 0, format('constraint %I.%I.%I', n.nspname, c.relname, con.conname) \
            FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid {relation} WHERE con.oid >= {USER_OID} \

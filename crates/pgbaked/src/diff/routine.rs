@@ -49,10 +49,3 @@ pub(crate) fn needs_drop(from: &Catalog, to: &Catalog, name: &str) -> bool {
         || kind(from) != kind(to)
         || from.signature(name) != to.signature(name)
 }
-
-/// A function's definition up to a body in a string (`AS $function$…`), which the server reads
-/// at each call: its name, arguments, result and attributes. A `BEGIN ATOMIC` body is parsed
-/// at creation and depends on what it names, so it stays.
-pub(crate) fn function_header(def: &str) -> &str {
-    def.find("\nAS ").map_or(def, |i| &def[..i])
-}

@@ -345,7 +345,7 @@ pub(crate) fn rebuild_type(
             Kind::Comment | Kind::Privilege => false,
             Kind::Unmodelled if own_annotation(object, name).is_some() => false,
             // A function depends on the types of its signature; its body is read at each call.
-            Kind::Function => mentions(function_header(def), name),
+            Kind::Function => from.routine_uses(object, name),
             _ => mentions(def, name),
         };
         if uses {

@@ -9,7 +9,7 @@ use crate::diff::column::{Column, nextval_sequence};
 use crate::diff::graph;
 use crate::diff::name::Unquoted;
 use crate::diff::name::{bare_name, collapse, mentions, parts, split_last};
-use crate::diff::routine::{function_header, routine_kind};
+use crate::diff::routine::routine_kind;
 use crate::diff::standalone;
 use crate::diff::table::{drop_order, from_parent, partitioned_index};
 use crate::diff::view::{order_by_reference, views_to_rebuild};
@@ -121,8 +121,8 @@ impl<'a> Plan<'a> {
             .collect();
         self.view_typed = from
             .objects()
-            .filter(|(kind, _, def)| {
-                *kind == Kind::Function && rebuilt.iter().any(|v| mentions(function_header(def), v))
+            .filter(|(kind, routine, _)| {
+                *kind == Kind::Function && rebuilt.iter().any(|v| from.routine_uses(routine, v))
             })
             .map(|(_, name, def)| (name.to_string(), def.to_string()))
             .collect();
@@ -136,7 +136,7 @@ impl<'a> Plan<'a> {
         for name in order_by_reference(&self.rebuilt, from, true) {
             // The routines typed by this view, once the views that call them are gone.
             for (routine, def) in &self.view_typed {
-                if mentions(function_header(def), &name) && !self.typed_dropped.contains(routine) {
+                if from.routine_uses(routine, &name) && !self.typed_dropped.contains(routine) {
                     self.typed_dropped.push(routine.clone());
                     changes.push(Change::plain(format!(
                         "DROP {} {routine}",
@@ -320,7 +320,7 @@ impl<'a> Plan<'a> {
             dropped_routines
                 .into_iter()
                 .filter(|d| !self.view_typed.iter().any(|(n, _)| *n == d.name))
-                .partition(|d| row_typed(d.from.as_deref().unwrap_or_default(), &self.old_tables));
+                .partition(|d| row_typed(self.from, &d.name, &self.old_tables));
         for d in early_routines {
             let what = routine_kind(d.from.as_deref().unwrap_or_default());
             changes.push(Change::plain(format!("DROP {what} {}", d.name)));
@@ -346,15 +346,10 @@ impl<'a> Plan<'a> {
         let remade: Vec<&str> = self.remade_types().collect();
         let over_remade: Vec<(&str, &str)> = from
             .objects()
-            .filter(|(kind, name, def)| {
+            .filter(|(kind, name, _)| {
                 *kind == Kind::Function
                     && to.get(Kind::Function, name).is_some()
-                    && remade.iter().any(|t| {
-                        mentions(function_header(def), t)
-                            || parts(t)
-                                .last()
-                                .is_some_and(|bare| mentions(function_header(def), bare))
-                    })
+                    && remade.iter().any(|t| from.routine_uses(name, t))
             })
             .map(|(_, name, def)| (name, def))
             .collect();

@@ -34,8 +34,7 @@ use super::catalog::{Catalog, Difference, Kind};
 use super::change::Change;
 use super::column::{Column, declaration, explicit_declaration, nextval_sequence};
 use super::graph::Pinned;
-use super::name::{bare_name, mentions, parts, split_last};
-use super::routine::function_header;
+use super::name::{bare_name, parts, split_last};
 use crate::diff::name::Unquoted;
 
 impl Catalog {
@@ -307,14 +306,11 @@ impl<'a> Plan<'a> {
             .unwrap_or_default()
     }
 
-    /// Whether the routine `name` (defined in `to` by `to_def`) is created after the views:
-    /// its signature names the row type of a view the plan creates.
-    fn after_views(&self, name: &str, to_def: &str) -> bool {
+    /// Whether the routine `name` of `to` is created after the views: it takes or returns the
+    /// row type of a view the plan creates.
+    fn after_views(&self, name: &str) -> bool {
         self.view_typed.iter().any(|(n, _)| n == name)
-            || self
-                .views_after
-                .iter()
-                .any(|v| mentions(function_header(to_def), v))
+            || self.views_after.iter().any(|v| self.to.routine_uses(name, v))
     }
 }
 
@@ -327,10 +323,9 @@ pub(crate) fn typed_tables(catalog: &Catalog, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether a routine takes or returns the row type of one of `tables`.
-fn row_typed(def: &str, tables: &[&str]) -> bool {
-    let header = function_header(def);
-    tables.iter().any(|t| mentions(header, t))
+/// Whether the routine `routine` of `catalog` takes or returns the row type of one of `tables`.
+fn row_typed(catalog: &Catalog, routine: &str, tables: &[&str]) -> bool {
+    tables.iter().any(|t| catalog.routine_uses(routine, t))
 }
 
 /// The sequences that `from` has as one kind and `to` as the other (owned by a column or

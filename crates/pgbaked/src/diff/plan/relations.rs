@@ -4,8 +4,8 @@
 use super::Plan;
 use crate::diff::catalog::Kind;
 use crate::diff::change::Change;
-use crate::diff::name::{mentions, split_last};
-use crate::diff::routine::{function_header, replace_routine};
+use crate::diff::name::split_last;
+use crate::diff::routine::replace_routine;
 use crate::diff::table::{concurrently, partitioned_index, without_only};
 use crate::diff::view::order_by_reference;
 
@@ -90,11 +90,11 @@ impl<'a> Plan<'a> {
         for name in order_by_reference(created_views, to, false) {
             let typed: Vec<(&str, &str)> = to
                 .objects()
-                .filter(|(kind, routine, def)| {
+                    .filter(|(kind, routine, _)| {
                     *kind == Kind::Function
-                        && self.after_views(routine, def)
+                        && self.after_views(routine)
                         && !typed_created.contains(routine)
-                        && mentions(function_header(def), &name)
+                        && to.routine_uses(routine, &name)
                 })
                 .map(|(_, routine, def)| (routine, def))
                 .collect();
@@ -125,7 +125,7 @@ impl<'a> Plan<'a> {
             for (routine, def) in typed {
                 if created_views
                     .iter()
-                    .filter(|v| mentions(function_header(def), v))
+                    .filter(|v| to.routine_uses(routine, v))
                     .all(|v| views_done.contains(v))
                 {
                     typed_created.push(routine);
@@ -140,7 +140,7 @@ impl<'a> Plan<'a> {
         }
         for (kind, name, def) in to.objects() {
             if kind == Kind::Function
-                && self.after_views(name, def)
+                && self.after_views(name)
                 && !typed_created.contains(&name)
             {
                 changes.extend(replace_routine((from, to), name, def, &self.typed_dropped));

@@ -19,12 +19,12 @@ impl<'a> Plan<'a> {
         let mut routines: Vec<&Difference> = self
             .of(Kind::Function)
             .filter(|d| d.to.is_some())
-            .filter(|d| !self.after_views(&d.name, d.to.as_deref().unwrap_or_default()))
+            .filter(|d| !self.after_views(&d.name))
             .collect();
         routines.sort_by_key(|d| routine_kind(d.to.as_deref().unwrap_or_default()) == "AGGREGATE");
         let (late_routines, routines): (Vec<&Difference>, Vec<&Difference>) = routines
             .into_iter()
-            .partition(|d| row_typed(d.to.as_deref().unwrap_or_default(), &self.new_tables));
+            .partition(|d| row_typed(self.to, &d.name, &self.new_tables));
         let mut routine_changes = Vec::new();
         for d in routines
             .into_iter()
