@@ -1241,6 +1241,13 @@ cases! {
          CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
          CREATE TABLE u (x int DEFAULT f());",
     );
+    // Which view reads which is the server's record: `b`'s string 'a' is no read of view
+    // `a`, which reads `b` (name order, the old way out of that cycle, made `a` first).
+    views_ordered_by_what_they_read_not_by_names_in_strings: both(
+        "CREATE TABLE t (id int);",
+        "CREATE TABLE t (id int); CREATE VIEW b AS SELECT id, 'a' AS label FROM t;
+         CREATE VIEW a AS SELECT id, label FROM b;",
+    );
     // A routine over an array of a view's row type is made again around the view.
     a_routine_over_an_array_of_a_rebuilt_views_row_type: both(
         "CREATE TABLE t (id int); CREATE VIEW v AS SELECT id FROM t;

@@ -100,12 +100,7 @@ pub(crate) fn views_to_rebuild(
             .iter()
             .filter(|(name, def)| {
                 !rebuilt.iter().any(|r| r == name)
-                    && rebuilt.iter().any(|r| {
-                        mentions(def, r)
-                            || from
-                                .dependents(Kind::View, r)
-                                .any(|(k, n)| k == Kind::View && n == *name)
-                    })
+                    && rebuilt.iter().any(|r| reads_view(from, name, r, def))
             })
             .map(|(name, _)| name.to_string())
             .collect();
@@ -127,7 +122,10 @@ pub(crate) fn order_by_reference(
     let mut left: Vec<String> = views.to_vec();
     let mut ordered = Vec::with_capacity(left.len());
     while !left.is_empty() {
-        let def_of = |name: &str| catalog.get(Kind::View, name).unwrap_or_default();
+        let reads = |view: &str, other: &str| {
+            let def = catalog.get(Kind::View, view).unwrap_or_default();
+            reads_view(catalog, view, other, def)
+        };
         // Ready: reads none of the others still left (for creation), or is read by none of
         // them (for dropping).
         let ready: Vec<String> = left
@@ -135,15 +133,16 @@ pub(crate) fn order_by_reference(
             .filter(|v| {
                 left.iter().filter(|o| o != v).all(|o| {
                     if dependents_first {
-                        !mentions(def_of(o), v)
+                        !reads(o, v)
                     } else {
-                        !mentions(def_of(v), o)
+                        !reads(v, o)
                     }
                 })
             })
             .cloned()
             .collect();
-        // A cycle of mentions (a name inside a string, say): take the rest in name order.
+        // No cycle among the server's records; without them, a cycle of mentions (a name in a
+        // string, say): take the rest in name order.
         let ready = if ready.is_empty() {
             left.clone()
         } else {
@@ -153,4 +152,17 @@ pub(crate) fn order_by_reference(
         ordered.extend(ready);
     }
     ordered
+}
+
+/// Whether the view `view` (defined by `def`) of `catalog` reads the view `other`: the
+/// server's record of it (`pg_rewrite`'s dependencies), or, for a catalog read without them,
+/// `other`'s name in its text, which a string or a column of that name also holds.
+fn reads_view(catalog: &Catalog, view: &str, other: &str, def: &str) -> bool {
+    if catalog.has_dependencies() {
+        catalog
+            .dependents(Kind::View, other)
+            .any(|(k, n)| k == Kind::View && n == view)
+    } else {
+        mentions(def, other)
+    }
 }
