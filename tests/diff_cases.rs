@@ -1148,6 +1148,31 @@ async fn a_view_that_does_not_read_a_retyped_column_is_left_alone() {
     assert!(!plan.iter().any(|c| c.sql.contains("VIEW")), "{plan:#?}");
 }
 
+#[tokio::test]
+async fn a_trigger_that_does_not_read_a_retyped_column_is_left_alone() {
+    let (db, goal) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    let schema = |n: &str| {
+        format!(
+            "CREATE TABLE t (id int, n {n}, note text);
+             CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+             CREATE TRIGGER w BEFORE UPDATE ON t FOR EACH ROW
+               WHEN (NEW.note IS DISTINCT FROM 'n') EXECUTE FUNCTION tf();
+             CREATE TRIGGER x BEFORE UPDATE ON t FOR EACH ROW WHEN (NEW.n > 0) EXECUTE FUNCTION tf();"
+        )
+    };
+    run(&db, &schema("int")).await;
+    run(&goal, &schema("bigint")).await;
+    let plan = catalog(&db).await.plan(&catalog(&goal).await);
+    let sql: Vec<&str> = plan.iter().map(|c| c.sql.as_str()).collect();
+    // `x` reads the column in its WHEN and is made again around the change; `w` only holds
+    // the column's name in a string.
+    assert!(sql.contains(&"DROP TRIGGER x ON public.t"), "{sql:#?}");
+    assert!(!sql.iter().any(|s| s.contains("TRIGGER w ")), "{sql:#?}");
+}
+
 // Found by the hostile pairs after the first slices.
 cases! {
     a_dropped_schema_goes_after_everything_in_it: both(
@@ -1247,6 +1272,16 @@ cases! {
         "CREATE TABLE t (id int);",
         "CREATE TABLE t (id int); CREATE VIEW b AS SELECT id, 'a' AS label FROM t;
          CREATE VIEW a AS SELECT id, label FROM b;",
+    );
+    // A generated column computed again takes along what reads it, and only that: a check
+    // and a partial index whose strings hold its name stay as they are.
+    a_regenerated_column_leaves_what_only_names_it_in_a_string: both(
+        "CREATE TABLE t (a int, g int GENERATED ALWAYS AS (a * 2) STORED, b text);
+         CREATE INDEX t_b ON t (b) WHERE b <> 'g'; ALTER TABLE t ADD CONSTRAINT t_c CHECK (b <> 'g');
+         CREATE INDEX t_g ON t (g) WHERE g > 0; ALTER TABLE t ADD CONSTRAINT t_u UNIQUE (g);",
+        "CREATE TABLE t (a int, g int GENERATED ALWAYS AS (a * 3) STORED, b text);
+         CREATE INDEX t_b ON t (b) WHERE b <> 'g'; ALTER TABLE t ADD CONSTRAINT t_c CHECK (b <> 'g');
+         CREATE INDEX t_g ON t (g) WHERE g > 0; ALTER TABLE t ADD CONSTRAINT t_u UNIQUE (g);",
     );
     // A routine over an array of a view's row type is made again around the view.
     a_routine_over_an_array_of_a_rebuilt_views_row_type: both(

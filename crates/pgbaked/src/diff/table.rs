@@ -49,18 +49,29 @@ pub(crate) fn regenerate(
             .iter()
             .any(|d| d.kind == kind && d.name == object && d.to.is_some())
     };
+    let column_key = format!("{table}.{name}");
+    // What reads the column, as the server records it (a name in a string is no read); for a
+    // catalog read without the records, the column's name in an index's columns and
+    // predicate or in a constraint.
+    let reads = |kind: Kind, object: &str, def: &str| {
+        if to.has_dependencies() {
+            return to
+                .dependents(Kind::Column, &column_key)
+                .any(|(k, n)| k == kind && n == object);
+        }
+        let body = match kind {
+            Kind::Index => def.split_once_unquoted(" USING ").map_or(def, |(_, b)| b),
+            _ => def,
+        };
+        mentions(body, name)
+    };
     for (kind, object, def) in to.objects() {
         let on_table = match kind {
             Kind::Index => to.index(object).is_some_and(|i| i.table == table),
             Kind::Constraint => split_last(object).0 == table,
             _ => false,
         };
-        // An index's columns and predicate, after its name and table.
-        let body = match kind {
-            Kind::Index => def.split_once_unquoted(" USING ").map_or(def, |(_, b)| b),
-            _ => def,
-        };
-        if !on_table || !mentions(body, name) || planned(kind, object) {
+        if !on_table || !reads(kind, object, def) || planned(kind, object) {
             continue;
         }
         match kind {
@@ -73,7 +84,6 @@ pub(crate) fn regenerate(
     }
     // What else the drop took along: the column's comment and settings, and the extended
     // statistics over it.
-    let column_key = format!("{table}.{name}");
     for (kind, object, def) in to.objects() {
         let again = match kind {
             Kind::Comment if object == format!("COLUMN {column_key}") => Some(format!(

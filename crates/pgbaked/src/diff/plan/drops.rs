@@ -67,9 +67,9 @@ impl<'a> Plan<'a> {
             .filter(|(kind, name, def)| {
                 *kind == Kind::Trigger
                     && to.get(Kind::Trigger, name).map(collapse) == Some(collapse(def))
-                    && retyped
-                        .iter()
-                        .any(|(t, c)| *t == split_last(name).0 && mentions(def, c))
+                    && retyped.iter().any(|(t, c)| {
+                        *t == split_last(name).0 && trigger_reads(from, name, def, t, c)
+                    })
             })
             .map(|(_, name, def)| (name.to_string(), def.to_string()))
             .collect();
@@ -494,5 +494,17 @@ impl<'a> Plan<'a> {
                 Some((gone.name.clone(), new.name.clone()))
             })
             .collect()
+    }
+}
+
+/// Whether the trigger `name` (defined by `def`) reads the column `column` of `table` (in its
+/// `WHEN` or its `UPDATE OF` list), as the server records it; for a catalog read without the
+/// records, whether its text names the column.
+fn trigger_reads(from: &crate::diff::Catalog, name: &str, def: &str, table: &str, column: &str) -> bool {
+    if from.has_dependencies() {
+        from.dependents(Kind::Column, &format!("{table}.{column}"))
+            .any(|(k, n)| k == Kind::Trigger && n == name)
+    } else {
+        mentions(def, column)
     }
 }
