@@ -187,6 +187,13 @@ pub(crate) fn creations(
     // Settings: set where new or changed; reset where gone from an object that stays; set
     // again where the object they are on is created again.
     for (_, name, def) in to.objects().filter(|(kind, ..)| *kind == Kind::Setting) {
+        if let Some(column) = name
+            .strip_prefix("COLUMN ")
+            .and_then(|rest| rest.strip_suffix(" IDENTITY SEQUENCE NAME"))
+        {
+            changes.extend(renamed_identity_sequence(from, column, def));
+            continue;
+        }
         let put_back = setting_target(name).is_some_and(|(kind, target)| match kind {
             // A materialized view made again is clustered on no index (`TABLE m CLUSTER`).
             Kind::View | Kind::Table => recreated.views.contains(&target),
@@ -210,10 +217,9 @@ pub(crate) fn creations(
             changes.push(Change::plain(def));
         }
     }
-    for d in differences
-        .iter()
-        .filter(|d| d.kind == Kind::Setting && d.to.is_none())
-    {
+    for d in differences.iter().filter(|d| {
+        d.kind == Kind::Setting && d.to.is_none() && !d.name.ends_with(" IDENTITY SEQUENCE NAME")
+    }) {
         // Default privileges belong to a role, which stays.
         let stays = d.name.starts_with("DEFAULT_PRIVILEGES ")
             || setting_target(&d.name).is_some_and(|(kind, target)| {
@@ -497,4 +503,37 @@ fn primary_key_name(table: &str) -> String {
         end -= 1;
     }
     format!("{}_pkey", &table[..end])
+}
+
+/// The identity sequence of `column`, which stays an identity, under its name in `to`
+/// (`sequence`): `from`'s renamed (and moved) in place, keeping its value. A new identity is
+/// made under its name by its `GENERATED … (SEQUENCE NAME …)`.
+fn renamed_identity_sequence(from: &Catalog, column: &str, sequence: &str) -> Vec<Change> {
+    let key = format!("COLUMN {column} IDENTITY SEQUENCE NAME");
+    let Some(old) = from.get(Kind::Setting, &key) else {
+        return Vec::new();
+    };
+    if old == sequence {
+        return Vec::new();
+    }
+    let (old_parts, new_parts) = (super::name::parts(old), super::name::parts(sequence));
+    let (Some(old_schema), Some(new_schema), Some(new_name)) =
+        (old_parts.first(), new_parts.first(), new_parts.last())
+    else {
+        return Vec::new();
+    };
+    let mut changes = Vec::new();
+    let mut current = old.to_string();
+    if old_schema != new_schema {
+        changes.push(Change::plain(format!(
+            "ALTER SEQUENCE {current} SET SCHEMA {new_schema}"
+        )));
+        current = format!("{new_schema}.{}", old_parts.last().copied().unwrap_or_default());
+    }
+    if old_parts.last() != Some(new_name) {
+        changes.push(Change::plain(format!(
+            "ALTER SEQUENCE {current} RENAME TO {new_name}"
+        )));
+    }
+    changes
 }

@@ -164,6 +164,19 @@ fn column_settings() -> Vec<String> {
                 .strip_prefix("FROM pg_attribute a ")
                 .unwrap_or(&columns)
         ),
+        // The name of an identity's sequence (not a statement: the plan renames the sequence
+        // `from` has, or names it in the GENERATED clause that makes it).
+        format!(
+            "SELECT 'COLUMN ' || {column} || ' IDENTITY SEQUENCE NAME', \
+                    format('%I.%I', sn.nspname, sc.relname), NULL::text \
+             FROM pg_depend dep JOIN pg_class sc ON sc.oid = dep.objid AND sc.relkind = 'S' \
+             JOIN pg_namespace sn ON sn.oid = sc.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid \
+             {rest} AND dep.classid = 'pg_class'::regclass AND dep.deptype = 'i' AND a.attidentity <> ''",
+            rest = columns
+                .strip_prefix("FROM pg_attribute a ")
+                .unwrap_or(&columns)
+        ),
         // A view's column default (what an INSERT through the view gets).
         format!(
             "SELECT 'VIEW_COLUMN ' || {column} || ' DEFAULT', \

@@ -299,11 +299,21 @@ impl<'a> Plan<'a> {
     /// they are not the defaults, as `GENERATED … AS IDENTITY` takes them: ` (START WITH 100
     /// INCREMENT BY 10 …)`; empty otherwise.
     fn identity_options(&self, column: &str) -> String {
-        self.to
-            .get(Kind::Setting, &format!("COLUMN {column} IDENTITY"))
-            .and_then(|set| set.split_once_unquoted(" SET START WITH "))
-            .map(|(_, options)| format!(" (START WITH {})", options.replace(" SET ", " ")))
-            .unwrap_or_default()
+        let mut options: Vec<String> = identity_sequence_name(self.to, column)
+            .map(|name| format!("SEQUENCE NAME {name}"))
+            .into_iter()
+            .collect();
+        options.extend(
+            self.to
+                .get(Kind::Setting, &format!("COLUMN {column} IDENTITY"))
+                .and_then(|set| set.split_once_unquoted(" SET START WITH "))
+                .map(|(_, rest)| format!("START WITH {}", rest.replace(" SET ", " "))),
+        );
+        if options.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", options.join(" "))
+        }
     }
 
     /// Whether the routine `name` of `to` is created after the views: it takes or returns the
@@ -372,4 +382,23 @@ fn foreign_key_retyped(catalog: &Catalog, name: &str, retyped: &[(String, &str)]
         (*t == table && key.columns.iter().any(|k| k == c))
             || (t == referenced && referenced_columns.iter().any(|k| k == c))
     })
+}
+
+/// The name of the identity sequence of the column `schema.table.column` of `catalog`, when it
+/// is not the one the server would choose (`table_column_seq`, in the table's schema): to be
+/// given as `SEQUENCE NAME` where the identity is made.
+pub(crate) fn identity_sequence_name<'c>(catalog: &'c Catalog, column: &str) -> Option<&'c str> {
+    let name = catalog.get(Kind::Setting, &format!("COLUMN {column} IDENTITY SEQUENCE NAME"))?;
+    let (table, column_name) = split_last(column);
+    let table_parts = parts(&table);
+    let sequence = parts(name);
+    let chosen = crate::diff::name::object_name(
+        &crate::quote::unquote(table_parts.last()?),
+        &crate::quote::unquote(column_name),
+        "seq",
+    );
+    let same = sequence.len() == 2
+        && sequence[0] == table_parts[0]
+        && crate::quote::unquote(sequence[1]) == chosen;
+    (!same).then_some(name)
 }
