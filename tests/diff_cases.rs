@@ -1625,6 +1625,28 @@ cases! {
         r#"CREATE TABLE t (v int, id int GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME "renamed;ids"));
            INSERT INTO t (v) VALUES (1);"#,
     );
+    // Comments on a domain's check, on the public schema and on a key's index were not read
+    // (or, on a key's index, never taken off): "no differences" where pg_dump differs.
+    comments_on_a_domain_check_the_public_schema_and_a_keys_index: both(
+        "CREATE DOMAIN d AS int CONSTRAINT d_chk CHECK (VALUE > 0);
+         CREATE TABLE t (id int CONSTRAINT \"t key\" PRIMARY KEY);",
+        "CREATE DOMAIN d AS int CONSTRAINT d_chk CHECK (VALUE > 0);
+         CREATE TABLE t (id int CONSTRAINT \"t key\" PRIMARY KEY);
+         COMMENT ON CONSTRAINT d_chk ON DOMAIN d IS 'positive';
+         COMMENT ON SCHEMA public IS 'the app''s';
+         COMMENT ON INDEX \"t key\" IS 'the key''s index';",
+    );
+    // A materialized view made again around a routine builds its expression index once.
+    a_materialized_views_expression_index_around_a_retyped_routine: both(
+        "CREATE TABLE t (id int, a int);
+         CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x + 1';
+         CREATE MATERIALIZED VIEW mv AS SELECT id, f(a) AS fa FROM t;
+         CREATE INDEX mv_fa ON mv (fa); CREATE INDEX mv_expr ON mv (f(id));",
+        "CREATE TABLE t (id int, a int);
+         CREATE FUNCTION f(x int) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT x + 1.5';
+         CREATE MATERIALIZED VIEW mv AS SELECT id, f(a) AS fa FROM t;
+         CREATE INDEX mv_fa ON mv (fa); CREATE INDEX mv_expr ON mv (f(id));",
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

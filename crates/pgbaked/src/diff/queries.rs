@@ -413,12 +413,17 @@ fn routine_and_annotation_queries(ext_class: &str) -> Vec<(Kind, String)> {
                  UNION ALL \
                  SELECT format('SCHEMA %I', n.nspname), d.description \
                  FROM pg_description d JOIN pg_namespace n ON d.classoid = 'pg_namespace'::regclass AND d.objoid = n.oid \
-                 WHERE {USER_SCHEMAS} AND n.nspname <> 'public' AND {ext_ns} \
+                 WHERE {USER_SCHEMAS} AND {ext_ns} \
                  UNION ALL \
                  SELECT format('CONSTRAINT %I ON %I.%I', con.conname, n.nspname, c.relname), d.description \
                  FROM pg_description d JOIN pg_constraint con ON d.classoid = 'pg_constraint'::regclass AND d.objoid = con.oid \
                  JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE {USER_SCHEMAS} AND NOT (c.relname = ANY($1)) \
+                 UNION ALL \
+                 SELECT format('CONSTRAINT %I ON DOMAIN %I.%I', con.conname, n.nspname, t.typname), d.description \
+                 FROM pg_description d JOIN pg_constraint con ON d.classoid = 'pg_constraint'::regclass AND d.objoid = con.oid \
+                 JOIN pg_type t ON t.oid = con.contypid JOIN pg_namespace n ON n.oid = t.typnamespace \
+                 WHERE {USER_SCHEMAS} AND {ext_type} \
                  UNION ALL \
                  SELECT format('TRIGGER %I ON %I.%I', t.tgname, n.nspname, c.relname), d.description \
                  FROM pg_description d JOIN pg_trigger t ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid \

@@ -216,14 +216,30 @@ pub(crate) fn comment_target_stays(name: &str, to: &Catalog) -> bool {
             object.strip_prefix("VIEW ").unwrap_or(object),
         ),
         "FUNCTION" | "PROCEDURE" | "AGGREGATE" => found(&[Kind::Function], object),
-        "INDEX" => found(&[Kind::Index], object),
+        // An index of its own, or a key's (named as its constraint, in its table's schema).
+        "INDEX" => {
+            found(&[Kind::Index], object)
+                || to.constraints().any(|(key, c)| {
+                    let (table, constraint) = split_last(key);
+                    (c.is_key() || c.kind == crate::diff::constraint::ConstraintKind::Exclusion)
+                        && crate::diff::name::parts(&table).first().copied()
+                            == crate::diff::name::parts(object).first().copied()
+                        && split_last(object).1 == constraint
+                })
+        }
         "SEQUENCE" => found(&[Kind::Sequence, Kind::OwnedSequence], object),
-        "SCHEMA" => found(&[Kind::Schema], object),
+        "SCHEMA" => object == "public" || found(&[Kind::Schema], object),
         "TYPE" => found(
             &[Kind::Enum, Kind::Domain, Kind::Composite, Kind::Range],
             object,
         ),
-        "CONSTRAINT" => found(&[Kind::Constraint], &on_table()),
+        // A domain's check is held in its domain's definition.
+        "CONSTRAINT" => match object.split_once_unquoted(" ON DOMAIN ") {
+            Some((constraint, domain)) => to
+                .get(Kind::Domain, domain)
+                .is_some_and(|def| def.contains(&format!("CONSTRAINT {constraint} "))),
+            None => found(&[Kind::Constraint], &on_table()),
+        },
         "TRIGGER" => found(&[Kind::Trigger], &on_table()),
         "POLICY" => found(&[Kind::Policy], &on_table()),
         "RULE" => found(&[Kind::Rule], &on_table()),

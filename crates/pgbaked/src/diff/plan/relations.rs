@@ -105,17 +105,15 @@ impl<'a> Plan<'a> {
                     changes.push(Change::plain(format!(
                         "CREATE MATERIALIZED VIEW {name} AS {query}"
                     )));
+                    // (Not one the dependency graph builds again anyway, around a routine.)
                     for index in to
                         .indexes()
                         .filter(|(_, index)| index.table == name)
                         .filter_map(|(index, _)| to.get(Kind::Index, index))
+                        .map(|index| index.strip_suffix(" (INVALID)").unwrap_or(index))
+                        .filter(|index| !self.pinned.creates.iter().any(|c| c.sql == *index))
                     {
-                        changes.push(Change::plain(
-                            index
-                                .strip_suffix(" (INVALID)")
-                                .unwrap_or(index)
-                                .to_string(),
-                        ));
+                        changes.push(Change::plain(index.to_string()));
                     }
                 }
                 None => changes.push(Change::plain(format!("CREATE VIEW {name} AS {body}"))),
