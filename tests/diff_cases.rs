@@ -1647,6 +1647,17 @@ cases! {
          CREATE MATERIALIZED VIEW mv AS SELECT id, f(a) AS fa FROM t;
          CREATE INDEX mv_fa ON mv (fa); CREATE INDEX mv_expr ON mv (f(id));",
     );
+    // A column that stays and takes a serial's default: its sequence is made once, carried
+    // past the values there; one of that name owned by another column moves over instead.
+    an_existing_column_made_serial: both(
+        "CREATE TABLE t (id int NOT NULL, v text); INSERT INTO t VALUES (7, 'x');",
+        "CREATE TABLE t (id serial, v text); INSERT INTO t VALUES (7, 'x');",
+    );
+    a_serials_sequence_owned_by_another_column_moves_back: both(
+        "CREATE TABLE t (a serial, b int);",
+        "CREATE TABLE t (a int, b int); CREATE SEQUENCE t_a_seq OWNED BY t.b;
+         ALTER TABLE t ALTER b SET DEFAULT nextval('t_a_seq');",
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

@@ -8,7 +8,7 @@ use crate::diff::column::{
     Column, binary_coercible, cast_exists, declaration, narrowing, nextval_sequence, owner_type,
     placeholder, volatile,
 };
-use crate::diff::name::{free_constraint_name, mentions, split_last};
+use crate::diff::name::{free_constraint_name, mentions, parts, split_last};
 use crate::diff::table::{from_parent, regenerate};
 use crate::quote::{quote_identifier, quote_literal, unquote};
 
@@ -338,9 +338,18 @@ impl<'a> Plan<'a> {
         );
         match new.default {
             Some(default) => {
+                // (Not one `from` has under that name, owned by another column: that one
+                // moves to this column with its value.)
+                let exists = |seq: &str| {
+                    [Kind::Sequence, Kind::OwnedSequence].iter().any(|k| {
+                        self.from.get(*k, seq).is_some()
+                            || (parts(seq).len() == 1
+                                && self.from.get(*k, &format!("public.{seq}")).is_some())
+                    })
+                };
                 if let Some(seq) = new_serial
                     .as_ref()
-                    .filter(|s| old_serial.as_ref() != Some(s))
+                    .filter(|s| old_serial.as_ref() != Some(s) && !exists(s))
                 {
                     // Serial again (from an identity, say): its sequence, owned by the column
                     // and carried on past the values already there.

@@ -102,8 +102,9 @@ impl<'a> Plan<'a> {
             let Some(seq) = c.default.and_then(nextval_sequence) else {
                 continue;
             };
-            let serial = self.declare(&table, column_name, c).ends_with("serial")
-                && from.get(Kind::Column, name).is_none();
+            // A serial makes its sequence: a new column's declaration, or, for a column that
+            // stays, the change of its default (`columns`).
+            let serial = self.declare(&table, column_name, c).ends_with("serial");
             let known = |c: &Catalog, kind: Kind| {
                 c.get(kind, &seq).is_some() || c.get(kind, &format!("public.{seq}")).is_some()
             };
