@@ -1658,6 +1658,29 @@ cases! {
         "CREATE TABLE t (a int, b int); CREATE SEQUENCE t_a_seq OWNED BY t.b;
          ALTER TABLE t ALTER b SET DEFAULT nextval('t_a_seq');",
     );
+    // A partition's clone of its parent's trigger, disabled on the partition alone: read
+    // (it was "no differences"), set, and reset while the parent's trigger stays.
+    a_partitions_own_state_of_its_parents_trigger: both(
+        "CREATE TABLE m (id int, at date NOT NULL) PARTITION BY RANGE (at);
+         CREATE TABLE m_a PARTITION OF m FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+         CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;",
+        "CREATE TABLE m (id int, at date NOT NULL) PARTITION BY RANGE (at);
+         CREATE TABLE m_a PARTITION OF m FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+         CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER pt BEFORE INSERT ON m FOR EACH ROW EXECUTE FUNCTION tf();
+         ALTER TABLE m_a DISABLE TRIGGER pt;",
+    );
+    a_partitions_disabled_clone_of_a_staying_trigger: both(
+        "CREATE TABLE m (id int, at date NOT NULL) PARTITION BY RANGE (at);
+         CREATE TABLE m_a PARTITION OF m FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+         CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER pt BEFORE INSERT ON m FOR EACH ROW EXECUTE FUNCTION tf();",
+        "CREATE TABLE m (id int, at date NOT NULL) PARTITION BY RANGE (at);
+         CREATE TABLE m_a PARTITION OF m FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+         CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER pt BEFORE INSERT ON m FOR EACH ROW EXECUTE FUNCTION tf();
+         ALTER TABLE m_a DISABLE TRIGGER pt;",
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

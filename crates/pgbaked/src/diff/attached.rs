@@ -27,6 +27,8 @@ fn setting_target(name: &str) -> Option<(Kind, String)> {
         "TABLE" => (Kind::Table, target.to_string()),
         "COLUMN" => (Kind::Column, target.to_string()),
         "TRIGGER" => (Kind::Trigger, target.to_string()),
+        // A partition's clone of its parent's trigger: there while the parent's is.
+        "PARTITION_TRIGGER" => (Kind::Trigger, target.split_once_unquoted(" ")?.0.to_string()),
         "RULE" => (Kind::Rule, target.to_string()),
         "VIEW" => (Kind::View, target.to_string()),
         "VIEW_COLUMN" => (Kind::View, split_last(target).0),

@@ -72,6 +72,21 @@ fn relation_settings() -> Vec<String> {
              WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgenabled <> 'O' \
                AND {USER_SCHEMAS} AND {ext_class}"
         ),
+        // A partition's clone of its parent's trigger, enabled otherwise than the parent's
+        // (`ALTER TABLE partition DISABLE TRIGGER`), keyed by the parent's trigger then the
+        // partition; reset to the parent's state.
+        format!(
+            "SELECT 'PARTITION_TRIGGER ' || format('%I.%I.%I %I.%I', pn.nspname, pc.relname, p.tgname, n.nspname, c.relname) \
+                    || ' ENABLED', \
+                    format('ALTER TABLE %I.%I %s TRIGGER %I', n.nspname, c.relname, {state}, t.tgname), \
+                    format('ALTER TABLE %I.%I %s TRIGGER %I', n.nspname, c.relname, {parent_state}, t.tgname) \
+             FROM pg_trigger t JOIN pg_trigger p ON p.oid = t.tgparentid \
+             JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_class pc ON pc.oid = p.tgrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace \
+             WHERE t.tgenabled <> p.tgenabled AND {USER_SCHEMAS} AND {ext_class}",
+            state = enabled_state("t.tgenabled"),
+            parent_state = enabled_state("p.tgenabled"),
+        ),
         format!(
             "SELECT 'RULE ' || format('%I.%I.%I', n.nspname, c.relname, r.rulename) || ' ENABLED', \
                     format('ALTER TABLE %I.%I %s RULE %I', n.nspname, c.relname, \
@@ -262,5 +277,13 @@ pub(crate) fn default_privileges() -> (Kind, String) {
              FROM g WHERE coalesce(held, '') <> coalesce(default_held, '')",
             ext = not_in_extension("d.oid"),
         ),
+    )
+}
+
+/// What `ALTER TABLE … TRIGGER` says for a trigger's `tgenabled`.
+fn enabled_state(column: &str) -> String {
+    format!(
+        "CASE {column} WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA' \
+                       WHEN 'A' THEN 'ENABLE ALWAYS' ELSE 'ENABLE' END"
     )
 }
