@@ -1406,6 +1406,43 @@ async fn hostile_names_in_grants_and_default_privileges() {
     planned_with_privileges(&[(FROM, TO), (TO, FROM)]).await;
 }
 
+/// Owners are read with the privileges and planned (`ALTER … OWNER TO`): a table, a view, a
+/// sequence, a routine, a type, a domain and a schema owned by another role, both ways. They
+/// were not read at all: "no differences" where pg_dump differs.
+#[tokio::test]
+async fn owners_are_planned_with_privileges() {
+    const ROLE: &str = r#"DO $$ BEGIN CREATE ROLE "pgm_test own;er" NOLOGIN;
+          EXCEPTION WHEN duplicate_object THEN NULL; END $$;"#;
+    const OBJECTS: &str = r#"CREATE SCHEMA "s o"; CREATE TABLE "s o".t (id serial, v text);
+        CREATE VIEW "s o".v AS SELECT id FROM "s o".t; CREATE SEQUENCE "s o".q;
+        CREATE FUNCTION "s o".f(x int) RETURNS int LANGUAGE sql AS $$ SELECT x $$;
+        CREATE TYPE "s o".e AS ENUM ('a'); CREATE DOMAIN "s o".d AS int;"#;
+    const OWNED: &str = r#"ALTER SCHEMA "s o" OWNER TO "pgm_test own;er";
+        ALTER TABLE "s o".t OWNER TO "pgm_test own;er"; ALTER VIEW "s o".v OWNER TO "pgm_test own;er";
+        ALTER SEQUENCE "s o".q OWNER TO "pgm_test own;er";
+        ALTER FUNCTION "s o".f(int) OWNER TO "pgm_test own;er";
+        ALTER TYPE "s o".e OWNER TO "pgm_test own;er"; ALTER DOMAIN "s o".d OWNER TO "pgm_test own;er";"#;
+    let plain = format!("{ROLE}{OBJECTS}");
+    let owned = format!("{ROLE}{OBJECTS}{OWNED}");
+    planned_with_privileges(&[(&plain, &owned), (&owned, &plain), ("", &owned)]).await;
+    // Not equal, though only the owners differ.
+    let (db, goal) = (
+        TestDb::empty().await.unwrap(),
+        TestDb::empty().await.unwrap(),
+    );
+    run(&db, &plain).await;
+    run(&goal, &owned).await;
+    let read = |db: &TestDb| {
+        let pool = db.pool().clone();
+        async move {
+            let client = pool.get().await.unwrap();
+            Catalog::read_with(&client, &[], true).await.unwrap()
+        }
+    };
+    let differences = read(&db).await.diff(&read(&goal).await);
+    assert_eq!(differences.len(), 7, "{differences:#?}");
+}
+
 /// A language's privileges are planned, and default privileges are taken back before new
 /// objects come and given after them: a new table gets only the grants `to` gave it.
 #[tokio::test]

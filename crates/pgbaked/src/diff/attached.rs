@@ -34,6 +34,12 @@ fn setting_target(name: &str) -> Option<(Kind, String)> {
         "VIEW_COLUMN" => (Kind::View, split_last(target).0),
         "INDEX" => (Kind::Index, target.to_string()),
         "EXTENSION" => (Kind::Extension, target.to_string()),
+        "TABLE_OWNER" => (Kind::Table, target.to_string()),
+        "VIEW_OWNER" | "MATERIALIZED_VIEW_OWNER" => (Kind::View, target.to_string()),
+        "SEQUENCE_OWNER" => (Kind::Sequence, target.to_string()),
+        "FUNCTION_OWNER" => (Kind::Function, target.to_string()),
+        "SCHEMA_OWNER" => (Kind::Schema, target.to_string()),
+        "TYPE_OWNER" => (Kind::Enum, target.to_string()),
         _ => return None,
     })
 }
@@ -206,6 +212,8 @@ pub(crate) fn creations(
             Kind::Index => changed(Kind::Index, &target),
             // A new type resets a column's storage; a column dropped and added back loses all.
             Kind::Column => changed(Kind::Column, &target),
+            // A routine or type made again is its maker's (owners).
+            Kind::Function | Kind::Enum => same_family(kind).iter().any(|k| changed(*k, &target)),
             _ => false,
         });
         // A sequence's owner is set by the column (serial) or statement that makes a new one;
@@ -225,7 +233,8 @@ pub(crate) fn creations(
         // Default privileges belong to a role, which stays.
         let stays = d.name.starts_with("DEFAULT_PRIVILEGES ")
             || setting_target(&d.name).is_some_and(|(kind, target)| {
-                to.get(kind, &target).is_some_and(|def| {
+                let kinds = same_family(kind);
+                kinds.iter().find_map(|k| to.get(*k, &target)).is_some_and(|def| {
                     // An identity's options go with the identity.
                     !d.name.ends_with(" IDENTITY") || def.ends_with(" AS IDENTITY")
                 }) && !(kind == Kind::View && recreated.views.contains(&target))
@@ -538,4 +547,23 @@ fn renamed_identity_sequence(from: &Catalog, column: &str, sequence: &str) -> Ve
         )));
     }
     changes
+}
+
+/// The kinds a setting's target may be of: a type's owner is keyed under [`Kind::Enum`] for
+/// every kind of type.
+fn same_family(kind: Kind) -> &'static [Kind] {
+    match kind {
+        Kind::Enum => &[Kind::Enum, Kind::Domain, Kind::Composite, Kind::Range],
+        Kind::Table => &[Kind::Table],
+        Kind::View => &[Kind::View],
+        Kind::Function => &[Kind::Function],
+        Kind::Sequence => &[Kind::Sequence],
+        Kind::Schema => &[Kind::Schema],
+        Kind::Trigger => &[Kind::Trigger],
+        Kind::Rule => &[Kind::Rule],
+        Kind::Index => &[Kind::Index],
+        Kind::Column => &[Kind::Column],
+        Kind::Extension => &[Kind::Extension],
+        _ => &[],
+    }
 }

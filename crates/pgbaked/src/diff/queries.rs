@@ -19,7 +19,7 @@ const SEQUENCES: &str = "SELECT format('%I.%I', n.nspname, c.relname), \
 
 /// A routine's argument types as `DROP` and `COMMENT ON` name it: `*` for an aggregate over
 /// no argument (`count(*)`-like).
-const SIGNATURE: &str = "CASE WHEN p.prokind = 'a' AND p.pronargs = 0 THEN '*' \
+pub(crate) const SIGNATURE: &str = "CASE WHEN p.prokind = 'a' AND p.pronargs = 0 THEN '*' \
      ELSE pg_get_function_identity_arguments(p.oid) END";
 
 /// The aggregates, keyed like functions, each as the `CREATE AGGREGATE` that makes it again
@@ -96,6 +96,7 @@ pub(crate) fn catalog_queries(privileges: bool) -> Vec<(Kind, String)> {
     queries.extend(coverage::unmodelled(privileges));
     if privileges {
         queries.push(settings::default_privileges());
+        queries.push(settings::owners());
     }
     // Without them, each grant is still read, and one that differs is reported: two
     // databases whose privileges differ are never called equal.

@@ -287,3 +287,64 @@ fn enabled_state(column: &str) -> String {
                        WHEN 'A' THEN 'ENABLE ALWAYS' ELSE 'ENABLE' END"
     )
 }
+
+/// Each object's owner where it is not the reading role (what a plan run by that role makes
+/// its new objects with): `TABLE_OWNER public.t OWNER`, set with `ALTER TABLE … OWNER TO`,
+/// reset to the role the plan runs as. Tables, views, sequences of their own, routines,
+/// types and schemas; read with the privileges (`--with-privileges`).
+pub(crate) fn owners() -> (Kind, String) {
+    let ext_class = not_in_extension("c.oid");
+    let owned = |word: &str, kind: &str, name: &str, owner: &str| {
+        format!(
+            "SELECT '{word}_OWNER ' || {name} || ' OWNER', \
+                    format('ALTER {kind} %s OWNER TO %I', {name}, pg_get_userbyid({owner})), \
+                    format('ALTER {kind} %s OWNER TO CURRENT_USER', {name})"
+        )
+    };
+    let relations = [("TABLE", "TABLE", "'r', 'p'"), ("VIEW", "VIEW", "'v'"), ("MATERIALIZED_VIEW", "MATERIALIZED VIEW", "'m'"), ("SEQUENCE", "SEQUENCE", "'S'")]
+        .map(|(word, kind, relkinds)| {
+            format!(
+                "{select} FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ({relkinds}) AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) \
+                   AND {USER_SCHEMAS} AND {ext_class} \
+                   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                                   AND d.objid = c.oid AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0)",
+                select = owned(word, kind, TABLE, "c.relowner"),
+            )
+        });
+    let routines = format!(
+        "{select} FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE p.proowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) \
+           AND {USER_SCHEMAS} AND {ext}",
+        select = owned(
+            "FUNCTION",
+            "' || CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END || '",
+            &format!("format('%I.%I(%s)', n.nspname, p.proname, {})", super::queries::SIGNATURE),
+            "p.proowner"
+        ),
+        ext = not_in_extension("p.oid"),
+    );
+    let types = format!(
+        "{select} FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+         WHERE t.typtype IN ('e', 'd', 'c', 'r') AND t.typowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) \
+           AND (t.typtype <> 'c' OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c') \
+           AND {USER_SCHEMAS} AND {ext}",
+        select = owned(
+            "TYPE",
+            "' || CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END || '",
+            "format('%I.%I', n.nspname, t.typname)",
+            "t.typowner"
+        ),
+        ext = not_in_extension("t.oid"),
+    );
+    let schemas = format!(
+        "{select} FROM pg_namespace n \
+         WHERE n.nspowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) \
+           AND n.nspname <> 'public' AND {USER_SCHEMAS} AND {ext}",
+        select = owned("SCHEMA", "SCHEMA", "quote_ident(n.nspname)", "n.nspowner"),
+        ext = not_in_extension("n.oid"),
+    );
+    let mut all: Vec<String> = relations.into_iter().collect();
+    all.extend([routines, types, schemas]);
+    (Kind::Setting, all.join(" UNION ALL "))
+}
