@@ -224,7 +224,19 @@ pub(crate) fn creations(
                 && from.get(Kind::OwnedSequence, sequence).is_none()
         });
         if (changed(Kind::Setting, name) || put_back) && !new_sequence {
-            changes.push(Change::plain(def));
+            // An identity's bounds on a column that had the identity: its value kept inside.
+            let bounded = name
+                .strip_prefix("COLUMN ")
+                .and_then(|rest| rest.strip_suffix(" IDENTITY"))
+                .filter(|column| {
+                    from.column(column)
+                        .is_some_and(|c| c.identity.is_some())
+                })
+                .and_then(|column| {
+                    let (table, column) = split_last(column);
+                    super::column::bounded_identity_options(def, &table, column)
+                });
+            changes.push(bounded.unwrap_or_else(|| Change::plain(def)));
         }
     }
     for d in differences.iter().filter(|d| {

@@ -322,12 +322,12 @@ pub(crate) fn narrowed_sequence(name: &str, from: &str, to: &str) -> Option<Chan
     }
     let options = sequence_options(to);
     Some(Change::hazard(
-        format!(
-            "DO $pgm$ DECLARE v bigint; BEGIN SELECT last_value INTO v FROM {name}; \
+        do_block(&format!(
+            "DECLARE v bigint; BEGIN SELECT last_value INTO v FROM {name}; \
              IF v < {new_min} THEN ALTER SEQUENCE {name} {options} RESTART WITH {new_min}; \
              ELSIF v > {new_max} THEN ALTER SEQUENCE {name} {options} RESTART WITH {new_max}; \
-             ELSE ALTER SEQUENCE {name} {options}; END IF; END $pgm$"
-        ),
+             ELSE ALTER SEQUENCE {name} {options}; END IF; END"
+        )),
         &[HazardKind::Correctness],
         "the sequence's bounds narrow: a value outside them moves to the nearest bound",
     ))
@@ -367,4 +367,55 @@ pub(crate) fn serial_sequence_def(data_type: &str) -> String {
         _ => ("bigint", "9223372036854775807"),
     };
     format!("{data_type} start 1 increment 1 min 1 max {max} cache 1")
+}
+
+/// `DO` with `body` between dollar quotes whose tag the body does not hold: a quoted name in
+/// it may hold `$pgm$`, which would end the block there and run the rest as SQL.
+pub(crate) fn do_block(body: &str) -> String {
+    let tag = (0..)
+        .map(|n| if n == 0 { "$pgm$".to_string() } else { format!("$pgm{n}$") })
+        .find(|tag| !body.contains(tag.as_str()))
+        .unwrap_or_default();
+    format!("DO {tag} {body} {tag}")
+}
+
+/// An identity's options set on a column that stays (`ALTER TABLE … ALTER COLUMN … SET START
+/// WITH … SET MINVALUE m SET MAXVALUE x …`): the server refuses a MINVALUE above, or a
+/// MAXVALUE below, the sequence's value, so the value is moved to the nearest bound in the
+/// same statement when it lies outside.
+pub(crate) fn bounded_identity_options(set: &str, table: &str, column: &str) -> Option<Change> {
+    let words: Vec<&str> = set.split_whitespace().collect();
+    let after = |key: &str| -> Option<i128> {
+        let i = words.windows(2).position(|w| w == ["SET", key])?;
+        words.get(i + 2)?.parse().ok()
+    };
+    let (min, max) = (after("MINVALUE")?, after("MAXVALUE")?);
+    let sequence = format!(
+        "pg_get_serial_sequence({}, {})",
+        crate::quote::quote_literal(table),
+        crate::quote::quote_literal(&unquote(column))
+    );
+    Some(Change::hazard(
+        do_block(&format!(
+            "DECLARE v bigint; BEGIN EXECUTE 'SELECT last_value FROM ' || {sequence} INTO v; \
+             IF v < {min} THEN {set} RESTART WITH {min}; \
+             ELSIF v > {max} THEN {set} RESTART WITH {max}; \
+             ELSE {set}; END IF; END"
+        )),
+        &[HazardKind::Correctness],
+        "the identity's bounds change: a value outside them moves to the nearest bound",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_do_blocks_tag_is_none_its_body_holds() {
+        assert_eq!(do_block("BEGIN END"), "DO $pgm$ BEGIN END $pgm$");
+        let body = r#"BEGIN ALTER TABLE "a$pgm$; DROP TABLE victim; --" RENAME TO b; END"#;
+        let block = do_block(body);
+        assert!(block.starts_with("DO $pgm1$ ") && block.ends_with(" $pgm1$"), "{block}");
+    }
 }
