@@ -1406,6 +1406,22 @@ async fn hostile_names_in_grants_and_default_privileges() {
     planned_with_privileges(&[(FROM, TO), (TO, FROM)]).await;
 }
 
+/// A new routine and type made under default privileges that take PUBLIC's EXECUTE and
+/// USAGE away do not keep the server's own default: the plan takes the default privileges
+/// back around its creations, so it revokes them from PUBLIC itself.
+#[tokio::test]
+async fn new_routines_without_publics_default_privileges() {
+    const DEFAULTS: &str = "ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+        ALTER DEFAULT PRIVILEGES REVOKE USAGE ON TYPES FROM PUBLIC;";
+    const MADE: &str = "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+        CREATE TYPE e AS ENUM ('a');";
+    let target = format!("{DEFAULTS}{MADE}");
+    let undo = "ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC;
+        ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO PUBLIC;";
+    let target = format!("{target}{undo}");
+    planned_with_privileges(&[("", &target)]).await;
+}
+
 /// Owners are read with the privileges and planned (`ALTER … OWNER TO`): a table, a view, a
 /// sequence, a routine, a type, a domain and a schema owned by another role, both ways. They
 /// were not read at all: "no differences" where pg_dump differs.

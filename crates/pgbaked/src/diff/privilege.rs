@@ -247,6 +247,20 @@ pub(crate) fn defaults_taken_back(
         if what == "AGGREGATE" {
             continue;
         }
+        // The server's own default, PUBLIC's EXECUTE on a routine and USAGE on a type, which
+        // the target's object does not hold (revoked by hand, or by default privileges
+        // in force when it was made, which the plan takes back around its creations).
+        let public_default = matches!(objects, "FUNCTIONS" | "TYPES");
+        if public_default
+            && to
+                .get(Kind::Privilege, &format!("{what} {} TO PUBLIC", d.name))
+                .is_none()
+        {
+            out.push(Change::plain(format!(
+                "REVOKE ALL ON {what} {} FROM PUBLIC",
+                d.name
+            )));
+        }
         let schema = super::name::parts(&d.name).first().copied();
         for (in_schema, on, grantee) in &defaults {
             let applies = *on == objects && (in_schema.is_none() || *in_schema == schema);
