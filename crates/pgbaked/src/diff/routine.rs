@@ -49,3 +49,35 @@ pub(crate) fn needs_drop(from: &Catalog, to: &Catalog, name: &str) -> bool {
         || kind(from) != kind(to)
         || from.signature(name) != to.signature(name)
 }
+
+/// `routines` in an order the server accepts: each after the routines it calls in a parsed
+/// body (`RETURN …`, `BEGIN ATOMIC`) or is built on (an aggregate's functions), as `catalog`
+/// records them; `dependents_first` for dropping: each before those. Otherwise the order
+/// they come in; a cycle (which the server cannot hold) keeps it too.
+pub(crate) fn in_dependency_order<'d>(
+    routines: Vec<&'d super::catalog::Difference>,
+    catalog: &Catalog,
+    dependents_first: bool,
+) -> Vec<&'d super::catalog::Difference> {
+    // Whether `a` needs `b` made first (or, dropping, gone after it).
+    let needs = |a: &str, b: &str| {
+        catalog
+            .dependents(Kind::Function, b)
+            .any(|(k, n)| k == Kind::Function && n == a)
+    };
+    let mut left = routines;
+    let mut ordered = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let ready = left.iter().position(|d| {
+            left.iter().filter(|o| o.name != d.name).all(|o| {
+                if dependents_first {
+                    !needs(&o.name, &d.name)
+                } else {
+                    !needs(&d.name, &o.name)
+                }
+            })
+        });
+        ordered.push(left.remove(ready.unwrap_or(0)));
+    }
+    ordered
+}

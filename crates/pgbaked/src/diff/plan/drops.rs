@@ -9,7 +9,7 @@ use crate::diff::column::{Column, nextval_sequence};
 use crate::diff::graph;
 use crate::diff::name::Unquoted;
 use crate::diff::name::{bare_name, collapse, mentions, parts, split_last};
-use crate::diff::routine::routine_kind;
+use crate::diff::routine::{in_dependency_order, routine_kind};
 use crate::diff::standalone;
 use crate::diff::table::{drop_order, from_parent, partitioned_index};
 use crate::diff::view::{order_by_reference, views_to_rebuild};
@@ -314,6 +314,8 @@ impl<'a> Plan<'a> {
         // Aggregates before the functions they call.
         dropped_routines
             .sort_by_key(|d| routine_kind(d.from.as_deref().unwrap_or_default()) != "AGGREGATE");
+        // And each before the routines it calls in a parsed body.
+        let dropped_routines = in_dependency_order(dropped_routines, from, true);
         // A routine that takes or returns a dropped table's row type goes before the table.
         // (Those typed by a rebuilt view went with it.)
         let (early_routines, dropped_routines): (Vec<&Difference>, Vec<&Difference>) =

@@ -8,7 +8,7 @@ use crate::diff::column::{
     Column, narrowed_sequence, nextval_sequence, owner_type, sequence_options, serial_sequence_def,
 };
 use crate::diff::name::split_last;
-use crate::diff::routine::{needs_drop, routine_kind};
+use crate::diff::routine::{in_dependency_order, needs_drop, routine_kind};
 use crate::diff::table::{alter_table, attach_or_detach, partition_columns};
 
 impl<'a> Plan<'a> {
@@ -22,6 +22,8 @@ impl<'a> Plan<'a> {
             .filter(|d| !self.after_views(&d.name))
             .collect();
         routines.sort_by_key(|d| routine_kind(d.to.as_deref().unwrap_or_default()) == "AGGREGATE");
+        // Each after the routines it calls in a parsed body (`RETURN …`, `BEGIN ATOMIC`).
+        let routines = in_dependency_order(routines, self.to, false);
         let (late_routines, routines): (Vec<&Difference>, Vec<&Difference>) = routines
             .into_iter()
             .partition(|d| row_typed(self.to, &d.name, &self.new_tables));
