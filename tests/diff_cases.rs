@@ -1750,6 +1750,16 @@ cases! {
            CREATE FUNCTION a(x int) RETURNS int LANGUAGE sql IMMUTABLE RETURN "b add"(x, 1) * 2;
            CREATE FUNCTION aa(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a(x); END;"#,
     );
+    // A BEGIN ATOMIC routine dropped and made again around its column's new type takes the
+    // view that calls it along, and comes back before it.
+    a_view_calling_a_parsed_routine_over_a_retyped_column: both(
+        "CREATE TABLE t (a int);
+         CREATE FUNCTION total() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT sum(a) FROM t; END;
+         CREATE VIEW v AS SELECT total() AS tot;",
+        "CREATE TABLE t (a numeric);
+         CREATE FUNCTION total() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT sum(a)::bigint FROM t; END;
+         CREATE VIEW v AS SELECT total() AS tot;",
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

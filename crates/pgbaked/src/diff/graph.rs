@@ -94,12 +94,18 @@ pub(crate) fn pinned(
         return pinned;
     }
     let mut seen: Vec<(Kind, String)> = Vec::new();
-    let changing = routines
+    // What changes, and then each routine pinned by it (dropped and made again), whose own
+    // dependents (a view calling it) must go and come back around it too.
+    let mut changing: Vec<(Kind, String)> = routines
         .iter()
-        .map(|r| (Kind::Function, r.as_str()))
-        .chain(retyped.iter().map(|c| (Kind::Column, c.as_str())))
-        .chain(dropped.iter().map(|c| (Kind::Column, c.as_str())));
-    for (kind, name) in changing {
+        .map(|r| (Kind::Function, r.clone()))
+        .chain(retyped.iter().map(|c| (Kind::Column, c.clone())))
+        .chain(dropped.iter().map(|c| (Kind::Column, c.clone())))
+        .collect();
+    let mut next = 0;
+    while let Some((kind, name)) = changing.get(next).cloned() {
+        next += 1;
+        let name = name.as_str();
         let gone = dropped.iter().any(|c| c == name);
         for (dependent_kind, dependent) in from.dependents(kind, name) {
             if gone
@@ -115,12 +121,22 @@ pub(crate) fn pinned(
                 continue;
             }
             seen.push((dependent_kind, dependent.to_string()));
+            let drops = pinned.drops.len();
             pin(
                 &mut pinned,
                 (from, to, differences, routines),
                 (kind, name),
                 (dependent_kind, dependent),
             );
+            let routine_dropped = dependent_kind == Kind::Function
+                && pinned.drops[drops..].iter().any(|c| c.sql.ends_with(dependent));
+            if routine_dropped
+                && !changing
+                    .iter()
+                    .any(|(k, n)| *k == Kind::Function && n == dependent)
+            {
+                changing.push((Kind::Function, dependent.to_string()));
+            }
         }
     }
     // A new routine whose parsed body (`BEGIN ATOMIC`) reads a retyped column is created

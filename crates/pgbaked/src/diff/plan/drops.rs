@@ -126,7 +126,15 @@ impl<'a> Plan<'a> {
             })
             .map(|(_, name, def)| (name.to_string(), def.to_string()))
             .collect();
-        changes.extend(self.pinned.drops.iter().cloned());
+        // Pinned routines go once the views that call them are gone; what hangs on a view
+        // (an INSTEAD OF trigger) goes before it.
+        let (routine_drops, other_drops): (Vec<Change>, Vec<Change>) =
+            self.pinned.drops.iter().cloned().partition(|c| {
+                ["DROP FUNCTION ", "DROP PROCEDURE ", "DROP AGGREGATE "]
+                    .iter()
+                    .any(|head| c.sql.starts_with(head))
+            });
+        changes.extend(other_drops);
         for (relation, drop, create) in std::mem::take(&mut self.pinned.rules) {
             if !self.rebuilt.contains(&relation) {
                 changes.push(drop);
@@ -154,6 +162,7 @@ impl<'a> Plan<'a> {
             };
             changes.push(Change::plain(format!("DROP {what} {name}")));
         }
+        changes.extend(routine_drops);
         changes.extend(self.pinned.column_drops.iter().cloned());
     }
 

@@ -14,6 +14,14 @@ impl<'a> Plan<'a> {
     pub(super) fn relations(&mut self) -> Vec<Change> {
         let mut changes = Vec::new();
         self.indexes(&mut changes);
+        // Pinned routines come back before the views, which may call them.
+        let (routines, others): (Vec<Change>, Vec<Change>) =
+            self.pinned.creates.iter().cloned().partition(|c| {
+                c.sql.starts_with("CREATE OR REPLACE FUNCTION ")
+                    || c.sql.starts_with("CREATE OR REPLACE PROCEDURE ")
+                    || c.sql.starts_with("CREATE AGGREGATE ")
+            });
+        changes.extend(routines);
         self.views(&mut changes);
         for d in self.of(Kind::Trigger).filter(|d| d.to.is_some()) {
             changes.push(Change::plain(d.to.clone().unwrap_or_default()));
@@ -29,7 +37,7 @@ impl<'a> Plan<'a> {
                 d.to.as_deref().unwrap_or_default()
             )));
         }
-        changes.extend(self.pinned.creates.iter().cloned());
+        changes.extend(others);
         changes
     }
 
