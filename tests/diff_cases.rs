@@ -1760,6 +1760,19 @@ cases! {
          CREATE FUNCTION total() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT sum(a)::bigint FROM t; END;
          CREATE VIEW v AS SELECT total() AS tot;",
     );
+    // A sequence owned by a column of a table that goes, and owned by another table's in
+    // `to`, is let go before the drop (which would take it along); a partition's column that
+    // draws from its parent's serial makes no sequence of its own.
+    a_sequence_moving_from_a_dropped_partitioned_table_to_a_new_one: both(
+        r#"CREATE SEQUENCE "foobar sequence" AS bigint INCREMENT BY 2 MINVALUE 5 MAXVALUE 100 START WITH 10;
+           CREATE TABLE foobar ("some id" serial, type text) PARTITION BY LIST (type);
+           CREATE TABLE foobar_1 PARTITION OF foobar FOR VALUES IN ('1');
+           ALTER SEQUENCE "foobar sequence" OWNED BY foobar."some id";"#,
+        r#"CREATE SEQUENCE "foobar sequence" AS bigint INCREMENT BY 2 MINVALUE 5 MAXVALUE 100 START WITH 10;
+           CREATE TABLE other ("some id" serial, type text) PARTITION BY LIST (type);
+           CREATE TABLE other_1 PARTITION OF other FOR VALUES IN ('1');
+           ALTER SEQUENCE "foobar sequence" OWNED BY other."some id";"#,
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

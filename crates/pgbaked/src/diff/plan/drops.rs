@@ -383,6 +383,23 @@ impl<'a> Plan<'a> {
                 .into_iter()
                 .partition(|d| last.contains(&d.name));
         self.dropped_last = dropped_last;
+        // A sequence that stays, owned by a column of a table that goes: let go first, or
+        // the table takes it along.
+        for (column, _) in from
+            .columns()
+            .filter(|(c, _)| self.old_tables.contains(&split_last(c).0.as_str()))
+        {
+            for (kind, sequence) in from.dependents(Kind::Column, column) {
+                let stays = [Kind::Sequence, Kind::OwnedSequence]
+                    .iter()
+                    .any(|k| to.get(*k, sequence).is_some());
+                if matches!(kind, Kind::Sequence | Kind::OwnedSequence) && stays {
+                    changes.push(Change::plain(format!(
+                        "ALTER SEQUENCE {sequence} OWNED BY NONE"
+                    )));
+                }
+            }
+        }
         for tables in drop_order(from, &self.old_tables) {
             changes.push(Change::hazard(
                 format!("DROP TABLE {}", tables.join(", ")),

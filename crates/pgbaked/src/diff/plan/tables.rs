@@ -101,6 +101,17 @@ impl<'a> Plan<'a> {
                 || from.column(name).is_none_or(|old| old.default != c.default)
         }) {
             let (table, column_name) = split_last(name);
+            // A partition's column draws from its parent's sequence: the parent's makes it.
+            let parents = to
+                .table(&table)
+                .and_then(|t| t.partition_of)
+                .map(|(parent, _)| crate::diff::table::qualified_parent(parent));
+            if parents.is_some_and(|parent| {
+                to.column(&format!("{parent}.{column_name}"))
+                    .is_some_and(|p| p.default == c.default)
+            }) {
+                continue;
+            }
             let Some(seq) = c.default.and_then(nextval_sequence) else {
                 continue;
             };
