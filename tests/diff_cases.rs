@@ -1773,6 +1773,16 @@ cases! {
            CREATE TABLE other_1 PARTITION OF other FOR VALUES IN ('1');
            ALTER SEQUENCE "foobar sequence" OWNED BY other."some id";"#,
     );
+    // A partition's column whose NOT NULL changes on its own while its parent's type or
+    // collation changes is retyped by the parent's ALTER alone (refused on a partition).
+    a_partition_column_retyped_by_its_parent_with_its_own_not_null: both(
+        r#"CREATE TABLE p (id int, bar text) PARTITION BY LIST (id);
+           CREATE TABLE p_1 PARTITION OF p (bar NOT NULL) FOR VALUES IN (1);
+           CREATE TABLE p_2 PARTITION OF p FOR VALUES IN (2);"#,
+        r#"CREATE TABLE p (id int, bar text COLLATE "POSIX") PARTITION BY LIST (id);
+           CREATE TABLE p_1 PARTITION OF p FOR VALUES IN (1);
+           CREATE TABLE p_2 PARTITION OF p (bar NOT NULL) FOR VALUES IN (2);"#,
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

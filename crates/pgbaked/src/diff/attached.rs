@@ -28,7 +28,10 @@ fn setting_target(name: &str) -> Option<(Kind, String)> {
         "COLUMN" => (Kind::Column, target.to_string()),
         "TRIGGER" => (Kind::Trigger, target.to_string()),
         // A partition's clone of its parent's trigger: there while the parent's is.
-        "PARTITION_TRIGGER" => (Kind::Trigger, target.split_once_unquoted(" ")?.0.to_string()),
+        "PARTITION_TRIGGER" => (
+            Kind::Trigger,
+            target.split_once_unquoted(" ")?.0.to_string(),
+        ),
         "RULE" => (Kind::Rule, target.to_string()),
         "VIEW" => (Kind::View, target.to_string()),
         "VIEW_COLUMN" => (Kind::View, split_last(target).0),
@@ -228,10 +231,7 @@ pub(crate) fn creations(
             let bounded = name
                 .strip_prefix("COLUMN ")
                 .and_then(|rest| rest.strip_suffix(" IDENTITY"))
-                .filter(|column| {
-                    from.column(column)
-                        .is_some_and(|c| c.identity.is_some())
-                })
+                .filter(|column| from.column(column).is_some_and(|c| c.identity.is_some()))
                 .and_then(|column| {
                     let (table, column) = split_last(column);
                     super::column::bounded_identity_options(def, &table, column)
@@ -246,10 +246,14 @@ pub(crate) fn creations(
         let stays = d.name.starts_with("DEFAULT_PRIVILEGES ")
             || setting_target(&d.name).is_some_and(|(kind, target)| {
                 let kinds = same_family(kind);
-                kinds.iter().find_map(|k| to.get(*k, &target)).is_some_and(|def| {
-                    // An identity's options go with the identity.
-                    !d.name.ends_with(" IDENTITY") || def.ends_with(" AS IDENTITY")
-                }) && !(kind == Kind::View && recreated.views.contains(&target))
+                kinds
+                    .iter()
+                    .find_map(|k| to.get(*k, &target))
+                    .is_some_and(|def| {
+                        // An identity's options go with the identity.
+                        !d.name.ends_with(" IDENTITY") || def.ends_with(" AS IDENTITY")
+                    })
+                    && !(kind == Kind::View && recreated.views.contains(&target))
                     && !(kind == Kind::Trigger && recreated.triggers.contains(&target))
             });
         if let (true, Some(reset)) = (stays, from.reset(&d.name)) {
@@ -551,7 +555,10 @@ fn renamed_identity_sequence(from: &Catalog, column: &str, sequence: &str) -> Ve
         changes.push(Change::plain(format!(
             "ALTER SEQUENCE {current} SET SCHEMA {new_schema}"
         )));
-        current = format!("{new_schema}.{}", old_parts.last().copied().unwrap_or_default());
+        current = format!(
+            "{new_schema}.{}",
+            old_parts.last().copied().unwrap_or_default()
+        );
     }
     if old_parts.last() != Some(new_name) {
         changes.push(Change::plain(format!(

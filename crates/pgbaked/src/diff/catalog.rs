@@ -16,8 +16,8 @@ use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 
 use super::column::{Column, ColumnDef};
-use super::coverage;
 use super::constraint::{ConstraintDef, IndexDef};
+use super::coverage;
 use super::deparse::reparseable;
 pub use super::kind::Kind;
 use super::queries::catalog_queries;

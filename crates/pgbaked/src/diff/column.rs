@@ -373,7 +373,13 @@ pub(crate) fn serial_sequence_def(data_type: &str) -> String {
 /// it may hold `$pgm$`, which would end the block there and run the rest as SQL.
 pub(crate) fn do_block(body: &str) -> String {
     let tag = (0..)
-        .map(|n| if n == 0 { "$pgm$".to_string() } else { format!("$pgm{n}$") })
+        .map(|n| {
+            if n == 0 {
+                "$pgm$".to_string()
+            } else {
+                format!("$pgm{n}$")
+            }
+        })
         .find(|tag| !body.contains(tag.as_str()))
         .unwrap_or_default();
     format!("DO {tag} {body} {tag}")
@@ -416,6 +422,9 @@ mod tests {
         assert_eq!(do_block("BEGIN END"), "DO $pgm$ BEGIN END $pgm$");
         let body = r#"BEGIN ALTER TABLE "a$pgm$; DROP TABLE victim; --" RENAME TO b; END"#;
         let block = do_block(body);
-        assert!(block.starts_with("DO $pgm1$ ") && block.ends_with(" $pgm1$"), "{block}");
+        assert!(
+            block.starts_with("DO $pgm1$ ") && block.ends_with(" $pgm1$"),
+            "{block}"
+        );
     }
 }

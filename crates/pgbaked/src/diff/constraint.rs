@@ -175,7 +175,12 @@ impl IndexDef {
     pub(crate) fn renamed_column(&self, table: &str, old: &str, new: &str) -> IndexDef {
         let mut renamed = self.clone();
         if self.table == table {
-            for c in renamed.columns.iter_mut().flatten().chain(&mut renamed.reads) {
+            for c in renamed
+                .columns
+                .iter_mut()
+                .flatten()
+                .chain(&mut renamed.reads)
+            {
                 if c == old {
                     *c = new.to_string();
                 }

@@ -129,7 +129,9 @@ pub(crate) fn pinned(
                 (dependent_kind, dependent),
             );
             let routine_dropped = dependent_kind == Kind::Function
-                && pinned.drops[drops..].iter().any(|c| c.sql.ends_with(dependent));
+                && pinned.drops[drops..]
+                    .iter()
+                    .any(|c| c.sql.ends_with(dependent));
             if routine_dropped
                 && !changing
                     .iter()

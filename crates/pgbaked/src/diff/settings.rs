@@ -319,7 +319,10 @@ pub(crate) fn owners() -> (Kind, String) {
         select = owned(
             "FUNCTION",
             "' || CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END || '",
-            &format!("format('%I.%I(%s)', n.nspname, p.proname, {})", super::queries::SIGNATURE),
+            &format!(
+                "format('%I.%I(%s)', n.nspname, p.proname, {})",
+                super::queries::SIGNATURE
+            ),
             "p.proowner"
         ),
         ext = not_in_extension("p.oid"),

@@ -144,8 +144,10 @@ impl<'a> Plan<'a> {
         }
         let alter = |what: String| format!("ALTER TABLE {table} ALTER COLUMN {name} {what}");
         // A typed table's column is retyped by its type's ALTER … CASCADE.
+        // So is a partition's by its parent's (the server refuses it on the partition).
         let retyped = (old.data_type != new.data_type || old.collate != new.collate)
-            && !self.through_its_type(d);
+            && !self.through_its_type(d)
+            && !self.retyped_by_parent(&table, name, (&old, &new));
         // A partitioned table's key column cannot change type: the table must be made again
         // with its partitions.
         let in_key = self
@@ -379,5 +381,35 @@ impl<'a> Plan<'a> {
                 }
             }
         }
+    }
+}
+
+impl Plan<'_> {
+    /// Whether the column `name` of the partition `table` changes type (or collation) as its
+    /// parent's does: the parent's `ALTER … TYPE` changes it.
+    fn retyped_by_parent(
+        &self,
+        table: &str,
+        name: &str,
+        (old, new): (&Column<'_>, &Column<'_>),
+    ) -> bool {
+        let parent = [self.to, self.from].iter().find_map(|c| {
+            c.table(table)?
+                .partition_of
+                .map(|(parent, _)| crate::diff::table::qualified_parent(parent))
+        });
+        let Some(parent) = parent else {
+            return false;
+        };
+        let key = format!("{parent}.{name}");
+        let (Some(p_old), Some(p_new)) = (self.from.column(&key), self.to.column(&key)) else {
+            return false;
+        };
+        (
+            p_old.data_type,
+            p_old.collate,
+            p_new.data_type,
+            p_new.collate,
+        ) == (old.data_type, old.collate, new.data_type, new.collate)
     }
 }

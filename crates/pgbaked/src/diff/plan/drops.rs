@@ -223,11 +223,8 @@ impl<'a> Plan<'a> {
             .chain(&self.pinned_keys)
             .chain(&keys_of_dropped_tables)
             .collect();
-        dropped_constraints.sort_by_key(|d| {
-            !from
-                .constraint(&d.name)
-                .is_some_and(|c| c.is_foreign_key())
-        });
+        dropped_constraints
+            .sort_by_key(|d| !from.constraint(&d.name).is_some_and(|c| c.is_foreign_key()));
         for d in dropped_constraints {
             let (table, name) = split_last(&d.name);
             changes.push(Change::plain(format!(
@@ -528,7 +525,13 @@ impl<'a> Plan<'a> {
 /// Whether the trigger `name` (defined by `def`) reads the column `column` of `table` (in its
 /// `WHEN` or its `UPDATE OF` list), as the server records it; for a catalog read without the
 /// records, whether its text names the column.
-fn trigger_reads(from: &crate::diff::Catalog, name: &str, def: &str, table: &str, column: &str) -> bool {
+fn trigger_reads(
+    from: &crate::diff::Catalog,
+    name: &str,
+    def: &str,
+    table: &str,
+    column: &str,
+) -> bool {
     if from.has_dependencies() {
         from.dependents(Kind::Column, &format!("{table}.{column}"))
             .any(|(k, n)| k == Kind::Trigger && n == name)

@@ -320,7 +320,10 @@ impl<'a> Plan<'a> {
     /// row type of a view the plan creates.
     fn after_views(&self, name: &str) -> bool {
         self.view_typed.iter().any(|(n, _)| n == name)
-            || self.views_after.iter().any(|v| self.to.routine_uses(name, v))
+            || self
+                .views_after
+                .iter()
+                .any(|v| self.to.routine_uses(name, v))
     }
 }
 
@@ -388,7 +391,10 @@ fn foreign_key_retyped(catalog: &Catalog, name: &str, retyped: &[(String, &str)]
 /// is not the one the server would choose (`table_column_seq`, in the table's schema): to be
 /// given as `SEQUENCE NAME` where the identity is made.
 pub(crate) fn identity_sequence_name<'c>(catalog: &'c Catalog, column: &str) -> Option<&'c str> {
-    let name = catalog.get(Kind::Setting, &format!("COLUMN {column} IDENTITY SEQUENCE NAME"))?;
+    let name = catalog.get(
+        Kind::Setting,
+        &format!("COLUMN {column} IDENTITY SEQUENCE NAME"),
+    )?;
     let (table, column_name) = split_last(column);
     let table_parts = parts(&table);
     let sequence = parts(name);

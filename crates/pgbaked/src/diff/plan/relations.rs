@@ -98,7 +98,7 @@ impl<'a> Plan<'a> {
         for name in order_by_reference(created_views, to, false) {
             let typed: Vec<(&str, &str)> = to
                 .objects()
-                    .filter(|(kind, routine, _)| {
+                .filter(|(kind, routine, _)| {
                     *kind == Kind::Function
                         && self.after_views(routine)
                         && !typed_created.contains(routine)
@@ -145,10 +145,7 @@ impl<'a> Plan<'a> {
             }
         }
         for (kind, name, def) in to.objects() {
-            if kind == Kind::Function
-                && self.after_views(name)
-                && !typed_created.contains(&name)
-            {
+            if kind == Kind::Function && self.after_views(name) && !typed_created.contains(&name) {
                 changes.extend(replace_routine((from, to), name, def, &self.typed_dropped));
             }
         }
