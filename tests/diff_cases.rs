@@ -1783,6 +1783,20 @@ cases! {
            CREATE TABLE p_1 PARTITION OF p FOR VALUES IN (1);
            CREATE TABLE p_2 PARTITION OF p (bar NOT NULL) FOR VALUES IN (2);"#,
     );
+    // The names the plan makes up for a while are free after the server's 63-byte cut, and
+    // among every type and relation of the schema.
+    made_up_names_clear_of_taken_ones_after_the_cut: both(
+        "CREATE TABLE t (id int, cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc int
+           CONSTRAINT cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc_no
+           CHECK (cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc > 0));
+         CREATE TYPE mood AS ENUM ('a', 'b'); CREATE TYPE mood__pgm_old AS ENUM ('z');
+         CREATE TABLE u (m mood);",
+        "CREATE TABLE t (id int, cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc int NOT NULL
+           CONSTRAINT cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc_no
+           CHECK (cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc > 0));
+         CREATE TYPE mood AS ENUM ('b', 'a'); CREATE TYPE mood__pgm_old AS ENUM ('z');
+         CREATE TABLE u (m mood);",
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

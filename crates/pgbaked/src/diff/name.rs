@@ -144,10 +144,24 @@ pub(crate) fn free_constraint_name(catalog: &Catalog, table: &str, wanted: &str)
             }
         })
     };
-    let mut candidate = wanted.to_string();
+    free_name(wanted, taken)
+}
+
+/// `wanted`, or `wanted` with a number after it, cut to the 63 bytes the server keeps of a
+/// name (it would cut it itself, onto a name that may be taken), whichever `taken` refuses.
+pub(crate) fn free_name(wanted: &str, taken: impl Fn(&str) -> bool) -> String {
+    let cut = |name: &str, room: usize| {
+        let mut end = name.len().min(room);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name[..end].to_string()
+    };
+    let mut candidate = cut(wanted, 63);
     let mut n = 1;
     while taken(&candidate) {
-        candidate = format!("{wanted}{n}");
+        let number = n.to_string();
+        candidate = format!("{}{number}", cut(wanted, 63 - number.len()));
         n += 1;
     }
     candidate

@@ -373,8 +373,35 @@ pub(crate) fn rebuild_type(
             after.push(Change::plain(create));
         }
     }
-    let aside = quote_identifier(&format!("{}__pgm_old", unquote(bare)));
     let schema = p[..p.len() - 1].join(".");
+    // A name no type or relation of the schema has on either side (a relation's row type
+    // takes its name among the types).
+    let aside = quote_identifier(&super::name::free_name(
+        &format!("{}__pgm_old", unquote(bare)),
+        |candidate| {
+            let kinds = [
+                Kind::Enum,
+                Kind::Domain,
+                Kind::Composite,
+                Kind::Range,
+                Kind::Table,
+                Kind::View,
+                Kind::Sequence,
+                Kind::OwnedSequence,
+                Kind::Index,
+            ];
+            [from, to].iter().any(|c| {
+                c.objects().any(|(kind, object, _)| {
+                    let q = parts(object);
+                    kinds.contains(&kind)
+                        && q.len() == 2
+                        && unquote(q[1]) == candidate
+                        && p.len() == 2
+                        && unquote(q[0]) == unquote(p[0])
+                })
+            })
+        },
+    ));
     let aside_name = if schema.is_empty() {
         aside.clone()
     } else {
