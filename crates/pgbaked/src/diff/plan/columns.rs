@@ -159,6 +159,19 @@ impl<'a> Plan<'a> {
             changes.push(unsupported(d, "a partition key column's type changed"));
             return;
         }
+        // A column of another table holding this table's row type: the server refuses to
+        // retype it.
+        let row_type_held = self
+            .from
+            .dependents(Kind::Table, &table)
+            .any(|(kind, column)| kind == Kind::Column && split_last(column).0 != table);
+        if retyped && row_type_held {
+            changes.push(unsupported(
+                d,
+                "a column retyped in a table whose row type another table's column holds",
+            ));
+            return;
+        }
         // A default of the old type may not cast to the new one: it goes first and comes back
         // after.
         if retyped && old.default.is_some() {

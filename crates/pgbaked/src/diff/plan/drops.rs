@@ -380,6 +380,21 @@ impl<'a> Plan<'a> {
                 .into_iter()
                 .partition(|d| last.contains(&d.name));
         self.dropped_last = dropped_last;
+        // A table that stays leaves a parent that goes before the drop, which it would refuse.
+        for (_, child, _) in from.objects().filter(|(k, n, _)| {
+            *k == Kind::Table && to.table(n).is_some_and(|t| t.partition_of.is_none())
+        }) {
+            let parents = from.table(child).map(|t| t.parents()).unwrap_or_default();
+            for parent in parents.iter().filter(|p| self.old_tables.contains(p)) {
+                let sql = format!("ALTER TABLE {child} NO INHERIT {parent}");
+                changes.push(Change::hazard(
+                    sql.as_str(),
+                    &[HazardKind::BreaksClients],
+                    "the parent's queries no longer see the table's rows",
+                ));
+                self.early_no_inherit.push(sql);
+            }
+        }
         // A sequence that stays, owned by a column of a table that goes: let go first, or
         // the table takes it along.
         for (column, _) in from

@@ -132,6 +132,8 @@ pub(crate) struct Plan<'a> {
     adopted: Vec<String>,
     /// Columns whose type (or collation) changes, as (table, column).
     retyped: Vec<(String, &'a str)>,
+    /// `NO INHERIT` from a parent the plan drops, written before the drop.
+    early_no_inherit: Vec<String>,
     /// Unchanged triggers that name a retyped column: dropped first, created again last.
     pinned_triggers: Vec<(String, String)>,
     /// What the server records as depending on what changes (see `graph::pinned`).
@@ -201,6 +203,7 @@ impl<'a> Plan<'a> {
             released: moved_sequences(from, to, Kind::OwnedSequence, Kind::Sequence),
             adopted: moved_sequences(from, to, Kind::Sequence, Kind::OwnedSequence),
             retyped: Vec::new(),
+            early_no_inherit: Vec::new(),
             pinned_triggers: Vec::new(),
             pinned: Pinned::default(),
             rebuilt: Vec::new(),

@@ -283,7 +283,12 @@ impl<'a> Plan<'a> {
                 self.from.table(&d.name).unwrap_or_default(),
                 self.to.table(&d.name).unwrap_or_default(),
             );
-            changes.extend(alter_table(d, &from, &to));
+            // (Leaving a parent the plan drops was done before the drop.)
+            changes.extend(
+                alter_table(d, &from, &to)
+                    .into_iter()
+                    .filter(|c| !self.early_no_inherit.contains(&c.sql)),
+            );
         }
         changes
     }
