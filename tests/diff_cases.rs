@@ -1812,6 +1812,15 @@ cases! {
         "CREATE TABLE a (x int); CREATE TABLE b (r a);",
         "CREATE TABLE a (x bigint); CREATE TABLE b (r a);",
     );
+    // A new routine whose parsed body reads a new table's column comes after the table
+    // (and before the check on an existing table that calls it).
+    a_parsed_routine_over_a_new_table_called_by_a_check: both(
+        "CREATE TABLE t (a int);",
+        "CREATE TABLE zz_ref (a int);
+         CREATE FUNCTION exists_ref(x int) RETURNS bool LANGUAGE sql STABLE
+           BEGIN ATOMIC SELECT EXISTS (SELECT 1 FROM zz_ref WHERE a = x); END;
+         CREATE TABLE t (a int CHECK (exists_ref(a)));",
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

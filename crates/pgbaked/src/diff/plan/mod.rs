@@ -339,9 +339,17 @@ pub(crate) fn typed_tables(catalog: &Catalog, name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether the routine `routine` of `catalog` takes or returns the row type of one of `tables`.
+/// Whether the routine `routine` of `catalog` takes or returns the row type of one of `tables`,
+/// or reads one of their columns in a parsed body (`BEGIN ATOMIC`, `RETURN …`): it is made
+/// after them, dropped before them.
 fn row_typed(catalog: &Catalog, routine: &str, tables: &[&str]) -> bool {
     tables.iter().any(|t| catalog.routine_uses(routine, t))
+        || catalog.columns().any(|(column, _)| {
+            tables.contains(&split_last(column).0.as_str())
+                && catalog
+                    .dependents(Kind::Column, column)
+                    .any(|(k, n)| k == Kind::Function && n == routine)
+        })
 }
 
 /// The sequences that `from` has as one kind and `to` as the other (owned by a column or
