@@ -195,8 +195,22 @@ pub(crate) fn creations(
             _ => {}
         }
     }
-    // Settings: set where new or changed; reset where gone from an object that stays; set
-    // again where the object they are on is created again.
+    changes.extend(settings(from, to, differences, recreated));
+    changes.extend(renames);
+    changes
+}
+
+/// Settings: set where new or changed; reset where gone from an object that stays; set again
+/// where the object they are on is created again.
+fn settings(
+    from: &Catalog,
+    to: &Catalog,
+    differences: &[Difference],
+    recreated: &Recreated<'_>,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let changed =
+        |kind: Kind, name: &str| differences.iter().any(|d| d.kind == kind && d.name == name);
     for (_, name, def) in to.objects().filter(|(kind, ..)| *kind == Kind::Setting) {
         if let Some(column) = name
             .strip_prefix("COLUMN ")
@@ -260,7 +274,6 @@ pub(crate) fn creations(
             changes.push(Change::plain(reset));
         }
     }
-    changes.extend(renames);
     changes
 }
 

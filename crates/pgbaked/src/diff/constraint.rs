@@ -190,7 +190,8 @@ impl IndexDef {
     }
 }
 
-fn sorted(columns: &[String]) -> Vec<String> {
+/// The columns, sorted: a key's identity whatever their order.
+pub(crate) fn sorted(columns: &[String]) -> Vec<String> {
     let mut columns = columns.to_vec();
     columns.sort_unstable();
     columns

@@ -374,34 +374,7 @@ pub(crate) fn rebuild_type(
         }
     }
     let schema = p[..p.len() - 1].join(".");
-    // A name no type or relation of the schema has on either side (a relation's row type
-    // takes its name among the types).
-    let aside = quote_identifier(&super::name::free_name(
-        &format!("{}__pgm_old", unquote(bare)),
-        |candidate| {
-            let kinds = [
-                Kind::Enum,
-                Kind::Domain,
-                Kind::Composite,
-                Kind::Range,
-                Kind::Table,
-                Kind::View,
-                Kind::Sequence,
-                Kind::OwnedSequence,
-                Kind::Index,
-            ];
-            [from, to].iter().any(|c| {
-                c.objects().any(|(kind, object, _)| {
-                    let q = parts(object);
-                    kinds.contains(&kind)
-                        && q.len() == 2
-                        && unquote(q[1]) == candidate
-                        && p.len() == 2
-                        && unquote(q[0]) == unquote(p[0])
-                })
-            })
-        },
-    ));
+    let aside = quote_identifier(&aside_name(from, to, &p, bare));
     let aside_name = if schema.is_empty() {
         aside.clone()
     } else {
@@ -496,6 +469,35 @@ fn annotations_again(to: &Catalog, name: &str) -> Vec<Change> {
         )));
     }
     changes
+}
+
+/// The name a type is renamed aside under while its successor is made: `<type>__pgm_old`, or
+/// with a number, free among every type and relation of its schema (`parts`) on both sides
+/// (a relation's row type takes its name among the types), after the server's 63-byte cut.
+fn aside_name(from: &Catalog, to: &Catalog, parts_of_name: &[&str], bare: &str) -> String {
+    let kinds = [
+        Kind::Enum,
+        Kind::Domain,
+        Kind::Composite,
+        Kind::Range,
+        Kind::Table,
+        Kind::View,
+        Kind::Sequence,
+        Kind::OwnedSequence,
+        Kind::Index,
+    ];
+    super::name::free_name(&format!("{}__pgm_old", unquote(bare)), |candidate| {
+        [from, to].iter().any(|c| {
+            c.objects().any(|(kind, object, _)| {
+                let q = parts(object);
+                kinds.contains(&kind)
+                    && q.len() == 2
+                    && parts_of_name.len() == 2
+                    && unquote(q[1]) == candidate
+                    && unquote(q[0]) == unquote(parts_of_name[0])
+            })
+        })
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::Plan;
 use crate::diff::catalog::{Difference, Kind};
 use crate::diff::change::{Change, HazardKind};
-use crate::diff::constraint::ConstraintKind;
+use crate::diff::constraint::{ConstraintKind, sorted};
 use crate::diff::name::split_last;
 
 impl<'a> Plan<'a> {
@@ -166,10 +166,4 @@ impl<'a> Plan<'a> {
             .any(|index| index.table == key.0 && index.referenceable().as_ref() == Some(&key.1));
         online_keys.contains(&key) || (!keyed && new_unique)
     }
-}
-
-fn sorted(columns: &[String]) -> Vec<String> {
-    let mut columns = columns.to_vec();
-    columns.sort_unstable();
-    columns
 }
