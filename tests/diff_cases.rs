@@ -1821,6 +1821,16 @@ cases! {
            BEGIN ATOMIC SELECT EXISTS (SELECT 1 FROM zz_ref WHERE a = x); END;
          CREATE TABLE t (a int CHECK (exists_ref(a)));",
     );
+    // A composite type whose name a new table takes (and back), under a routine that returns
+    // it, changed or not: the routine goes first and comes back after the new row type.
+    a_type_replaced_by_a_table_of_its_name_under_routines: both(
+        "CREATE TYPE item AS (a int);
+         CREATE FUNCTION mk() RETURNS item LANGUAGE sql AS 'SELECT 1';
+         CREATE FUNCTION keep() RETURNS SETOF item LANGUAGE plpgsql AS $$ BEGIN RETURN; END $$;",
+        "CREATE TABLE item (a int, b int);
+         CREATE FUNCTION mk() RETURNS item LANGUAGE sql AS 'SELECT 1, 2';
+         CREATE FUNCTION keep() RETURNS SETOF item LANGUAGE plpgsql AS $$ BEGIN RETURN; END $$;",
+    );
     range_types_held_by_columns_and_routines: both(
         "CREATE TABLE t (id int);",
         "CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi);

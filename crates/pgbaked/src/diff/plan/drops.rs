@@ -492,13 +492,20 @@ impl<'a> Plan<'a> {
     /// The types that go while a type of another kind comes under the same name.
     fn remade_types(&self) -> impl Iterator<Item = &'a str> + use<'a> {
         let differences = self.differences;
-        let type_kinds = [Kind::Range, Kind::Domain, Kind::Composite, Kind::Enum];
+        let typed = |kind: Kind| {
+            matches!(
+                kind,
+                Kind::Range | Kind::Domain | Kind::Composite | Kind::Enum | Kind::Table | Kind::View
+            )
+        };
         differences
             .iter()
-            .filter(move |d| type_kinds.contains(&d.kind) && d.to.is_none())
+            .filter(move |d| typed(d.kind) && d.to.is_none())
             .filter(move |gone| {
+                // Made again as another kind of type, or as a relation or from one (a
+                // relation's row type is a type a routine may take or return).
                 differences.iter().any(|d| {
-                    type_kinds.contains(&d.kind) && d.name == gone.name && d.from.is_none()
+                    typed(d.kind) && d.kind != gone.kind && d.name == gone.name && d.from.is_none()
                 })
             })
             .map(|d| d.name.as_str())

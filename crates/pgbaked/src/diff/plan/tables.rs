@@ -56,9 +56,13 @@ impl<'a> Plan<'a> {
             changes.push(Change::plain(to_def));
         }
         for name in &self.remade_routines {
-            changes.push(Change::plain(
-                self.to.get(Kind::Function, name).unwrap_or_default(),
-            ));
+            let create = Change::plain(self.to.get(Kind::Function, name).unwrap_or_default());
+            // One that now returns a new table's row type follows the table.
+            if row_typed(self.to, name, &self.new_tables) {
+                routine_changes.push(create);
+            } else {
+                changes.push(create);
+            }
         }
         routine_changes
     }
