@@ -495,7 +495,12 @@ impl<'a> Plan<'a> {
         let typed = |kind: Kind| {
             matches!(
                 kind,
-                Kind::Range | Kind::Domain | Kind::Composite | Kind::Enum | Kind::Table | Kind::View
+                Kind::Range
+                    | Kind::Domain
+                    | Kind::Composite
+                    | Kind::Enum
+                    | Kind::Table
+                    | Kind::View
             )
         };
         differences
