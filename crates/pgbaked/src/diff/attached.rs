@@ -583,19 +583,10 @@ fn renamed_identity_sequence(from: &Catalog, column: &str, sequence: &str) -> Ve
 
 /// The kinds a setting's target may be of: a type's owner is keyed under [`Kind::Enum`] for
 /// every kind of type.
-fn same_family(kind: Kind) -> &'static [Kind] {
-    match kind {
-        Kind::Enum => &[Kind::Enum, Kind::Domain, Kind::Composite, Kind::Range],
-        Kind::Table => &[Kind::Table],
-        Kind::View => &[Kind::View],
-        Kind::Function => &[Kind::Function],
-        Kind::Sequence => &[Kind::Sequence],
-        Kind::Schema => &[Kind::Schema],
-        Kind::Trigger => &[Kind::Trigger],
-        Kind::Rule => &[Kind::Rule],
-        Kind::Index => &[Kind::Index],
-        Kind::Column => &[Kind::Column],
-        Kind::Extension => &[Kind::Extension],
-        _ => &[],
+fn same_family(kind: Kind) -> Vec<Kind> {
+    if kind == Kind::Enum {
+        Kind::TYPES.to_vec()
+    } else {
+        vec![kind]
     }
 }

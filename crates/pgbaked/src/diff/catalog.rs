@@ -271,7 +271,7 @@ impl Catalog {
             "index" => Kind::Index,
             "sequence" => held(&[Kind::Sequence, Kind::OwnedSequence]),
             "function" => Kind::Function,
-            "type" => held(&[Kind::Enum, Kind::Domain, Kind::Composite, Kind::Range]),
+            "type" => held(&Kind::TYPES),
             "constraint" => Kind::Constraint,
             // A domain's check, keyed `schema.domain.check` under its domain's kind (a domain's
             // definition holds its checks).
@@ -458,19 +458,13 @@ impl Catalog {
     /// routine's text, where a parameter or a setting may be called the same.
     pub(crate) fn routine_uses(&self, routine: &str, name: &str) -> bool {
         let dependent = (Kind::Function, routine.to_string());
-        [
-            Kind::Table,
-            Kind::View,
-            Kind::Enum,
-            Kind::Domain,
-            Kind::Composite,
-            Kind::Range,
-        ]
-        .into_iter()
-        .any(|kind| {
-            self.depends
-                .contains(&((kind, name.to_string()), dependent.clone()))
-        })
+        [Kind::Table, Kind::View]
+            .into_iter()
+            .chain(Kind::TYPES)
+            .any(|kind| {
+                self.depends
+                    .contains(&((kind, name.to_string()), dependent.clone()))
+            })
     }
 
     /// The constraint `schema.table.constraint`, in its parts.

@@ -79,6 +79,9 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kinds of type a `TYPE` names (a table's or a view's row type aside).
+    pub(crate) const TYPES: [Kind; 4] = [Kind::Enum, Kind::Domain, Kind::Composite, Kind::Range];
+
     /// The word printed before the object's name.
     pub fn as_str(self) -> &'static str {
         match self {

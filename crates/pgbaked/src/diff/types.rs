@@ -475,17 +475,16 @@ fn annotations_again(to: &Catalog, name: &str) -> Vec<Change> {
 /// with a number, free among every type and relation of its schema (`parts`) on both sides
 /// (a relation's row type takes its name among the types), after the server's 63-byte cut.
 fn aside_name(from: &Catalog, to: &Catalog, parts_of_name: &[&str], bare: &str) -> String {
-    let kinds = [
-        Kind::Enum,
-        Kind::Domain,
-        Kind::Composite,
-        Kind::Range,
-        Kind::Table,
-        Kind::View,
-        Kind::Sequence,
-        Kind::OwnedSequence,
-        Kind::Index,
-    ];
+    let kinds: Vec<Kind> = Kind::TYPES
+        .into_iter()
+        .chain([
+            Kind::Table,
+            Kind::View,
+            Kind::Sequence,
+            Kind::OwnedSequence,
+            Kind::Index,
+        ])
+        .collect();
     super::name::free_name(&format!("{}__pgm_old", unquote(bare)), |candidate| {
         [from, to].iter().any(|c| {
             c.objects().any(|(kind, object, _)| {

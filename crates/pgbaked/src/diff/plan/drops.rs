@@ -492,17 +492,8 @@ impl<'a> Plan<'a> {
     /// The types that go while a type of another kind comes under the same name.
     fn remade_types(&self) -> impl Iterator<Item = &'a str> + use<'a> {
         let differences = self.differences;
-        let typed = |kind: Kind| {
-            matches!(
-                kind,
-                Kind::Range
-                    | Kind::Domain
-                    | Kind::Composite
-                    | Kind::Enum
-                    | Kind::Table
-                    | Kind::View
-            )
-        };
+        let typed =
+            |kind: Kind| Kind::TYPES.contains(&kind) || matches!(kind, Kind::Table | Kind::View);
         differences
             .iter()
             .filter(move |d| typed(d.kind) && d.to.is_none())

@@ -229,10 +229,7 @@ pub(crate) fn comment_target_stays(name: &str, to: &Catalog) -> bool {
         }
         "SEQUENCE" => found(&[Kind::Sequence, Kind::OwnedSequence], object),
         "SCHEMA" => object == "public" || found(&[Kind::Schema], object),
-        "TYPE" => found(
-            &[Kind::Enum, Kind::Domain, Kind::Composite, Kind::Range],
-            object,
-        ),
+        "TYPE" => found(&Kind::TYPES, object),
         // A domain's check is held in its domain's definition.
         "CONSTRAINT" => match object.split_once_unquoted(" ON DOMAIN ") {
             Some((constraint, domain)) => to
