@@ -144,72 +144,93 @@ pub fn scan_with(
             }
         };
         highest = highest.max(name.version);
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                problems.push(Problem {
-                    location: show(path),
-                    message: format!("cannot be read: {err}"),
-                    hint: "check the file's permissions".into(),
-                });
-                continue;
-            }
-        };
-        let sql = match String::from_utf8(bytes) {
-            Ok(sql) => sql,
-            Err(err) => {
-                let offset = err.utf8_error().valid_up_to();
-                let line = 1 + err.as_bytes()[..offset]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count();
-                problems.push(Problem {
-                    location: format!("{}:{line}", show(path)),
-                    message: format!("is not valid UTF-8 (invalid byte at offset {offset})"),
-                    hint: "save the file as UTF-8".into(),
-                });
-                continue;
-            }
-        };
-        if sql.trim().is_empty() {
-            problems.push(Problem {
-                location: show(path),
-                message: "is empty".into(),
-                hint: "write the migration's SQL, or delete the file".into(),
-            });
-            continue;
+        match read_file(path, show(path), name, parse) {
+            Ok(file) => files.push(file),
+            Err(problem) => problems.push(problem),
         }
-        // A byte-order mark is not SQL: the engine strips it before sending the text.
-        let text = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
-        // Without a parser (or where it cannot parse), the splitter finds the same
-        // statements, so that a failure names its line whether or not the build lints.
-        let statements =
-            parse(text).unwrap_or_else(|| split_statements(text).iter().map(|s| s.start).collect());
-        if is_no_transaction(text) {
-            let statements: Vec<usize> =
-                statements.iter().map(|&at| line_col(text, at).0).collect();
-            if statements.len() > 1 {
-                problems.push(Problem {
-                    location: format!("{}:{}", show(path), statements[1]),
-                    message: format!(
-                        "a `{NO_TRANSACTION_MARKER}` file must hold exactly one statement, \
-                         but this one holds {}",
-                        statements.len()
-                    ),
-                    hint: "move the other statements into a migration of their own".into(),
-                });
-                continue;
-            }
-        }
-        files.push(SourceFile {
-            path: path.to_path_buf(),
-            display: show(path),
-            name,
-            statements,
-            sql,
-        });
     }
 
+    let migrations = pair_files(files, highest, &mut problems);
+
+    if problems.is_empty() {
+        Ok(Scan {
+            migrations,
+            ignored,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Reads one migration file named `name` and finds its statements: the problem that rejects it
+/// (unreadable, not UTF-8, empty, a no-transaction file of several statements), if any.
+fn read_file(
+    path: &Path,
+    display: String,
+    name: FileName,
+    parse: &dyn Fn(&str) -> Option<Vec<usize>>,
+) -> Result<SourceFile, Problem> {
+    let bytes = fs::read(path).map_err(|err| Problem {
+        location: display.clone(),
+        message: format!("cannot be read: {err}"),
+        hint: "check the file's permissions".into(),
+    })?;
+    let sql = String::from_utf8(bytes).map_err(|err| {
+        let offset = err.utf8_error().valid_up_to();
+        let line = 1 + err.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        Problem {
+            location: format!("{display}:{line}"),
+            message: format!("is not valid UTF-8 (invalid byte at offset {offset})"),
+            hint: "save the file as UTF-8".into(),
+        }
+    })?;
+    if sql.trim().is_empty() {
+        return Err(Problem {
+            location: display.clone(),
+            message: "is empty".into(),
+            hint: "write the migration's SQL, or delete the file".into(),
+        });
+    }
+    // A byte-order mark is not SQL: the engine strips it before sending the text.
+    let text = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
+    // Without a parser (or where it cannot parse), the splitter finds the same
+    // statements, so that a failure names its line whether or not the build lints.
+    let statements =
+        parse(text).unwrap_or_else(|| split_statements(text).iter().map(|s| s.start).collect());
+    if is_no_transaction(text) {
+        let statements: Vec<usize> = statements.iter().map(|&at| line_col(text, at).0).collect();
+        if statements.len() > 1 {
+            return Err(Problem {
+                location: format!("{display}:{}", statements[1]),
+                message: format!(
+                    "a `{NO_TRANSACTION_MARKER}` file must hold exactly one statement, \
+                     but this one holds {}",
+                    statements.len()
+                ),
+                hint: "move the other statements into a migration of their own".into(),
+            });
+        }
+    }
+    Ok(SourceFile {
+        path: path.to_path_buf(),
+        display,
+        name,
+        statements,
+        sql,
+    })
+}
+
+/// Pairs each version's V file with its U file, reporting duplicate versions, duplicate undos,
+/// undos named unlike their V file and undos without one. `highest` is the highest version
+/// any file name holds, for the hint that suggests a free one.
+fn pair_files(
+    files: Vec<SourceFile>,
+    highest: i64,
+    problems: &mut Vec<Problem>,
+) -> Vec<SourceMigration> {
     let mut applies: BTreeMap<i64, Vec<SourceFile>> = BTreeMap::new();
     let mut undos: BTreeMap<i64, Vec<SourceFile>> = BTreeMap::new();
     for file in files {
@@ -294,15 +315,7 @@ pub fn scan_with(
             });
         }
     }
-
-    if problems.is_empty() {
-        Ok(Scan {
-            migrations,
-            ignored,
-        })
-    } else {
-        Err(problems)
-    }
+    migrations
 }
 
 #[cfg(test)]

@@ -21,8 +21,7 @@ pub(crate) fn not_in_extension(oid: &str) -> String {
 const USER_OID: &str = "16384";
 
 /// Collations, range types, event triggers and publications, each as the statement that makes
-/// it again
-/// (an event trigger's enabled state after it).
+/// it again (an event trigger's enabled state after it).
 pub(crate) fn whole_objects() -> Vec<(Kind, String)> {
     let user_object = |oid: &str| format!("{oid} >= {USER_OID} AND {}", not_in_extension(oid));
     vec![
@@ -103,6 +102,14 @@ pub(crate) fn whole_objects() -> Vec<(Kind, String)> {
                 user_object("p.oid")
             ),
         ),
+    ]
+}
+
+/// Casts, operators and text search dictionaries and configurations, each as the statement
+/// that makes it again (a configuration's mappings after it).
+pub(crate) fn casts_operators_text_search() -> Vec<(Kind, String)> {
+    let user_object = |oid: &str| format!("{oid} >= {USER_OID} AND {}", not_in_extension(oid));
+    vec![
         (
             Kind::Cast,
             // Not the ones a range type makes to its multirange.

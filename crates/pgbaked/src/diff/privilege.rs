@@ -9,93 +9,14 @@ use super::name::{Unquoted, split_unquoted};
 /// new or changed, and granted again on what the plan dropped and re-created (a view over a
 /// changed column, a function whose result type changed).
 pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mut Vec<Change>) {
-    // `TABLE public.users TO reader` → ("TABLE", "public.users", "reader"). Names are
-    // quoted where they hold ` TO ` or `(`: each cut is made outside quotes.
-    fn split(key: &str) -> Option<(&str, &str, &str)> {
-        let (what, rest) = key.split_once(' ')?;
-        let pieces = split_unquoted(rest, " TO ");
-        let grantee = *pieces.last().filter(|_| pieces.len() > 1)?;
-        let object = &rest[..rest.len() - grantee.len() - " TO ".len()];
-        Some((what, object, grantee))
-    }
-    // A column's privileges (`COLUMN public.users(email) TO reader`) are granted on its
-    // table: ("public.users", Some("email")).
-    fn target(object: &str) -> (&str, Option<&str>) {
-        let table = split_unquoted(object, "(")[0];
-        match object
-            .strip_suffix(')')
-            .and_then(|o| o.get(table.len() + 1..))
-        {
-            Some(column) => (table, Some(column)),
-            None => (object, None),
-        }
-    }
-    let dropped = |what: &str, object: &str| {
-        // A routine's signature ends in `)` too: only a COLUMN names a column.
-        let (object, column) = if what == "COLUMN" {
-            target(object)
-        } else {
-            (object, None)
-        };
-        // A column's sequence is made again by a serial or identity column changing over
-        // (`DROP SEQUENCE t_id_seq`, `ADD GENERATED … AS IDENTITY` on its table): a GRANT
-        // again where none was lost changes nothing.
-        if what == "SEQUENCE" {
-            let sequence = super::name::bare_name(object);
-            let names = |rest: &str| {
-                let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
-                super::name::bare_name(super::name::first_word(rest).0) == sequence
-            };
-            let remade = changes.iter().any(|c| {
-                c.sql.strip_prefix("DROP SEQUENCE ").is_some_and(names)
-                    || c.sql.strip_prefix("CREATE SEQUENCE ").is_some_and(names)
-                    || c.sql.strip_prefix("ALTER TABLE ").is_some_and(|rest| {
-                        (rest.contains(" AS IDENTITY") || rest.ends_with(" DROP IDENTITY"))
-                            && super::name::first_word(rest)
-                                .0
-                                .rsplit('.')
-                                .next()
-                                .is_some_and(|table| {
-                                    sequence.starts_with(&format!("{}_", table.trim_matches('"')))
-                                })
-                    })
-            });
-            if remade {
-                return true;
-            }
-        }
-        changes.iter().any(|c| {
-            (c.sql.starts_with("DROP ")
-                && (c.sql.ends_with(&format!(" {object}"))
-                    || c.sql.contains(&format!(" {object}, "))
-                    || c.sql.contains(&format!(", {object},"))
-                    || c.sql.ends_with(&format!(", {object}"))))
-                || column.is_some_and(|column| {
-                    c.sql == format!("ALTER TABLE {object} DROP COLUMN {column}")
-                })
-        })
-    };
-    // `SELECT, UPDATE` on a column: `SELECT (email), UPDATE (email)` on its table.
-    let on = |what: &str, object: &str, privileges: &[&str]| -> (String, String) {
-        match target(object) {
-            (table, Some(column)) if what == "COLUMN" => (
-                privileges
-                    .iter()
-                    .map(|p| format!("{p} ({column})"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                format!("TABLE {table}"),
-            ),
-            _ => (privileges.join(", "), format!("{what} {object}")),
-        }
-    };
+    let dropped = |what: &str, object: &str| remade(changes, what, object);
     let mut out = Vec::new();
     for d in differences {
         let Some((what, object, grantee)) = split(&d.name) else {
             continue;
         };
         if d.from.is_some() && !dropped(what, object) {
-            let (all, on) = on(what, object, &["ALL"]);
+            let (all, on) = grant_target(what, object, &["ALL"]);
             out.push(Change::plain(format!(
                 "REVOKE {all} ON {on} FROM {grantee}"
             )));
@@ -126,7 +47,7 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
             .split(", ")
             .partition(|p| p.ends_with(" WITH GRANT OPTION"));
         if !plain.is_empty() {
-            let (privileges, on) = on(what, object, &plain);
+            let (privileges, on) = grant_target(what, object, &plain);
             out.push(Change::plain(format!(
                 "GRANT {privileges} ON {on} TO {grantee}"
             )));
@@ -136,34 +57,129 @@ pub(crate) fn privileges(differences: &[&Difference], to: &Catalog, changes: &mu
                 .iter()
                 .map(|p| p.trim_end_matches(" WITH GRANT OPTION"))
                 .collect();
-            let (privileges, on) = on(what, object, &privileges);
+            let (privileges, on) = grant_target(what, object, &privileges);
             out.push(Change::plain(format!(
                 "GRANT {privileges} ON {on} TO {grantee} WITH GRANT OPTION"
             )));
         }
     }
     out.extend(owner_privileges_again(to, &dropped));
-    // A routine or type made again gets the server's default, EXECUTE or USAGE for PUBLIC:
-    // taken back where the target has revoked it (only known when privileges are read).
-    if to.objects().any(|(kind, _, _)| kind == Kind::Privilege) {
-        for (kind, name, def) in to.objects() {
-            let what = match kind {
-                Kind::Function => super::routine::routine_kind(def),
-                Kind::Enum | Kind::Domain | Kind::Composite | Kind::Range => "TYPE",
-                _ => continue,
-            };
-            if !matches!(what, "FUNCTION" | "PROCEDURE" | "TYPE") || !dropped(what, name) {
-                continue;
-            }
-            let public = format!("{what} {name} TO PUBLIC");
-            if to.get(Kind::Privilege, &public).is_none() {
-                out.push(Change::plain(format!(
-                    "REVOKE ALL ON {what} {name} FROM PUBLIC"
-                )));
-            }
+    out.extend(public_taken_back_again(to, &dropped));
+    changes.extend(out);
+}
+
+/// A privilege's key cut in three: `TABLE public.users TO reader` → ("TABLE", "public.users",
+/// "reader"). Names are quoted where they hold ` TO ` or `(`: each cut is made outside quotes.
+fn split(key: &str) -> Option<(&str, &str, &str)> {
+    let (what, rest) = key.split_once(' ')?;
+    let pieces = split_unquoted(rest, " TO ");
+    let grantee = *pieces.last().filter(|_| pieces.len() > 1)?;
+    let object = &rest[..rest.len() - grantee.len() - " TO ".len()];
+    Some((what, object, grantee))
+}
+
+/// A column's privileges (`COLUMN public.users(email) TO reader`) are granted on its table:
+/// ("public.users", Some("email")).
+fn target(object: &str) -> (&str, Option<&str>) {
+    let table = split_unquoted(object, "(")[0];
+    match object
+        .strip_suffix(')')
+        .and_then(|o| o.get(table.len() + 1..))
+    {
+        Some(column) => (table, Some(column)),
+        None => (object, None),
+    }
+}
+
+/// What a GRANT or REVOKE names: `SELECT, UPDATE` on a column is `SELECT (email), UPDATE
+/// (email)` on its table.
+fn grant_target(what: &str, object: &str, privileges: &[&str]) -> (String, String) {
+    match target(object) {
+        (table, Some(column)) if what == "COLUMN" => (
+            privileges
+                .iter()
+                .map(|p| format!("{p} ({column})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            format!("TABLE {table}"),
+        ),
+        _ => (privileges.join(", "), format!("{what} {object}")),
+    }
+}
+
+/// Whether `changes` drop (or drop and make again) `what object`, taking its grants along.
+fn remade(changes: &[Change], what: &str, object: &str) -> bool {
+    // A routine's signature ends in `)` too: only a COLUMN names a column.
+    let (object, column) = if what == "COLUMN" {
+        target(object)
+    } else {
+        (object, None)
+    };
+    // A column's sequence is made again by a serial or identity column changing over
+    // (`DROP SEQUENCE t_id_seq`, `ADD GENERATED … AS IDENTITY` on its table): a GRANT
+    // again where none was lost changes nothing.
+    if what == "SEQUENCE" && sequence_remade(changes, object) {
+        return true;
+    }
+    changes.iter().any(|c| {
+        (c.sql.starts_with("DROP ")
+            && (c.sql.ends_with(&format!(" {object}"))
+                || c.sql.contains(&format!(" {object}, "))
+                || c.sql.contains(&format!(", {object},"))
+                || c.sql.ends_with(&format!(", {object}"))))
+            || column
+                .is_some_and(|column| c.sql == format!("ALTER TABLE {object} DROP COLUMN {column}"))
+    })
+}
+
+/// Whether `changes` drop or create the sequence `object`, or change its table's column to or
+/// from an identity (which makes the column's sequence again).
+fn sequence_remade(changes: &[Change], object: &str) -> bool {
+    let sequence = super::name::bare_name(object);
+    let names = |rest: &str| {
+        let rest = rest.strip_prefix("IF NOT EXISTS ").unwrap_or(rest);
+        super::name::bare_name(super::name::first_word(rest).0) == sequence
+    };
+    changes.iter().any(|c| {
+        c.sql.strip_prefix("DROP SEQUENCE ").is_some_and(names)
+            || c.sql.strip_prefix("CREATE SEQUENCE ").is_some_and(names)
+            || c.sql.strip_prefix("ALTER TABLE ").is_some_and(|rest| {
+                (rest.contains(" AS IDENTITY") || rest.ends_with(" DROP IDENTITY"))
+                    && super::name::first_word(rest)
+                        .0
+                        .rsplit('.')
+                        .next()
+                        .is_some_and(|table| {
+                            sequence.starts_with(&format!("{}_", table.trim_matches('"')))
+                        })
+            })
+    })
+}
+
+/// A routine or type made again gets the server's default, EXECUTE or USAGE for PUBLIC: taken
+/// back where the target has revoked it (only known when privileges are read).
+fn public_taken_back_again(to: &Catalog, dropped: &dyn Fn(&str, &str) -> bool) -> Vec<Change> {
+    if !to.objects().any(|(kind, _, _)| kind == Kind::Privilege) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (kind, name, def) in to.objects() {
+        let what = match kind {
+            Kind::Function => super::routine::routine_kind(def),
+            k if Kind::TYPES.contains(&k) => "TYPE",
+            _ => continue,
+        };
+        if !matches!(what, "FUNCTION" | "PROCEDURE" | "TYPE") || !dropped(what, name) {
+            continue;
+        }
+        let public = format!("{what} {name} TO PUBLIC");
+        if to.get(Kind::Privilege, &public).is_none() {
+            out.push(Change::plain(format!(
+                "REVOKE ALL ON {what} {name} FROM PUBLIC"
+            )));
         }
     }
-    changes.extend(out);
+    out
 }
 
 /// What an owner took from itself on an object the plan made again (a view rebuilt around a

@@ -91,6 +91,7 @@ pub(crate) fn catalog_queries(privileges: bool) -> Vec<(Kind, String)> {
     let ext_class = not_in_extension("c.oid");
     let mut queries = object_queries(&ext_class);
     queries.extend(coverage::whole_objects());
+    queries.extend(coverage::casts_operators_text_search());
     queries.extend(coverage::rules_and_statistics());
     queries.extend(settings::settings());
     queries.extend(coverage::unmodelled(privileges));
