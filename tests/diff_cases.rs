@@ -868,6 +868,30 @@ cases! {
         "CREATE FUNCTION lim() RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT 10::bigint';
          CREATE DOMAIN small AS int CHECK (VALUE < lim());",
     );
+    // The routine's signature changes: the check holds the old one, so it goes before the
+    // drop and comes back once the new one exists (the check's text changes too, a cast).
+    a_domain_check_over_a_routine_whose_signature_changes: both(
+        "CREATE FUNCTION ok(v int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT v > 0';
+         CREATE DOMAIN pos AS int CHECK (ok(VALUE)); CREATE TABLE t (n pos);",
+        "CREATE FUNCTION ok(v bigint) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT v > 0';
+         CREATE DOMAIN pos AS int CHECK (ok(VALUE)); CREATE TABLE t (n pos);",
+    );
+    // The operator's and the cast's text stay the same; the server records them on the
+    // routine, and a view on the operator: each goes and comes back around the routine.
+    an_operator_and_a_cast_over_a_routine_made_again: both(
+        "CREATE FUNCTION eqf(a text, b text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT a = b';
+         CREATE OPERATOR ~~~ (LEFTARG = text, RIGHTARG = text, FUNCTION = eqf);
+         CREATE TABLE s (a text, b text); CREATE VIEW sv AS SELECT a ~~~ b AS same FROM s;
+         CREATE TYPE mood AS (x int);
+         CREATE FUNCTION tomood(int) RETURNS mood LANGUAGE sql IMMUTABLE AS 'SELECT ROW($1)::mood';
+         CREATE CAST (int AS mood) WITH FUNCTION tomood(int);",
+        "CREATE FUNCTION eqf(a text, b text) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 1';
+         CREATE OPERATOR ~~~ (LEFTARG = text, RIGHTARG = text, FUNCTION = eqf);
+         CREATE TABLE s (a text, b text); CREATE VIEW sv AS SELECT a ~~~ b AS same FROM s;
+         CREATE TYPE mood AS (x int);
+         CREATE FUNCTION tomood(a int) RETURNS mood LANGUAGE sql IMMUTABLE AS 'SELECT ROW($1)::mood';
+         CREATE CAST (int AS mood) WITH FUNCTION tomood(int);",
+    );
     a_sequence_moved_to_another_column: both(
         "CREATE TABLE a (id int); CREATE TABLE b (id int);
          CREATE SEQUENCE s OWNED BY a.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",

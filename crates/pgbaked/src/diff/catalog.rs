@@ -281,6 +281,9 @@ impl Catalog {
             "rule" => Kind::Rule,
             // A table in a publication, whose row filter or column list names its columns.
             "publication" => Kind::Publication,
+            // Made of routines (an operator's function, a cast's): made again with them.
+            "operator" => Kind::Operator,
+            "cast" => Kind::Cast,
             _ => return None,
         };
         Some((kind, name.to_string()))

@@ -497,6 +497,15 @@ pub(crate) fn dependencies() -> String {
            SELECT 'pg_publication_rel'::regclass, pr.oid, 0, format('publication %I', p.pubname) \
            FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid WHERE pr.oid >= {USER_OID} \
            UNION ALL \
+           SELECT 'pg_operator'::regclass, o.oid, 0, format('operator %I.%s(%s, %s)', n.nspname, o.oprname, \
+                  coalesce(format_type(nullif(o.oprleft, 0), NULL), 'NONE'), \
+                  coalesce(format_type(nullif(o.oprright, 0), NULL), 'NONE')) \
+           FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE o.oid >= {USER_OID} \
+           UNION ALL \
+           SELECT 'pg_cast'::regclass, c.oid, 0, \
+                  format('cast (%s AS %s)', format_type(c.castsource, NULL), format_type(c.casttarget, NULL)) \
+           FROM pg_cast c WHERE c.oid >= {USER_OID} \
+           UNION ALL \
            SELECT 'pg_rewrite'::regclass, r.oid, 0, \
                   CASE WHEN r.rulename = '_RETURN' THEN format('view %I.%I', n.nspname, c.relname) \
                        ELSE format('rule %I.%I.%I', n.nspname, c.relname, r.rulename) END \

@@ -128,16 +128,17 @@ pub(crate) fn pinned(
                 (kind, name),
                 (dependent_kind, dependent),
             );
-            let routine_dropped = dependent_kind == Kind::Function
+            // A routine, operator or cast dropped here takes its own dependents along.
+            let remade = matches!(dependent_kind, Kind::Function | Kind::Operator | Kind::Cast)
                 && pinned.drops[drops..]
                     .iter()
                     .any(|c| c.sql.ends_with(dependent));
-            if routine_dropped
+            if remade
                 && !changing
                     .iter()
-                    .any(|(k, n)| *k == Kind::Function && n == dependent)
+                    .any(|(k, n)| *k == dependent_kind && n == dependent)
             {
-                changing.push((Kind::Function, dependent.to_string()));
+                changing.push((dependent_kind, dependent.to_string()));
             }
         }
     }
@@ -155,6 +156,12 @@ pub(crate) fn pinned(
         }
     }
     pinned
+}
+
+/// Whether a change to an object of `kind` drops it and makes it again (a routine, or an
+/// operator or cast made of one), so that what the server records on it must go too.
+fn remade(kind: Kind) -> bool {
+    matches!(kind, Kind::Function | Kind::Operator | Kind::Cast)
 }
 
 /// What the server records as depending on `changing` (a routine dropped and created again, a
@@ -175,7 +182,7 @@ fn pin(
         Kind::Column => pin_column(pinned, (from, to, differences), kind, dependent),
         // An index or a check over a column whose type changes is rebuilt by the
         // server itself; over a routine, it must be dropped while the routine is.
-        Kind::Index if kind == Kind::Function && !differs(Kind::Index, dependent) => {
+        Kind::Index if remade(kind) && !differs(Kind::Index, dependent) => {
             if let Some(def) = target {
                 pinned
                     .drops
@@ -187,7 +194,7 @@ fn pin(
                 ));
             }
         }
-        Kind::Constraint if kind == Kind::Function && !differs(Kind::Constraint, dependent) => {
+        Kind::Constraint if remade(kind) && !differs(Kind::Constraint, dependent) => {
             if let Some(def) = target {
                 let (table, constraint) = split_last(dependent);
                 pinned.drops.push(Change::plain(format!(
@@ -200,7 +207,7 @@ fn pin(
         }
         // A trigger whose WHEN calls a routine dropped and created again (or whose
         // function it is): dropped before, created again after.
-        Kind::Trigger if kind == Kind::Function && !differs(Kind::Trigger, dependent) => {
+        Kind::Trigger if remade(kind) && !differs(Kind::Trigger, dependent) => {
             if let Some(def) = target {
                 let (table, trigger) = split_last(dependent);
                 pinned
@@ -211,7 +218,7 @@ fn pin(
         }
         // A domain's check over a routine dropped and created again: dropped before,
         // added again after (a changed domain is altered as a whole elsewhere).
-        Kind::Domain if kind == Kind::Function => {
+        Kind::Domain if remade(kind) => {
             let (domain, check) = split_last(dependent);
             if differs(Kind::Domain, &domain) {
                 return;
@@ -233,6 +240,20 @@ fn pin(
             }
         }
         // A rule's actions are parsed: they hold the column they name.
+        // An operator or a cast made of a routine dropped and created again.
+        Kind::Operator | Kind::Cast if remade(kind) && !differs(dependent_kind, dependent) => {
+            if let Some(def) = target {
+                let what = if dependent_kind == Kind::Cast {
+                    "CAST"
+                } else {
+                    "OPERATOR"
+                };
+                pinned
+                    .drops
+                    .push(Change::plain(format!("DROP {what} {dependent}")));
+                pinned.creates.push(Change::plain(def));
+            }
+        }
         Kind::Rule if !differs(Kind::Rule, dependent) => {
             if let Some(def) = target {
                 let (table, rule) = split_last(dependent);

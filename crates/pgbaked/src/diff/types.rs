@@ -160,9 +160,29 @@ pub(crate) fn domain(def: &str) -> (&str, bool, Option<&str>, Vec<(&str, &str)>)
     }
 }
 
+/// The checks of domain `name` that its new definition no longer holds as they are, dropped:
+/// in the plan's first phase, before the routines they may call are dropped (a check calling
+/// `ok(int)` holds it; the server refuses to drop it first). None when the base type changed
+/// (the change is reported, not planned).
+pub(crate) fn dropped_domain_checks(name: &str, from: &str, to: &str) -> Vec<Change> {
+    let (old, new) = (domain(from), domain(to));
+    if old.0 != new.0 {
+        return Vec::new();
+    }
+    old.3
+        .iter()
+        .filter(|c| !new.3.contains(c))
+        .map(|(constraint, _)| {
+            Change::plain(format!("ALTER DOMAIN {name} DROP CONSTRAINT {constraint}"))
+        })
+        .collect()
+}
+
 /// The steps from one definition of domain `name` to another, or `None` when its base type
-/// changed. New checks are added `NOT VALID` and validated with the other validations, so
-/// that the columns of the domain are scanned without blocking writes.
+/// changed; the checks it lets go of are dropped earlier ([`dropped_domain_checks`]). New
+/// checks go to `validations`: added `NOT VALID` once every routine they may call exists,
+/// and validated with the other validations, so that the columns of the domain are scanned
+/// without blocking writes.
 pub(crate) fn alter_domain(
     name: &str,
     from: &str,
@@ -174,13 +194,6 @@ pub(crate) fn alter_domain(
         return None;
     }
     let mut changes = Vec::new();
-    for (constraint, check) in &old.3 {
-        if !new.3.contains(&(constraint, check)) {
-            changes.push(Change::plain(format!(
-                "ALTER DOMAIN {name} DROP CONSTRAINT {constraint}"
-            )));
-        }
-    }
     if old.2 != new.2 {
         changes.push(Change::plain(match new.2 {
             Some(default) => format!("ALTER DOMAIN {name} SET DEFAULT {default}"),
@@ -199,7 +212,7 @@ pub(crate) fn alter_domain(
                 Some(check) => (check, true),
                 None => (*check, false),
             };
-            changes.push(Change::plain(format!(
+            validations.push(Change::plain(format!(
                 "ALTER DOMAIN {name} ADD CONSTRAINT {constraint} {check} NOT VALID"
             )));
             if !declared_not_valid {

@@ -75,7 +75,9 @@ impl<'a> Plan<'a> {
                     // PostgreSQL checks a domain's new constraint only in columns of the
                     // domain itself, and refuses it where a column holds the domain inside
                     // an array or a composite type.
-                    let checks = !validations.is_empty()
+                    let checks = validations
+                        .iter()
+                        .any(|c| c.sql.contains(" VALIDATE CONSTRAINT "))
                         || steps
                             .iter()
                             .flatten()

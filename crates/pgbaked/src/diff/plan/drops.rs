@@ -12,6 +12,7 @@ use crate::diff::name::{bare_name, collapse, mentions, parts, split_last};
 use crate::diff::routine::{in_dependency_order, routine_kind};
 use crate::diff::standalone;
 use crate::diff::table::{drop_order, from_parent, partitioned_index};
+use crate::diff::types::dropped_domain_checks;
 use crate::diff::view::{order_by_reference, views_to_rebuild};
 
 impl<'a> Plan<'a> {
@@ -25,6 +26,11 @@ impl<'a> Plan<'a> {
             changes.push(Change::plain(format!(
                 "ALTER SEQUENCE {name} OWNED BY NONE"
             )));
+        }
+        for d in self.of(Kind::Domain) {
+            if let (Some(from), Some(to)) = (&d.from, &d.to) {
+                changes.extend(dropped_domain_checks(&d.name, from, to));
+            }
         }
         self.drop_pinned(&mut changes);
         self.drop_keys_and_indexes(&mut changes);
@@ -126,13 +132,19 @@ impl<'a> Plan<'a> {
             })
             .map(|(_, name, def)| (name.to_string(), def.to_string()))
             .collect();
-        // Pinned routines go once the views that call them are gone; what hangs on a view
-        // (an INSTEAD OF trigger) goes before it.
+        // Pinned routines (and operators and casts made of them) go once the views that call
+        // them are gone; what hangs on a view (an INSTEAD OF trigger) goes before it.
         let (routine_drops, other_drops): (Vec<Change>, Vec<Change>) =
             self.pinned.drops.iter().cloned().partition(|c| {
-                ["DROP FUNCTION ", "DROP PROCEDURE ", "DROP AGGREGATE "]
-                    .iter()
-                    .any(|head| c.sql.starts_with(head))
+                [
+                    "DROP FUNCTION ",
+                    "DROP PROCEDURE ",
+                    "DROP AGGREGATE ",
+                    "DROP OPERATOR ",
+                    "DROP CAST ",
+                ]
+                .iter()
+                .any(|head| c.sql.starts_with(head))
             });
         changes.extend(other_drops);
         for (relation, drop, create) in std::mem::take(&mut self.pinned.rules) {

@@ -14,12 +14,19 @@ impl<'a> Plan<'a> {
     pub(super) fn relations(&mut self) -> Vec<Change> {
         let mut changes = Vec::new();
         self.indexes(&mut changes);
-        // Pinned routines come back before the views, which may call them.
+        // Pinned routines (and operators and casts made of them) come back before the views,
+        // which may call them.
         let (routines, others): (Vec<Change>, Vec<Change>) =
             self.pinned.creates.iter().cloned().partition(|c| {
-                c.sql.starts_with("CREATE OR REPLACE FUNCTION ")
-                    || c.sql.starts_with("CREATE OR REPLACE PROCEDURE ")
-                    || c.sql.starts_with("CREATE AGGREGATE ")
+                [
+                    "CREATE OR REPLACE FUNCTION ",
+                    "CREATE OR REPLACE PROCEDURE ",
+                    "CREATE AGGREGATE ",
+                    "CREATE OPERATOR ",
+                    "CREATE CAST ",
+                ]
+                .iter()
+                .any(|head| c.sql.starts_with(head))
             });
         changes.extend(routines);
         self.views(&mut changes);
