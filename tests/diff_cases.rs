@@ -892,6 +892,40 @@ cases! {
          CREATE FUNCTION tomood(a int) RETURNS mood LANGUAGE sql IMMUTABLE AS 'SELECT ROW($1)::mood';
          CREATE CAST (int AS mood) WITH FUNCTION tomood(int);",
     );
+    // A parsed body holds the column: the routine goes before the column's drop and comes back
+    // after; back, the new body reads a column added to a table that stays, so it comes after
+    // the columns.
+    a_parsed_procedure_over_a_dropped_column: both(
+        "CREATE TABLE t (a int, b text);
+         CREATE PROCEDURE ins(x int) LANGUAGE sql BEGIN ATOMIC INSERT INTO t (a, b) VALUES (x, 'x'); END;",
+        "CREATE TABLE t (a int);
+         CREATE PROCEDURE ins(x int) LANGUAGE sql BEGIN ATOMIC INSERT INTO t (a) VALUES (x); END;",
+    );
+    // The routine's text stays; the table it reads becomes a view of that name: it is made
+    // again once, after the view.
+    a_parsed_routine_over_a_table_replaced_by_a_view: both(
+        "CREATE TABLE t (a int);
+         CREATE FUNCTION n() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM t; END;",
+        "CREATE TABLE t0 (a int); CREATE VIEW t AS SELECT a FROM t0;
+         CREATE FUNCTION n() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM t; END;",
+    );
+    // The sequence's owning column is dropped while the sequence moves to another table: let
+    // go of first, or the drop takes it along.
+    a_sequence_handed_on_by_a_dropped_column: both(
+        "CREATE SEQUENCE \"foobar sequence\" START WITH 10;
+         CREATE TABLE \"some foobar\" (\"some id\" bigint);
+         ALTER SEQUENCE \"foobar sequence\" OWNED BY \"some foobar\".\"some id\";",
+        "CREATE SEQUENCE \"foobar sequence\" START WITH 10;
+         CREATE TABLE \"some foobar\" ();
+         CREATE TABLE \"some other foobar\" (\"some id\" bigint);
+         ALTER SEQUENCE \"foobar sequence\" OWNED BY \"some other foobar\".\"some id\";",
+    );
+    // Grants on a foreign data wrapper and a server are not planned: reported, never equal.
+    grants_on_a_foreign_data_wrapper_are_reported: reported(
+        "CREATE FOREIGN DATA WRAPPER w; CREATE SERVER r FOREIGN DATA WRAPPER w;",
+        "CREATE FOREIGN DATA WRAPPER w; CREATE SERVER r FOREIGN DATA WRAPPER w;
+         GRANT USAGE ON FOREIGN DATA WRAPPER w TO PUBLIC; GRANT USAGE ON FOREIGN SERVER r TO PUBLIC;",
+    );
     a_sequence_moved_to_another_column: both(
         "CREATE TABLE a (id int); CREATE TABLE b (id int);
          CREATE SEQUENCE s OWNED BY a.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",
@@ -1447,7 +1481,8 @@ async fn new_routines_without_publics_default_privileges() {
 }
 
 /// Owners are read with the privileges and planned (`ALTER … OWNER TO`): a table, a view, a
-/// sequence, a routine, a type, a domain and a schema owned by another role, both ways. They
+/// sequence, a routine, a type, a domain, a schema, a publication and a collation owned by
+/// another role, both ways. They
 /// were not read at all: "no differences" where pg_dump differs.
 #[tokio::test]
 async fn owners_are_planned_with_privileges() {
@@ -1456,12 +1491,15 @@ async fn owners_are_planned_with_privileges() {
     const OBJECTS: &str = r#"CREATE SCHEMA "s o"; CREATE TABLE "s o".t (id serial, v text);
         CREATE VIEW "s o".v AS SELECT id FROM "s o".t; CREATE SEQUENCE "s o".q;
         CREATE FUNCTION "s o".f(x int) RETURNS int LANGUAGE sql AS $$ SELECT x $$;
-        CREATE TYPE "s o".e AS ENUM ('a'); CREATE DOMAIN "s o".d AS int;"#;
+        CREATE TYPE "s o".e AS ENUM ('a'); CREATE DOMAIN "s o".d AS int;
+        CREATE PUBLICATION "p;o"; CREATE COLLATION "s o".c (provider = icu, locale = 'und');"#;
     const OWNED: &str = r#"ALTER SCHEMA "s o" OWNER TO "pgm_test own;er";
         ALTER TABLE "s o".t OWNER TO "pgm_test own;er"; ALTER VIEW "s o".v OWNER TO "pgm_test own;er";
         ALTER SEQUENCE "s o".q OWNER TO "pgm_test own;er";
         ALTER FUNCTION "s o".f(int) OWNER TO "pgm_test own;er";
-        ALTER TYPE "s o".e OWNER TO "pgm_test own;er"; ALTER DOMAIN "s o".d OWNER TO "pgm_test own;er";"#;
+        ALTER TYPE "s o".e OWNER TO "pgm_test own;er"; ALTER DOMAIN "s o".d OWNER TO "pgm_test own;er";
+        ALTER PUBLICATION "p;o" OWNER TO "pgm_test own;er";
+        ALTER COLLATION "s o".c OWNER TO "pgm_test own;er";"#;
     let plain = format!("{ROLE}{OBJECTS}");
     let owned = format!("{ROLE}{OBJECTS}{OWNED}");
     planned_with_privileges(&[(&plain, &owned), (&owned, &plain), ("", &owned)]).await;
@@ -1480,7 +1518,7 @@ async fn owners_are_planned_with_privileges() {
         }
     };
     let differences = read(&db).await.diff(&read(&goal).await);
-    assert_eq!(differences.len(), 7, "{differences:#?}");
+    assert_eq!(differences.len(), 9, "{differences:#?}");
 }
 
 /// A language's privileges are planned, and default privileges are taken back before new
@@ -1495,6 +1533,7 @@ async fn language_grants_and_default_privileges_around_new_objects() {
           EXCEPTION WHEN duplicate_object THEN NULL; END $$;
         CREATE SCHEMA app; CREATE TABLE app.t (id int);
         ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT INSERT ON TABLES TO "pgm_test r TO x";
+        ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT UPDATE ON TABLES TO "pgm_test r TO x" WITH GRANT OPTION;
         REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC;
         GRANT USAGE ON LANGUAGE plpgsql TO "pgm_test r TO x";"#;
     // Defaults in force on both sides: a new table's revoked default is revoked.

@@ -43,6 +43,12 @@ fn setting_target(name: &str) -> Option<(Kind, String)> {
         "FUNCTION_OWNER" => (Kind::Function, target.to_string()),
         "SCHEMA_OWNER" => (Kind::Schema, target.to_string()),
         "TYPE_OWNER" => (Kind::Enum, target.to_string()),
+        "PUBLICATION_OWNER" => (Kind::Publication, target.to_string()),
+        "COLLATION_OWNER" => (Kind::Collation, target.to_string()),
+        "OPERATOR_OWNER" => (Kind::Operator, target.to_string()),
+        "TEXT_SEARCH_CONFIGURATION_OWNER" => (Kind::TextSearchConfiguration, target.to_string()),
+        "TEXT_SEARCH_DICTIONARY_OWNER" => (Kind::TextSearchDictionary, target.to_string()),
+        "STATISTICS_OWNER" => (Kind::Statistics, target.to_string()),
         _ => return None,
     })
 }
@@ -231,6 +237,12 @@ fn settings(
             Kind::Column => changed(Kind::Column, &target),
             // A routine or type made again is its maker's (owners).
             Kind::Function | Kind::Enum => same_family(kind).iter().any(|k| changed(*k, &target)),
+            Kind::Publication
+            | Kind::Collation
+            | Kind::Operator
+            | Kind::TextSearchConfiguration
+            | Kind::TextSearchDictionary
+            | Kind::Statistics => changed(kind, &target),
             _ => false,
         });
         // A sequence's owner is set by the column (serial) or statement that makes a new one;

@@ -347,6 +347,14 @@ fn unmodelled_more() -> Vec<String> {
                AND {USER_SCHEMAS} AND {}",
             user_object("t.oid")
         ),
+        // Grants on foreign data wrappers and servers, an extension's too (postgres_fdw):
+        // pg_dump writes them, the plan does not (a language's are planned as privileges).
+        "SELECT format('GRANTS ON FOREIGN DATA WRAPPER %I', w.fdwname), w.fdwacl::text \
+         FROM pg_foreign_data_wrapper w WHERE w.fdwacl IS NOT NULL \
+         UNION ALL \
+         SELECT format('GRANTS ON SERVER %I', s.srvname), s.srvacl::text \
+         FROM pg_foreign_server s WHERE s.srvacl IS NOT NULL"
+            .to_string(),
         format!(
             "SELECT format('LANGUAGE %I', l.lanname), concat_ws(' ', l.lanpltrusted, l.lanplcallfoid) \
              FROM pg_language l WHERE {}",

@@ -79,8 +79,9 @@ fn dropped_routines_used(
 /// Everything that depends on the routines in `routines` or on the columns in `retyped` and
 /// must be dropped and created again around their change, unless the plan changes it anyway.
 ///
-/// A column in `dropped` pins only the generated columns computed from it: they are dropped
-/// before it and computed again after (the rest of what reads it changes with it anyway).
+/// A column in `dropped` pins only the generated columns computed from it and the routines
+/// whose parsed bodies read it: they are dropped before it and made again after (the rest of
+/// what reads it changes with it anyway).
 pub(crate) fn pinned(
     from: &Catalog,
     to: &Catalog,
@@ -108,10 +109,22 @@ pub(crate) fn pinned(
         let name = name.as_str();
         let gone = dropped.iter().any(|c| c == name);
         for (dependent_kind, dependent) in from.dependents(kind, name) {
-            if gone
-                && (dependent_kind != Kind::Column
-                    || from.column(dependent).is_none_or(|c| c.generated.is_none()))
-            {
+            // A dropped column takes along what reads it, except a generated column computed
+            // from it and a routine whose parsed body (`BEGIN ATOMIC`) holds it: the server
+            // refuses the drop while they stand.
+            let holds = match dependent_kind {
+                Kind::Column => from
+                    .column(dependent)
+                    .is_some_and(|c| c.generated.is_some()),
+                // (One over a dropped table goes before the table, with its kind; one the
+                // plan drops goes in its own place.)
+                Kind::Function => {
+                    to.get(Kind::Function, dependent).is_some()
+                        && to.get(Kind::Table, &split_last(name).0).is_some()
+                }
+                _ => false,
+            };
+            if gone && !holds {
                 continue;
             }
             if seen

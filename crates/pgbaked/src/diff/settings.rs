@@ -258,7 +258,9 @@ pub(crate) fn default_privileges() -> (Kind, String) {
              ), g AS ( \
                SELECT d.*, x.grantee, \
                       (SELECT string_agg(e.privilege_type, ', ' ORDER BY e.privilege_type) FROM aclexplode(d.acl) e \
-                       WHERE e.grantee = x.grantee) AS held, \
+                       WHERE e.grantee = x.grantee AND NOT e.is_grantable) AS held, \
+                      (SELECT string_agg(e.privilege_type, ', ' ORDER BY e.privilege_type) FROM aclexplode(d.acl) e \
+                       WHERE e.grantee = x.grantee AND e.is_grantable) AS held_with_option, \
                       (SELECT string_agg(e.privilege_type, ', ' ORDER BY e.privilege_type) FROM aclexplode(d.builtin) e \
                        WHERE e.grantee = x.grantee) AS default_held, \
                       format('ALTER DEFAULT PRIVILEGES FOR ROLE %I%s', pg_get_userbyid(d.role), \
@@ -270,11 +272,13 @@ pub(crate) fn default_privileges() -> (Kind, String) {
              SELECT 'DEFAULT_PRIVILEGES ' || substr(alter, 26) || format(' ON %s TO %s GRANTS', objects, who), \
                     format('%s REVOKE ALL ON %s FROM %s', alter, objects, who) \
                     || CASE WHEN held IS NULL THEN '' \
-                            ELSE format('; %s GRANT %s ON %s TO %s', alter, held, objects, who) END, \
+                            ELSE format('; %s GRANT %s ON %s TO %s', alter, held, objects, who) END \
+                    || CASE WHEN held_with_option IS NULL THEN '' \
+                            ELSE format('; %s GRANT %s ON %s TO %s WITH GRANT OPTION', alter, held_with_option, objects, who) END, \
                     format('%s REVOKE ALL ON %s FROM %s', alter, objects, who) \
                     || CASE WHEN default_held IS NULL THEN '' \
                             ELSE format('; %s GRANT %s ON %s TO %s', alter, default_held, objects, who) END \
-             FROM g WHERE coalesce(held, '') <> coalesce(default_held, '')",
+             FROM g WHERE coalesce(held, '') <> coalesce(default_held, '') OR held_with_option IS NOT NULL",
             ext = not_in_extension("d.oid"),
         ),
     )
@@ -347,7 +351,39 @@ pub(crate) fn owners() -> (Kind, String) {
         select = owned("SCHEMA", "SCHEMA", "quote_ident(n.nspname)", "n.nspowner"),
         ext = not_in_extension("n.oid"),
     );
+    // The other kinds with an owner: (key word, ALTER word, catalog, alias, name, owner, schema).
+    let others = [
+        ("PUBLICATION", "PUBLICATION", "pg_publication", "o", "quote_ident(o.pubname)", "o.pubowner", None),
+        ("COLLATION", "COLLATION", "pg_collation", "o", "format('%I.%I', n.nspname, o.collname)", "o.collowner", Some("o.collnamespace")),
+        ("OPERATOR", "OPERATOR", "pg_operator", "o",
+         "format('%I.%s(%s, %s)', n.nspname, o.oprname, coalesce(format_type(nullif(o.oprleft, 0), NULL), 'NONE'), \
+                 coalesce(format_type(nullif(o.oprright, 0), NULL), 'NONE'))",
+         "o.oprowner", Some("o.oprnamespace")),
+        ("TEXT_SEARCH_CONFIGURATION", "TEXT SEARCH CONFIGURATION", "pg_ts_config", "o",
+         "format('%I.%I', n.nspname, o.cfgname)", "o.cfgowner", Some("o.cfgnamespace")),
+        ("TEXT_SEARCH_DICTIONARY", "TEXT SEARCH DICTIONARY", "pg_ts_dict", "o",
+         "format('%I.%I', n.nspname, o.dictname)", "o.dictowner", Some("o.dictnamespace")),
+        ("STATISTICS", "STATISTICS", "pg_statistic_ext", "o",
+         "format('%I.%I', n.nspname, o.stxname)", "o.stxowner", Some("o.stxnamespace")),
+    ]
+    .map(|(word, kind, table, alias, name, owner, schema)| {
+        let (join, in_schema) = match schema {
+            Some(schema) => (
+                format!("JOIN pg_namespace n ON n.oid = {schema}"),
+                format!("AND {USER_SCHEMAS}"),
+            ),
+            None => (String::new(), String::new()),
+        };
+        format!(
+            "{select} FROM {table} {alias} {join} \
+             WHERE {owner} <> (SELECT oid FROM pg_roles WHERE rolname = current_user) \
+               AND {alias}.oid >= 16384 {in_schema} AND {ext}",
+            select = owned(word, kind, name, owner),
+            ext = not_in_extension(&format!("{alias}.oid")),
+        )
+    });
     let mut all: Vec<String> = relations.into_iter().collect();
     all.extend([routines, types, schemas]);
+    all.extend(others);
     (Kind::Setting, all.join(" UNION ALL "))
 }

@@ -66,6 +66,7 @@ pub(crate) fn plan(from: &Catalog, to: &Catalog) -> Vec<Change> {
     changes.extend(super::standalone::creations(&differences));
     changes.extend(p.altered_tables());
     changes.extend(p.columns());
+    changes.append(&mut p.after_columns);
     changes.extend(p.owned_sequences());
     changes.extend(p.constraints());
     changes.extend(p.pinned.column_creates.iter().cloned());
@@ -149,6 +150,9 @@ pub(crate) struct Plan<'a> {
     pinned_keys: Vec<Difference>,
     /// Changed routines dropped early and created from scratch.
     cleared: Vec<String>,
+    /// Routines whose parsed body reads a column the plan adds to a table that stays: made
+    /// once the columns are added.
+    after_columns: Vec<Change>,
     /// Unchanged routines dropped early with a type made again, and created again after it.
     remade_routines: Vec<String>,
     /// Routines dropped once what the plan keeps lets go of them.
@@ -200,7 +204,10 @@ impl<'a> Plan<'a> {
             differences,
             new_tables: tables(false),
             old_tables: tables(true),
-            released: moved_sequences(from, to, Kind::OwnedSequence, Kind::Sequence),
+            released: moved_sequences(from, to, Kind::OwnedSequence, Kind::Sequence)
+                .into_iter()
+                .chain(owner_dropped(from, to))
+                .collect(),
             adopted: moved_sequences(from, to, Kind::Sequence, Kind::OwnedSequence),
             retyped: Vec::new(),
             early_no_inherit: Vec::new(),
@@ -212,6 +219,7 @@ impl<'a> Plan<'a> {
             typed_dropped: Vec::new(),
             pinned_keys: Vec::new(),
             cleared: Vec::new(),
+            after_columns: Vec::new(),
             remade_routines: Vec::new(),
             dropped_last: Vec::new(),
             renamed_sequences: Vec::new(),
@@ -357,6 +365,23 @@ fn row_typed(catalog: &Catalog, routine: &str, tables: &[&str]) -> bool {
 fn moved_sequences(from: &Catalog, to: &Catalog, was: Kind, is: Kind) -> Vec<String> {
     from.objects()
         .filter(|(kind, name, _)| *kind == was && to.get(is, name).is_some())
+        .map(|(_, name, _)| name.to_string())
+        .collect()
+}
+
+/// The sequences a column owns on both sides whose owning column `to` no longer has: handed
+/// to another column (`OWNED BY`), they must be let go of before the old column's drop takes
+/// them along.
+fn owner_dropped(from: &Catalog, to: &Catalog) -> Vec<String> {
+    from.objects()
+        .filter(|(kind, name, _)| {
+            *kind == Kind::OwnedSequence
+                && to.get(Kind::OwnedSequence, name).is_some()
+                && from
+                    .get(Kind::Setting, &format!("SEQUENCE {name} OWNED_BY"))
+                    .and_then(|set| set.rsplit_once_unquoted(" OWNED BY "))
+                    .is_some_and(|(_, column)| to.column(column).is_none())
+        })
         .map(|(_, name, _)| name.to_string())
         .collect()
 }

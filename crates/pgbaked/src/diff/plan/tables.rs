@@ -15,7 +15,7 @@ impl<'a> Plan<'a> {
     /// Routines created or replaced, aggregates after the functions they call. Those that take
     /// or return a new table's row type are returned, to follow the tables; those typed by a
     /// view the plan creates follow the views (`relations`).
-    pub(super) fn routines(&self, changes: &mut Vec<Change>) -> Vec<Change> {
+    pub(super) fn routines(&mut self, changes: &mut Vec<Change>) -> Vec<Change> {
         let mut routines: Vec<&Difference> = self
             .of(Kind::Function)
             .filter(|d| d.to.is_some())
@@ -27,15 +27,22 @@ impl<'a> Plan<'a> {
         let (late_routines, routines): (Vec<&Difference>, Vec<&Difference>) = routines
             .into_iter()
             .partition(|d| row_typed(self.to, &d.name, &self.new_tables));
+        // One whose parsed body reads a column added to a table that stays: after the columns.
+        let (after_columns, routines): (Vec<&Difference>, Vec<&Difference>) = routines
+            .into_iter()
+            .partition(|d| self.reads_new_column(&d.name));
         let mut routine_changes = Vec::new();
+        let mut column_routines = Vec::new();
         for d in routines
             .into_iter()
             .chain(late_routines.iter().copied())
+            .chain(after_columns.iter().copied())
             .filter(|d| !self.pinned.routines.contains(&d.name))
         {
-            let late = late_routines.iter().any(|l| l.name == d.name);
-            let changes = if late {
+            let changes = if late_routines.iter().any(|l| l.name == d.name) {
                 &mut routine_changes
+            } else if after_columns.iter().any(|l| l.name == d.name) {
+                &mut column_routines
             } else {
                 &mut *changes
             };
@@ -55,7 +62,8 @@ impl<'a> Plan<'a> {
             }
             changes.push(Change::plain(to_def));
         }
-        for name in &self.remade_routines {
+        // (One over a view the plan creates comes with the view.)
+        for name in self.remade_routines.iter().filter(|r| !self.after_views(r)) {
             let create = Change::plain(self.to.get(Kind::Function, name).unwrap_or_default());
             // One that now returns a new table's row type follows the table.
             if row_typed(self.to, name, &self.new_tables) {
@@ -64,7 +72,21 @@ impl<'a> Plan<'a> {
                 changes.push(create);
             }
         }
+        self.after_columns = column_routines;
         routine_changes
+    }
+
+    /// Whether the routine `name` of `to` reads, in a parsed body, a column that `from` lacks
+    /// on a table both have.
+    fn reads_new_column(&self, name: &str) -> bool {
+        self.to.columns().any(|(column, _)| {
+            self.from.column(column).is_none()
+                && !self.new_tables.contains(&split_last(column).0.as_str())
+                && self
+                    .to
+                    .dependents(Kind::Column, column)
+                    .any(|(k, n)| k == Kind::Function && n == name)
+        })
     }
 
     /// New tables, parents before their partitions and children, with the sequences their
