@@ -926,6 +926,30 @@ cases! {
         "CREATE FOREIGN DATA WRAPPER w; CREATE SERVER r FOREIGN DATA WRAPPER w;
          GRANT USAGE ON FOREIGN DATA WRAPPER w TO PUBLIC; GRANT USAGE ON FOREIGN SERVER r TO PUBLIC;",
     );
+    // One extension requires the other: both go in one statement, which the server orders.
+    extensions_that_require_each_other: both(
+        "",
+        "CREATE EXTENSION earthdistance CASCADE;",
+    );
+    // The parent's NOT NULL steps reach its partition: the partition's own check would clash.
+    an_identity_on_a_partitioned_table: both(
+        "CREATE TABLE m (id bigint, k int) PARTITION BY RANGE (k);
+         CREATE TABLE m1 PARTITION OF m FOR VALUES FROM (0) TO (10);",
+        "CREATE TABLE m (id bigint GENERATED ALWAYS AS IDENTITY, k int) PARTITION BY RANGE (k);
+         CREATE TABLE m1 PARTITION OF m FOR VALUES FROM (0) TO (10);",
+    );
+    // The column keeps the type's name; its values would have to be converted.
+    a_domain_made_an_enum_under_a_column_is_reported: reported(
+        "CREATE DOMAIN st AS text CHECK (VALUE IN ('a', 'b')); CREATE TABLE t (s st);",
+        "CREATE TYPE st AS ENUM ('a', 'b'); CREATE TABLE t (s st);",
+    );
+    // A partition key calls the routine whose result type changes.
+    a_routine_under_a_partition_key_is_reported: reported(
+        "CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x * 2';
+         CREATE TABLE m (a int) PARTITION BY RANGE (f(a));",
+        "CREATE FUNCTION f(x int) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT x::bigint * 2';
+         CREATE TABLE m (a int) PARTITION BY RANGE (f(a));",
+    );
     a_sequence_moved_to_another_column: both(
         "CREATE TABLE a (id int); CREATE TABLE b (id int);
          CREATE SEQUENCE s OWNED BY a.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",

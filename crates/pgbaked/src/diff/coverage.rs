@@ -18,7 +18,7 @@ pub(crate) fn not_in_extension(oid: &str) -> String {
 }
 
 /// A user's object, not the system's: past the last OID `initdb` hands out.
-const USER_OID: &str = "16384";
+pub(crate) const USER_OID: &str = "16384";
 
 /// Collations, range types, event triggers and publications, each as the statement that makes
 /// it again (an event trigger's enabled state after it).

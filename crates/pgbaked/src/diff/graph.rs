@@ -253,6 +253,21 @@ fn pin(
             }
         }
         // A rule's actions are parsed: they hold the column they name.
+        // A partition key calling a routine dropped and created again: the table would have
+        // to be made again with its partitions.
+        Kind::Table if kind == Kind::Function => {
+            if let Some(d) = differences
+                .iter()
+                .find(|d| d.kind == Kind::Function && d.name == name)
+            {
+                pinned.drops.push(super::change::unsupported(
+                    d,
+                    &format!(
+                        "a routine the partition key of {dependent} calls is dropped and made again"
+                    ),
+                ));
+            }
+        }
         // An operator or a cast made of a routine dropped and created again.
         Kind::Operator | Kind::Cast if remade(kind) && !differs(dependent_kind, dependent) => {
             if let Some(def) = target {

@@ -3,7 +3,7 @@
 //! an identity's options), each read as the statement that sets it and the one that resets
 //! it; and default privileges.
 
-use super::coverage::{USER_SCHEMAS, not_in_extension};
+use super::coverage::{USER_OID, USER_SCHEMAS, not_in_extension};
 use super::kind::Kind;
 
 /// The settings: one row per setting away from its default, as
@@ -377,7 +377,7 @@ pub(crate) fn owners() -> (Kind, String) {
         format!(
             "{select} FROM {table} {alias} {join} \
              WHERE {owner} <> (SELECT oid FROM pg_roles WHERE rolname = current_user) \
-               AND {alias}.oid >= 16384 {in_schema} AND {ext}",
+               AND {alias}.oid >= {USER_OID} {in_schema} AND {ext}",
             select = owned(word, kind, name, owner),
             ext = not_in_extension(&format!("{alias}.oid")),
         )

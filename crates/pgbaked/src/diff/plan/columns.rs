@@ -219,6 +219,10 @@ impl<'a> Plan<'a> {
             changes.extend(add_identity.iter().cloned());
         }
         match (old.not_null, new.not_null) {
+            // The parent's steps reach its partitions: the check it adds is theirs too.
+            (false, true) if self.not_null_by_parent(&table, name) => {
+                self.validations.extend(add_identity);
+            }
             (false, true) => {
                 // SET NOT NULL scans the table under an exclusive lock; a validated check lets
                 // the server skip the scan.
@@ -406,15 +410,9 @@ impl Plan<'_> {
         name: &str,
         (old, new): (&Column<'_>, &Column<'_>),
     ) -> bool {
-        let parent = [self.to, self.from].iter().find_map(|c| {
-            c.table(table)?
-                .partition_of
-                .map(|(parent, _)| crate::diff::table::qualified_parent(parent))
-        });
-        let Some(parent) = parent else {
+        let Some(key) = self.parent_column(table, name) else {
             return false;
         };
-        let key = format!("{parent}.{name}");
         let (Some(p_old), Some(p_new)) = (self.from.column(&key), self.to.column(&key)) else {
             return false;
         };
@@ -424,5 +422,24 @@ impl Plan<'_> {
             p_new.data_type,
             p_new.collate,
         ) == (old.data_type, old.collate, new.data_type, new.collate)
+    }
+
+    /// The column `name` of the table `table` is a partition of, keyed.
+    fn parent_column(&self, table: &str, name: &str) -> Option<String> {
+        let parent = [self.to, self.from].iter().find_map(|c| {
+            c.table(table)?
+                .partition_of
+                .map(|(parent, _)| crate::diff::table::qualified_parent(parent))
+        })?;
+        Some(format!("{parent}.{name}"))
+    }
+
+    /// Whether the column `name` of the partition `table` is made NOT NULL by its parent's
+    /// column becoming NOT NULL in the same plan (the server carries the parent's steps down).
+    fn not_null_by_parent(&self, table: &str, name: &str) -> bool {
+        self.parent_column(table, name).is_some_and(|key| {
+            self.from.column(&key).is_some_and(|c| !c.not_null)
+                && self.to.column(&key).is_some_and(|c| c.not_null)
+        })
     }
 }

@@ -487,17 +487,36 @@ impl<'a> Plan<'a> {
         ] {
             for d in self.of(kind).filter(|d| d.to.is_none()) {
                 let drop = Change::plain(format!("DROP {what} {}", d.name));
-                if kind != Kind::Collation && remade(&d.name) {
+                // A column that stays holds it: its values would have to be converted to the
+                // new kind of type.
+                let held = remade_types.contains(&d.name.as_str())
+                    && from
+                        .dependents(kind, &d.name)
+                        .any(|(k, column)| k == Kind::Column && to.column(column).is_some());
+                if held {
+                    changes.push(crate::diff::change::unsupported(
+                        d,
+                        "a type made again as another kind of type under a column that keeps it",
+                    ));
+                } else if kind != Kind::Collation && remade(&d.name) {
                     changes.push(drop);
                 } else {
                     self.type_drops.push(drop);
                 }
             }
         }
-        // An extension goes with the types it brings: once no column has them.
-        for d in self.of(Kind::Extension).filter(|d| d.to.is_none()) {
-            self.type_drops
-                .push(Change::plain(format!("DROP EXTENSION {}", d.name)));
+        // An extension goes with the types it brings: once no column has them. All in one
+        // statement: one that requires another (earthdistance, cube) goes first that way.
+        let extensions: Vec<&str> = self
+            .of(Kind::Extension)
+            .filter(|d| d.to.is_none())
+            .map(|d| d.name.as_str())
+            .collect();
+        if !extensions.is_empty() {
+            self.type_drops.push(Change::plain(format!(
+                "DROP EXTENSION {}",
+                extensions.join(", ")
+            )));
         }
     }
 
