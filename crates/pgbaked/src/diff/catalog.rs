@@ -110,9 +110,13 @@ impl Catalog {
     ) -> Result<Catalog, Error> {
         let queries = catalog_queries(privileges);
         // One snapshot for every query: a schema changing while it is read is read as it was
-        // at one moment, not as a mix of before and after.
+        // at one moment, not as a mix of before and after. No parallel workers: starting them
+        // costs more than the small catalog scans they would share, and the two sides of a
+        // diff are read at once already.
         client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .batch_execute(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;                  SET LOCAL max_parallel_workers_per_gather = 0",
+            )
             .await
             .map_err(Error::db("reading the catalog"))?;
         let catalog = Catalog::read_in_snapshot(client, exclude, &queries).await;
