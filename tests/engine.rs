@@ -656,6 +656,62 @@ async fn an_older_binary_reverts_versions_it_does_not_know_with_their_recorded_u
     assert_eq!(versions(&db).await, [1, 2]);
 }
 
+/// A rollback to the previous binary refuses to revert a contract step that dropped a column:
+/// its recorded undo would bring the column back empty, which the previous release reads. The
+/// newer binary refuses its own the same way, online and offline; `allow_data_loss` reverts
+/// it.
+#[tokio::test]
+async fn a_contract_step_that_dropped_data_is_not_reverted_silently() {
+    let db = TestDb::empty().await.unwrap();
+    let old = || {
+        vec![migration(
+            1,
+            "users",
+            "CREATE TABLE users (id int, legacy text);",
+            Some("DROP TABLE users;"),
+        )]
+    };
+    let mut new = old();
+    new.push(migration(
+        2,
+        "drop_legacy",
+        "-- contract: release 1 reads legacy\nALTER TABLE users DROP COLUMN legacy;",
+        Some("ALTER TABLE users ADD COLUMN legacy text;"),
+    ));
+    new.push(migration(
+        3,
+        "nick",
+        "ALTER TABLE users ADD nick text;",
+        Some("ALTER TABLE users DROP nick;"),
+    ));
+    up(&migrator(new.clone()), &db).await.unwrap();
+    let old = migrator(old());
+    let err = down(&old, &db, &Rev::Head).await.unwrap_err();
+    assert!(matches!(err, Error::ContractDropped { .. }), "{err}");
+    assert!(
+        err.to_string().contains("V2__drop_legacy")
+            && err.to_string().contains("DROP COLUMN legacy"),
+        "{err}"
+    );
+    assert_eq!(versions(&db).await, [1, 2, 3]);
+    // The newer binary's own: refused too, offline as well.
+    let newer = migrator(new.clone());
+    let err = down(&newer, &db, &Rev::Version(1)).await.unwrap_err();
+    assert!(matches!(err, Error::ContractDropped { .. }), "{err}");
+    assert!(
+        newer
+            .script(pgbaked::Direction::Down, &Rev::Head, &Rev::Version(1))
+            .is_err()
+    );
+    // Above the contract step, a downgrade goes on as before.
+    down(&newer, &db, &Rev::Version(2)).await.unwrap();
+    assert_eq!(versions(&db).await, [1, 2]);
+    // Asked for, it reverts.
+    let allowed = migrator(new).with_options(|o| o.allow_data_loss = true);
+    down(&allowed, &db, &Rev::Version(1)).await.unwrap();
+    assert_eq!(versions(&db).await, [1]);
+}
+
 /// A `-- contract` migration (and what follows it) waits while a replica of an older release
 /// is connected, and is applied once it is gone; without the guard it is applied at once.
 #[tokio::test]

@@ -263,13 +263,15 @@ pub enum MigrateCommand {
     /// Revert applied migrations down to REV (default: -1), running their U files.
     ///
     /// REV is -N, base, a version number or a name. If a migration on the way has no undo
-    /// file, nothing is changed.
+    /// file, or is a `-- contract` step that deleted data (unless --allow-data-loss), nothing
+    /// is changed.
     ///
     /// Examples:
     ///   app migrate down
     ///   app migrate down -2
     ///   app migrate down base
     ///   app migrate down base --sql --from head > teardown.sql
+    ///   app migrate down head --allow-data-loss
     #[command(visible_alias = "downgrade", verbatim_doc_comment)]
     Down {
         /// Target revision.
@@ -281,6 +283,11 @@ pub enum MigrateCommand {
         /// With --sql: the revision the database is at (default: head).
         #[arg(long, requires = "sql", allow_hyphen_values = true)]
         from: Option<String>,
+        /// Revert `-- contract` steps that deleted data (a dropped column or table): their
+        /// undo brings the schema back empty, which the previous release would read. Refused
+        /// without this flag.
+        #[arg(long)]
+        allow_data_loss: bool,
         /// Over many databases: --targets, --parallel, --on-error, --canary.
         #[command(flatten)]
         fleet: FleetArgs,

@@ -129,6 +129,14 @@ pub(crate) async fn run_migrate(
         .parse()
         .ok()
         .and_then(|c| c.schema().map(str::to_string));
+    // A contract step that deleted data is reverted only when asked.
+    let migrator = match command {
+        MigrateCommand::Down {
+            allow_data_loss: true,
+            ..
+        } => migrator.with_options(|o| o.allow_data_loss = true),
+        _ => migrator,
+    };
     if let Some(fleet) = command.fleet().filter(|f| f.given()) {
         return crate::fleet::run(service, global, &command, fleet, migrator).await;
     }

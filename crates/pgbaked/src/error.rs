@@ -85,6 +85,19 @@ pub enum Error {
         /// The full name, as recorded.
         migration: String,
     },
+    /// A downgrade would revert a `-- contract` step that deleted data: its undo brings the
+    /// schema back, not the data.
+    #[error(
+        "migration {migration} is a contract step that deleted data ({statements}); its undo would bring \
+         that back empty, and the release before it would read it so; restore the data from a backup, \
+         or revert anyway with `migrate down --allow-data-loss`; nothing was changed"
+    )]
+    ContractDropped {
+        /// The full name of the contract step.
+        migration: String,
+        /// The statements by which it deleted data.
+        statements: String,
+    },
     /// The database holds versions this binary does not know, and `--strict` is on.
     #[error(
         "the database has versions this binary does not know: {}; it was migrated by a newer binary (refusing because of --strict)",

@@ -158,6 +158,69 @@ pub fn is_contract(sql: &str) -> bool {
         })
 }
 
+/// The statements of `sql` that delete data: `DROP TABLE`, `DROP SCHEMA`, `TRUNCATE`,
+/// `DELETE`, and `ALTER TABLE … DROP [COLUMN] c` (not a constraint, a default, NOT NULL, an
+/// identity or an expression). Each as written, on one line. A contract step that holds one
+/// cannot be reverted without losing what the previous release reads.
+pub fn data_dropping_statements(sql: &str) -> Vec<String> {
+    split_statements(sql)
+        .into_iter()
+        .filter(|s| deletes_data(&words(&s.text)))
+        .map(|s| s.text.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// Whether a statement, as its words, deletes data.
+fn deletes_data(words: &[String]) -> bool {
+    let word = |i: usize| words.get(i).map_or("", String::as_str);
+    match (word(0), word(1)) {
+        ("DROP", "TABLE" | "SCHEMA") | ("TRUNCATE" | "DELETE", _) => true,
+        ("ALTER", "TABLE") => words.windows(2).any(|w| {
+            w[0] == "DROP"
+                && !matches!(
+                    w[1].as_str(),
+                    "CONSTRAINT" | "DEFAULT" | "NOT" | "IDENTITY" | "EXPRESSION"
+                )
+        }),
+        _ => false,
+    }
+}
+
+/// The words of a statement, upper-cased; a quoted name or a string literal is one word
+/// (`"…"`, `'…'`), so that a name holding ` DROP ` is not read as the keyword.
+fn words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '\'' => {
+                let mut quoted = String::from(c);
+                for q in chars.by_ref() {
+                    quoted.push(q);
+                    if q == c {
+                        break;
+                    }
+                }
+                words.push(quoted);
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let mut word = String::from(c);
+                while let Some(&n) = chars.peek() {
+                    if n.is_alphanumeric() || n == '_' || n == '$' {
+                        word.push(n);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                words.push(word.to_uppercase());
+            }
+            _ => {}
+        }
+    }
+    words
+}
+
 /// One statement of a script, as found by [`split_statements`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statement {
@@ -378,6 +441,26 @@ fn dollar_quoted_end(bytes: &[u8], start: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn statements_that_delete_data() {
+        let sql = "-- contract\nALTER TABLE users DROP COLUMN legacy;\n\
+                   ALTER TABLE users ALTER COLUMN a DROP DEFAULT, DROP CONSTRAINT c;\n\
+                   ALTER TABLE \"x DROP y\" ADD COLUMN z int;\n\
+                   ALTER TABLE t DROP old_name;\n\
+                   drop table audit;\nTRUNCATE log;\nDELETE FROM t WHERE false;\n\
+                   DROP INDEX i; DROP VIEW v;\nALTER TABLE t ALTER c DROP NOT NULL;";
+        assert_eq!(
+            data_dropping_statements(sql),
+            [
+                "ALTER TABLE users DROP COLUMN legacy",
+                "ALTER TABLE t DROP old_name",
+                "drop table audit",
+                "TRUNCATE log",
+                "DELETE FROM t WHERE false",
+            ]
+        );
+    }
+
     use super::*;
 
     #[test]

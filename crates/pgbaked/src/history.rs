@@ -64,6 +64,10 @@ pub struct RecordedUndo {
     pub name: String,
     /// Its undo SQL then, `None` when it had no undo file.
     pub undo: Option<String>,
+    /// The statements by which it deleted data, when it was a `-- contract` step that did
+    /// ([`Migration::dropped_data`]), one per line: reverting it brings the schema back, not
+    /// the data.
+    pub dropped: Option<String>,
 }
 
 impl HistoryTable {
@@ -78,14 +82,18 @@ impl HistoryTable {
     }
 
     /// `CREATE TABLE` of the undo record when it is missing (checked first rather than `IF NOT
-    /// EXISTS`, whose notice would be logged each run; the migration lock rules out a race).
+    /// EXISTS`, whose notice would be logged each run; the migration lock rules out a race),
+    /// and its `dropped` column added to one made before it was kept.
     pub fn create_undo_sql(&self) -> String {
         format!(
-            "DO $create$ BEGIN IF to_regclass({}) IS NULL THEN CREATE TABLE {}(\n    \
+            "DO $create$ BEGIN IF to_regclass({name}) IS NULL THEN CREATE TABLE {table}(\n    \
              version int8 PRIMARY KEY,\n    name text NOT NULL,\n    undo text,\n    \
-             recorded_on timestamptz NOT NULL DEFAULT clock_timestamp()); END IF; END $create$",
-            quote_literal(&self.undo),
-            self.undo
+             recorded_on timestamptz NOT NULL DEFAULT clock_timestamp(),\n    dropped text); \
+             ELSIF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass({name}) \
+             AND attname = 'dropped' AND NOT attisdropped) THEN \
+             ALTER TABLE {table} ADD COLUMN dropped text; END IF; END $create$",
+            name = quote_literal(&self.undo),
+            table = self.undo
         )
     }
 
@@ -101,11 +109,12 @@ impl HistoryTable {
             .map_err(Error::db("creating the undo record's table"))
     }
 
-    /// The upsert of one undo record: version, name, undo SQL.
+    /// The upsert of one undo record: version, name, undo SQL, what it deleted.
     fn record_undo_sql(&self) -> String {
         format!(
-            "INSERT INTO {} (version, name, undo) VALUES ($1, $2, $3) ON CONFLICT (version) \
-             DO UPDATE SET name = excluded.name, undo = excluded.undo, recorded_on = clock_timestamp()",
+            "INSERT INTO {} (version, name, undo, dropped) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (version) DO UPDATE SET name = excluded.name, undo = excluded.undo, \
+             dropped = excluded.dropped, recorded_on = clock_timestamp()",
             self.undo
         )
     }
@@ -113,13 +122,15 @@ impl HistoryTable {
     /// The upsert of one undo record with literal values, for offline scripts.
     pub fn record_undo_literal_sql(&self, m: &Migration) -> String {
         format!(
-            "INSERT INTO {} (version, name, undo) VALUES ({}, {}, {}) ON CONFLICT (version) \
-             DO UPDATE SET name = excluded.name, undo = excluded.undo, recorded_on = clock_timestamp()",
+            "INSERT INTO {} (version, name, undo, dropped) VALUES ({}, {}, {}, {}) \
+             ON CONFLICT (version) DO UPDATE SET name = excluded.name, undo = excluded.undo, \
+             dropped = excluded.dropped, recorded_on = clock_timestamp()",
             self.undo,
             m.version(),
             quote_literal(m.name()),
             m.undo()
-                .map_or_else(|| "NULL".to_string(), |u| quote_literal(&u.sql))
+                .map_or_else(|| "NULL".to_string(), |u| quote_literal(&u.sql)),
+            dropped(m).map_or_else(|| "NULL".to_string(), |d| quote_literal(&d))
         )
     }
 
@@ -136,7 +147,7 @@ impl HistoryTable {
     /// The server's error.
     pub async fn recorded_undos(&self, client: &Client) -> Result<Vec<RecordedUndo>, Error> {
         let sql = format!(
-            "SELECT version, name, undo FROM {} ORDER BY version",
+            "SELECT version, name, undo, dropped FROM {} ORDER BY version",
             self.undo
         );
         let rows = match client.query_typed(&sql, &[]).await {
@@ -150,6 +161,7 @@ impl HistoryTable {
                 version: row.get(0),
                 name: row.get(1),
                 undo: row.get(2),
+                dropped: row.get(3),
             })
             .collect())
     }
@@ -309,6 +321,7 @@ impl HistoryTable {
         // Both sent on the first poll, so both travel inside the caller's transaction, ahead
         // of its COMMIT.
         let undo = m.undo().map(|u| u.sql.as_str());
+        let dropped = dropped(m);
         let (history, recorded) = futures_util::future::join(
             self.insert(
                 client,
@@ -323,6 +336,7 @@ impl HistoryTable {
                     (&m.version(), Type::INT8),
                     (&m.name(), Type::TEXT),
                     (&undo, Type::TEXT),
+                    (&dropped, Type::TEXT),
                 ],
             ),
         )
@@ -473,6 +487,12 @@ fn quote_path(name: &str) -> String {
         .map(quote_identifier)
         .collect::<Vec<_>>()
         .join(".")
+}
+
+/// What a contract step deleted, as its undo record keeps it: its statements, one per line.
+fn dropped(m: &Migration) -> Option<String> {
+    let statements = m.dropped_data();
+    (!statements.is_empty()).then(|| statements.join("\n"))
 }
 
 #[cfg(test)]

@@ -250,6 +250,17 @@ impl Migration {
         super::grammar::is_contract(&self.apply.sql)
     }
 
+    /// The statements of a `-- contract` migration that delete data (a dropped column or
+    /// table): its undo brings the schema back, not the data, which the previous release then
+    /// reads as empty. Empty for a migration that is not a contract step.
+    pub fn dropped_data(&self) -> Vec<String> {
+        if self.is_contract() {
+            super::grammar::data_dropping_statements(&self.apply.sql)
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The full name, `V{version}__{name}`.
     pub fn full_name(&self) -> String {
         format!("V{}__{}", self.version(), self.name())

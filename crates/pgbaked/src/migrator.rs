@@ -337,11 +337,16 @@ impl Migrator {
             .iter()
             .any(|e| matches!(e.state, State::Unknown | State::Mismatched))
         {
+            // (Made or brought up to date first: a record kept before `dropped` lacks it.)
+            self.table.create_undo(client).await?;
             recorded_migrations(self.table.recorded_undos(client).await?)
         } else {
             Vec::new()
         };
         let plan = status.plan_down_with(rev, &recorded)?;
+        if !self.options.allow_data_loss {
+            refuse_dropped_data(&plan)?;
+        }
         if !plan.is_empty() {
             self.table.create_undo(client).await?;
         }
@@ -467,6 +472,10 @@ fn lock_retry_pauses() -> impl Iterator<Item = Duration> {
 
 /// The undo records as migrations that only revert: named as recorded, with the recorded undo
 /// (`None` where there was no undo file).
+///
+/// Its apply script is never run: it holds what the record says the migration deleted, as a
+/// contract step's statements, so that [`Migration::dropped_data`] reads it as it would read
+/// the file.
 fn recorded_migrations(records: Vec<super::history::RecordedUndo>) -> Vec<Migration> {
     records
         .into_iter()
@@ -474,15 +483,38 @@ fn recorded_migrations(records: Vec<super::history::RecordedUndo>) -> Vec<Migrat
             let undo = r
                 .undo
                 .map(|sql| Script::new(format!("U{}__{}.sql (recorded)", r.version, r.name), sql));
+            let apply = r.dropped.map_or_else(String::new, |dropped| {
+                let statements: Vec<String> = dropped.lines().map(|l| format!("{l};")).collect();
+                format!(
+                    "{}\n{}\n",
+                    super::grammar::CONTRACT_MARKER,
+                    statements.join("\n")
+                )
+            });
             Migration::new(
                 r.version,
                 &r.name,
-                Script::new(format!("V{}__{}.sql (recorded)", r.version, r.name), ""),
+                Script::new(format!("V{}__{}.sql (recorded)", r.version, r.name), apply),
                 undo,
             )
             .ok()
         })
         .collect()
+}
+
+/// Refuses a downgrade that passes a `-- contract` step which deleted data: its undo would
+/// bring back the column or table empty, and the previous release would read it so.
+pub(crate) fn refuse_dropped_data(plan: &[&Migration]) -> Result<(), Error> {
+    for m in plan {
+        let dropped = m.dropped_data();
+        if !dropped.is_empty() {
+            return Err(Error::ContractDropped {
+                migration: m.full_name(),
+                statements: dropped.join("; "),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The per-migration timeouts, `SET LOCAL` at the start of a migration's transaction or

@@ -49,6 +49,9 @@ pub fn render(
         Direction::Up => status.plan_up(to)?,
         Direction::Down => status.plan_down(to)?,
     };
+    if direction == Direction::Down && !options.allow_data_loss {
+        super::migrator::refuse_dropped_data(&plan)?;
+    }
 
     let verb = match direction {
         Direction::Up => "up",
@@ -191,7 +194,7 @@ mod tests {
         assert!(sql.contains(&"BEGIN;\nSET LOCAL lock_timeout = '3000ms';\nCREATE TABLE a (id int);\nINSERT INTO \"refinery_schema_history\" (version, name, applied_on, checksum) VALUES (1, 'one', ".to_string()));
         // The undo is recorded beside the history, in the same transaction.
         assert!(sql.contains(&format!(
-            "'{checksum}');\nINSERT INTO \"refinery_schema_history_undo\" (version, name, undo) VALUES (1, 'one', 'DROP TABLE a;')"
+            "'{checksum}');\nINSERT INTO \"refinery_schema_history_undo\" (version, name, undo, dropped) VALUES (1, 'one', 'DROP TABLE a;', NULL)"
         )));
         assert!(sql.contains("recorded_on = clock_timestamp();\nCOMMIT;\n"));
         assert!(sql.contains(

@@ -39,6 +39,9 @@ pub struct Options {
     /// template, autogenerate's check) changes nothing of the user's, and its lines would
     /// read as if it did.
     pub quiet: bool,
+    /// Revert `-- contract` steps that deleted data (`migrate down --allow-data-loss`): their
+    /// undo brings the schema back without the data. Refused by default.
+    pub allow_data_loss: bool,
 }
 
 impl Default for Options {
@@ -57,6 +60,7 @@ impl Default for Options {
             cancel_tls: CancelTls::default(),
             contract_guard: None,
             quiet: false,
+            allow_data_loss: false,
         }
     }
 }
