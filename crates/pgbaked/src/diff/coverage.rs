@@ -451,7 +451,8 @@ pub(crate) fn unmodelled(privileges: bool) -> Vec<(Kind, String)> {
 /// through its `_RETURN` rule; a default's or a generation expression's as its column's;
 /// a `BEGIN ATOMIC` body's as its routine's), as (`kind name` of the dependent, of what it
 /// depends on). Internal dependencies (an index a constraint owns, a column's own type) are
-/// left out: they come and go with their owner.
+/// left out: they come and go with their owner; so are the triggers a foreign key makes.
+/// A pair may come more than once (the catalog keeps a set).
 pub(crate) fn dependencies() -> String {
     // Every user object the catalog keys, as (classid, objid, objsubid, `kind name`), built
     // set by set and joined to pg_depend twice: per-row lookups cost a query per dependency.
@@ -493,7 +494,7 @@ pub(crate) fn dependencies() -> String {
            WHERE con.oid >= {USER_OID} \
            UNION ALL \
            SELECT 'pg_trigger'::regclass, tg.oid, 0, format('trigger %I.%I.%I', n.nspname, c.relname, tg.tgname) \
-           FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid {relation} WHERE tg.oid >= {USER_OID} \
+           FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid {relation} WHERE tg.oid >= {USER_OID} AND NOT tg.tgisinternal \
            UNION ALL \
            SELECT 'pg_policy'::regclass, pol.oid, 0, format('policy %I.%I.%I', n.nspname, c.relname, pol.polname) \
            FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid {relation} WHERE pol.oid >= {USER_OID} \
@@ -519,7 +520,7 @@ pub(crate) fn dependencies() -> String {
                        ELSE format('rule %I.%I.%I', n.nspname, c.relname, r.rulename) END \
            FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class {relation} WHERE r.oid >= {USER_OID} \
          ) \
-         SELECT DISTINCT o.key, r.key FROM pg_depend d \
+         SELECT o.key, r.key FROM pg_depend d \
          JOIN keys o ON o.classid = d.classid AND o.objid = d.objid AND o.objsubid = d.objsubid \
          JOIN keys r ON r.classid = d.refclassid AND r.objid = d.refobjid AND r.objsubid = d.refobjsubid \
          WHERE d.deptype IN ('n', 'a') AND o.key <> r.key"
