@@ -950,6 +950,29 @@ cases! {
         "CREATE FUNCTION f(x int) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT x::bigint * 2';
          CREATE TABLE m (a int) PARTITION BY RANGE (f(a));",
     );
+    // The same grant, made by a grantee holding the privilege WITH GRANT OPTION rather than by
+    // the owner: the plan would grant it as the owner, so it is reported (it was equal).
+    a_grant_made_by_a_grantee_is_reported: reported(
+        "DO $$ BEGIN CREATE ROLE \"pgm_test grantor\" NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         DO $$ BEGIN CREATE ROLE \"pgm_test grantee\" NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         CREATE TABLE t (id int);
+         GRANT SELECT ON t TO \"pgm_test grantor\" WITH GRANT OPTION;
+         GRANT SELECT ON t TO \"pgm_test grantee\";",
+        "DO $$ BEGIN CREATE ROLE \"pgm_test grantor\" NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         DO $$ BEGIN CREATE ROLE \"pgm_test grantee\" NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+         CREATE TABLE t (id int);
+         GRANT SELECT ON t TO \"pgm_test grantor\" WITH GRANT OPTION;
+         SET ROLE \"pgm_test grantor\"; GRANT SELECT ON t TO \"pgm_test grantee\"; RESET ROLE;",
+    );
+    // migra's `enumdeps` back: the enum loses a label while the table that holds it too goes;
+    // only the columns that stay are converted.
+    an_enum_losing_a_label_with_a_table_that_goes: both(
+        "CREATE TYPE e AS ENUM ('a', 'b', 'c', 'd');
+         CREATE TABLE t (id int PRIMARY KEY, category e); CREATE VIEW v AS SELECT * FROM t;
+         CREATE TABLE created_with_e (id int, category e);",
+        "CREATE TYPE e AS ENUM ('a', 'b', 'c');
+         CREATE TABLE t (id int PRIMARY KEY, category e); CREATE VIEW v AS SELECT * FROM t;",
+    );
     a_sequence_moved_to_another_column: both(
         "CREATE TABLE a (id int); CREATE TABLE b (id int);
          CREATE SEQUENCE s OWNED BY a.id; ALTER TABLE b ALTER id SET DEFAULT nextval('s');",

@@ -104,8 +104,18 @@ pub(crate) fn catalog_queries(privileges: bool) -> Vec<(Kind, String)> {
     // reading of the objects' ACLs where they are of one kind.
     let objects = privileged_objects(&ext_class);
     let (owner, grants) = (owner_privileges_select(), privileges_select());
+    // Grants made by a role other than the owner (one holding them WITH GRANT OPTION): the
+    // plan grants as the owner, so these are reported, not planned.
+    let granted_by = "SELECT format('GRANTED BY %s ON %s %s TO %s', \
+                             quote_ident(pg_get_userbyid(a.grantor)), o.kind, o.name, \
+                             CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END), \
+                      string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type) \
+                      FROM objects o, aclexplode(o.acl) a WHERE a.grantor <> o.owner GROUP BY 1";
     if privileges {
-        queries.push((Kind::Unmodelled, format!("{objects} {owner}")));
+        queries.push((
+            Kind::Unmodelled,
+            format!("{objects} {owner} UNION ALL {granted_by}"),
+        ));
         queries.push((Kind::Privilege, format!("{objects} {grants}")));
     } else {
         // Only what differs from the server's defaults (PUBLIC's EXECUTE on a new function
@@ -120,7 +130,7 @@ pub(crate) fn catalog_queries(privileges: bool) -> Vec<(Kind, String)> {
         queries.push((
             Kind::Unmodelled,
             format!(
-                "{objects} {owner} UNION ALL \
+                "{objects} {owner} UNION ALL {granted_by} UNION ALL \
                  SELECT 'GRANT ON ' || g.name, g.privileges FROM ({beyond_defaults}) AS g(name, privileges)"
             ),
         ));

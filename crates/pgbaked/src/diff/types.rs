@@ -326,6 +326,8 @@ pub(crate) fn rebuild_type(
         // holds on to nothing.
         let dropped_before = match kind {
             Kind::View => rebuilt_views.iter().any(|v| v == object),
+            // A column the plan drops (or whose table it drops) goes in its first phase.
+            Kind::Column => to.column(object).is_none(),
             Kind::Function | Kind::Index | Kind::Constraint | Kind::Policy | Kind::Trigger => {
                 to.get(kind, object).map(collapse) != Some(collapse(def))
                     && (kind != Kind::Function || to.get(kind, object).is_none())
