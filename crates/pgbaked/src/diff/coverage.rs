@@ -13,8 +13,14 @@ pub(crate) const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'informat
 /// Not owned by an extension.
 pub(crate) fn not_in_extension(oid: &str) -> String {
     // A hashed subplan, computed once per query: a correlated NOT EXISTS would scan pg_depend
-    // for every row (its index leads with the class, which the callers do not all know).
-    format!("{oid} NOT IN (SELECT e.objid FROM pg_depend e WHERE e.deptype = 'e')")
+    // for every row (its index leads with the class, which the callers do not all know). Every
+    // membership refers to its extension: the index on what is referred to finds the few
+    // rows, where a scan of the whole pg_depend cost a millisecond in each of some forty
+    // queries.
+    format!(
+        "{oid} NOT IN (SELECT e.objid FROM pg_depend e \
+                       WHERE e.refclassid = 'pg_extension'::regclass AND e.deptype = 'e')"
+    )
 }
 
 /// A user's object, not the system's: past the last OID `initdb` hands out.

@@ -105,12 +105,13 @@ fn relation_settings() -> Vec<String> {
 fn column_settings() -> Vec<String> {
     let ext_class = not_in_extension("c.oid");
     let (table, column, alter_column) = (TABLE, COLUMN, ALTER_COLUMN);
-    let columns = format!(
-        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
-         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+    let joined = "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid";
+    let user_columns = format!(
+        "WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
            AND {USER_SCHEMAS} AND {ext_class} AND NOT (c.relname = ANY($1))"
     );
+    let columns = format!("{joined} {user_columns}");
     let storage = |code: &str| {
         format!(
             "CASE {code} WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' \
@@ -118,40 +119,34 @@ fn column_settings() -> Vec<String> {
         )
     };
     vec![
+        // Storage, statistics target and compression where they are not the defaults: one
+        // reading of the columns for the three.
         format!(
-            "SELECT 'COLUMN ' || {column} || ' STORAGE', \
-                    {alter_column} || 'SET STORAGE ' || {set}, \
-                    {alter_column} || 'SET STORAGE ' || {reset} \
-             {columns} AND a.attstorage <> t.typstorage",
-            set = storage("a.attstorage"),
-            reset = storage("t.typstorage"),
-        ),
-        format!(
-            "SELECT 'COLUMN ' || {column} || ' STATISTICS', \
-                    {alter_column} || 'SET STATISTICS ' || a.attstattarget, \
-                    {alter_column} || 'SET STATISTICS -1' \
-             {columns} AND a.attstattarget >= 0"
-        ),
-        format!(
-            "SELECT 'COLUMN ' || {column} || ' COMPRESSION', \
-                    {alter_column} || 'SET COMPRESSION ' || CASE a.attcompression WHEN 'p' THEN 'pglz' ELSE 'lz4' END, \
-                    {alter_column} || 'SET COMPRESSION DEFAULT' \
-             {columns} AND a.attcompression <> ''"
+            "SELECT 'COLUMN ' || {column} || ' ' || x.what, \
+                    {alter_column} || CASE x.what \
+                        WHEN 'STORAGE' THEN 'SET STORAGE ' || {storage_set} \
+                        WHEN 'STATISTICS' THEN 'SET STATISTICS ' || a.attstattarget \
+                        ELSE 'SET COMPRESSION ' || CASE a.attcompression WHEN 'p' THEN 'pglz' ELSE 'lz4' END END, \
+                    {alter_column} || CASE x.what \
+                        WHEN 'STORAGE' THEN 'SET STORAGE ' || {storage_reset} \
+                        WHEN 'STATISTICS' THEN 'SET STATISTICS -1' \
+                        ELSE 'SET COMPRESSION DEFAULT' END \
+             {joined} CROSS JOIN LATERAL (VALUES ('STORAGE', a.attstorage <> t.typstorage), \
+                                                 ('STATISTICS', a.attstattarget >= 0), \
+                                                 ('COMPRESSION', a.attcompression <> '')) x(what, differs) \
+             {user_columns} AND x.differs",
+            storage_set = storage("a.attstorage"),
+            storage_reset = storage("t.typstorage"),
         ),
         // Options a user sets (`n_distinct`); this server's builds may keep their own under a
         // `pg_` prefix, which no statement sets.
         format!(
             "SELECT 'COLUMN ' || {column} || ' OPTIONS', \
                     {alter_column} || 'SET (' || o.options || ')', {alter_column} || 'RESET (' || o.keys || ')' \
-             FROM (SELECT a.attrelid, a.attnum, string_agg(opt, ', ' ORDER BY opt) AS options, \
-                          string_agg(split_part(opt, '=', 1), ', ' ORDER BY opt) AS keys \
-                   FROM pg_attribute a, unnest(a.attoptions) opt \
-                   WHERE a.attoptions IS NOT NULL AND opt NOT LIKE 'pg\\_%' GROUP BY 1, 2) o \
-             JOIN pg_attribute a ON a.attrelid = o.attrelid AND a.attnum = o.attnum \
-             {rest}",
-            rest = columns
-                .strip_prefix("FROM pg_attribute a ")
-                .unwrap_or(&columns)
+             {joined} CROSS JOIN LATERAL (SELECT string_agg(opt, ', ' ORDER BY opt) AS options, \
+                                                 string_agg(split_part(opt, '=', 1), ', ' ORDER BY opt) AS keys \
+                                          FROM unnest(a.attoptions) opt WHERE opt NOT LIKE 'pg\\_%') o \
+             {user_columns} AND a.attoptions IS NOT NULL AND o.options IS NOT NULL"
         ),
         format!(
             "SELECT 'VIEW ' || {table} || ' OPTIONS', \
