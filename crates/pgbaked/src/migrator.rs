@@ -332,11 +332,11 @@ impl Migrator {
         let (status, mut report) = self.verified_status(client, Direction::Down).await?;
         // What the binary does not know (or knows as another migration) is reverted with the
         // undo recorded when it was applied, read only when there is such a version.
-        let recorded = if status
+        let foreign = status
             .entries
             .iter()
-            .any(|e| matches!(e.state, State::Unknown | State::Mismatched))
-        {
+            .any(|e| matches!(e.state, State::Unknown | State::Mismatched));
+        let recorded = if foreign {
             // (Made or brought up to date first: a record kept before `dropped` lacks it.)
             self.table.create_undo(client).await?;
             recorded_migrations(self.table.recorded_undos(client).await?)
@@ -347,7 +347,7 @@ impl Migrator {
         if !self.options.allow_data_loss {
             refuse_dropped_data(&plan)?;
         }
-        if !plan.is_empty() {
+        if !plan.is_empty() && !foreign {
             self.table.create_undo(client).await?;
         }
         let marks = self

@@ -15,6 +15,10 @@ pub(crate) struct Pinned {
     pub drops: Vec<Change>,
     /// Created again after it, from the target's definitions.
     pub creates: Vec<Change>,
+    /// Routines, and operators and casts made of them: dropped once the views that call them
+    /// are gone, made again before the views.
+    pub routine_drops: Vec<Change>,
+    pub routine_creates: Vec<Change>,
     /// Generated columns dropped before the change, once the views that read them are gone.
     pub column_drops: Vec<Change>,
     /// The same added again after it, with their constraints, before the views that read them.
@@ -134,7 +138,7 @@ pub(crate) fn pinned(
                 continue;
             }
             seen.push((dependent_kind, dependent.to_string()));
-            let drops = pinned.drops.len();
+            let routine_drops = pinned.routine_drops.len();
             pin(
                 &mut pinned,
                 (from, to, differences, routines),
@@ -142,11 +146,7 @@ pub(crate) fn pinned(
                 (dependent_kind, dependent),
             );
             // A routine, operator or cast dropped here takes its own dependents along.
-            let remade = matches!(dependent_kind, Kind::Function | Kind::Operator | Kind::Cast)
-                && pinned.drops[drops..]
-                    .iter()
-                    .any(|c| c.sql.ends_with(dependent));
-            if remade
+            if pinned.routine_drops.len() > routine_drops
                 && !changing
                     .iter()
                     .any(|(k, n)| *k == dependent_kind && n == dependent)
@@ -162,7 +162,7 @@ pub(crate) fn pinned(
             let new = kind == Kind::Function && from.get(Kind::Function, routine).is_none();
             if new && !pinned.routines.iter().any(|r| r == routine) {
                 pinned
-                    .creates
+                    .routine_creates
                     .push(Change::plain(to.get(kind, routine).unwrap_or_default()));
                 pinned.routines.push(routine.to_string());
             }
@@ -277,9 +277,9 @@ fn pin(
                     "OPERATOR"
                 };
                 pinned
-                    .drops
+                    .routine_drops
                     .push(Change::plain(format!("DROP {what} {dependent}")));
-                pinned.creates.push(Change::plain(def));
+                pinned.routine_creates.push(Change::plain(def));
             }
         }
         Kind::Rule if !differs(Kind::Rule, dependent) => {
@@ -316,16 +316,16 @@ fn pin(
         // move around the column's change.
         Kind::Function if kind == Kind::Column && routines.iter().any(|r| r == dependent) => {
             if let Some(def) = target {
-                pinned.drops.push(Change::plain(format!(
+                pinned.routine_drops.push(Change::plain(format!(
                     "DROP {} {dependent}",
                     super::routine::routine_kind(current)
                 )));
-                pinned.creates.push(Change::plain(def));
+                pinned.routine_creates.push(Change::plain(def));
                 pinned.routines.push(dependent.to_string());
             }
         }
         Kind::Function if !routines.iter().any(|r| r == dependent) => {
-            pinned.drops.push(Change::plain(format!(
+            pinned.routine_drops.push(Change::plain(format!(
                 "DROP {} {dependent}",
                 super::routine::routine_kind(current)
             )));
@@ -333,9 +333,9 @@ fn pin(
             // column, not where routines are made (before it).
             let changes = differs(Kind::Function, dependent);
             match target {
-                Some(def) if !changes => pinned.creates.push(Change::plain(def)),
+                Some(def) if !changes => pinned.routine_creates.push(Change::plain(def)),
                 Some(def) if kind == Kind::Column => {
-                    pinned.creates.push(Change::plain(def));
+                    pinned.routine_creates.push(Change::plain(def));
                     pinned.routines.push(dependent.to_string());
                 }
                 _ => {}

@@ -346,22 +346,23 @@ pub(crate) fn owners() -> (Kind, String) {
         select = owned("SCHEMA", "SCHEMA", "quote_ident(n.nspname)", "n.nspowner"),
         ext = not_in_extension("n.oid"),
     );
-    // The other kinds with an owner: (key word, ALTER word, catalog, alias, name, owner, schema).
+    // The other kinds with an owner, each row `o` of its catalog: (key word, ALTER word,
+    // catalog, name, owner, schema).
     let others = [
-        ("PUBLICATION", "PUBLICATION", "pg_publication", "o", "quote_ident(o.pubname)", "o.pubowner", None),
-        ("COLLATION", "COLLATION", "pg_collation", "o", "format('%I.%I', n.nspname, o.collname)", "o.collowner", Some("o.collnamespace")),
-        ("OPERATOR", "OPERATOR", "pg_operator", "o",
+        ("PUBLICATION", "PUBLICATION", "pg_publication", "quote_ident(o.pubname)", "o.pubowner", None),
+        ("COLLATION", "COLLATION", "pg_collation", "format('%I.%I', n.nspname, o.collname)", "o.collowner", Some("o.collnamespace")),
+        ("OPERATOR", "OPERATOR", "pg_operator",
          "format('%I.%s(%s, %s)', n.nspname, o.oprname, coalesce(format_type(nullif(o.oprleft, 0), NULL), 'NONE'), \
                  coalesce(format_type(nullif(o.oprright, 0), NULL), 'NONE'))",
          "o.oprowner", Some("o.oprnamespace")),
-        ("TEXT_SEARCH_CONFIGURATION", "TEXT SEARCH CONFIGURATION", "pg_ts_config", "o",
+        ("TEXT_SEARCH_CONFIGURATION", "TEXT SEARCH CONFIGURATION", "pg_ts_config",
          "format('%I.%I', n.nspname, o.cfgname)", "o.cfgowner", Some("o.cfgnamespace")),
-        ("TEXT_SEARCH_DICTIONARY", "TEXT SEARCH DICTIONARY", "pg_ts_dict", "o",
+        ("TEXT_SEARCH_DICTIONARY", "TEXT SEARCH DICTIONARY", "pg_ts_dict",
          "format('%I.%I', n.nspname, o.dictname)", "o.dictowner", Some("o.dictnamespace")),
-        ("STATISTICS", "STATISTICS", "pg_statistic_ext", "o",
+        ("STATISTICS", "STATISTICS", "pg_statistic_ext",
          "format('%I.%I', n.nspname, o.stxname)", "o.stxowner", Some("o.stxnamespace")),
     ]
-    .map(|(word, kind, table, alias, name, owner, schema)| {
+    .map(|(word, kind, table, name, owner, schema)| {
         let (join, in_schema) = match schema {
             Some(schema) => (
                 format!("JOIN pg_namespace n ON n.oid = {schema}"),
@@ -370,11 +371,11 @@ pub(crate) fn owners() -> (Kind, String) {
             None => (String::new(), String::new()),
         };
         format!(
-            "{select} FROM {table} {alias} {join} \
+            "{select} FROM {table} o {join} \
              WHERE {owner} <> (SELECT oid FROM pg_roles WHERE rolname = current_user) \
-               AND {alias}.oid >= {USER_OID} {in_schema} AND {ext}",
+               AND o.oid >= {USER_OID} {in_schema} AND {ext}",
             select = owned(word, kind, name, owner),
-            ext = not_in_extension(&format!("{alias}.oid")),
+            ext = not_in_extension("o.oid"),
         )
     });
     let mut all: Vec<String> = relations.into_iter().collect();

@@ -134,19 +134,7 @@ impl<'a> Plan<'a> {
             .collect();
         // Pinned routines (and operators and casts made of them) go once the views that call
         // them are gone; what hangs on a view (an INSTEAD OF trigger) goes before it.
-        let (routine_drops, other_drops): (Vec<Change>, Vec<Change>) =
-            self.pinned.drops.iter().cloned().partition(|c| {
-                [
-                    "DROP FUNCTION ",
-                    "DROP PROCEDURE ",
-                    "DROP AGGREGATE ",
-                    "DROP OPERATOR ",
-                    "DROP CAST ",
-                ]
-                .iter()
-                .any(|head| c.sql.starts_with(head))
-            });
-        changes.extend(other_drops);
+        changes.extend(self.pinned.drops.iter().cloned());
         for (relation, drop, create) in std::mem::take(&mut self.pinned.rules) {
             if !self.rebuilt.contains(&relation) {
                 changes.push(drop);
@@ -174,7 +162,7 @@ impl<'a> Plan<'a> {
             };
             changes.push(Change::plain(format!("DROP {what} {name}")));
         }
-        changes.extend(routine_drops);
+        changes.extend(self.pinned.routine_drops.iter().cloned());
         changes.extend(self.pinned.column_drops.iter().cloned());
     }
 

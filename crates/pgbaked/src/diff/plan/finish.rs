@@ -2,7 +2,7 @@
 //! files, sequences and routines let go of, what hangs on relations, comments, privileges,
 //! and schemas once nothing is left in them.
 
-use super::{Plan, drawn_by_staying_column};
+use super::{Plan, drawn_by_staying_column, owning_column};
 use crate::diff::attached;
 use crate::diff::catalog::{Catalog, Kind};
 use crate::diff::change::{Change, HazardKind};
@@ -59,10 +59,7 @@ impl<'a> Plan<'a> {
             });
             // (Or one no column drew from, whose column stays: nothing else takes it along.)
             let undrawn_on_staying_column = owner_type(from, &d.name) == "none"
-                && from
-                    .get(Kind::Setting, &format!("SEQUENCE {} OWNED_BY", d.name))
-                    .and_then(|set| set.rsplit_once_unquoted(" OWNED BY "))
-                    .is_some_and(|(_, column)| to.column(column).is_some());
+                && owning_column(from, &d.name).is_some_and(|column| to.column(column).is_some());
             if (drawn_by_staying_column(from, to, &d.name) || undrawn_on_staying_column) && !dropped
             {
                 changes.push(Change::plain(format!("DROP SEQUENCE IF EXISTS {}", d.name)));

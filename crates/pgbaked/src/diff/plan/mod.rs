@@ -377,13 +377,18 @@ fn owner_dropped(from: &Catalog, to: &Catalog) -> Vec<String> {
         .filter(|(kind, name, _)| {
             *kind == Kind::OwnedSequence
                 && to.get(Kind::OwnedSequence, name).is_some()
-                && from
-                    .get(Kind::Setting, &format!("SEQUENCE {name} OWNED_BY"))
-                    .and_then(|set| set.rsplit_once_unquoted(" OWNED BY "))
-                    .is_some_and(|(_, column)| to.column(column).is_none())
+                && owning_column(from, name).is_some_and(|column| to.column(column).is_none())
         })
         .map(|(_, name, _)| name.to_string())
         .collect()
+}
+
+/// The column that owns `sequence` in `catalog` (`OWNED BY`), keyed.
+pub(crate) fn owning_column<'c>(catalog: &'c Catalog, sequence: &str) -> Option<&'c str> {
+    catalog
+        .get(Kind::Setting, &format!("SEQUENCE {sequence} OWNED_BY"))
+        .and_then(|set| set.rsplit_once_unquoted(" OWNED BY "))
+        .map(|(_, column)| column)
 }
 
 /// Whether `sequence` (as a default's `nextval` names it: unqualified on the search path) is

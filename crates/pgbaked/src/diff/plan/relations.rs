@@ -16,19 +16,7 @@ impl<'a> Plan<'a> {
         self.indexes(&mut changes);
         // Pinned routines (and operators and casts made of them) come back before the views,
         // which may call them.
-        let (routines, others): (Vec<Change>, Vec<Change>) =
-            self.pinned.creates.iter().cloned().partition(|c| {
-                [
-                    "CREATE OR REPLACE FUNCTION ",
-                    "CREATE OR REPLACE PROCEDURE ",
-                    "CREATE AGGREGATE ",
-                    "CREATE OPERATOR ",
-                    "CREATE CAST ",
-                ]
-                .iter()
-                .any(|head| c.sql.starts_with(head))
-            });
-        changes.extend(routines);
+        changes.extend(self.pinned.routine_creates.iter().cloned());
         self.views(&mut changes);
         for d in self.of(Kind::Trigger).filter(|d| d.to.is_some()) {
             changes.push(Change::plain(d.to.clone().unwrap_or_default()));
@@ -44,7 +32,7 @@ impl<'a> Plan<'a> {
                 d.to.as_deref().unwrap_or_default()
             )));
         }
-        changes.extend(others);
+        changes.extend(self.pinned.creates.iter().cloned());
         changes
     }
 
